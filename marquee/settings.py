@@ -1,0 +1,96 @@
+"""Settings for every Marquee process, read from the environment (prefix MARQUEE_).
+
+Built by a cached function, not at import time, so tests can set the environment first and
+call `get_settings.cache_clear()`. Outside local mode the validators refuse unsafe values
+(no admin token, no pseudonymisation key), because a production collector must never fall
+back to a key it made up.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from marquee.layout import DataLayout
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MARQUEE_", extra="ignore")
+
+    environment: Literal["local", "production"] = "local"
+    data_dir: Path = PROJECT_ROOT / "data"
+    write_keys: str = Field(
+        default="", description="Comma-separated app_id:write_key pairs, e.g. 'app1:wk_abc'."
+    )
+    admin_token: str | None = None
+    pseudonym_key: str | None = Field(
+        default=None,
+        description="Key of the keyed hash that pseudonymises viewer ids. Local mode makes "
+        "one and keeps it in the data directory when unset.",
+    )
+    trusted_country_header: str | None = Field(
+        default=None, description="Header a trusted CDN sets to the client's country."
+    )
+    segment_max_bytes: int = 64 * 1024 * 1024
+    segment_max_age_s: float = 2.0
+    lateness_horizon_s: int = 7 * 24 * 3600
+    future_horizon_s: int = 300
+    max_body_bytes: int = 1024 * 1024
+    max_decompressed_bytes: int = 8 * 1024 * 1024
+    max_events_per_request: int = 500
+    max_event_bytes: int = 32 * 1024
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production":
+            if not self.pseudonym_key:
+                raise ValueError("MARQUEE_PSEUDONYM_KEY must be set in production")
+            if not self.admin_token:
+                raise ValueError("MARQUEE_ADMIN_TOKEN must be set in production")
+            if not self.write_keys:
+                raise ValueError("MARQUEE_WRITE_KEYS must be set in production")
+        return self
+
+    @property
+    def layout(self) -> DataLayout:
+        return DataLayout(self.data_dir)
+
+    def app_for_write_key(self) -> dict[str, str]:
+        """Map each write key to its app id."""
+        keys: dict[str, str] = {}
+        for pair in self.write_keys.split(","):
+            pair = pair.strip()
+            if not pair:
+                continue
+            app_id, sep, key = pair.partition(":")
+            if not sep or not app_id or not key:
+                raise ValueError(f"MARQUEE_WRITE_KEYS entry {pair!r} is not app_id:write_key")
+            keys[key] = app_id
+        return keys
+
+    def resolved_pseudonym_key(self) -> bytes:
+        """The pseudonymisation key; in local mode made once and kept in the data directory."""
+        if self.pseudonym_key:
+            return self.pseudonym_key.encode()
+        key_file = self.data_dir / ".pseudonym_key"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return key_file.read_bytes().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        return key_file.read_bytes().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
