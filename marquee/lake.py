@@ -49,7 +49,22 @@ MINUTE_AGGREGATES_SCHEMA = pa.schema(
 A (minute, content, platform, country) key may appear in several runs; its measures sum.
 """
 
-LAKE_TABLES: dict[str, pa.Schema] = {MINUTE_AGGREGATES: MINUTE_AGGREGATES_SCHEMA}
+DEAD_LETTERS = "dead_letters"
+
+DEAD_LETTERS_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.int64(), nullable=False),
+        pa.field("segment", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("payload", pa.string(), nullable=False),
+    ]
+)
+"""Log records the pipeline could not use, with the reason; one row per record."""
+
+LAKE_TABLES: dict[str, pa.Schema] = {
+    MINUTE_AGGREGATES: MINUTE_AGGREGATES_SCHEMA,
+    DEAD_LETTERS: DEAD_LETTERS_SCHEMA,
+}
 
 
 def ensure_lake(layout: DataLayout) -> None:

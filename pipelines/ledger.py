@@ -1,0 +1,147 @@
+"""The pipeline's own state in DuckDB: runs, consumed segments and seen event ids.
+
+Only the pipeline opens this file, with short connections, so it never contends with dbt
+or the dashboards for DuckDB's single-writer lock.
+
+Exactly-once protocol of a run (see `local_runner`):
+1. record the run as `pending` with the exact list of segments it will consume;
+2. compute and land its outputs under names derived from the run id (a rewrite replaces
+   them whole);
+3. in one transaction, mark the segments consumed, add the run's event ids to the seen set
+   and mark the run `committed`.
+A crash before 3 leaves the run pending; the next start redoes the same run over the same
+segments against the same seen set, which rewrites identical outputs. So no event is lost
+and none is counted twice, whatever instant the crash hits.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+SCHEMA = """
+create table if not exists runs (
+    run_id bigint primary key,
+    state varchar not null,
+    segments varchar[] not null,
+    started_at_ms bigint not null,
+    committed_at_ms bigint,
+    events_read bigint,
+    duplicates bigint,
+    dead_letters bigint,
+    output_rows bigint
+);
+create table if not exists consumed_segments (
+    segment varchar primary key,
+    run_id bigint not null
+);
+create table if not exists seen_events (
+    event_id uuid not null,
+    received_at_ms bigint not null
+);
+"""
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    run_id: int
+    segments: list[str]
+    redo: bool
+    """True when this run was pending after a crash and is being redone."""
+
+
+@dataclass(frozen=True)
+class RunStats:
+    events_read: int
+    duplicates: int
+    dead_letters: int
+    output_rows: int
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute(SCHEMA)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.path))
+
+    def plan(self, sealed: list[str], max_segments: int) -> PlannedRun | None:
+        """The pending run to redo, or a new run over sealed segments not yet consumed."""
+        with self._connect() as conn:
+            pending = conn.execute(
+                "select run_id, segments from runs where state = 'pending' order by run_id limit 1"
+            ).fetchone()
+            if pending is not None:
+                return PlannedRun(int(pending[0]), list(pending[1]), redo=True)
+            consumed = {
+                row[0]
+                for row in conn.execute(
+                    "select segment from consumed_segments where segment in "
+                    "(select unnest(?::varchar[]))",
+                    [sealed],
+                ).fetchall()
+            }
+            todo = [name for name in sealed if name not in consumed][:max_segments]
+            if not todo:
+                return None
+            (last,) = conn.execute("select coalesce(max(run_id), 0) from runs").fetchone() or (0,)
+            run_id = int(last) + 1
+            conn.execute(
+                "insert into runs (run_id, state, segments, started_at_ms) "
+                "values (?, 'pending', ?, ?)",
+                [run_id, todo, int(time.time() * 1000)],
+            )
+            return PlannedRun(run_id, todo, redo=False)
+
+    def commit(self, run: PlannedRun, seen_ids_file: Path, stats: RunStats) -> None:
+        """Mark the run's segments consumed and its events seen, atomically."""
+        with self._connect() as conn:
+            conn.execute("begin transaction")
+            conn.execute(
+                "insert into consumed_segments select unnest(?::varchar[]), ?",
+                [run.segments, run.run_id],
+            )
+            conn.execute(
+                "insert into seen_events select event_id::uuid, received_at_ms "
+                "from read_parquet(?)",
+                [str(seen_ids_file)],
+            )
+            conn.execute(
+                "update runs set state = 'committed', committed_at_ms = ?, events_read = ?, "
+                "duplicates = ?, dead_letters = ?, output_rows = ? where run_id = ?",
+                [
+                    int(time.time() * 1000),
+                    stats.events_read,
+                    stats.duplicates,
+                    stats.dead_letters,
+                    stats.output_rows,
+                    run.run_id,
+                ],
+            )
+            conn.execute("commit")
+
+    def forget_seen_before(self, received_before_ms: int) -> None:
+        """Drop event ids older than the deduplication window."""
+        with self._connect() as conn:
+            conn.execute("delete from seen_events where received_at_ms < ?", [received_before_ms])
+
+
+def already_seen(state_db: Path, event_ids: pl.Series) -> pl.Series:
+    """Which of these event ids earlier committed runs counted (read-only, short-lived)."""
+    if event_ids.is_empty() or not state_db.exists():
+        return pl.Series("event_id", [], dtype=pl.Utf8)
+    batch = pl.DataFrame({"event_id": event_ids}).to_arrow()
+    with duckdb.connect(str(state_db), read_only=True) as conn:
+        conn.register("batch_ids", batch)
+        seen = conn.sql(
+            "select b.event_id from batch_ids b "
+            "semi join seen_events s on s.event_id = b.event_id::uuid"
+        ).pl()
+    return seen["event_id"]

@@ -1,0 +1,88 @@
+"""Read log segments into Polars frames with the columns the aggregates need.
+
+The API writes one JSON object per line. The fast path parses a whole segment with Polars
+against a fixed schema (fields outside it are ignored); if the segment holds a line Polars
+cannot parse, the slow path decodes line by line so that only the bad lines become dead
+letters and the rest are still counted.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import polars as pl
+
+LOG_RECORD_SCHEMA: dict[str, pl.DataType] = {
+    "event_id": pl.Utf8(),
+    "type": pl.Utf8(),
+    "event_time_ms": pl.Int64(),
+    "received_at_ms": pl.Int64(),
+    "app_id": pl.Utf8(),
+    "viewer_key": pl.Utf8(),
+    "platform": pl.Utf8(),
+    "country": pl.Utf8(),
+    "creator_id": pl.Utf8(),
+    "content_id": pl.Utf8(),
+    "content_type": pl.Utf8(),
+    "session_id": pl.Utf8(),
+    "startup_ms": pl.Int64(),
+    "fatal": pl.Boolean(),
+    "played_ms": pl.Int64(),
+    "stalled_ms": pl.Int64(),
+    "stall_count": pl.Int64(),
+    "seek_ms": pl.Int64(),
+}
+"""The log-record columns the pipeline reads; the full record is EVENTS.md plus enrichment."""
+
+REQUIRED_COLUMNS = ("event_id", "type", "event_time_ms", "platform")
+
+
+@dataclass
+class SegmentBatch:
+    """The parsed records of one segment, and the lines that could not be parsed."""
+
+    segment: str
+    frame: pl.DataFrame
+    bad_lines: list[tuple[str, str]]
+    """(reason, payload) of each unusable line."""
+
+
+def empty_records() -> pl.DataFrame:
+    return pl.DataFrame(schema=LOG_RECORD_SCHEMA)
+
+
+def read_segment(path: Path) -> SegmentBatch:
+    data = path.read_bytes()
+    try:
+        frame = pl.read_ndjson(io.BytesIO(data), schema=LOG_RECORD_SCHEMA)
+        return SegmentBatch(path.name, frame, [])
+    except pl.exceptions.PolarsError:
+        return _read_line_by_line(path.name, data)
+
+
+def _read_line_by_line(segment: str, data: bytes) -> SegmentBatch:
+    rows: list[dict[str, object]] = []
+    bad: list[tuple[str, str]] = []
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = msgspec.json.decode(line)
+        except msgspec.DecodeError:
+            bad.append(("unparseable_record", line.decode("utf-8", "replace")))
+            continue
+        if not isinstance(record, dict):
+            bad.append(("unparseable_record", line.decode("utf-8", "replace")))
+            continue
+        rows.append({name: record.get(name) for name in LOG_RECORD_SCHEMA})
+    frame = pl.DataFrame(rows, schema=LOG_RECORD_SCHEMA) if rows else empty_records()
+    return SegmentBatch(segment, frame, bad)
+
+
+def split_invalid(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows with every required column, and the others (to become dead letters)."""
+    complete = pl.all_horizontal([pl.col(name).is_not_null() for name in REQUIRED_COLUMNS])
+    return frame.filter(complete), frame.filter(~complete)
