@@ -1,0 +1,242 @@
+"""The ingestion API over real HTTP on loopback, writing the real segment log."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+
+from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
+from tests.conftest import WRITE_KEY, ApiProcess
+
+
+def player_event(**overrides: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "event_id": str(uuid.uuid4()),
+        "type": "play_requested",
+        "ts": "2026-11-21T00:00:00.000Z",
+        "viewer_id": "viewer-raw-id-42",
+        "platform": "web",
+        "creator_id": "cr_1",
+        "content_id": "vod_1",
+        "content_type": "vod",
+        "session_id": "s_1",
+    }
+    event.update(overrides)
+    return event
+
+
+def now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def log_records(data_dir: Path) -> list[dict[str, object]]:
+    """Every record in the event log, open or sealed segments alike."""
+    records = []
+    for path in sorted((data_dir / "log").iterdir()):
+        if path.suffix in (OPEN_SUFFIX, SEALED_SUFFIX):
+            records += [json.loads(line) for line in path.read_bytes().splitlines() if line]
+    return records
+
+
+def quarantine_text(data_dir: Path) -> str:
+    return "".join(path.read_text() for path in sorted((data_dir / "quarantine").iterdir()))
+
+
+def test_accepted_events_are_in_the_log_when_acknowledged(api: ApiProcess) -> None:
+    events = [player_event(ts=now_ms()) for _ in range(3)]
+    response = api.post({"sent_at": now_ms(), "events": events})
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 3, "rejected": []}
+    logged = {record["event_id"] for record in log_records(api.data_dir)}
+    assert logged == {event["event_id"] for event in events}
+
+
+def test_log_records_are_enriched_and_pseudonymised(api: ApiProcess) -> None:
+    api.post({"events": [player_event(ts=now_ms())]})
+    (record,) = log_records(api.data_dir)
+    assert record["app_id"] == "test_app"
+    assert "viewer_id" not in record
+    assert isinstance(record["viewer_key"], str) and len(record["viewer_key"]) == 32
+    assert isinstance(record["received_at_ms"], int)
+    raw_bytes = b"".join(path.read_bytes() for path in (api.data_dir / "log").iterdir())
+    assert b"viewer-raw-id-42" not in raw_bytes
+
+
+def test_same_viewer_gets_the_same_pseudonym_per_app(api: ApiProcess) -> None:
+    api.post({"events": [player_event(ts=now_ms()), player_event(ts=now_ms())]})
+    api.post({"events": [player_event(ts=now_ms())]}, key="wk_other")
+    by_app: dict[object, set[object]] = {}
+    for record in log_records(api.data_dir):
+        by_app.setdefault(record["app_id"], set()).add(record["viewer_key"])
+    assert len(by_app["test_app"]) == 1
+    assert by_app["test_app"] != by_app["other_app"]
+
+
+def test_clock_skew_is_corrected_from_sent_at(api: ApiProcess) -> None:
+    skew_ms = 3_600_000  # the client's clock runs an hour fast
+    client_now = now_ms() + skew_ms
+    event = player_event(ts=client_now - 5_000)
+    api.post({"sent_at": client_now, "events": [event]})
+    (record,) = log_records(api.data_dir)
+    assert isinstance(record["event_time_ms"], int)
+    assert isinstance(record["received_at_ms"], int)
+    assert record["received_at_ms"] - record["event_time_ms"] == 5_000
+
+
+def test_partial_acceptance_with_typed_reasons_and_quarantine(api: ApiProcess) -> None:
+    good = player_event(ts=now_ms())
+    missing = player_event(ts=now_ms())
+    del missing["session_id"]
+    events = [
+        good,
+        missing,
+        player_event(ts=now_ms(), type="teleported"),
+        player_event(ts=now_ms(), platform="xbox"),
+        player_event(ts=now_ms() + 3_600_000),
+        player_event(ts=now_ms() - 8 * 24 * 3_600_000),
+        player_event(ts=now_ms(), content_type=None),
+    ]
+    response = api.post({"events": events})
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == 1
+    assert body["rejected"] == [
+        {"index": 1, "reason": "missing_field"},
+        {"index": 2, "reason": "unknown_type"},
+        {"index": 3, "reason": "invalid_field"},
+        {"index": 4, "reason": "event_in_future"},
+        {"index": 5, "reason": "event_too_old"},
+        {"index": 6, "reason": "invalid_field"},
+    ]
+    quarantined = [json.loads(line) for line in quarantine_text(api.data_dir).splitlines()]
+    assert [record["reason"] for record in quarantined] == [r["reason"] for r in body["rejected"]]
+    assert all(record["app_id"] == "test_app" for record in quarantined)
+    assert "viewer-raw-id-42" not in quarantine_text(api.data_dir)
+
+
+def test_content_id_without_content_type_is_rejected(api: ApiProcess) -> None:
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "type": "share",
+        "ts": now_ms(),
+        "viewer_id": "v",
+        "platform": "ios",
+        "content_id": "clip_1",
+    }
+    assert api.post({"events": [event]}).json()["rejected"] == [
+        {"index": 0, "reason": "missing_content_type"}
+    ]
+
+
+def test_bare_array_ndjson_and_gzip_bodies(api: ApiProcess) -> None:
+    assert api.post([player_event(ts=now_ms())]).json()["accepted"] == 1
+    ndjson = "\n".join(json.dumps(player_event(ts=now_ms())) for _ in range(2)) + "\n"
+    response = httpx.post(
+        f"{api.url}/v1/events",
+        content=ndjson,
+        headers={"X-Write-Key": WRITE_KEY, "Content-Type": "application/x-ndjson"},
+    )
+    assert response.json()["accepted"] == 2
+    compressed = gzip.compress(json.dumps({"events": [player_event(ts=now_ms())]}).encode())
+    response = httpx.post(
+        f"{api.url}/v1/events",
+        content=compressed,
+        headers={
+            "X-Write-Key": WRITE_KEY,
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+    )
+    assert response.json()["accepted"] == 1
+    assert len(log_records(api.data_dir)) == 4
+
+
+def test_write_key_in_query_parameter_for_send_beacon(api: ApiProcess) -> None:
+    response = httpx.post(
+        f"{api.url}/v1/events?write_key={WRITE_KEY}",
+        content=json.dumps([player_event(ts=now_ms())]),
+        headers={"Content-Type": "text/plain;charset=UTF-8"},
+    )
+    assert response.status_code == 202
+
+
+def test_unknown_write_key_is_401_and_writes_nothing(api: ApiProcess) -> None:
+    response = api.post({"events": [player_event(ts=now_ms())]}, key="nope")
+    assert response.status_code == 401
+    assert response.json()["error"] == "unknown_write_key"
+    assert log_records(api.data_dir) == []
+
+
+def test_malformed_and_unsupported_bodies(api: ApiProcess) -> None:
+    headers = {"X-Write-Key": WRITE_KEY, "Content-Type": "application/json"}
+    response = httpx.post(f"{api.url}/v1/events", content=b"{not json", headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed_body"
+    assert "Traceback" not in response.text
+    response = httpx.post(
+        f"{api.url}/v1/events",
+        content=b"<xml/>",
+        headers={"X-Write-Key": WRITE_KEY, "Content-Type": "application/xml"},
+    )
+    assert response.status_code == 415
+    reasons = [json.loads(line)["reason"] for line in quarantine_text(api.data_dir).splitlines()]
+    assert reasons == ["malformed_body", "unsupported_media_type"]
+
+
+def test_limits_give_413_and_accept_nothing(api: ApiProcess) -> None:
+    too_many = [player_event(ts=now_ms()) for _ in range(501)]
+    assert api.post({"events": too_many}).status_code == 413
+    huge = player_event(ts=now_ms(), device="x" * 200, app_version="y" * 200)
+    huge["padding"] = "z" * 40_000
+    assert api.post({"events": [player_event(ts=now_ms()), huge]}).status_code == 413
+    big_body = b"[" + b" " * (1024 * 1024 + 10) + b"]"
+    response = httpx.post(
+        f"{api.url}/v1/events",
+        content=big_body,
+        headers={"X-Write-Key": WRITE_KEY, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    bomb = gzip.compress(b"[" + b" " * (9 * 1024 * 1024) + b"]")
+    response = httpx.post(
+        f"{api.url}/v1/events",
+        content=bomb,
+        headers={
+            "X-Write-Key": WRITE_KEY,
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "decompressed_too_large"
+    assert log_records(api.data_dir) == []
+
+
+def test_graceful_shutdown_seals_the_open_segment(api: ApiProcess) -> None:
+    api.post({"events": [player_event(ts=now_ms())]})
+    api.stop()
+    names = [path.name for path in (api.data_dir / "log").iterdir()]
+    assert names and all(name.endswith(SEALED_SUFFIX) for name in names)
+
+
+def test_segments_are_sealed_within_seconds_while_running(api: ApiProcess) -> None:
+    import time
+
+    api.post({"events": [player_event(ts=now_ms())]})
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if any(p.suffix == SEALED_SUFFIX for p in (api.data_dir / "log").iterdir()):
+            return
+        time.sleep(0.1)
+    raise AssertionError("no segment was sealed within 5 s")
+
+
+def test_published_event_schema_lists_every_type(api: ApiProcess) -> None:
+    schema = httpx.get(f"{api.url}/v1/schema/event.json").json()
+    assert "play_requested" in json.dumps(schema)
+    assert "tip" in json.dumps(schema)
