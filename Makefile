@@ -1,0 +1,59 @@
+# Marquee: the two commands are `make demo` and `make test`; both set everything up first.
+# Only Python 3.11 is needed on the machine: uv is bootstrapped with pip when missing.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+BOOTSTRAP := .uv-bootstrap
+UV := $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: help setup browser demo test bench lint format docs clean
+
+help:
+	@echo "make demo   - install everything and run the whole platform locally"
+	@echo "make test   - install everything and run the test suite"
+	@echo "make bench  - run the benchmarks (figures as ratios to a same-run baseline)"
+	@echo "make lint   - ruff and mypy"
+	@echo "make docs   - generate and serve the dbt docs"
+	@echo "make clean  - remove local data (MARQUEE_DATA_DIR, default ./data)"
+
+$(BOOTSTRAP)/bin/uv:
+	@echo "uv not found: installing it into $(BOOTSTRAP) with pip"
+	$(PYTHON) -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/pip install --quiet uv
+
+setup: $(if $(shell command -v uv 2>/dev/null),,$(BOOTSTRAP)/bin/uv)
+	$(UV) sync --frozen --python 3.11
+
+# The dashboard's real-browser test drives Debian's chromium (no browser download here).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "installing Debian chromium for the browser test"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && $$SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+demo: setup
+	$(UV) run python -m marquee.demo
+
+test: setup browser
+	$(UV) run pytest
+
+bench: setup
+	$(UV) run python -m benchmarks
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy .
+
+format: setup
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+docs: setup
+	MARQUEE_DATA_DIR=$${MARQUEE_DATA_DIR:-$(CURDIR)/data} $(UV) run dbt docs generate --project-dir dbt --profiles-dir dbt
+	MARQUEE_DATA_DIR=$${MARQUEE_DATA_DIR:-$(CURDIR)/data} $(UV) run dbt docs serve --project-dir dbt --profiles-dir dbt --host 127.0.0.1 --port 8080
+
+clean:
+	rm -rf $${MARQUEE_DATA_DIR:-data}
