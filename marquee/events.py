@@ -12,6 +12,7 @@ typed reason while the others are accepted.
 from __future__ import annotations
 
 import enum
+import typing
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -215,8 +216,7 @@ Event = (
 )
 
 EVENT_TYPES: tuple[str, ...] = tuple(
-    cls.__struct_config__.tag  # type: ignore[attr-defined]
-    for cls in Event.__args__  # type: ignore[attr-defined]
+    str(cls.__struct_config__.tag) for cls in typing.get_args(Event)
 )
 
 _event_decoder = msgspec.json.Decoder(Event)

@@ -93,7 +93,7 @@ class KeyByShard(beam.DoFn):
             (pl.col("event_id").hash(seed=0) % self.shards).cast(pl.Int64).alias("_shard")
         )
         for (shard,), part in sharded.partition_by("_shard", as_dict=True).items():
-            yield int(shard), part.drop("_shard")  # type: ignore[call-overload]
+            yield int(shard), part.drop("_shard")
 
 
 class DropDuplicates(beam.DoFn):

@@ -45,10 +45,8 @@ class ApiProcess:
     process: subprocess.Popen[bytes]
     data_dir: Path
 
-    def post(self, body: object, key: str = WRITE_KEY, **kwargs: object) -> httpx.Response:
-        return httpx.post(
-            f"{self.url}/v1/events", json=body, headers={"X-Write-Key": key}, **kwargs
-        )
+    def post(self, body: object, key: str = WRITE_KEY) -> httpx.Response:
+        return httpx.post(f"{self.url}/v1/events", json=body, headers={"X-Write-Key": key})
 
     def stop(self) -> None:
         """Graceful shutdown (SIGTERM): the API seals its open segment."""

@@ -39,11 +39,11 @@ def write_segments(layout: DataLayout, chunks: list[list[bytes]], start: int = 0
 
 def totals(layout: DataLayout) -> dict[str, dict[str, int]]:
     glob = str(layout.lake_dir / "minute_aggregates" / "*.parquet")
-    rows = duckdb.sql(
+    rows = duckdb.execute(
         "select content_id, "
         + ", ".join(f"sum({name})::bigint" for name in MEASURES)
         + " from read_parquet(?) group by content_id",
-        params=[glob],
+        [glob],
     ).fetchall()
     return {row[0]: dict(zip(MEASURES, row[1:], strict=True)) for row in rows}
 
@@ -112,7 +112,7 @@ def test_unusable_records_become_dead_letters_and_the_rest_counts(tmp_path: Path
     assert stats is not None and stats.dead_letters == 2
     assert totals(layout)["vod_g_1"] == expected["vod_g_1"]
     glob = str(layout.lake_dir / "dead_letters" / "*.parquet")
-    reasons = duckdb.sql("select reason from read_parquet(?) order by 1", params=[glob]).fetchall()
+    reasons = duckdb.execute("select reason from read_parquet(?) order by 1", [glob]).fetchall()
     assert reasons == [("missing_required_field",), ("unparseable_record",)]
 
 
