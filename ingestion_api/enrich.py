@@ -2,14 +2,13 @@
 
 Enrichment adds what only the server knows: when it arrived, the event time corrected for
 the client's clock, the app, and the country from a trusted CDN header. The viewer id is
-replaced by a keyed hash (HMAC-SHA256) so the raw id is never written; the client IP is
+replaced by a keyed hash (keyed BLAKE2b) so the raw id is never written; the client IP is
 never read at all.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -34,14 +33,17 @@ def iso_ms(epoch_ms: int) -> str:
 
 
 class Pseudonymiser:
-    """Keyed hash of (app, viewer id): stable per app, not reversible without the key."""
+    """Keyed hash of (app, viewer id): stable per app, not reversible without the key.
+
+    Keyed BLAKE2b is a MAC in one C call, about twice as fast as HMAC-SHA256 here.
+    """
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        self._key = hashlib.blake2b(key, digest_size=32).digest()
 
     def __call__(self, app_id: str, viewer_id: str) -> str:
         message = f"{app_id}\x00{viewer_id}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+        return hashlib.blake2b(message, key=self._key, digest_size=16).hexdigest()
 
 
 _VIEWER_ID_IN_TEXT = re.compile(rb'("viewer_id"\s*:\s*)"(?:[^"\\]|\\.)*"')

@@ -1,0 +1,93 @@
+"""Ingestion: events/s through the real API against the same work without HTTP.
+
+Baseline: one process splits, validates, enriches and appends the same request bodies to a
+segment log with the same durability (group commit, fsync before "acknowledging"), 32
+bodies in flight. API: the real API process (one worker) fed by a separate load-generator
+process with 32 connections. Afterwards the log must hold every acknowledged event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.workload import request_bodies
+from ingestion_api.body import split_events
+from ingestion_api.enrich import Enricher, Pseudonymiser
+from ingestion_api.ingest import ingest_events
+from marquee.eventlog.group_commit import GroupCommitLog
+from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
+from tests.conftest import start_api
+
+CONCURRENCY = 32
+WRITE_KEY = "wk_bench"
+
+
+def count_logged(log_dir: Path) -> int:
+    return sum(
+        path.read_bytes().count(b"\n")
+        for path in log_dir.iterdir()
+        if path.suffix in (OPEN_SUFFIX, SEALED_SUFFIX)
+    )
+
+
+async def _baseline(bodies: list[bytes], log_dir: Path) -> float:
+    enricher = Enricher(Pseudonymiser(b"bench"), future_horizon_s=300, lateness_horizon_s=86400 * 7)
+    log = GroupCommitLog(log_dir, max_bytes=64 << 20, max_age_s=2.0)
+    queue = list(bodies)
+
+    async def worker() -> None:
+        while queue:
+            body = queue.pop()
+            parsed = split_events(body, "application/json")
+            result = ingest_events(
+                parsed.events, parsed.sent_at, "bench", int(time.time() * 1000), None, enricher
+            )
+            await log.append(bytes(result.log_bytes))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    seconds = time.perf_counter() - started
+    await log.close()
+    return seconds
+
+
+def run(total_events: int) -> dict[str, float]:
+    bodies = request_bodies(total_events)
+    events = sum(len(json.loads(body)["events"]) for body in bodies)
+    with tempfile.TemporaryDirectory() as tmp:
+        base_dir = Path(tmp) / "baseline"
+        base_seconds = asyncio.run(_baseline(bodies, base_dir))
+        assert count_logged(base_dir) == events
+        data_dir = Path(tmp) / "api"
+        api = start_api(data_dir, {"MARQUEE_WRITE_KEYS": f"bench:{WRITE_KEY}"})
+        try:
+            body_file = Path(tmp) / "bodies.ndjson"
+            body_file.write_bytes(b"\n".join(bodies) + b"\n")
+            output = subprocess.run(
+                [sys.executable, "-m", "benchmarks.loadgen", f"{api.url}/v1/events", WRITE_KEY,
+                 str(body_file), str(CONCURRENCY)],
+                capture_output=True, text=True, check=True, env=dict(os.environ),
+            ).stdout  # fmt: skip
+        finally:
+            api.stop()
+        load = json.loads(output)
+        logged = count_logged(data_dir / "log")
+    baseline_rate = events / base_seconds
+    api_rate = load["accepted"] / load["seconds"]
+    return {
+        "events": events,
+        "baseline_events_per_s": baseline_rate,
+        "api_events_per_s": api_rate,
+        "ratio_to_baseline": api_rate / baseline_rate,
+        "p50_ms": load["p50_ms"],
+        "p99_ms": load["p99_ms"],
+        "acknowledged": load["accepted"],
+        "in_log": logged,
+    }
