@@ -1,0 +1,1 @@
+"""Page scripts of the dashboards; `streamlit_app.py` runs them through `st.navigation`."""

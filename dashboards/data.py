@@ -1,0 +1,175 @@
+"""Data access of the dashboards: the only module that opens the serving warehouse.
+
+dbt builds into its own DuckDB file; after each good build the file is published as
+`serving.duckdb` by an atomic rename, so the file can be missing (before the first build) or be
+replaced at any moment. Every query therefore opens the file read-only, runs, and closes it
+again, retrying a few times when DuckDB reports an I/O or lock error. Results are cached for a
+few seconds with `st.cache_data`; the cache key includes the file's inode, modification time
+and size, so a newly published warehouse is read at the next rerun rather than after the TTL.
+
+All SQL here is constant text with `?` parameters; user input never becomes SQL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from marquee.settings import get_settings
+
+CACHE_TTL_S = 10
+OPEN_ATTEMPTS = 5
+RETRY_BASE_DELAY_S = 0.05
+
+T = TypeVar("T")
+
+FileVersion = tuple[int, int, int]
+ServingState = Literal["missing", "no_table", "empty", "ready"]
+
+
+class ServingUnavailableError(RuntimeError):
+    """serving.duckdb could not be read after several attempts."""
+
+
+@dataclass(frozen=True)
+class ServingStatus:
+    """What the serving warehouse holds, to decide between an empty state and the page."""
+
+    state: ServingState
+    rows: int = 0
+    first_day: date | None = None
+    last_day: date | None = None
+    newest_minute_utc: datetime | None = None
+
+
+def serving_db_path() -> Path:
+    return get_settings().layout.serving_db
+
+
+def _file_version(path: Path) -> FileVersion | None:
+    """Identity of the published file, or None when it does not exist (yet).
+
+    Each publish renames a new file into place, so the inode changes even when two builds
+    land within the same timestamp tick and have the same size.
+    """
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _with_connection(path: Path, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Run `work` on a short-lived read-only connection, retrying on I/O and lock errors.
+
+    A rename that replaces the file between our existence check and the open, or a reader that
+    races the publisher, shows up as an IOException; a moment later the new file is in place.
+    """
+    last_error: duckdb.Error | None = None
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as error:
+            last_error = error
+            time.sleep(RETRY_BASE_DELAY_S * 2**attempt)
+            continue
+        try:
+            return work(con)
+        except duckdb.IOException as error:
+            last_error = error
+        finally:
+            con.close()
+        time.sleep(RETRY_BASE_DELAY_S * 2**attempt)
+    raise ServingUnavailableError(f"could not read {path}: {last_error}") from last_error
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """DuckDB TIMESTAMP comes back naive and is UTC by the project's convention."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+_STATUS_SQL = """
+select count(*), min(day), max(day), max(last_minute_start_at)
+from main.content_daily
+"""
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
+def _load_status(path: str, version: FileVersion) -> ServingStatus:
+    def work(con: duckdb.DuckDBPyConnection) -> ServingStatus:
+        try:
+            row = con.execute(_STATUS_SQL).fetchone()
+        except duckdb.CatalogException:
+            return ServingStatus(state="no_table")
+        assert row is not None
+        rows, first_day, last_day, newest_minute = row
+        if not rows:
+            return ServingStatus(state="empty")
+        return ServingStatus(
+            state="ready",
+            rows=int(rows),
+            first_day=first_day,
+            last_day=last_day,
+            newest_minute_utc=_as_utc(newest_minute),
+        )
+
+    return _with_connection(Path(path), work)
+
+
+def serving_status() -> ServingStatus:
+    """State of serving.duckdb: missing, without the table, empty, or ready with its date span."""
+    path = serving_db_path()
+    version = _file_version(path)
+    if version is None:
+        return ServingStatus(state="missing")
+    return _load_status(str(path), version)
+
+
+_CREATOR_TOTALS_SQL = """
+select
+    creator_id,
+    sum(views)::bigint as views,
+    sum(watched_ms) / 3600000.0 as watch_hours,
+    sum(starts)::bigint as starts,
+    sum(fatal_errors)::bigint as fatal_errors
+from main.content_daily
+where day between ? and ?
+group by creator_id
+order by views desc, creator_id
+"""
+
+CREATOR_TOTALS_COLUMNS = ("creator_id", "views", "watch_hours", "starts", "fatal_errors")
+
+
+def _query_frame(path: Path, sql: str, params: Sequence[Any]) -> pd.DataFrame:
+    return _with_connection(path, lambda con: con.execute(sql, list(params)).df())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
+def _load_creator_totals(path: str, version: FileVersion, start: date, end: date) -> pd.DataFrame:
+    return _query_frame(Path(path), _CREATOR_TOTALS_SQL, [start, end])
+
+
+def creator_totals(start: date, end: date) -> pd.DataFrame:
+    """One row per creator with views, watch hours, starts and fatal errors over [start, end].
+
+    Days are UTC days, both ends included; rows are ordered by views, most first. Watch hours
+    are CTA-2066 watched time (`watched_ms`) in hours.
+    """
+    path = serving_db_path()
+    version = _file_version(path)
+    if version is None:
+        return pd.DataFrame(columns=list(CREATOR_TOTALS_COLUMNS))
+    return _load_creator_totals(str(path), version, start, end)
