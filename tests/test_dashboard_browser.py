@@ -2,7 +2,7 @@
 
 Starts `streamlit run dashboards/streamlit_app.py` as a subprocess on a free local port with a
 temporary MARQUEE_DATA_DIR, drives /usr/bin/chromium headless through Playwright, and reads what
-the page shows. Needs the apt package `chromium`; skipped when it is not installed. Screenshots
+the page shows. Needs the apt package `chromium` (`make test` installs it). Screenshots
 are saved in the test's tmp_path.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from tests.conftest import free_port
 from tests.dashboard_fixtures import APP_SCRIPT, KNOWN_ROWS, REPO_ROOT, write_serving_db
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,16 +41,7 @@ RENDER_TIMEOUT_MS = 60_000
 # The empty state polls every 10 s (components.EMPTY_STATE_POLL_S); allow a few polls.
 DATA_APPEARS_TIMEOUT_MS = 45_000
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
-    pytest.mark.timeout(180),
-]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytestmark = pytest.mark.timeout(180)
 
 
 def wait_until_healthy(server: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
