@@ -1,0 +1,54 @@
+with
+
+minute_aggregates as (
+
+    select * from {{ ref('stg_pipeline__minute_aggregates') }}
+
+),
+
+summed_by_day as (
+
+    select
+        minute_date as day,
+        content_id,
+        creator_id,
+        content_type,
+        cast(sum(attempts) as {{ dbt.type_bigint() }}) as views,
+        cast(sum(starts) as {{ dbt.type_bigint() }}) as starts,
+        cast(sum(fatal_errors) as {{ dbt.type_bigint() }}) as fatal_errors,
+        cast(sum(played_ms) as {{ dbt.type_bigint() }}) as played_ms,
+        cast(sum(stalled_ms) as {{ dbt.type_bigint() }}) as stalled_ms,
+        cast(sum(stall_count) as {{ dbt.type_bigint() }}) as stall_count,
+        cast(sum(seek_ms) as {{ dbt.type_bigint() }}) as seek_ms,
+        cast(sum(startup_ms_sum) as {{ dbt.type_bigint() }}) as startup_ms_sum,
+        max(minute_start_at) as last_minute_start_at
+
+    from minute_aggregates
+
+    group by 1, 2, 3, 4
+
+),
+
+final as (
+
+    select
+        day,
+        content_id,
+        creator_id,
+        content_type,
+        views,
+        starts,
+        fatal_errors,
+        played_ms,
+        stalled_ms,
+        stall_count,
+        seek_ms,
+        startup_ms_sum,
+        startup_ms_sum + played_ms + stalled_ms + seek_ms as watched_ms,
+        last_minute_start_at
+
+    from summed_by_day
+
+)
+
+select * from final

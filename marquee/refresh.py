@@ -1,0 +1,295 @@
+"""The refresh loop: build the marts, check them, publish a snapshot for the dashboards.
+
+Every cycle (about once a minute in the demo):
+
+1. `dbt build` of the project in `dbt/` on the local DuckDB target: the staging view reads
+   the Parquet files the pipeline lands under `$MARQUEE_DATA_DIR/lake/`, the marts are
+   rebuilt as tables in `warehouse/dbt.duckdb` and every dbt test runs.
+2. The Great Expectations checkpoint (`expectations.run_mart_checkpoint`) on the marts;
+   results land as JSON under `$MARQUEE_DATA_DIR/gx/`.
+3. Publish: copy `dbt.duckdb` to `serving.duckdb` under a temporary name, fsync, rename.
+   Dashboards only ever open `serving.duckdb`, so they never wait for dbt's write lock and
+   never see a half-built warehouse. A failed build is never published; a failed checkpoint
+   is published (the data passed dbt's tests) but logged loudly.
+
+Run it with `python -m marquee.refresh` (every 60 s until Ctrl-C or SIGTERM) or
+`python -m marquee.refresh --once`, which exits 1 when dbt build fails and 2 when the
+snapshot was published but the checkpoint failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from marquee.lake import ensure_lake
+from marquee.layout import DataLayout
+from marquee.settings import PROJECT_ROOT, get_settings
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+DBT_TARGET = "duckdb"
+FAILURE_TAIL_LINES = 40
+
+log = logging.getLogger("marquee.refresh")
+
+
+@dataclass(frozen=True)
+class DbtBuildResult:
+    success: bool
+    returncode: int
+    duration_s: float
+    output: str
+
+    @property
+    def summary(self) -> str:
+        """dbt's closing tally, e.g. `PASS=55 WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=55`."""
+        match = re.search(r"Done\. (PASS=.*)$", self.output, flags=re.MULTILINE)
+        return match.group(1).strip() if match else f"exit code {self.returncode}"
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    dbt_ok: bool
+    checks_ok: bool | None
+    published: bool
+
+    @property
+    def exit_code(self) -> int:
+        if not self.dbt_ok:
+            return 1
+        if not self.checks_ok:
+            return 2
+        return 0
+
+
+def dbt_artifacts_dir(layout: DataLayout) -> Path:
+    """dbt's target/ and logs/ for this data directory, so runs on different data never
+    share partial-parse state and nothing generated lands in the source tree."""
+    return layout.root / "dbt"
+
+
+def dbt_command(layout: DataLayout, *args: str) -> list[str]:
+    """A dbt command line on the local target, using the dbt installed next to Python."""
+    executable = Path(sys.executable).parent / "dbt"
+    if not executable.exists():
+        found = shutil.which("dbt")
+        if found is None:
+            raise FileNotFoundError(f"no dbt executable next to {sys.executable} or on PATH")
+        executable = Path(found)
+    artifacts = dbt_artifacts_dir(layout)
+    return [
+        str(executable),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target",
+        DBT_TARGET,
+        "--target-path",
+        str(artifacts / "target"),
+        "--log-path",
+        str(artifacts / "logs"),
+    ]
+
+
+def dbt_environment(layout: DataLayout) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MARQUEE_DATA_DIR": str(layout.root.resolve()),
+        "DBT_USE_COLORS": "false",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def run_dbt_build(layout: DataLayout) -> DbtBuildResult:
+    """Run `dbt build` (models, unit tests and data tests) and capture its output."""
+    started = time.monotonic()
+    completed = subprocess.run(
+        dbt_command(layout, "build"),
+        cwd=DBT_PROJECT_DIR,
+        env=dbt_environment(layout),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return DbtBuildResult(
+        success=completed.returncode == 0,
+        returncode=completed.returncode,
+        duration_s=time.monotonic() - started,
+        output=completed.stdout + completed.stderr,
+    )
+
+
+def publish_snapshot(layout: DataLayout) -> int:
+    """Copy dbt.duckdb to serving.duckdb atomically; returns the size in bytes.
+
+    Readers that have the old snapshot open keep reading it (the rename swaps the directory
+    entry, not the file they hold).
+    """
+    source = layout.dbt_db
+    _fold_wal_into(source)
+    target = layout.serving_db
+    tmp = target.with_name(f".{target.name}.tmp")
+    with source.open("rb") as reader, tmp.open("wb") as writer:
+        shutil.copyfileobj(reader, writer, length=1024 * 1024)
+        writer.flush()
+        os.fsync(writer.fileno())
+    os.replace(tmp, target)
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return target.stat().st_size
+
+
+def _fold_wal_into(database: Path) -> None:
+    """Checkpoint a leftover write-ahead log, so the database file alone is complete."""
+    wal = database.with_name(database.name + ".wal")
+    if not wal.exists():
+        return
+    import duckdb
+
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("checkpoint")
+
+
+def refresh_once(layout: DataLayout, stop: threading.Event | None = None) -> CycleResult:
+    """One cycle: dbt build, checkpoint, publish; each step logs one line with its duration."""
+    stop = stop or threading.Event()
+    layout.ensure()
+    ensure_lake(layout)
+
+    build = run_dbt_build(layout)
+    if not build.success:
+        if stop.is_set():
+            log.warning("dbt build interrupted after %.1fs", build.duration_s)
+        else:
+            tail = "\n".join(build.output.rstrip().splitlines()[-FAILURE_TAIL_LINES:])
+            log.error(
+                "dbt build FAILED in %.1fs (%s); serving.duckdb not updated; log: %s\n%s",
+                build.duration_s,
+                build.summary,
+                dbt_artifacts_dir(layout) / "logs" / "dbt.log",
+                tail,
+            )
+        return CycleResult(dbt_ok=False, checks_ok=None, published=False)
+    log.info("dbt build ok in %.1fs (%s)", build.duration_s, build.summary)
+    if stop.is_set():
+        return CycleResult(dbt_ok=True, checks_ok=None, published=False)
+
+    checks_ok = run_checks(layout)
+    if stop.is_set():
+        return CycleResult(dbt_ok=True, checks_ok=checks_ok, published=False)
+
+    started = time.monotonic()
+    size = publish_snapshot(layout)
+    log.info(
+        "published %s (%.1f MB) in %.2fs",
+        layout.serving_db,
+        size / 1e6,
+        time.monotonic() - started,
+    )
+    return CycleResult(dbt_ok=True, checks_ok=checks_ok, published=True)
+
+
+def run_checks(layout: DataLayout) -> bool:
+    """Run the mart checkpoint; a failure (or a crash of the checker) is logged, not raised,
+    because the build already passed dbt's tests and the dashboards should still refresh."""
+    started = time.monotonic()
+    try:
+        from expectations import run_mart_checkpoint
+
+        summary = run_mart_checkpoint(layout.dbt_db, results_dir=layout.gx_dir)
+    except Exception:
+        log.exception(
+            "!!! expectations checkpoint CRASHED after %.1fs; publishing anyway",
+            time.monotonic() - started,
+        )
+        return False
+    duration = time.monotonic() - started
+    if summary.success:
+        log.info(
+            "expectations checkpoint ok in %.1fs (%d expectations)",
+            duration,
+            summary.evaluated_expectations,
+        )
+        return True
+    log.error(
+        "!!! expectations checkpoint FAILED in %.1fs: %d of %d failed: %s; results: %s; "
+        "publishing anyway",
+        duration,
+        summary.failed_expectations,
+        summary.evaluated_expectations,
+        ", ".join(summary.failed_expectation_names),
+        summary.results_path,
+    )
+    return False
+
+
+def run_forever(layout: DataLayout, interval_s: float, stop: threading.Event) -> None:
+    """Start a cycle every `interval_s` seconds (or right after a longer one) until `stop`."""
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            refresh_once(layout, stop)
+        except Exception:
+            # Keep the loop alive through a transient fault (disk full, dbt missing for a
+            # moment during an upgrade); the next cycle starts from scratch.
+            log.exception("refresh cycle crashed; retrying at the next interval")
+        stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+    log.info("refresh loop stopped")
+
+
+def _install_stop_handlers(stop: threading.Event) -> None:
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received; stopping after the current step", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m marquee.refresh",
+        description="Build the dbt marts, check them and publish serving.duckdb.",
+    )
+    parser.add_argument("--once", action="store_true", help="run one cycle and exit")
+    parser.add_argument(
+        "--interval-s", type=float, default=60.0, help="seconds between cycle starts"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stdout,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Great Expectations logs every registered API function at INFO.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    layout = get_settings().layout
+    stop = threading.Event()
+    _install_stop_handlers(stop)
+    log.info("data directory %s", layout.root)
+    if args.once:
+        return refresh_once(layout, stop).exit_code
+    run_forever(layout, args.interval_s, stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,414 @@
+"""The dbt project, built for real on small Parquet run files in a temporary data directory.
+
+Each scenario (good data, and data each dbt test must reject) is built once, concurrently,
+in its own data directory; the tests read the marts and dbt's run_results.json. The good
+data is also built on the Snowflake target against fakesnow (Snowflake SQL run on DuckDB),
+which checks that the models only use SQL both warehouses accept and that both give the
+same mart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from marquee.lake import (
+    MINUTE_AGGREGATES,
+    MINUTE_AGGREGATES_SCHEMA,
+    ensure_lake,
+    write_table_atomically,
+)
+from marquee.layout import DataLayout
+from marquee.refresh import DBT_PROJECT_DIR, DbtBuildResult, dbt_artifacts_dir, run_dbt_build
+
+LAST_MINUTE_OF_DAY = 29_507_039  # 2026-02-06 23:59 UTC
+FIRST_MINUTE_OF_NEXT_DAY = LAST_MINUTE_OF_DAY + 1  # 2026-02-07 00:00 UTC
+DAY = dt.date(2026, 2, 6)
+NEXT_DAY = dt.date(2026, 2, 7)
+
+MEASURES = (
+    "attempts",
+    "starts",
+    "fatal_errors",
+    "played_ms",
+    "stalled_ms",
+    "stall_count",
+    "seek_ms",
+    "startup_ms_sum",
+)
+
+
+def minute_row(epoch_minute: int, content_id: str, platform: str, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "epoch_minute": epoch_minute,
+        "content_id": content_id,
+        "creator_id": f"creator-of-{content_id}",
+        "content_type": "vod",
+        "platform": platform,
+        "country": "DE",
+    }
+    row.update(dict.fromkeys(MEASURES, 0))
+    row.update(values)
+    return row
+
+
+def land_run(layout: DataLayout, run_id: int, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        row.update(run_id=run_id, processed_at_ms=run_id * 1000)
+    table = pa.Table.from_pylist(rows, schema=MINUTE_AGGREGATES_SCHEMA)
+    write_table_atomically(
+        table, layout.lake_table_dir(MINUTE_AGGREGATES) / f"run-{run_id:06d}.parquet"
+    )
+
+
+def new_layout(root: Path) -> DataLayout:
+    layout = DataLayout(root).ensure()
+    ensure_lake(layout)
+    return layout
+
+
+def failed_dbt_tests(layout: DataLayout) -> set[str]:
+    """Names of the data/unit tests that failed or errored in the last dbt invocation."""
+    run_results = json.loads(
+        (dbt_artifacts_dir(layout) / "target" / "run_results.json").read_text()
+    )
+    return {
+        result["unique_id"].split(".")[2]
+        for result in run_results["results"]
+        if result["unique_id"].startswith(("test.", "unit_test."))
+        and result["status"] in ("fail", "error")
+    }
+
+
+def query(layout: DataLayout, sql: str) -> list[dict[str, Any]]:
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        relation = connection.sql(sql)
+        return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def land_good_runs(layout: DataLayout) -> None:
+    land_run(
+        layout,
+        1,
+        [
+            minute_row(
+                LAST_MINUTE_OF_DAY,
+                "c1",
+                "web",
+                attempts=2,
+                starts=1,
+                played_ms=30_000,
+                stalled_ms=500,
+                stall_count=1,
+                seek_ms=200,
+                startup_ms_sum=800,
+            ),
+            minute_row(
+                LAST_MINUTE_OF_DAY,
+                "c2",
+                "ios",
+                content_type="live",
+                country="US",
+                attempts=1,
+                starts=1,
+                fatal_errors=1,
+                startup_ms_sum=1_500,
+            ),
+        ],
+    )
+    land_run(
+        layout,
+        2,
+        [
+            # The same grain key as run 1's first row: its measures add up.
+            minute_row(
+                LAST_MINUTE_OF_DAY,
+                "c1",
+                "web",
+                attempts=1,
+                starts=2,
+                played_ms=20_000,
+                startup_ms_sum=700,
+            ),
+            minute_row(LAST_MINUTE_OF_DAY, "c1", "android", attempts=1, fatal_errors=1),
+            minute_row(
+                FIRST_MINUTE_OF_NEXT_DAY,
+                "c1",
+                "web",
+                played_ms=60_000,
+                stalled_ms=1_000,
+                stall_count=2,
+            ),
+        ],
+    )
+
+
+def land_negative_measure_and_unknown_content_type(layout: DataLayout) -> None:
+    land_run(
+        layout,
+        1,
+        [
+            minute_row(LAST_MINUTE_OF_DAY, "c1", "web", attempts=1, played_ms=-5),
+            minute_row(LAST_MINUTE_OF_DAY, "c2", "web", attempts=1, content_type="podcast"),
+        ],
+    )
+
+
+def land_content_with_two_creators(layout: DataLayout) -> None:
+    land_run(
+        layout,
+        1,
+        [
+            minute_row(LAST_MINUTE_OF_DAY, "c1", "web", attempts=1, creator_id="u1"),
+            minute_row(LAST_MINUTE_OF_DAY, "c1", "ios", attempts=1, creator_id="u2"),
+        ],
+    )
+
+
+SCENARIOS: dict[str, Callable[[DataLayout], None]] = {
+    "good": land_good_runs,
+    "negative_measure_and_unknown_content_type": land_negative_measure_and_unknown_content_type,
+    "content_with_two_creators": land_content_with_two_creators,
+}
+
+
+# Loads the lake's Parquet files into a fakesnow table PIPELINE.MINUTE_AGGREGATES, builds
+# the project on the snowflake target (unit tests excluded: fakesnow lacks the temporary
+# tables they use) and writes the mart as JSON to <work dir>/content_daily.json.
+SNOWFLAKE_DRIVER = """
+import json, os, sys
+import fakesnow, pandas, snowflake.connector
+
+lake_dir, work_dir, project_dir = sys.argv[1:4]
+os.environ.update(
+    MARQUEE_SNOWFLAKE_ACCOUNT="test", MARQUEE_SNOWFLAKE_USER="test",
+    DBT_ENV_SECRET_SNOWFLAKE_PASSWORD="test", MARQUEE_SNOWFLAKE_ROLE="test",
+    MARQUEE_SNOWFLAKE_WAREHOUSE="test", MARQUEE_SNOWFLAKE_DATABASE="MARQUEE",
+    MARQUEE_SNOWFLAKE_SCHEMA="MAIN",
+)
+os.environ.pop("MARQUEE_DATA_DIR", None)
+frame = pandas.read_parquet(lake_dir)
+frame.columns = [c.upper() for c in frame.columns]
+os.makedirs(work_dir + "/fakesnow")
+with fakesnow.patch(db_path=work_dir + "/fakesnow"):
+    from snowflake.connector.pandas_tools import write_pandas  # patched inside the block
+
+    connection = snowflake.connector.connect(database="MARQUEE", schema="PIPELINE")
+    write_pandas(connection, frame, "MINUTE_AGGREGATES", auto_create_table=True)
+    from dbt.cli.main import dbtRunner
+    result = dbtRunner().invoke([
+        "build", "--project-dir", project_dir, "--profiles-dir", project_dir,
+        "--target", "snowflake", "--exclude-resource-type", "unit_test",
+        "--target-path", work_dir + "/target", "--log-path", work_dir + "/logs",
+    ])
+    if not result.success:
+        sys.exit(f"dbt build on the snowflake target failed: {result.exception}")
+    cursor = connection.cursor()
+    cursor.execute("select * from MARQUEE.MAIN.CONTENT_DAILY order by day, content_id")
+    names = [d[0].lower() for d in cursor.description]
+    rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+    with open(work_dir + "/content_daily.json", "w") as handle:
+        json.dump(rows, handle, default=str)
+"""
+
+
+def build_on_snowflake_emulator(layout: DataLayout) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SNOWFLAKE_DRIVER,
+            str(layout.lake_table_dir(MINUTE_AGGREGATES)),
+            str(layout.root / "snowflake"),
+            str(DBT_PROJECT_DIR),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def builds(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[DataLayout, DbtBuildResult]]:
+    """Every scenario built once, concurrently (dbt's start-up dominates a small build)."""
+    layouts = {name: new_layout(tmp_path_factory.mktemp(name)) for name in SCENARIOS}
+    for name, land in SCENARIOS.items():
+        land(layouts[name])
+    with ThreadPoolExecutor(max_workers=len(layouts) + 1) as pool:
+        snowflake = pool.submit(build_on_snowflake_emulator, layouts["good"])
+        results = dict(zip(layouts, pool.map(run_dbt_build, layouts.values()), strict=True))
+        snowflake_build = snowflake.result()
+    built = {name: (layouts[name], results[name]) for name in layouts}
+    built["good_on_snowflake"] = (
+        layouts["good"],
+        DbtBuildResult(
+            success=snowflake_build.returncode == 0,
+            returncode=snowflake_build.returncode,
+            duration_s=0.0,
+            output=snowflake_build.stdout + snowflake_build.stderr,
+        ),
+    )
+    return built
+
+
+@pytest.fixture(scope="module")
+def built(builds: dict[str, tuple[DataLayout, DbtBuildResult]]) -> DataLayout:
+    layout, result = builds["good"]
+    assert result.success, result.output
+    return layout
+
+
+def test_build_runs_every_model_unit_test_and_data_test(built: DataLayout) -> None:
+    run_results = json.loads((dbt_artifacts_dir(built) / "target" / "run_results.json").read_text())
+    statuses = {result["unique_id"]: result["status"] for result in run_results["results"]}
+    assert statuses["model.marquee.stg_pipeline__minute_aggregates"] == "success"
+    assert statuses["model.marquee.content_daily"] == "success"
+    unit_tests = [uid for uid in statuses if uid.startswith("unit_test.")]
+    data_tests = [uid for uid in statuses if uid.startswith("test.")]
+    assert len(unit_tests) == 2
+    assert len(data_tests) > 40
+    assert {statuses[uid] for uid in unit_tests + data_tests} == {"pass"}
+
+
+def test_staging_sums_the_same_grain_key_across_run_files(built: DataLayout) -> None:
+    rows = query(
+        built,
+        "select * from main.stg_pipeline__minute_aggregates "
+        "where content_id = 'c1' and platform = 'web' order by epoch_minute",
+    )
+    assert len(rows) == 2
+    first = rows[0]
+    assert first["epoch_minute"] == LAST_MINUTE_OF_DAY
+    assert first["minute_start_at"] == dt.datetime(2026, 2, 6, 23, 59)
+    assert first["minute_date"] == DAY
+    assert (first["attempts"], first["starts"], first["played_ms"]) == (3, 3, 50_000)
+    assert first["startup_ms_sum"] == 1_500
+    assert first["last_processed_at_ms"] == 2_000
+    assert rows[1]["minute_start_at"] == dt.datetime(2026, 2, 7, 0, 0)
+    assert rows[1]["minute_date"] == NEXT_DAY
+
+
+def test_content_daily_has_exactly_the_agreed_columns(built: DataLayout) -> None:
+    columns = query(
+        built,
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'main' and table_name = 'content_daily' order by ordinal_position",
+    )
+    assert [(c["column_name"], c["data_type"]) for c in columns] == [
+        ("day", "DATE"),
+        ("content_id", "VARCHAR"),
+        ("creator_id", "VARCHAR"),
+        ("content_type", "VARCHAR"),
+        ("views", "BIGINT"),
+        ("starts", "BIGINT"),
+        ("fatal_errors", "BIGINT"),
+        ("played_ms", "BIGINT"),
+        ("stalled_ms", "BIGINT"),
+        ("stall_count", "BIGINT"),
+        ("seek_ms", "BIGINT"),
+        ("startup_ms_sum", "BIGINT"),
+        ("watched_ms", "BIGINT"),
+        ("last_minute_start_at", "TIMESTAMP"),
+    ]
+    table_type = query(
+        built,
+        "select table_type from information_schema.tables "
+        "where table_schema = 'main' and table_name = 'content_daily'",
+    )
+    assert table_type == [{"table_type": "BASE TABLE"}]
+
+
+def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLayout) -> None:
+    rows = query(built, "select * from main.content_daily order by day, content_id")
+    assert rows == [
+        {
+            "day": DAY,
+            "content_id": "c1",
+            "creator_id": "creator-of-c1",
+            "content_type": "vod",
+            "views": 4,
+            "starts": 3,
+            "fatal_errors": 1,
+            "played_ms": 50_000,
+            "stalled_ms": 500,
+            "stall_count": 1,
+            "seek_ms": 200,
+            "startup_ms_sum": 1_500,
+            "watched_ms": 1_500 + 50_000 + 500 + 200,
+            "last_minute_start_at": dt.datetime(2026, 2, 6, 23, 59),
+        },
+        {
+            "day": DAY,
+            "content_id": "c2",
+            "creator_id": "creator-of-c2",
+            "content_type": "live",
+            "views": 1,
+            "starts": 1,
+            "fatal_errors": 1,
+            "played_ms": 0,
+            "stalled_ms": 0,
+            "stall_count": 0,
+            "seek_ms": 0,
+            "startup_ms_sum": 1_500,
+            "watched_ms": 1_500,
+            "last_minute_start_at": dt.datetime(2026, 2, 6, 23, 59),
+        },
+        {
+            "day": NEXT_DAY,
+            "content_id": "c1",
+            "creator_id": "creator-of-c1",
+            "content_type": "vod",
+            "views": 0,
+            "starts": 0,
+            "fatal_errors": 0,
+            "played_ms": 60_000,
+            "stalled_ms": 1_000,
+            "stall_count": 2,
+            "seek_ms": 0,
+            "startup_ms_sum": 0,
+            "watched_ms": 61_000,
+            "last_minute_start_at": dt.datetime(2026, 2, 7, 0, 0),
+        },
+    ]
+
+
+def test_negative_measure_and_unknown_content_type_fail_the_build(
+    builds: dict[str, tuple[DataLayout, DbtBuildResult]],
+) -> None:
+    layout, result = builds["negative_measure_and_unknown_content_type"]
+    assert not result.success
+    assert result.returncode != 0
+    assert failed_dbt_tests(layout) == {
+        "non_negative_stg_pipeline__minute_aggregates_played_ms",
+        "accepted_values_stg_pipeline__minute_aggregates_content_type__live__vod__clip__story",
+    }
+
+
+def test_content_with_two_creators_on_one_day_fails_the_mart_primary_key(
+    builds: dict[str, tuple[DataLayout, DbtBuildResult]],
+) -> None:
+    layout, result = builds["content_with_two_creators"]
+    assert not result.success
+    assert failed_dbt_tests(layout) == {"unique_combination_content_daily_day__content_id"}
+
+
+def test_snowflake_target_builds_the_same_mart(
+    builds: dict[str, tuple[DataLayout, DbtBuildResult]], built: DataLayout
+) -> None:
+    _, result = builds["good_on_snowflake"]
+    assert result.success, result.output
+    on_snowflake = json.loads((built.root / "snowflake" / "content_daily.json").read_text())
+    on_duckdb = query(built, "select * from main.content_daily order by day, content_id")
+    assert on_snowflake == json.loads(json.dumps(on_duckdb, default=str))

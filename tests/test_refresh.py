@@ -1,0 +1,158 @@
+"""`python -m marquee.refresh` end to end on temporary data directories (real dbt, real GX).
+
+The scenarios run as concurrent subprocesses from one module fixture, because each pays
+dbt's start-up; the tests then read what each left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from marquee.lake import MINUTE_AGGREGATES, MINUTE_AGGREGATES_SCHEMA, write_table_atomically
+from marquee.layout import DataLayout
+from marquee.settings import PROJECT_ROOT
+
+EPOCH_MINUTE = 29_507_039  # 2026-02-06 23:59 UTC
+TIMEOUT_S = 300
+
+
+def minute_row(content_id: str, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "epoch_minute": EPOCH_MINUTE,
+        "content_id": content_id,
+        "creator_id": "u1",
+        "content_type": "clip",
+        "platform": "web",
+        "country": "DE",
+        "attempts": 1,
+        "starts": 1,
+        "fatal_errors": 0,
+        "played_ms": 10_000,
+        "stalled_ms": 250,
+        "stall_count": 1,
+        "seek_ms": 0,
+        "startup_ms_sum": 600,
+        "run_id": 1,
+        "processed_at_ms": 1_000,
+    }
+    row.update(values)
+    return row
+
+
+def land(root: Path, rows: list[dict[str, Any]]) -> DataLayout:
+    """Land one run file, without the lake's `_schema.parquet` (the refresh must add it)."""
+    layout = DataLayout(root)
+    directory = layout.lake_table_dir(MINUTE_AGGREGATES)
+    directory.mkdir(parents=True)
+    table = pa.Table.from_pylist(rows, schema=MINUTE_AGGREGATES_SCHEMA)
+    write_table_atomically(table, directory / "run-000001.parquet")
+    return layout
+
+
+@dataclass
+class Finished:
+    layout: DataLayout
+    returncode: int
+    output: str
+
+
+def start_refresh(layout: DataLayout, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "MARQUEE_DATA_DIR": str(layout.root)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "marquee.refresh", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop_after_first_cycle(process: subprocess.Popen[str], marker: str) -> tuple[int, str]:
+    """Read the loop's output; once `marker` appears, send SIGTERM and collect the rest."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    timer = threading.Timer(TIMEOUT_S, process.kill)
+    timer.start()
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if marker in line:
+                process.send_signal(signal.SIGTERM)
+        return process.wait(), "".join(lines)
+    finally:
+        timer.cancel()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Finished]]:
+    good = land(tmp_path_factory.mktemp("good"), [minute_row("c1"), minute_row("c2")])
+    bad = land(tmp_path_factory.mktemp("bad"), [minute_row("c1", stalled_ms=-1)])
+    loop = land(tmp_path_factory.mktemp("loop"), [minute_row("c1", content_type="podcast")])
+
+    once_good = start_refresh(good, "--once")
+    once_bad = start_refresh(bad, "--once")
+    forever = start_refresh(loop, "--interval-s", "3600")
+    try:
+        loop_code, loop_output = stop_after_first_cycle(forever, "dbt build FAILED")
+        finished = {"loop": Finished(loop, loop_code, loop_output)}
+        for name, layout, process in (("good", good, once_good), ("bad", bad, once_bad)):
+            output, _ = process.communicate(timeout=TIMEOUT_S)
+            finished[name] = Finished(layout, process.returncode, output)
+        yield finished
+    finally:
+        for process in (once_good, once_bad, forever):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def test_once_builds_checks_and_publishes_the_serving_snapshot(runs: dict[str, Finished]) -> None:
+    run = runs["good"]
+    assert run.returncode == 0, run.output
+    with duckdb.connect(str(run.layout.serving_db), read_only=True) as connection:
+        rows = connection.sql(
+            "select content_id, views, played_ms, watched_ms from main.content_daily "
+            "order by content_id"
+        ).fetchall()
+    assert rows == [("c1", 1, 10_000, 10_850), ("c2", 1, 10_000, 10_850)]
+    assert (run.layout.gx_dir / "content_daily" / "latest.json").exists()
+    assert (run.layout.lake_table_dir(MINUTE_AGGREGATES) / "_schema.parquet").exists()
+    assert not list(run.layout.warehouse_dir.glob(".*.tmp"))
+    step_lines = [line for line in run.output.splitlines() if "marquee.refresh" in line]
+    assert any("dbt build ok in" in line for line in step_lines)
+    assert any("expectations checkpoint ok in" in line for line in step_lines)
+    assert any("published" in line and "serving.duckdb" in line for line in step_lines)
+
+
+def test_once_exits_non_zero_and_publishes_nothing_when_dbt_build_fails(
+    runs: dict[str, Finished],
+) -> None:
+    run = runs["bad"]
+    assert run.returncode == 1, run.output
+    assert "dbt build FAILED" in run.output
+    assert "non_negative_stg_pipeline__minute_aggregates_stalled_ms" in run.output
+    assert run.layout.dbt_db.exists()
+    assert not run.layout.serving_db.exists()
+    assert "expectations checkpoint" not in run.output
+
+
+def test_loop_stops_cleanly_on_sigterm(runs: dict[str, Finished]) -> None:
+    run = runs["loop"]
+    assert run.returncode == 0, run.output
+    assert "SIGTERM received" in run.output
+    assert "refresh loop stopped" in run.output  # within the 3600 s interval
+    assert "Traceback" not in run.output
+    assert not run.layout.serving_db.exists()
