@@ -7,13 +7,13 @@ BOOTSTRAP := .uv-bootstrap
 UV := $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup browser demo test bench lint format docs clean
+.PHONY: help setup browser demo test bench lint lint-sql format docs clean
 
 help:
 	@echo "make demo   - install everything and run the whole platform locally"
 	@echo "make test   - install everything and run the test suite"
 	@echo "make bench  - run the benchmarks (figures as ratios to a same-run baseline)"
-	@echo "make lint   - ruff and mypy"
+	@echo "make lint   - ruff and mypy (make lint-sql: sqlfluff over the dbt models)"
 	@echo "make docs   - generate and serve the dbt docs"
 	@echo "make clean  - remove local data (MARQUEE_DATA_DIR, default ./data)"
 
@@ -46,6 +46,11 @@ lint: setup
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy .
+
+lint-sql: setup
+	scratch=$$(mktemp -d) && mkdir -p $$scratch/warehouse && \
+		cd dbt && MARQUEE_DATA_DIR=$$scratch $(UV) run sqlfluff lint models; \
+		status=$$?; rm -rf $$scratch; exit $$status
 
 format: setup
 	$(UV) run ruff format .
