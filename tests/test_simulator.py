@@ -1,0 +1,458 @@
+"""The traffic simulator: contract, session shape, realism, faults, determinism, HTTP, CLI.
+
+Most tests share one generated stream (fifteen simulated minutes, views run to their end via
+`drain`), so the suite stays fast; the sender and the CLI run against a small real HTTP
+server on 127.0.0.1 that validates events with the real contract.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from marquee.events import EventRejected, decode_event
+from marquee.simulator import INVALID_KINDS, INVALID_MARKER, FaultRates, Simulator
+from marquee.simulator.clock import MINUTE_MS
+from marquee.simulator.sender import Sender
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+T0 = 1_790_000_000_000  # 2026-09-21T14:13:20Z
+WINDOW_MS = 15 * MINUTE_MS
+POOR_NETWORKS = {"IN", "ID", "NG", "PH", "EG", "PK", "KE"}
+GOOD_NETWORKS = {"US", "GB", "DE", "FR", "JP", "KR", "CA", "AU"}
+DELTA_FIELDS = ("played_ms", "stalled_ms", "stall_count", "seek_ms")
+
+
+def ts_ms(value: str | int) -> int:
+    if isinstance(value, int):
+        return value
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    return msgspec.json.encode(event)
+
+
+@dataclass
+class Traffic:
+    sim: Simulator
+    events: list[dict[str, Any]]
+    valid: list[dict[str, Any]]
+    """Deliberately invalid events left out, duplicates (same event_id) counted once."""
+    content: dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def traffic() -> Traffic:
+    sim = Simulator(
+        seed=7,
+        creators=30,
+        rate=60,
+        warmup_s=0,
+        faults=FaultRates(duplicate=0.02, late=0.01, invalid=0.01),
+    )
+    events = sim.events_between(T0, T0 + WINDOW_MS) + sim.drain()
+    unique: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if INVALID_MARKER not in event:
+            unique.setdefault(event["event_id"], event)
+    _, content = sim.catalogue(T0, T0 + WINDOW_MS)
+    return Traffic(sim, events, list(unique.values()), {c["content_id"]: c for c in content})
+
+
+def sessions(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        if "session_id" in event:
+            by_session[event["session_id"]].append(event)
+    for session in by_session.values():
+        session.sort(key=lambda e: e["seq"])
+    return by_session
+
+
+def test_every_event_but_the_deliberate_invalid_ones_passes_the_contract(
+    traffic: Traffic,
+) -> None:
+    invalid_kinds: Counter[str] = Counter()
+    for event in traffic.events:
+        kind = event.get(INVALID_MARKER)
+        if kind is None:
+            decode_event(encode(event))
+            continue
+        with pytest.raises(EventRejected) as rejected:
+            decode_event(encode(event))
+        assert rejected.value.reason == INVALID_KINDS[kind], (kind, rejected.value.detail)
+        invalid_kinds[kind] += 1
+    assert set(invalid_kinds) == set(INVALID_KINDS)
+    assert traffic.sim.stats.invalid == invalid_kinds
+    share = sum(invalid_kinds.values()) / len(traffic.valid)
+    assert 0.007 < share < 0.013
+
+
+def test_every_event_type_of_the_contract_is_produced(traffic: Traffic) -> None:
+    produced = {event["type"] for event in traffic.valid}
+    expected = {
+        "play_requested", "playback_started", "heartbeat", "playback_error", "quality_changed",
+        "playback_ended", "ad_break_started", "ad_impression", "ad_quartile", "ad_skipped",
+        "ad_break_ended", "story_viewed", "story_navigated", "story_completed",
+        "reaction_added", "chat_message", "follow", "share",
+    }  # fmt: skip
+    assert expected <= produced
+    platforms = {event["platform"] for event in traffic.valid}
+    assert platforms == {"web", "ios", "android", "tv"}
+    formats = {type(event["ts"]) for event in traffic.valid}
+    assert formats == {str, int}
+    assert all(
+        isinstance(e["ts"], int) or (len(e["ts"]) == 24 and e["ts"].endswith("Z"))
+        for e in traffic.valid
+    )
+
+
+def test_sessions_start_with_play_requested_and_seq_goes_up_by_one(traffic: Traffic) -> None:
+    by_session = sessions(traffic.valid)
+    assert len(by_session) > 1_000
+    for session_id, events in by_session.items():
+        assert [e["seq"] for e in events] == list(range(len(events))), session_id
+        assert events[0]["type"] == "play_requested"
+        times = [ts_ms(e["ts"]) for e in events]
+        assert times == sorted(times), session_id
+        assert sum(e["type"] == "playback_ended" for e in events) <= 1
+
+
+def test_deltas_are_non_negative_and_completed_vod_plays_at_most_its_duration(
+    traffic: Traffic,
+) -> None:
+    completed = 0
+    for events in sessions(traffic.valid).values():
+        for event in events:
+            for name in DELTA_FIELDS:
+                assert event.get(name, 0) >= 0, event
+        last = events[-1]
+        if last["content_type"] == "vod" and last.get("reason") == "completed":
+            completed += 1
+            duration = traffic.content[last["content_id"]]["duration_ms"]
+            played = sum(e.get("played_ms", 0) for e in events)
+            assert played <= duration + 10_000, (last["session_id"], played, duration)
+            assert last["playhead_ms"] == duration
+    assert completed >= 20
+
+
+def test_creator_popularity_is_long_tailed(traffic: Traffic) -> None:
+    views = Counter(e["creator_id"] for e in traffic.valid if e["type"] == "play_requested")
+    counts = sorted(views.values(), reverse=True)
+    assert counts[0] >= 8 * statistics.median(counts)
+
+
+def test_worse_networks_start_slower_and_stall_more(traffic: Traffic) -> None:
+    startup: dict[str, list[int]] = defaultdict(list)
+    stalls: Counter[str] = Counter()
+    played: Counter[str] = Counter()
+    for event in traffic.valid:
+        country = event.get("country")
+        tier = "poor" if country in POOR_NETWORKS else "good" if country in GOOD_NETWORKS else None
+        if tier is None:
+            continue
+        if event["type"] == "playback_started":
+            startup[tier].append(event["startup_ms"])
+        stalls[tier] += event.get("stall_count", 0)
+        played[tier] += event.get("played_ms", 0)
+    assert len(startup["poor"]) > 200 and len(startup["good"]) > 200
+    assert statistics.mean(startup["poor"]) > 1.8 * statistics.mean(startup["good"])
+    assert stalls["poor"] / played["poor"] > 2 * stalls["good"] / played["good"]
+
+
+def test_catalogue_names_every_title_the_events_name(traffic: Traffic) -> None:
+    content = traffic.content
+    for event in traffic.valid:
+        for field in ("content_id", "target_id", "live_id", "story_id"):
+            if field in event:
+                assert event[field] in content, event
+    fields = {
+        "content_id", "creator_id", "content_type", "title", "duration_ms", "published_at",
+        "expires_at", "announces_live_id",
+    }  # fmt: skip
+    stories = [c for c in content.values() if c["content_type"] == "story"]
+    for record in content.values():
+        assert set(record) == fields
+    for story in stories:
+        lifetime = ts_ms(story["expires_at"]) - ts_ms(story["published_at"])
+        assert lifetime == 24 * 60 * MINUTE_MS
+    announcing = [s for s in stories if s["announces_live_id"]]
+    assert announcing
+    for story in announcing:
+        live = content[story["announces_live_id"]]
+        assert live["content_type"] == "live"
+        assert ts_ms(story["published_at"]) < ts_ms(live["published_at"])
+    creators, _ = traffic.sim.catalogue(T0, T0 + WINDOW_MS)
+    assert len(creators) == 30
+    assert all(set(c) == {"creator_id", "name", "created_at"} for c in creators)
+
+
+def test_some_story_reactions_are_repeated_or_after_expiry(traffic: Traffic) -> None:
+    reactions = [
+        e for e in traffic.valid if e["type"] == "reaction_added" and e["target_type"] == "story"
+    ]
+    per_viewer = Counter((e["viewer_id"], e["target_id"]) for e in reactions)
+    assert any(n >= 2 for n in per_viewer.values())
+    after_expiry = [
+        e
+        for e in reactions
+        if ts_ms(e["ts"]) >= ts_ms(traffic.content[e["target_id"]]["expires_at"])
+    ]
+    assert after_expiry
+    assert len(after_expiry) < 0.2 * len(reactions)
+
+
+def test_ads_are_tracked_in_vast_order(traffic: Traffic) -> None:
+    ads: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for event in traffic.valid:
+        if event["type"].startswith("ad_") and "ad_id" in event:
+            ads[(event["session_id"], event["ad_break_id"], event["ad_id"])].append(event)
+    skipped = 0
+    for events in ads.values():
+        events.sort(key=lambda e: e["seq"])
+        assert events[0]["type"] == "ad_impression"
+        quartiles = [e["quartile"] for e in events if e["type"] == "ad_quartile"]
+        assert quartiles == [25, 50, 75, 100][: len(quartiles)]
+        skips = [e for e in events if e["type"] == "ad_skipped"]
+        if skips:
+            skipped += 1
+            assert ts_ms(skips[0]["ts"]) - ts_ms(events[0]["ts"]) >= 5_000
+    assert len(ads) > 200 and skipped > 20
+
+
+def test_duplicate_rate_is_close_to_the_configured_rate() -> None:
+    sim = Simulator(seed=11, creators=20, rate=30, warmup_s=0, faults=FaultRates(0.05, 0.0, 0.0))
+    events = sim.events_between(T0, T0 + 8 * MINUTE_MS) + sim.drain()
+    by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        by_id[event["event_id"]].append(event)
+    duplicates = len(events) - len(by_id)
+    assert duplicates == sim.stats.duplicates
+    assert 0.04 < duplicates / len(by_id) < 0.06
+    for copies in by_id.values():
+        assert all(copy == copies[0] for copy in copies)
+
+
+def test_late_events_arrive_minutes_after_their_time() -> None:
+    sim = Simulator(seed=12, creators=20, rate=20, warmup_s=0, faults=FaultRates(0.0, 0.05, 0.0))
+    counted_until = T0 + 10 * MINUTE_MS
+    total = late = 0
+    for minute in range(21):  # ten minutes of events, and long enough for them all to arrive
+        start = T0 + minute * MINUTE_MS
+        for event in sim.events_between(start, start + MINUTE_MS):
+            event_ms = ts_ms(event["ts"])
+            if event_ms >= counted_until:
+                continue
+            total += 1
+            if event_ms < start:
+                late += 1
+                assert start - event_ms <= 11 * MINUTE_MS
+    assert 0 < late <= sim.stats.late
+    assert 0.04 < late / total < 0.06
+
+
+def test_same_seed_gives_the_same_events_however_time_is_windowed() -> None:
+    def run(seed: int, step_ms: int) -> list[dict[str, Any]]:
+        sim = Simulator(seed=seed, creators=10, rate=25, warmup_s=60)
+        events: list[dict[str, Any]] = []
+        for start in range(T0, T0 + 3 * MINUTE_MS, step_ms):
+            events += sim.events_between(start, start + step_ms)
+        return events
+
+    whole = run(3, 3 * MINUTE_MS)
+    assert len(whole) > 3_000
+    assert run(3, 10_000) == whole
+    assert run(4, 3 * MINUTE_MS) != whole
+
+
+def test_windows_must_follow_each_other() -> None:
+    sim = Simulator(seed=1, creators=5, rate=10, warmup_s=0)
+    sim.events_between(T0, T0 + 1_000)
+    with pytest.raises(ValueError, match="contiguous"):
+        sim.events_between(T0 + 5_000, T0 + 6_000)
+
+
+def test_delivered_rate_is_close_to_the_target() -> None:
+    sim = Simulator(seed=5, creators=20, rate=20)
+    sim.events_between(T0, T0)  # the warm-up
+    delivered = len(sim.events_between(T0, T0 + 5 * MINUTE_MS))
+    assert 0.85 * 20 * 300 < delivered < 1.15 * 20 * 300
+
+
+def test_live_audience_is_largest_mid_stream() -> None:
+    sim = Simulator(seed=5, creators=20, rate=40)
+    lives = [
+        c
+        for c in sim.world.content_published_between(T0 - 2 * 1440 * MINUTE_MS, T0)
+        if c.content_type == "live" and c.ends_at_ms is not None
+    ]
+    top = max(lives, key=lambda c: sim.world.creators[c.creator_index].popularity)
+    assert top.ends_at_ms is not None
+    length = top.ends_at_ms - top.published_at_ms
+    rng = random.Random(1)
+
+    def joins(progress: float) -> int:
+        t = top.published_at_ms + int(progress * length)
+        arrivals = (sim.audience.choose(rng, t) for _ in range(3_000))
+        return sum(1 for a in arrivals if a is not None and a.content is top)
+
+    early, middle, late = joins(0.03), joins(0.5), joins(0.97)
+    assert middle > 2 * early and middle > 2 * late
+
+
+# --- HTTP: a tiny collector that validates with the real contract --------------------------
+
+
+class Collector(ThreadingHTTPServer):
+    """Answers like the ingestion API; `script` holds statuses to answer first (e.g. 503)."""
+
+    write_key = "wk_sim_test"
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), CollectorHandler)
+        self.script: list[int] = []
+        self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class CollectorHandler(BaseHTTPRequestHandler):
+    server: Collector
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        payload = json.loads(body)
+        with self.server.lock:
+            self.server.requests.append((dict(self.headers), payload))
+            status = self.server.script.pop(0) if self.server.script else None
+        if self.path != "/v1/events":
+            return self.answer(404, {"error": "not_found"})
+        if self.headers.get("X-Write-Key") != self.server.write_key:
+            return self.answer(401, {"error": "unknown_write_key"})
+        if status is not None:
+            return self.answer(status, {"error": "log_unavailable"}, {"Retry-After": "0"})
+        rejected = []
+        for index, event in enumerate(payload["events"]):
+            try:
+                decode_event(encode(event))
+            except EventRejected as exc:
+                rejected.append({"index": index, "reason": exc.reason.value})
+        accepted = len(payload["events"]) - len(rejected)
+        self.answer(202, {"accepted": accepted, "rejected": rejected})
+
+    def answer(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    server = Collector()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_sender_retries_a_503_with_the_same_event_ids(collector: Collector) -> None:
+    sim = Simulator(seed=9, creators=10, rate=50, warmup_s=0, faults=FaultRates(0, 0, 0.05))
+    events = sim.events_between(T0, T0 + MINUTE_MS)
+    batches = [events[i : i + 100] for i in range(0, 300, 100)]
+    collector.script = [503]
+    sender = Sender(collector.url, collector.write_key, backoff_s=0.01)
+    try:
+        results = [sender.send(batch) for batch in batches]
+    finally:
+        sender.close()
+
+    assert [r.attempts for r in results] == [2, 1, 1]
+    first, retry = collector.requests[0][1], collector.requests[1][1]
+    assert [e["event_id"] for e in retry["events"]] == [e["event_id"] for e in batches[0]]
+    assert first["events"] == retry["events"]
+    for headers, payload in collector.requests:
+        assert headers["X-Write-Key"] == collector.write_key
+        assert payload["sent_at"].endswith("Z") and ts_ms(payload["sent_at"]) > T0
+    invalid = sum(INVALID_MARKER in e for batch in batches for e in batch)
+    stats = sender.stats()
+    assert invalid > 0
+    assert (stats.sent, stats.rejected, stats.retries) == (300, invalid, 1)
+    assert stats.accepted == 300 - invalid and stats.failed == 0
+    assert sum(stats.reasons.values()) == invalid
+
+
+def test_sender_gives_up_at_once_on_a_refused_write_key(collector: Collector) -> None:
+    sender = Sender(collector.url, "wk_wrong", backoff_s=0.01, compress=True)
+    sim = Simulator(seed=9, creators=5, rate=20, warmup_s=0)
+    try:
+        result = sender.send(sim.events_between(T0, T0 + 10_000))
+    finally:
+        sender.close()
+    assert result.status == 401 and result.attempts == 1 and not result.ok
+    assert sender.stats().failed == sender.stats().sent > 0
+
+
+def test_cli_runs_until_ctrl_c_then_prints_a_summary(collector: Collector, tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    command = [
+        sys.executable, "-m", "marquee.simulator", "--url", collector.url,
+        "--write-key", collector.write_key, "--rate", "100", "--creators", "5",
+        "--warmup-s", "30", "--catalog-dir", str(catalog), "--progress-s", "0.5",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("[") and " sent " in line and " sent 0 " not in line:
+                break
+        process.send_signal(signal.SIGINT)
+        rest, errors = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    output = "".join(lines) + rest
+    assert process.returncode == 0, errors
+    assert "summary after" in output and "accepted" in output, output
+    assert (catalog / "creators.json").is_file() and (catalog / "content.json").is_file()
+    creators = json.loads((catalog / "creators.json").read_text())
+    content = json.loads((catalog / "content.json").read_text())
+    assert len(creators) == 5 and content
+    assert not [p for p in catalog.iterdir() if p.name.endswith(".tmp")]
+    posted = [e for _, payload in collector.requests for e in payload["events"]]
+    assert posted and {e["creator_id"] for e in posted if "creator_id" in e} <= {
+        c["creator_id"] for c in creators
+    }
