@@ -13,6 +13,7 @@ are made for the session unless MARQUEE_WRITE_KEYS / MARQUEE_ADMIN_TOKEN are set
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -23,9 +24,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
+import httpx
 
 from marquee.eventlog.segments import sealed_segments
+from marquee.layout import DataLayout
 from marquee.settings import PROJECT_ROOT, get_settings
 
 HOST = "127.0.0.1"
@@ -51,24 +53,38 @@ def demo_environment() -> tuple[dict[str, str], str]:
     return env, first_pair.partition(":")[2]
 
 
-def parts(write_key: str, data_dir: Path, rate: int, creators: int) -> list[Part]:
+@dataclass(frozen=True)
+class DemoOptions:
+    rate: int
+    creators: int
+    api_port: int
+    dashboard_port: int
+    refresh_interval_s: int
+
+
+def parts(write_key: str, data_dir: Path, options: DemoOptions) -> list[Part]:
     python = sys.executable
+    api_url = f"http://{HOST}:{options.api_port}"
     return [
-        Part("api", [python, "-m", "ingestion_api", "--host", HOST, "--port", "8000",
-                     "--log-level", "warning"], f"ingestion API on http://{HOST}:8000"),
+        Part("api", [python, "-m", "ingestion_api", "--host", HOST, "--port",
+                     str(options.api_port), "--log-level", "warning"],
+             f"ingestion API on {api_url}"),
         Part("pipeline", [python, "-m", "pipelines", "local", "--interval-s", "2"],
              "Beam local mode: sealed segments -> lake, every 2 s"),
-        Part("simulator", [python, "-m", "marquee.simulator", "--url", f"http://{HOST}:8000",
-                           "--write-key", write_key, "--rate", str(rate), "--creators",
-                           str(creators), "--catalog-dir", str(data_dir / "catalog")],
-             f"traffic simulator: {rate} events/s, {creators} creators"),
-        Part("refresh", [python, "-m", "marquee.refresh", "--interval-s", "60"],
-             "dbt build + Great Expectations checkpoint, about once a minute"),
+        Part("simulator", [python, "-m", "marquee.simulator", "--url", api_url,
+                           "--write-key", write_key, "--rate", str(options.rate),
+                           "--creators", str(options.creators),
+                           "--catalog-dir", str(data_dir / "catalog")],
+             f"traffic simulator: {options.rate} events/s, {options.creators} creators"),
+        Part("refresh", [python, "-m", "marquee.refresh", "--interval-s",
+                         str(options.refresh_interval_s)],
+             f"dbt build + Great Expectations checkpoint every {options.refresh_interval_s} s"),
         Part("dashboard", [python, "-m", "streamlit", "run",
                            str(PROJECT_ROOT / "dashboards" / "streamlit_app.py"),
-                           "--server.address", HOST, "--server.port", "8501",
-                           "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-             f"Streamlit dashboards on http://{HOST}:8501"),
+                           "--server.address", HOST, "--server.port",
+                           str(options.dashboard_port), "--server.headless", "true",
+                           "--browser.gatherUsageStats", "false"],
+             f"Streamlit dashboards on http://{HOST}:{options.dashboard_port}"),
     ]  # fmt: skip
 
 
@@ -80,20 +96,30 @@ def _relay(name: str, stream: object) -> None:
             print(f"[{name:9}] {line}", flush=True)
 
 
+def wait_until_ready(url: str, part: Part, timeout_s: float = 60) -> None:
+    """Wait for the API's readiness so the simulator's first posts are not refused."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if part.process is not None and part.process.poll() is not None:
+            raise SystemExit(f"{part.name} exited during start-up ({part.process.returncode})")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{part.name} was not ready after {timeout_s:.0f} s")
+
+
 def status_line(data_dir: Path) -> str:
     segments = len(sealed_segments(data_dir / "log"))
-    runs = events = 0
-    state_db = data_dir / "state" / "pipeline.duckdb"
     try:
-        with duckdb.connect(str(state_db), read_only=True) as conn:
-            row = conn.execute(
-                "select count(*), coalesce(sum(events_read), 0) from runs where state = 'committed'"
-            ).fetchone()
-            if row:
-                runs, events = int(row[0]), int(row[1])
-    except duckdb.Error:
-        pass
-    serving = data_dir / "warehouse" / "serving.duckdb"
+        pipeline = json.loads(DataLayout(data_dir).pipeline_status.read_text())
+    except (OSError, ValueError):
+        pipeline = {}
+    runs = pipeline.get("runs_committed", 0)
+    events = pipeline.get("events_read", 0)
+    serving = DataLayout(data_dir).serving_db
     published = (
         f"marts published {time.time() - serving.stat().st_mtime:.0f} s ago"
         if serving.exists()
@@ -122,7 +148,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m marquee.demo", description=__doc__)
     parser.add_argument("--rate", type=int, default=200, help="simulated events per second")
     parser.add_argument("--creators", type=int, default=50)
+    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--dashboard-port", type=int, default=8501)
+    parser.add_argument("--refresh-interval-s", type=int, default=60)
     args = parser.parse_args()
+    options = DemoOptions(
+        args.rate, args.creators, args.api_port, args.dashboard_port, args.refresh_interval_s
+    )
     env, write_key = demo_environment()
     data_dir = Path(env["MARQUEE_DATA_DIR"])
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +165,7 @@ def main() -> None:
         signal.signal(signum, lambda *_: stop.set())
     running: list[Part] = []
     try:
-        for part in parts(write_key, data_dir, args.rate, args.creators):
+        for part in parts(write_key, data_dir, options):
             part.process = subprocess.Popen(
                 part.argv,
                 cwd=PROJECT_ROOT,
@@ -148,8 +180,11 @@ def main() -> None:
             ).start()
             print(f"[demo     ] started {part.name}: {part.what}", flush=True)
             if part.name == "api":
-                time.sleep(2)
-        print(f"[demo     ] open http://{HOST}:8501 ; Ctrl-C stops everything", flush=True)
+                wait_until_ready(f"http://{HOST}:{options.api_port}/readyz", part)
+        print(
+            f"[demo     ] open http://{HOST}:{options.dashboard_port} ; Ctrl-C stops everything",
+            flush=True,
+        )
         while not stop.wait(15):
             print(f"[demo     ] {status_line(data_dir)}", flush=True)
             for part in running:

@@ -40,6 +40,15 @@ class DataLayout:
         return self.root / "state" / "pipeline.duckdb"
 
     @property
+    def pipeline_status(self) -> Path:
+        """A JSON summary the pipeline rewrites after each commit, for status displays.
+
+        Readers use it instead of opening the state DuckDB file, whose lock the pipeline
+        needs.
+        """
+        return self.root / "state" / "pipeline_status.json"
+
+    @property
     def warehouse_dir(self) -> Path:
         return self.root / "warehouse"
 

@@ -70,7 +70,7 @@ class Ledger:
             conn.execute(SCHEMA)
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(self.path))
+        return connect_with_retry(self.path, read_only=False)
 
     def plan(self, sealed: list[str], max_segments: int) -> PlannedRun | None:
         """The pending run to redo, or a new run over sealed segments not yet consumed."""
@@ -127,10 +127,43 @@ class Ledger:
             )
             conn.execute("commit")
 
+    def totals(self) -> dict[str, int]:
+        """Committed runs and events read by them, since the state was created."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "select count(*), coalesce(sum(events_read), 0), coalesce(sum(duplicates), 0), "
+                "coalesce(sum(dead_letters), 0) from runs where state = 'committed'"
+            ).fetchone()
+        runs, events, duplicates, dead_letters = row or (0, 0, 0, 0)
+        return {
+            "runs_committed": int(runs),
+            "events_read": int(events),
+            "duplicates": int(duplicates),
+            "dead_letters": int(dead_letters),
+        }
+
     def forget_seen_before(self, received_before_ms: int) -> None:
         """Drop event ids older than the deduplication window."""
         with self._connect() as conn:
             conn.execute("delete from seen_events where received_at_ms < ?", [received_before_ms])
+
+
+def connect_with_retry(
+    path: Path, read_only: bool, attempts: int = 50, pause_s: float = 0.1
+) -> duckdb.DuckDBPyConnection:
+    """Open the state file, waiting out another process's lock for a few seconds.
+
+    Nothing but the pipeline should open this file; if a tool does (an analyst's DuckDB
+    shell, say), the pipeline waits instead of dying, and says so if it gives up.
+    """
+    for attempt in range(attempts):
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or attempt == attempts - 1:
+                raise
+            time.sleep(pause_s)
+    raise AssertionError("unreachable")
 
 
 def already_seen(state_db: Path, event_ids: pl.Series) -> pl.Series:
@@ -138,7 +171,7 @@ def already_seen(state_db: Path, event_ids: pl.Series) -> pl.Series:
     if event_ids.is_empty() or not state_db.exists():
         return pl.Series("event_id", [], dtype=pl.Utf8)
     batch = pl.DataFrame({"event_id": event_ids}).to_arrow()
-    with duckdb.connect(str(state_db), read_only=True) as conn:
+    with connect_with_retry(state_db, read_only=True) as conn:
         conn.register("batch_ids", batch)
         seen = conn.sql(
             "select b.event_id from batch_ids b "

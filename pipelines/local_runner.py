@@ -14,7 +14,9 @@ Run it:
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -159,6 +161,7 @@ class LocalRunner:
         stats = self._execute(run, outputs)
         self.ledger.commit(run, outputs.seen_ids_file, stats)
         outputs.seen_ids_file.unlink(missing_ok=True)
+        self._write_status(run)
         self.runs_done += 1
         if self.runs_done % 100 == 0:
             self.ledger.forget_seen_before(int(time.time() * 1000) - DEDUP_WINDOW_MS)
@@ -175,6 +178,16 @@ class LocalRunner:
             time.monotonic() - started,
         )
         return stats
+
+    def _write_status(self, run: PlannedRun) -> None:
+        status = {
+            **self.ledger.totals(),
+            "last_run_id": run.run_id,
+            "last_commit_at_ms": int(time.time() * 1000),
+        }
+        tmp = self.layout.pipeline_status.with_suffix(".tmp")
+        tmp.write_text(json.dumps(status))
+        os.replace(tmp, self.layout.pipeline_status)
 
     def _execute(self, run: PlannedRun, outputs: RunOutputs) -> RunStats:
         paths = [str(self.layout.log_dir / name) for name in run.segments]

@@ -75,6 +75,10 @@ def test_a_duplicate_in_a_later_run_counts_once(tmp_path: Path) -> None:
     stats = runner.run_once()
     assert stats is not None and stats.duplicates == 10
     assert totals(layout)["vod_g_1"] == expected["vod_g_1"]
+    status = json.loads(layout.pipeline_status.read_text())
+    assert status["runs_committed"] == 2
+    assert status["events_read"] == 2 * len(lines) - (len(lines) - 10)
+    assert status["duplicates"] == 1 + 10
 
 
 def test_a_run_interrupted_before_commit_is_redone_not_doubled(tmp_path: Path) -> None:
