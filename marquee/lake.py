@@ -11,12 +11,12 @@ columns, so that globs match even before the first run and dbt sees typed column
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from marquee.durable import fsync_path, replace_durably
 from marquee.layout import DataLayout
 
 UNKNOWN_COUNTRY = "ZZ"
@@ -85,14 +85,5 @@ def write_table_atomically(table: pa.Table, path: Path) -> None:
     """
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp)
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_path(tmp)
+    replace_durably(tmp, path)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from marquee.durable import replace_durably
 from marquee.lake import ensure_lake
 from marquee.layout import DataLayout
 from marquee.settings import PROJECT_ROOT, get_settings
@@ -148,12 +149,7 @@ def publish_snapshot(layout: DataLayout) -> int:
         shutil.copyfileobj(reader, writer, length=1024 * 1024)
         writer.flush()
         os.fsync(writer.fileno())
-    os.replace(tmp, target)
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    replace_durably(tmp, target)
     return target.stat().st_size
 
 

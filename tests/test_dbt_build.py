@@ -30,22 +30,14 @@ from marquee.lake import (
 )
 from marquee.layout import DataLayout
 from marquee.refresh import DBT_PROJECT_DIR, DbtBuildResult, dbt_artifacts_dir, run_dbt_build
+from pipelines.aggregates import MINUTE_MEASURES
 
 LAST_MINUTE_OF_DAY = 29_507_039  # 2026-02-06 23:59 UTC
 FIRST_MINUTE_OF_NEXT_DAY = LAST_MINUTE_OF_DAY + 1  # 2026-02-07 00:00 UTC
 DAY = dt.date(2026, 2, 6)
 NEXT_DAY = dt.date(2026, 2, 7)
 
-MEASURES = (
-    "attempts",
-    "starts",
-    "fatal_errors",
-    "played_ms",
-    "stalled_ms",
-    "stall_count",
-    "seek_ms",
-    "startup_ms_sum",
-)
+MEASURES = tuple(MINUTE_MEASURES)
 
 
 def minute_row(epoch_minute: int, content_id: str, platform: str, **values: Any) -> dict[str, Any]:

@@ -24,16 +24,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from marquee.durable import fsync_path
+
 OPEN_SUFFIX = ".open"
 SEALED_SUFFIX = ".seg"
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SegmentWriter:
@@ -66,7 +60,7 @@ class SegmentWriter:
         path = self.directory / f"{name}{OPEN_SUFFIX}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        _fsync_dir(self.directory)
+        fsync_path(self.directory)
         self._fd, self._path = fd, path
         self._opened_at = time.monotonic()
         self._segment_bytes = 0
@@ -110,7 +104,7 @@ class SegmentWriter:
             return None
         sealed = path.with_suffix(SEALED_SUFFIX)
         os.rename(path, sealed)
-        _fsync_dir(self.directory)
+        fsync_path(self.directory)
         os.close(fd)
         return sealed
 
@@ -170,5 +164,5 @@ def recover_open_segments(directory: Path) -> list[Path]:
         finally:
             os.close(fd)
     if recovered:
-        _fsync_dir(directory)
+        fsync_path(directory)
     return recovered
