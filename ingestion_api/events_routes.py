@@ -1,0 +1,83 @@
+"""`POST /v1/events` and the published event schema."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ingestion_api.auth import app_for_request
+from ingestion_api.body import BodyError, decompress, read_limited, split_events
+from ingestion_api.collector import Collector
+from ingestion_api.ingest import ingest_events, oversized_event_index
+from ingestion_api.quarantine import encode_records
+from ingestion_api.responses import error_response, json_response
+from marquee.eventlog.group_commit import LogUnavailable
+from marquee.events import RejectReason, event_json_schema
+
+log = logging.getLogger("ingestion_api")
+
+
+async def post_events(request: Request) -> Response:
+    collector: Collector = request.app.state.collector
+    settings = collector.settings
+    app_id = app_for_request(request, collector.apps_by_key)
+    if app_id is None:
+        return error_response(401, "unknown_write_key", "missing or unknown write key")
+    body = b""
+    try:
+        wire = await read_limited(
+            request.stream(), request.headers.get("content-length"), settings.max_body_bytes
+        )
+        body = decompress(
+            wire, request.headers.get("content-encoding", ""), settings.max_decompressed_bytes
+        )
+        parsed = split_events(body, request.headers.get("content-type", ""))
+        if len(parsed.events) > settings.max_events_per_request:
+            raise BodyError(
+                413, "too_many_events", f"over {settings.max_events_per_request} events"
+            )
+        too_large = oversized_event_index(parsed.events, settings.max_event_bytes)
+        if too_large is not None:
+            raise BodyError(
+                413,
+                RejectReason.EVENT_TOO_LARGE.value,
+                f"event {too_large} is over {settings.max_event_bytes} bytes",
+            )
+    except BodyError as error:
+        try:
+            await collector.quarantine_body(app_id, error.code, error.detail, body)
+        except LogUnavailable:
+            return error_response(503, "log_unavailable", "try again later", retry=True)
+        return error_response(error.status, error.code, error.detail)
+
+    received_at_ms = int(time.time() * 1000)
+    result = ingest_events(
+        parsed.events,
+        parsed.sent_at,
+        app_id,
+        received_at_ms,
+        collector.cdn_country(request),
+        collector.enricher,
+    )
+    try:
+        if result.quarantine:
+            await collector.quarantine_log.append(encode_records(result.quarantine))
+        await collector.events_log.append(bytes(result.log_bytes))
+    except LogUnavailable:
+        log.exception("event log unavailable")
+        return error_response(503, "log_unavailable", "try again later", retry=True)
+    return json_response(202, {"accepted": result.accepted, "rejected": result.rejected})
+
+
+async def event_schema(request: Request) -> Response:
+    return json_response(200, event_json_schema())
+
+
+routes = [
+    Route("/v1/events", post_events, methods=["POST"]),
+    Route("/v1/schema/event.json", event_schema, methods=["GET"]),
+]
