@@ -35,17 +35,31 @@ def iso_ms(epoch_ms: int) -> str:
 class Pseudonymiser:
     """Keyed hash of (app, viewer id): stable per app, not reversible without the key.
 
-    Keyed BLAKE2b is a MAC in one C call, about twice as fast as HMAC-SHA256 here.
+    Keyed BLAKE2b is a MAC in one C call, about twice as fast as HMAC-SHA256 here. A viewer
+    sends many events, so recent pseudonyms are kept in a bounded in-memory cache (memory
+    only: raw ids are never written anywhere).
     """
+
+    CACHE_SIZE = 100_000
 
     def __init__(self, key: bytes) -> None:
         self._key = hashlib.blake2b(key, digest_size=32).digest()
+        self._cache: dict[tuple[str, str], str] = {}
 
     def __call__(self, app_id: str, viewer_id: str) -> str:
+        cache_key = (app_id, viewer_id)
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            return cached
         message = f"{app_id}\x00{viewer_id}".encode()
-        return hashlib.blake2b(message, key=self._key, digest_size=16).hexdigest()
+        pseudonym = hashlib.blake2b(message, key=self._key, digest_size=16).hexdigest()
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[cache_key] = pseudonym
+        return pseudonym
 
 
+_encoder = msgspec.json.Encoder()
 _VIEWER_ID_IN_TEXT = re.compile(rb'("viewer_id"\s*:\s*)"(?:[^"\\]|\\.)*"')
 
 
@@ -98,6 +112,37 @@ class Enricher:
             )
         return event_time
 
+    def record_bytes(
+        self,
+        event: Event,
+        app_id: str,
+        received_at_ms: int,
+        sent_at_ms: int | None,
+        cdn_country: str | None,
+    ) -> bytes:
+        """The log record of a valid event: one JSON object, no newline.
+
+        It is the event as validated, with the viewer id replaced by its pseudonym under the
+        key `viewer_key`, and the enrichment appended: `event_time_ms`, `received_at_ms`,
+        `client_ts_ms` and `app_id`. Built by encoding the struct in C and splicing bytes,
+        not through a dict, because this runs once per event on the API's hot path. The
+        rename is safe: `viewer_id` is the first key after `type`, `event_id` and `ts`,
+        whose values cannot contain that text.
+        """
+        event_time = self.event_time_ms(event, received_at_ms, sent_at_ms)
+        event.viewer_id = self.pseudonymise(app_id, event.viewer_id)
+        event.event_id = event.event_id.lower()
+        if event.country is None and cdn_country:
+            event.country = cdn_country
+        encoded = _encoder.encode(event).replace(b'"viewer_id":', b'"viewer_key":', 1)
+        enrichment = b',"event_time_ms":%d,"received_at_ms":%d,"client_ts_ms":%d,"app_id":%b}' % (
+            event_time,
+            received_at_ms,
+            to_epoch_ms(event.ts),
+            _encoder.encode(app_id),
+        )
+        return encoded[:-1] + enrichment
+
     def record(
         self,
         event: Event,
@@ -106,14 +151,7 @@ class Enricher:
         sent_at_ms: int | None,
         cdn_country: str | None,
     ) -> dict[str, Any]:
-        event_time = self.event_time_ms(event, received_at_ms, sent_at_ms)
-        record: dict[str, Any] = msgspec.to_builtins(event)
-        record["viewer_key"] = self.pseudonymise(app_id, record.pop("viewer_id"))
-        record["client_ts_ms"] = to_epoch_ms(event.ts)
-        del record["ts"]
-        record["event_time_ms"] = event_time
-        record["received_at_ms"] = received_at_ms
-        record["app_id"] = app_id
-        if "country" not in record and cdn_country:
-            record["country"] = cdn_country
+        """The log record as a dict (for callers off the hot path)."""
+        raw = self.record_bytes(event, app_id, received_at_ms, sent_at_ms, cdn_country)
+        record: dict[str, Any] = msgspec.json.decode(raw)
         return record

@@ -12,7 +12,7 @@ import msgspec
 
 from ingestion_api.enrich import Enricher, scrub_viewer_ids, to_epoch_ms
 from ingestion_api.quarantine import QuarantineRecord
-from marquee.events import EventRejected, Time, decode_event
+from marquee.events import EventRejected, Time, decode_events
 
 _encoder = msgspec.json.Encoder()
 
@@ -36,10 +36,12 @@ def ingest_events(
 ) -> IngestResult:
     result = IngestResult()
     sent_at_ms = to_epoch_ms(sent_at) if sent_at is not None else None
-    for index, raw in enumerate(raw_events):
+    decoded = decode_events(raw_events)
+    for index, (raw, event) in enumerate(zip(raw_events, decoded, strict=True)):
         try:
-            event = decode_event(raw)
-            record = enricher.record(event, app_id, received_at_ms, sent_at_ms, cdn_country)
+            if isinstance(event, EventRejected):
+                raise event
+            record = enricher.record_bytes(event, app_id, received_at_ms, sent_at_ms, cdn_country)
         except EventRejected as rejection:
             result.rejected.append({"index": index, "reason": rejection.reason.value})
             result.quarantine.append(
@@ -55,7 +57,7 @@ def ingest_events(
                 )
             )
             continue
-        result.log_bytes += _encoder.encode(record)
+        result.log_bytes += record
         result.log_bytes += b"\n"
         result.accepted += 1
     return result
