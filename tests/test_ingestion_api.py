@@ -240,3 +240,32 @@ def test_published_event_schema_lists_every_type(api: ApiProcess) -> None:
     schema = httpx.get(f"{api.url}/v1/schema/event.json").json()
     assert "play_requested" in json.dumps(schema)
     assert "tip" in json.dumps(schema)
+
+
+def test_country_comes_from_the_trusted_cdn_header_only_when_absent(data_dir: Path) -> None:
+    from tests.conftest import start_api
+
+    server = start_api(data_dir, {"MARQUEE_TRUSTED_COUNTRY_HEADER": "CF-IPCountry"})
+    try:
+        events = [player_event(ts=now_ms()), player_event(ts=now_ms(), country="JP")]
+        response = httpx.post(
+            f"{server.url}/v1/events",
+            json={"events": events},
+            headers={"X-Write-Key": WRITE_KEY, "CF-IPCountry": "br"},
+        )
+        assert response.status_code == 202
+    finally:
+        server.stop()
+    countries = {record["event_id"]: record["country"] for record in log_records(data_dir)}
+    assert countries == {events[0]["event_id"]: "BR", events[1]["event_id"]: "JP"}
+
+
+def test_an_untrusted_country_header_is_ignored(api: ApiProcess) -> None:
+    event = player_event(ts=now_ms())
+    httpx.post(
+        f"{api.url}/v1/events",
+        json={"events": [event]},
+        headers={"X-Write-Key": WRITE_KEY, "CF-IPCountry": "BR"},
+    )
+    (record,) = log_records(api.data_dir)
+    assert "country" not in record
