@@ -1,19 +1,38 @@
 """What the routes of one worker share: settings, the event and quarantine logs, the enricher.
 
 One Collector per worker process, made in the app's lifespan; routes reach it through
-`request.app.state.collector`.
+`request.app.state.collector`. Both logs are chosen by URL (`marquee.eventlog.factory`):
+segment files on local disk by default, Kafka or Pub/Sub in production. A bad URL fails
+the start-up, before the worker takes any request.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from pathlib import Path
 
 from starlette.requests import Request
 
 from ingestion_api.enrich import Enricher, Pseudonymiser, scrub_viewer_ids
 from ingestion_api.quarantine import QuarantineRecord, encode_records
-from marquee.eventlog.group_commit import GroupCommitLog
+from marquee.eventlog.base import EventLog, EventLogURLError
+from marquee.eventlog.factory import open_event_log
 from marquee.settings import Settings
+
+log = logging.getLogger("ingestion_api")
+
+
+def _open_log(setting: str, url: str, default_dir: Path, settings: Settings) -> EventLog:
+    try:
+        return open_event_log(
+            url,
+            default_dir=default_dir,
+            segment_max_bytes=settings.segment_max_bytes,
+            segment_max_age_s=settings.segment_max_age_s,
+        )
+    except EventLogURLError as error:
+        raise EventLogURLError(f"{setting}: {error}") from None
 
 
 class Collector:
@@ -26,20 +45,31 @@ class Collector:
             future_horizon_s=settings.future_horizon_s,
             lateness_horizon_s=settings.lateness_horizon_s,
         )
-        self.events_log = GroupCommitLog(
-            layout.log_dir, settings.segment_max_bytes, settings.segment_max_age_s
+        self.events_log = _open_log(
+            "MARQUEE_EVENT_LOG_URL", settings.event_log_url, layout.log_dir, settings
         )
-        self.quarantine_log = GroupCommitLog(
-            layout.quarantine_dir, settings.segment_max_bytes, settings.segment_max_age_s
+        self.quarantine_log = _open_log(
+            "MARQUEE_QUARANTINE_LOG_URL",
+            settings.quarantine_log_url,
+            layout.quarantine_dir,
+            settings,
         )
 
     def start(self) -> None:
-        self.events_log.start_sealer()
-        self.quarantine_log.start_sealer()
+        """Start the logs' background work: sealing segments, polling delivery reports."""
+        self.events_log.start()
+        self.quarantine_log.start()
+        log.info(
+            "event log: %s; quarantine: %s",
+            self.events_log.describe(),
+            self.quarantine_log.describe(),
+        )
 
     async def close(self) -> None:
-        await self.events_log.close()
-        await self.quarantine_log.close()
+        try:
+            await self.events_log.close()
+        finally:
+            await self.quarantine_log.close()
 
     def cdn_country(self, request: Request) -> str | None:
         header = self.settings.trusted_country_header

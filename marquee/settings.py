@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     )
     segment_max_bytes: int = 64 * 1024 * 1024
     segment_max_age_s: float = 2.0
+    event_log_url: str = Field(
+        default="segments://",
+        description="Where accepted events go: segments:// (segment files in <data_dir>/log), "
+        "file:///abs/dir, kafka://host:port[,host:port]/topic?options or "
+        "pubsub://projects/P/topics/T?options (docs/event-log.md).",
+    )
+    quarantine_log_url: str = Field(
+        default="segments://",
+        description="Where rejected events go; same forms, segments:// = <data_dir>/quarantine.",
+    )
     lateness_horizon_s: int = 7 * 24 * 3600
     future_horizon_s: int = 300
     max_body_bytes: int = 1024 * 1024

@@ -16,14 +16,13 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+from marquee.eventlog.base import EventLog, LogUnavailable
 from marquee.eventlog.segments import SegmentWriter, recover_open_segments
 
-
-class LogUnavailable(Exception):
-    """The event log cannot take writes now; the caller should answer 503."""
+__all__ = ["GroupCommitLog", "LogUnavailable"]
 
 
-class GroupCommitLog:
+class GroupCommitLog(EventLog):
     """An asyncio front for a SegmentWriter: `await append(data)` returns once durable."""
 
     def __init__(self, directory: Path, max_bytes: int, max_age_s: float) -> None:
@@ -63,6 +62,12 @@ class GroupCommitLog:
         """
         async with self._io_lock:
             return self.writer.seal()
+
+    def start(self) -> None:
+        self.start_sealer()
+
+    def describe(self) -> str:
+        return f"segment log in {self.writer.directory}"
 
     def start_sealer(self, interval_s: float = 0.25) -> None:
         """Seal the open segment once it is old enough, even when no request arrives."""
