@@ -13,7 +13,9 @@ from ingestion_api.auth import app_for_request
 from ingestion_api.body import BodyError, decompress, read_limited, split_events
 from ingestion_api.collector import Collector
 from ingestion_api.ingest import ingest_events, oversized_event_index
+from ingestion_api.observability import count_events, observe_append
 from ingestion_api.quarantine import encode_records
+from ingestion_api.ratelimit import limit_write_key
 from ingestion_api.responses import error_response, json_response
 from marquee.eventlog.group_commit import LogUnavailable
 from marquee.events import RejectReason, event_json_schema
@@ -53,6 +55,9 @@ async def post_events(request: Request) -> Response:
         except LogUnavailable:
             return error_response(503, "log_unavailable", "try again later", retry=True)
         return error_response(error.status, error.code, error.detail)
+    limited = await limit_write_key(request, len(parsed.events))
+    if limited is not None:
+        return limited
 
     received_at_ms = int(time.time() * 1000)
     result = ingest_events(
@@ -66,10 +71,13 @@ async def post_events(request: Request) -> Response:
     try:
         if result.quarantine:
             await collector.quarantine_log.append(encode_records(result.quarantine))
+        started = time.perf_counter()
         await collector.events_log.append(bytes(result.log_bytes))
+        observe_append(time.perf_counter() - started)
     except LogUnavailable:
         log.exception("event log unavailable")
         return error_response(503, "log_unavailable", "try again later", retry=True)
+    count_events(result.accepted, result.rejected)
     return json_response(202, {"accepted": result.accepted, "rejected": result.rejected})
 
 

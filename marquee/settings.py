@@ -57,6 +57,25 @@ class Settings(BaseSettings):
     max_decompressed_bytes: int = 8 * 1024 * 1024
     max_events_per_request: int = 500
     max_event_bytes: int = 32 * 1024
+    rate_limit_key_events_per_s: float = Field(
+        default=250_000,
+        ge=0,
+        description="Events per second one write key may send to one API worker; 0 = off.",
+    )
+    rate_limit_client_requests_per_s: float = Field(
+        default=5_000,
+        ge=0,
+        description="Requests per second one client address may send to /v1/ on one API "
+        "worker; 0 = off.",
+    )
+    rate_limit_burst_s: float = Field(
+        default=2.0, gt=0, description="A rate-limit bucket holds this many seconds of its rate."
+    )
+    cors_allow_origins: str = Field(
+        default="*",
+        description="Comma-separated origins browsers may call the collector endpoints from; "
+        "'*' for any (write keys are public).",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
