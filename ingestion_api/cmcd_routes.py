@@ -1,7 +1,289 @@
-"""Routes of the cmcd endpoints (to be filled in)."""
+"""`POST /v1/cmcd` (CMCD v2 event-mode reports, one per line) and `GET /v1/cmcd?CMCD=...`.
+
+Both take the write key as `/v1/events` does. Each report is mapped to player events
+(`ingestion_api.cmcd`) which then take the path of `/v1/events` (`ingest.ingest_events`):
+the same validation, enrichment, pseudonymisation and event log. A report is accepted or
+rejected as a whole; a rejected one is quarantined as the CMCD line it was (viewer id
+pseudonymised), with its reason.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import logging
+import time
 
-routes: list[BaseRoute] = []
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ingestion_api.auth import app_for_request
+from ingestion_api.body import BodyError, decompress, read_limited
+from ingestion_api.catalog import CatalogIndex
+from ingestion_api.cmcd import CmcdMapper, ReportRejected, SessionMemory
+from ingestion_api.collector import Collector
+from ingestion_api.ingest import ingest_events
+from ingestion_api.quarantine import QuarantineRecord, encode_records
+from ingestion_api.responses import error_response, json_response
+from marquee.eventlog.group_commit import LogUnavailable
+from marquee.settings import Settings
+
+log = logging.getLogger("ingestion_api")
+
+CMCD_TYPES = frozenset(("application/cmcd", "text/cmcd", "text/plain"))
+"""CTA-5004-B names application/cmcd (earlier drafts and libraries text/cmcd);
+navigator.sendBeacon sends a string as text/plain."""
+
+_encoder = msgspec.json.Encoder()
+
+
+def mapper_of(state: State, settings: Settings) -> CmcdMapper:
+    """The worker's mapper, made on first use: its session memory lives as long as the app."""
+    mapper: CmcdMapper | None = getattr(state, "cmcd_mapper", None)
+    if mapper is None:
+        mapper = CmcdMapper(
+            CatalogIndex(settings.layout.catalog_content_file),
+            SessionMemory(settings.cmcd_max_sessions),
+            viewer_key=settings.cmcd_viewer_id_key,
+            platform_key=settings.cmcd_platform_key,
+            max_interval_ms=int(settings.cmcd_max_interval_s * 1000),
+        )
+        state.cmcd_mapper = mapper
+    return mapper
+
+
+def split_reports(body: bytes, settings: Settings) -> list[str]:
+    """The non-empty lines of a report body, within the request limits."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BodyError(400, "malformed_body", "a CMCD body must be UTF-8 text") from None
+    lines = [line.strip() for line in text.split("\n")]
+    lines = [line for line in lines if line]
+    if len(lines) > settings.max_events_per_request:
+        raise BodyError(413, "too_many_events", f"over {settings.max_events_per_request} reports")
+    for index, line in enumerate(lines):
+        if len(line.encode()) > settings.max_event_bytes:
+            raise BodyError(
+                413, "event_too_large", f"report {index} is over {settings.max_event_bytes} bytes"
+            )
+    return lines
+
+
+async def post_cmcd(request: Request) -> Response:
+    collector: Collector = request.app.state.collector
+    settings = collector.settings
+    app_id = app_for_request(request, collector.apps_by_key)
+    if app_id is None:
+        return error_response(401, "unknown_write_key", "missing or unknown write key")
+    body = b""
+    try:
+        wire = await read_limited(
+            request.stream(), request.headers.get("content-length"), settings.max_body_bytes
+        )
+        body = decompress(
+            wire, request.headers.get("content-encoding", ""), settings.max_decompressed_bytes
+        )
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type not in CMCD_TYPES:
+            raise BodyError(415, "unsupported_media_type", f"Content-Type {media_type!r}")
+        lines = split_reports(body, settings)
+    except BodyError as error:
+        return await _refuse_body(request, collector, app_id, error, body)
+    return await _ingest_reports(request, collector, app_id, lines)
+
+
+async def _refuse_body(
+    request: Request, collector: Collector, app_id: str, error: BodyError, body: bytes
+) -> Response:
+    """Quarantine a body refused as a whole, the CMCD viewer ids pseudonymised, and answer.
+
+    `Collector.quarantine_body` only knows the JSON `viewer_id` field; a CMCD body carries
+    the viewer id in a custom key, which the mapper knows how to replace.
+    """
+    mapper = mapper_of(request.app.state, collector.settings)
+    record = QuarantineRecord(
+        quarantined_at_ms=int(time.time() * 1000),
+        app_id=app_id,
+        reason=error.code,
+        detail=f"cmcd: {error.detail}",
+        payload=mapper.scrub(
+            body.decode("utf-8", "replace"), app_id, collector.enricher.pseudonymise
+        ),
+    )
+    try:
+        await collector.quarantine_log.append(encode_records([record]))
+    except LogUnavailable:
+        return error_response(503, "log_unavailable", "try again later", retry=True)
+    return error_response(error.status, error.code, error.detail)
+
+
+async def get_cmcd(request: Request) -> Response:
+    collector: Collector = request.app.state.collector
+    settings = collector.settings
+    app_id = app_for_request(request, collector.apps_by_key)
+    if app_id is None:
+        return error_response(401, "unknown_write_key", "missing or unknown write key")
+    report = request.query_params.get("CMCD", "").strip()
+    if not report:
+        return error_response(400, "malformed_body", "the CMCD query argument is missing")
+    if len(report.encode()) > settings.max_event_bytes:
+        error = BodyError(
+            413, "event_too_large", f"report is over {settings.max_event_bytes} bytes"
+        )
+        return await _refuse_body(request, collector, app_id, error, report.encode())
+    return await _ingest_reports(request, collector, app_id, [report])
+
+
+async def _ingest_reports(
+    request: Request, collector: Collector, app_id: str, lines: list[str]
+) -> Response:
+    mapper = mapper_of(request.app.state, collector.settings)
+    if mapper.catalog.stale():
+        await run_in_threadpool(mapper.catalog.refresh)
+    received_at_ms = int(time.time() * 1000)
+    cdn_country = collector.cdn_country(request)
+    log_bytes = bytearray()
+    quarantine: list[QuarantineRecord] = []
+    rejected: list[dict[str, object]] = []
+    accepted = events = ignored = 0
+    for index, line in enumerate(lines):
+        try:
+            mapped = mapper.map_line(line, app_id, received_at_ms)
+            if mapped.events:
+                result = ingest_events(
+                    [_encoder.encode(event) for event in mapped.events],
+                    None,
+                    app_id,
+                    received_at_ms,
+                    cdn_country,
+                    collector.enricher,
+                )
+                if result.rejected:
+                    first = result.quarantine[0]
+                    raise ReportRejected(first.reason, first.detail)
+                log_bytes += result.log_bytes
+                events += result.accepted
+        except ReportRejected as rejection:
+            rejected.append({"index": index, "reason": rejection.reason})
+            quarantine.append(
+                QuarantineRecord(
+                    quarantined_at_ms=received_at_ms,
+                    app_id=app_id,
+                    reason=rejection.reason,
+                    detail=f"cmcd: {rejection.detail}",
+                    index=index,
+                    payload=mapper.scrub(line, app_id, collector.enricher.pseudonymise),
+                )
+            )
+            continue
+        mapper.remember(mapped)
+        accepted += 1
+        ignored += mapped.ignored
+    try:
+        if quarantine:
+            await collector.quarantine_log.append(encode_records(quarantine))
+        if log_bytes:
+            await collector.events_log.append(bytes(log_bytes))
+    except LogUnavailable:
+        log.exception("event log unavailable")
+        return error_response(503, "log_unavailable", "try again later", retry=True)
+    return json_response(
+        202, {"accepted": accepted, "rejected": rejected, "events": events, "ignored": ignored}
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/v1/cmcd", post_cmcd, methods=["POST"]),
+    Route("/v1/cmcd", get_cmcd, methods=["GET"]),
+]
+
+
+def _error(description: str) -> dict[str, object]:
+    schema = {
+        "type": "object",
+        "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+        "required": ["error", "detail"],
+    }
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ACCEPTED = {
+    "description": "The accepted reports' events are durable; rejected ones are quarantined.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "accepted": {"type": "integer", "description": "reports accepted"},
+                    "events": {"type": "integer", "description": "events written"},
+                    "ignored": {
+                        "type": "integer",
+                        "description": "accepted reports of event types not mapped",
+                    },
+                    "rejected": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "index": {"type": "integer"},
+                                "reason": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            }
+        }
+    },
+}
+_COMMON_ERRORS = {
+    "401": _error("unknown_write_key"),
+    "413": _error("too_many_events, event_too_large, body_too_large, decompressed_too_large"),
+    "429": _error("rate limited"),
+    "500": _error("internal_error"),
+    "503": _error("log_unavailable: nothing acknowledged"),
+}
+_REPORTS = {"type": "string", "description": "CMCD reports, one per line (CTA-5004-B)."}
+
+openapi_paths = {
+    "/v1/cmcd": {
+        "post": {
+            "operationId": "postCmcd",
+            "summary": "Send CMCD v2 event-mode reports",
+            "description": "One CMCD report per line; each is mapped onto player events "
+            "(see docs/cmcd-and-catalogue.md).",
+            "security": [{"writeKeyHeader": []}, {"writeKeyQuery": []}],
+            "requestBody": {
+                "required": True,
+                "content": {media: {"schema": _REPORTS} for media in sorted(CMCD_TYPES)},
+            },
+            "responses": {
+                "202": _ACCEPTED,
+                "400": _error("malformed_body"),
+                "415": _error("unsupported_media_type or unsupported_encoding"),
+                **_COMMON_ERRORS,
+            },
+        },
+        "get": {
+            "operationId": "getCmcd",
+            "summary": "Send one CMCD report in the URL",
+            "security": [{"writeKeyHeader": []}, {"writeKeyQuery": []}],
+            "parameters": [
+                {
+                    "name": "CMCD",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "One URL-encoded CMCD report.",
+                }
+            ],
+            "responses": {
+                "202": _ACCEPTED,
+                "400": _error("malformed_body: no CMCD argument"),
+                **_COMMON_ERRORS,
+            },
+        },
+    }
+}

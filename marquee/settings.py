@@ -39,6 +39,32 @@ class Settings(BaseSettings):
     trusted_country_header: str | None = Field(
         default=None, description="Header a trusted CDN sets to the client's country."
     )
+    catalog_max_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Largest catalogue upsert body, on the wire and after gzip.",
+    )
+    cmcd_viewer_id_key: str = Field(
+        default="com.marquee-vid",
+        pattern=r"^[a-z][a-z0-9_.*]*-[a-z0-9_.*-]+$",
+        description="CMCD custom key (reverse-DNS, hyphenated) carrying the viewer id.",
+    )
+    cmcd_platform_key: str = Field(
+        default="com.marquee-pf",
+        pattern=r"^[a-z][a-z0-9_.*]*-[a-z0-9_.*-]+$",
+        description="CMCD custom key carrying the platform (web, ios, android, tv, other).",
+    )
+    cmcd_max_sessions: int = Field(
+        default=50_000,
+        gt=0,
+        description="CMCD sessions whose last reports one API worker remembers (LRU).",
+    )
+    cmcd_max_interval_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Longest time between two CMCD reports of a session counted as "
+        "played, stalled or seeking time; longer gaps count this much.",
+    )
     segment_max_bytes: int = 64 * 1024 * 1024
     segment_max_age_s: float = 2.0
     event_log_url: str = Field(
