@@ -64,15 +64,17 @@ _VIEWER_ID_IN_TEXT = re.compile(rb'("viewer_id"\s*:\s*)"(?:[^"\\]|\\.)*"')
 
 
 def scrub_viewer_ids(raw: bytes, app_id: str, pseudonymise: Pseudonymiser) -> bytes:
-    """Replace the viewer id in raw event JSON (even malformed JSON) by its pseudonym."""
+    """Replace every viewer id in raw JSON text (even malformed) by its pseudonym.
+
+    Whole bodies are quarantined too, so ids are found at any depth (an envelope's events,
+    an array), and in text that does not parse, by pattern.
+    """
     try:
         parsed = msgspec.json.decode(raw)
     except msgspec.DecodeError:
         parsed = None
-    if isinstance(parsed, dict):
-        if isinstance(parsed.get("viewer_id"), str):
-            parsed["viewer_id"] = pseudonymise(app_id, parsed["viewer_id"])
-        return msgspec.json.encode(parsed)
+    if isinstance(parsed, dict | list):
+        return msgspec.json.encode(_pseudonymise_nested(parsed, app_id, pseudonymise))
 
     def replace(match: re.Match[bytes]) -> bytes:
         original = match.group(0)[len(match.group(1)) :].strip(b'"')
@@ -80,6 +82,19 @@ def scrub_viewer_ids(raw: bytes, app_id: str, pseudonymise: Pseudonymiser) -> by
         return match.group(1) + b'"' + pseudonym.encode() + b'"'
 
     return _VIEWER_ID_IN_TEXT.sub(replace, raw)
+
+
+def _pseudonymise_nested(value: Any, app_id: str, pseudonymise: Pseudonymiser) -> Any:
+    if isinstance(value, list):
+        return [_pseudonymise_nested(item, app_id, pseudonymise) for item in value]
+    if isinstance(value, dict):
+        return {
+            key: pseudonymise(app_id, item)
+            if key == "viewer_id" and isinstance(item, str)
+            else _pseudonymise_nested(item, app_id, pseudonymise)
+            for key, item in value.items()
+        }
+    return value
 
 
 class Enricher:

@@ -251,11 +251,6 @@ def test_generated_requests_never_get_a_5xx_and_only_valid_events_are_logged(
         assert VIEWER_MARKER.encode() not in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scrub_viewer_ids (ingestion_api/enrich.py) pseudonymises a top-level viewer_id "
-    "only: a body refused whole that still parses keeps its events' raw viewer ids",
-)
 def test_bodies_refused_whole_keep_no_raw_viewer_id_in_the_quarantine(
     fuzz_api: LaunchedApi,
 ) -> None:

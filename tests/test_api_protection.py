@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -197,11 +196,6 @@ def test_write_failing_part_way_acknowledges_only_what_is_durable(
     # ids and the pipeline deduplicates, so none counts twice.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SegmentWriter keeps the partial bytes of a failed write in the open segment, so "
-    "the next acknowledged record is glued to a torn one (marquee/eventlog/segments.py)",
-)
 def test_events_acknowledged_after_a_transient_write_failure_stay_readable(
     launched: Callable[..., LaunchedApi],
 ) -> None:

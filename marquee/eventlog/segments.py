@@ -67,15 +67,31 @@ class SegmentWriter:
         return fd
 
     def write(self, data: bytes) -> int:
-        """Append whole records (bytes ending in a newline); return the end position."""
+        """Append whole records (bytes ending in a newline); return the end position.
+
+        A write that fails part-way (disk full, file too large) is cut back off the segment,
+        so the next record never lands glued to a torn one. If even the cut fails, the
+        segment is abandoned to recovery, which cuts the torn tail when it seals it.
+        """
         fd = self._fd if self._fd is not None else self._open_new_segment()
         view = memoryview(data)
-        while view:
-            done = os.write(fd, view)
-            view = view[done:]
+        try:
+            while view:
+                done = os.write(fd, view)
+                view = view[done:]
+        except OSError:
+            self._undo_partial_write(fd)
+            raise
         self._segment_bytes += len(data)
         self.written += len(data)
         return self.written
+
+    def _undo_partial_write(self, fd: int) -> None:
+        try:
+            os.ftruncate(fd, self._segment_bytes)
+        except OSError:
+            self._fd = self._path = None
+            os.close(fd)
 
     def sync(self) -> None:
         """fsync the open segment; everything written before the call is then durable."""
