@@ -26,6 +26,7 @@ from ingestion_api.cmcd import CmcdMapper, ReportRejected, SessionMemory
 from ingestion_api.collector import Collector
 from ingestion_api.ingest import ingest_events
 from ingestion_api.quarantine import QuarantineRecord, encode_records
+from ingestion_api.ratelimit import limit_write_key
 from ingestion_api.responses import error_response, json_response
 from marquee.eventlog.group_commit import LogUnavailable
 from marquee.settings import Settings
@@ -140,6 +141,9 @@ async def get_cmcd(request: Request) -> Response:
 async def _ingest_reports(
     request: Request, collector: Collector, app_id: str, lines: list[str]
 ) -> Response:
+    limited = await limit_write_key(request, len(lines))
+    if limited is not None:
+        return limited
     mapper = mapper_of(request.app.state, collector.settings)
     if mapper.catalog.stale():
         await run_in_threadpool(mapper.catalog.refresh)

@@ -12,6 +12,7 @@ typed reason while the others are accepted.
 from __future__ import annotations
 
 import enum
+import functools
 import typing
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -315,6 +316,7 @@ def _check_cross_field_rules(event: EventBase) -> None:
         )
 
 
+@functools.cache
 def event_json_schema() -> dict[str, Any]:
-    """JSON Schema of one event, generated from the structs above."""
+    """JSON Schema of one event, generated from the structs above (once per process)."""
     return msgspec.json.schema(Event)

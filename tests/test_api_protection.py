@@ -72,6 +72,16 @@ def test_write_key_over_its_rate_gets_429_and_nothing_is_accepted(
     assert len(ids) == 7
 
 
+def test_write_key_rate_limit_covers_cmcd_reports(launched: Callable[..., LaunchedApi]) -> None:
+    api = launched({"MARQUEE_RATE_LIMIT_KEY_EVENTS_PER_S": "2", "MARQUEE_RATE_LIMIT_BURST_S": "1"})
+    report = {"CMCD": 'sid="s1",cid="unknown-content",ts=1700000000000'}
+    url = f"{api.url}/v1/cmcd"
+    headers = {"X-Write-Key": WRITE_KEY}
+    statuses = [httpx.get(url, params=report, headers=headers).status_code for _ in range(3)]
+    assert statuses[:2] == [202, 202]
+    assert statuses[2] == 429
+
+
 def test_client_over_its_rate_gets_429_with_cors_headers(
     launched: Callable[..., LaunchedApi],
 ) -> None:
