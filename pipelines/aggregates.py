@@ -1,17 +1,46 @@
-"""Columnar computations of the pipeline, as pure functions over Polars frames.
+"""Per-minute aggregates and deduplication, as pure functions over Polars frames.
 
-Each output is a mergeable aggregate keyed by its grain: partial results from any batch
-merge by summing, in any order. That is what lets the same code run per batch inside Beam
-and merge across batches, runs and workers (DESIGN.md, decision 2).
+Each per-minute output is a sum table: a grain (UTC minute by event time, then the keys of
+the table) and measures that are counts or sums. Partial results from any batch merge by
+summing the measures of the same grain key, in any order, so the same code runs per batch
+inside Beam, across batches of a run and (in dbt) across runs and workers (DESIGN.md,
+decision 2). Every `*_aggregates(events)` is the merge of one-row-per-event partials, so a
+partial and a merge can never disagree.
+
+Tables (schemas and grains in `marquee.lake`):
+- `minute_aggregates`: minute x content x platform x country, events about one piece of
+  content (player, ad, story, reaction on its target, chat, share);
+- `creator_minute_aggregates`: minute x creator x platform x country, follows and unfollows;
+- `tip_minute_aggregates`: minute x creator x currency, tips and their amounts;
+- `reaction_minute_aggregates`: minute x content x reaction code.
+Follow, unfollow and tip events name a creator and often no content, so they have their
+own creator-level tables rather than an empty content id in `minute_aggregates`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
 import polars as pl
 
-from marquee.lake import UNKNOWN_COUNTRY
+from marquee.lake import (
+    CREATOR_MINUTE_AGGREGATES,
+    MINUTE_AGGREGATES,
+    REACTION_MINUTE_AGGREGATES,
+    STARTUP_BUCKET_EDGES_MS,
+    TIP_MINUTE_AGGREGATES,
+    UNKNOWN_COUNTRY,
+    startup_bucket_columns,
+)
+from pipelines.records import empty_records
+
+MINUTE_MS = 60_000
 
 MINUTE_GRAIN = ["epoch_minute", "content_id", "creator_id", "content_type", "platform", "country"]
+STARTUP_BUCKETS = startup_bucket_columns()
+STORY_ACTIONS = ["tap_forward", "tap_back", "tap_exit", "swipe_forward"]
+AD_QUARTILES = [25, 50, 75, 100]
 MINUTE_MEASURES = [
     "attempts",
     "starts",
@@ -21,7 +50,29 @@ MINUTE_MEASURES = [
     "stall_count",
     "seek_ms",
     "startup_ms_sum",
+    *STARTUP_BUCKETS,
+    "story_views",
+    "story_completions",
+    *(f"story_{action}" for action in STORY_ACTIONS),
+    "reactions",
+    "chat_messages",
+    "shares",
+    "ad_impressions",
+    *(f"ad_q{quartile}" for quartile in AD_QUARTILES),
+    "ad_skips",
+    "ad_clicks",
+    "bitrate_weighted",
 ]
+
+CREATOR_EVENT_TYPES = ["follow", "unfollow", "tip"]
+"""Events about a creator rather than a piece of content: not in `minute_aggregates`."""
+
+CREATOR_MINUTE_GRAIN = ["epoch_minute", "creator_id", "platform", "country"]
+CREATOR_MINUTE_MEASURES = ["follows", "unfollows"]
+TIP_MINUTE_GRAIN = ["epoch_minute", "creator_id", "currency"]
+TIP_MINUTE_MEASURES = ["tips", "tips_amount_minor"]
+REACTION_MINUTE_GRAIN = ["epoch_minute", "content_id", "creator_id", "content_type", "reaction"]
+REACTION_MINUTE_MEASURES = ["reactions"]
 
 
 def deduplicate(frame: pl.DataFrame) -> pl.DataFrame:
@@ -36,64 +87,166 @@ def deduplicate(frame: pl.DataFrame) -> pl.DataFrame:
     return ordered.unique(subset="event_id", keep="first", maintain_order=True)
 
 
+def _count(condition: pl.Expr) -> pl.Expr:
+    """1 where the condition holds, else 0 (null counts as false)."""
+    return condition.fill_null(False).cast(pl.Int64)
+
+
+def _epoch_minute() -> pl.Expr:
+    return (pl.col("event_time_ms") // MINUTE_MS).alias("epoch_minute")
+
+
+def _minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
+    """One row per content event: its minute-grain key and its contribution to each measure.
+
+    A reaction counts on its target (`target_id`, `target_type`), which is the content it
+    reacts to even when the event names none.
+    """
+    type_ = pl.col("type")
+    is_reaction = type_ == "reaction_added"
+    is_start = type_ == "playback_started"
+    startup = pl.col("startup_ms")
+    uppers: list[int | None] = [*STARTUP_BUCKET_EDGES_MS[1:], None]
+    buckets = [
+        _count(is_start & (startup >= lower) & (startup < upper if upper else pl.lit(True)))
+        for lower, upper in zip(STARTUP_BUCKET_EDGES_MS, uppers, strict=True)
+    ]
+    content_events = events.with_columns(
+        pl.when(is_reaction)
+        .then(pl.coalesce("target_id", "content_id"))
+        .otherwise(pl.col("content_id"))
+        .alias("content_id"),
+        pl.when(is_reaction)
+        .then(pl.coalesce("target_type", "content_type"))
+        .otherwise(pl.col("content_type"))
+        .alias("content_type"),
+    ).filter(pl.col("content_id").is_not_null() & ~type_.is_in(CREATOR_EVENT_TYPES))
+    quartile = pl.col("quartile")
+    action = pl.col("action")
+    return content_events.select(
+        _epoch_minute(),
+        pl.col("content_id"),
+        pl.col("creator_id").fill_null(""),
+        pl.col("content_type").fill_null(""),
+        pl.col("platform"),
+        pl.col("country").fill_null(UNKNOWN_COUNTRY),
+        _count(type_ == "play_requested").alias("attempts"),
+        _count(is_start).alias("starts"),
+        _count((type_ == "playback_error") & pl.col("fatal")).alias("fatal_errors"),
+        pl.col("played_ms").fill_null(0),
+        pl.col("stalled_ms").fill_null(0),
+        pl.col("stall_count").fill_null(0),
+        pl.col("seek_ms").fill_null(0),
+        pl.when(is_start).then(startup.fill_null(0)).otherwise(0).alias("startup_ms_sum"),
+        *(bucket.alias(name) for bucket, name in zip(buckets, STARTUP_BUCKETS, strict=True)),
+        _count(type_ == "story_viewed").alias("story_views"),
+        _count(type_ == "story_completed").alias("story_completions"),
+        *(
+            _count((type_ == "story_navigated") & (action == name)).alias(f"story_{name}")
+            for name in STORY_ACTIONS
+        ),
+        _count(is_reaction).alias("reactions"),
+        _count(type_ == "chat_message").alias("chat_messages"),
+        _count(type_ == "share").alias("shares"),
+        _count(type_ == "ad_impression").alias("ad_impressions"),
+        *(
+            _count((type_ == "ad_quartile") & (quartile == q)).alias(f"ad_q{q}")
+            for q in AD_QUARTILES
+        ),
+        _count(type_ == "ad_skipped").alias("ad_skips"),
+        _count(type_ == "ad_clicked").alias("ad_clicks"),
+        (pl.col("bitrate_kbps") * pl.col("played_ms")).fill_null(0).alias("bitrate_weighted"),
+    )
+
+
+def _creator_minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
+    type_ = pl.col("type")
+    return events.filter(
+        type_.is_in(["follow", "unfollow"]) & pl.col("creator_id").is_not_null()
+    ).select(
+        _epoch_minute(),
+        pl.col("creator_id"),
+        pl.col("platform"),
+        pl.col("country").fill_null(UNKNOWN_COUNTRY),
+        _count(type_ == "follow").alias("follows"),
+        _count(type_ == "unfollow").alias("unfollows"),
+    )
+
+
+def _tip_minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
+    return events.filter((pl.col("type") == "tip") & pl.col("creator_id").is_not_null()).select(
+        _epoch_minute(),
+        pl.col("creator_id"),
+        pl.col("currency").fill_null(""),
+        pl.lit(1, dtype=pl.Int64).alias("tips"),
+        pl.col("amount_minor").fill_null(0).alias("tips_amount_minor"),
+    )
+
+
+def _reaction_minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
+    return events.filter(
+        (pl.col("type") == "reaction_added") & pl.col("target_id").is_not_null()
+    ).select(
+        _epoch_minute(),
+        pl.col("target_id").alias("content_id"),
+        pl.col("creator_id").fill_null(""),
+        pl.coalesce("target_type", "content_type").fill_null("").alias("content_type"),
+        pl.col("reaction").fill_null(""),
+        pl.lit(1, dtype=pl.Int64).alias("reactions"),
+    )
+
+
+@dataclass(frozen=True)
+class SumTable:
+    """A per-minute lake table: grain columns, summed measures, and per-event rows."""
+
+    name: str
+    grain: list[str]
+    measures: list[str]
+    event_rows: Callable[[pl.DataFrame], pl.DataFrame]
+
+    def partial(self, events: pl.DataFrame) -> pl.DataFrame:
+        """The table's rows for a batch of unique events (a partial of the run's table)."""
+        return self.merge([self.event_rows(events)])
+
+    def merge(self, parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+        """Merge partials: the same grain key sums its measures, in any order."""
+        non_empty = [part for part in parts if not part.is_empty()]
+        if not non_empty:
+            return self.event_rows(empty_records())
+        return (
+            pl.concat(non_empty)
+            .group_by(self.grain)
+            .agg([pl.col(name).sum().cast(pl.Int64) for name in self.measures])
+            .sort(self.grain)
+        )
+
+
+MINUTES = SumTable(MINUTE_AGGREGATES, MINUTE_GRAIN, MINUTE_MEASURES, _minute_event_rows)
+CREATOR_MINUTES = SumTable(
+    CREATOR_MINUTE_AGGREGATES,
+    CREATOR_MINUTE_GRAIN,
+    CREATOR_MINUTE_MEASURES,
+    _creator_minute_event_rows,
+)
+TIP_MINUTES = SumTable(
+    TIP_MINUTE_AGGREGATES, TIP_MINUTE_GRAIN, TIP_MINUTE_MEASURES, _tip_minute_event_rows
+)
+REACTION_MINUTES = SumTable(
+    REACTION_MINUTE_AGGREGATES,
+    REACTION_MINUTE_GRAIN,
+    REACTION_MINUTE_MEASURES,
+    _reaction_minute_event_rows,
+)
+ENGAGEMENT_TABLES = [CREATOR_MINUTES, TIP_MINUTES, REACTION_MINUTES]
+SUM_TABLES = [MINUTES, *ENGAGEMENT_TABLES]
+
+
 def minute_aggregates(events: pl.DataFrame) -> pl.DataFrame:
     """Per UTC minute (by event time) x content x platform x country: counts and sums."""
-    type_ = pl.col("type")
-    content_events = events.filter(pl.col("content_id").is_not_null())
-    return (
-        content_events.with_columns(
-            (pl.col("event_time_ms") // 60_000).alias("epoch_minute"),
-            pl.col("country").fill_null(UNKNOWN_COUNTRY),
-            pl.col("creator_id").fill_null(""),
-            pl.col("content_type").fill_null(""),
-        )
-        .group_by(MINUTE_GRAIN)
-        .agg(
-            (type_ == "play_requested").sum().cast(pl.Int64).alias("attempts"),
-            (type_ == "playback_started").sum().cast(pl.Int64).alias("starts"),
-            ((type_ == "playback_error") & pl.col("fatal").fill_null(False))
-            .sum()
-            .cast(pl.Int64)
-            .alias("fatal_errors"),
-            pl.col("played_ms").fill_null(0).sum().cast(pl.Int64),
-            pl.col("stalled_ms").fill_null(0).sum().cast(pl.Int64),
-            pl.col("stall_count").fill_null(0).sum().cast(pl.Int64),
-            pl.col("seek_ms").fill_null(0).sum().cast(pl.Int64),
-            pl.when(type_ == "playback_started")
-            .then(pl.col("startup_ms").fill_null(0))
-            .otherwise(0)
-            .sum()
-            .cast(pl.Int64)
-            .alias("startup_ms_sum"),
-        )
-    )
+    return MINUTES.partial(events)
 
 
-def merge_minute_aggregates(parts: list[pl.DataFrame]) -> pl.DataFrame:
+def merge_minute_aggregates(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """Merge partial minute aggregates: the same key sums, in any order."""
-    non_empty = [part for part in parts if not part.is_empty()]
-    if not non_empty:
-        return minute_aggregates(pl.DataFrame(schema=_EMPTY_EVENTS_SCHEMA))
-    return (
-        pl.concat(non_empty)
-        .group_by(MINUTE_GRAIN)
-        .agg([pl.col(name).sum().cast(pl.Int64) for name in MINUTE_MEASURES])
-        .sort(MINUTE_GRAIN)
-    )
-
-
-_EMPTY_EVENTS_SCHEMA = {
-    "type": pl.Utf8,
-    "event_time_ms": pl.Int64,
-    "platform": pl.Utf8,
-    "country": pl.Utf8,
-    "creator_id": pl.Utf8,
-    "content_id": pl.Utf8,
-    "content_type": pl.Utf8,
-    "startup_ms": pl.Int64,
-    "fatal": pl.Boolean,
-    "played_ms": pl.Int64,
-    "stalled_ms": pl.Int64,
-    "stall_count": pl.Int64,
-    "seek_ms": pl.Int64,
-}
+    return MINUTES.merge(parts)

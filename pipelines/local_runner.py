@@ -7,6 +7,12 @@ since the last commit, and its outputs are committed with the consumed-segment l
 (protocol in `pipelines.ledger`). Event time, not processing time, places every event in
 its minute, so late events simply merge into their minute's totals.
 
+Each run lands one file per output under `lake/<table>/run-<run id>.parquet` (tables and
+grains in `marquee.lake`): the per-minute sum tables, the view partials and the viewer
+fact sets, each merged once per run from the partials of every shard (one GroupByKey for
+all of them), plus dead letters. Readers merge the files of all runs by the same rules, so
+a view or a minute that spans runs comes out whole.
+
 Run it:
     uv run python -m pipelines local            # loop until Ctrl-C
     uv run python -m pipelines local --once     # every sealed segment, commit, exit
@@ -20,6 +26,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +41,8 @@ from marquee.eventlog.segments import recover_open_segments, sealed_segments
 from marquee.lake import (
     DEAD_LETTERS,
     DEAD_LETTERS_SCHEMA,
+    LAKE_TABLES,
     MINUTE_AGGREGATES,
-    MINUTE_AGGREGATES_SCHEMA,
     ensure_lake,
     write_table_atomically,
 )
@@ -45,15 +52,24 @@ from pipelines.transforms import (
     DEAD_LETTERS as DEAD_LETTERS_TAG,
 )
 from pipelines.transforms import (
+    MERGES,
     NAMESPACE,
+    AggregateEngagementPerMinute,
     AggregatePerMinute,
+    CollectViewerFacts,
     Deduplicate,
+    MergePartialsByTable,
     ParseEvents,
+    SummariseViews,
+    dead_letter_frame,
 )
 
 log = logging.getLogger("pipelines")
 
 DEDUP_WINDOW_MS = 24 * 3600 * 1000
+
+OUTPUT_TABLES = [table for table in LAKE_TABLES if table != DEAD_LETTERS]
+"""The mergeable outputs each run lands (dead letters are written on their own)."""
 
 
 def run_file_name(run_id: int) -> str:
@@ -64,65 +80,119 @@ def run_file_name(run_id: int) -> str:
 class RunOutputs:
     """Where one run lands its outputs; names derive from the run id, so a redo overwrites."""
 
-    minute_file: Path
-    dead_letters_file: Path
+    lake_dir: Path
     seen_ids_file: Path
     run_id: int
     processed_at_ms: int
 
+    def table_file(self, table: str) -> Path:
+        """`lake/<table>/run-<run id>.parquet`."""
+        return self.lake_dir / table / run_file_name(self.run_id)
 
-def write_minutes(frame: pl.DataFrame, outputs: RunOutputs) -> int:
-    table = frame.with_columns(
+    @property
+    def minute_file(self) -> Path:
+        return self.table_file(MINUTE_AGGREGATES)
+
+    @property
+    def dead_letters_file(self) -> Path:
+        return self.table_file(DEAD_LETTERS)
+
+
+def write_run_table(table: str, frame: pl.DataFrame, outputs: RunOutputs) -> int:
+    """Land one run's frame of a lake table, stamped with the run; return its rows.
+
+    `minute_aggregates` is written even when empty (the run's stats read it); the other
+    tables only when the run produced rows, so quiet runs do not litter the lake. Either way
+    a redo of the same run writes the same file (or none) under the same name.
+    """
+    if frame.is_empty() and table != MINUTE_AGGREGATES:
+        return 0
+    schema = LAKE_TABLES[table]
+    stamped = frame.with_columns(
         pl.lit(outputs.run_id, dtype=pl.Int64).alias("run_id"),
         pl.lit(outputs.processed_at_ms, dtype=pl.Int64).alias("processed_at_ms"),
-    ).select(MINUTE_AGGREGATES_SCHEMA.names)
-    write_table_atomically(table.to_arrow().cast(MINUTE_AGGREGATES_SCHEMA), outputs.minute_file)
-    return table.height
+    ).select(schema.names)
+    write_table_atomically(stamped.to_arrow().cast(schema), outputs.table_file(table))
+    return stamped.height
 
 
-def write_seen_ids(frames: list[pl.DataFrame], outputs: RunOutputs) -> None:
-    schema = {"event_id": pl.Utf8, "received_at_ms": pl.Int64}
-    parts = [frame.select(schema.keys()) for frame in frames]
-    ids = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
-    write_table_atomically(ids.to_arrow(), outputs.seen_ids_file)
+SEEN_IDS = "seen_ids"
+"""The run's event ids (for the ledger commit), grouped with the outputs but not a table."""
+
+SEEN_IDS_SCHEMA = {"event_id": pl.Utf8, "received_at_ms": pl.Int64}
 
 
-def write_dead_letters(frames: list[pl.DataFrame], outputs: RunOutputs) -> None:
-    if not frames:
-        return
-    table = (
-        pl.concat(frames)
-        .with_columns(pl.lit(outputs.run_id, dtype=pl.Int64).alias("run_id"))
-        .select(DEAD_LETTERS_SCHEMA.names)
+def seen_ids(frame: pl.DataFrame) -> tuple[str, pl.DataFrame]:
+    return SEEN_IDS, frame.select(SEEN_IDS_SCHEMA.keys())
+
+
+def dead_letters(frame: pl.DataFrame) -> tuple[str, pl.DataFrame]:
+    return DEAD_LETTERS, frame
+
+
+def concat_seen_ids(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(parts) if parts else pl.DataFrame(schema=SEEN_IDS_SCHEMA)
+
+
+def concat_dead_letters(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(parts) if parts else dead_letter_frame("", "", [])
+
+
+RUN_MERGES = {**MERGES, SEEN_IDS: concat_seen_ids, DEAD_LETTERS: concat_dead_letters}
+"""How each output of a run merges its shards' partials (seen ids, dead letters: concat)."""
+
+ALWAYS_WRITTEN = [*OUTPUT_TABLES, SEEN_IDS]
+
+
+def write_output(merged: tuple[str, pl.DataFrame], outputs: RunOutputs) -> int:
+    """Land one merged output of the run; return its rows."""
+    table, frame = merged
+    if table == SEEN_IDS:
+        write_table_atomically(frame.to_arrow(), outputs.seen_ids_file)
+        return frame.height
+    if table == DEAD_LETTERS:
+        return write_dead_letters(frame, outputs)
+    return write_run_table(table, frame, outputs)
+
+
+def write_dead_letters(frame: pl.DataFrame, outputs: RunOutputs) -> int:
+    if frame.is_empty():
+        return 0
+    table = frame.with_columns(pl.lit(outputs.run_id, dtype=pl.Int64).alias("run_id")).select(
+        DEAD_LETTERS_SCHEMA.names
     )
     write_table_atomically(
         pa.Table.from_pandas(table.to_pandas(), schema=DEAD_LETTERS_SCHEMA, preserve_index=False),
         outputs.dead_letters_file,
     )
+    return table.height
 
 
 def build_pipeline(
     pipeline: beam.Pipeline, segment_paths: list[str], state_db: Path, outputs: RunOutputs
 ) -> None:
-    """The bounded graph of one local run: read, deduplicate, aggregate, land outputs."""
+    """The bounded graph of one local run: read, deduplicate, aggregate, land outputs.
+
+    Every output is one file per run under `lake/<table>/`, named by the run id; the run's
+    event ids go to a pending file the ledger commit reads.
+    """
     parsed = (
         pipeline | "SegmentPaths" >> beam.Create(segment_paths) | "ParseEvents" >> ParseEvents()
     )
     unique = parsed.events | "Deduplicate" >> Deduplicate(state_db)
-    (
-        unique
-        | "AggregatePerMinute" >> AggregatePerMinute()
-        | "WriteMinutes" >> beam.Map(write_minutes, outputs)
+    partials = (
+        unique | "AggregatePerMinute" >> AggregatePerMinute(),
+        unique | "AggregateEngagementPerMinute" >> AggregateEngagementPerMinute(),
+        unique | "SummariseViews" >> SummariseViews(),
+        unique | "CollectViewerFacts" >> CollectViewerFacts(),
+        unique | "KeySeenIds" >> beam.Map(seen_ids),
+        parsed[DEAD_LETTERS_TAG] | "KeyDeadLetters" >> beam.Map(dead_letters),
     )
     (
-        unique
-        | "CollectSeenIds" >> beam.combiners.ToList()
-        | "WriteSeenIds" >> beam.Map(write_seen_ids, outputs)
-    )
-    (
-        parsed[DEAD_LETTERS_TAG]
-        | "CollectDeadLetters" >> beam.combiners.ToList()
-        | "WriteDeadLetters" >> beam.Map(write_dead_letters, outputs)
+        partials
+        | "FlattenPartials" >> beam.Flatten()
+        | "MergePartials" >> MergePartialsByTable(RUN_MERGES, seeded=ALWAYS_WRITTEN)
+        | "WriteOutputs" >> beam.Map(write_output, outputs)
     )
 
 
@@ -152,8 +222,7 @@ class LocalRunner:
             return None
         started = time.monotonic()
         outputs = RunOutputs(
-            minute_file=self.layout.lake_table_dir(MINUTE_AGGREGATES) / run_file_name(run.run_id),
-            dead_letters_file=self.layout.lake_table_dir(DEAD_LETTERS) / run_file_name(run.run_id),
+            lake_dir=self.layout.lake_dir,
             seen_ids_file=self.pending_dir / f"run-{run.run_id:012d}.ids.parquet",
             run_id=run.run_id,
             processed_at_ms=int(time.time() * 1000),
@@ -211,8 +280,10 @@ class LocalRunner:
         return runs
 
 
-def run_local(layout: DataLayout, once: bool, interval_s: float) -> None:
-    runner = LocalRunner(layout)
+def run_local(
+    layout: DataLayout, once: bool, interval_s: float, max_segments_per_run: int = 500
+) -> None:
+    runner = LocalRunner(layout, max_segments_per_run=max_segments_per_run)
     if once:
         runs = runner.drain()
         log.info("done: %d runs committed", runs)

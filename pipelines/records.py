@@ -1,9 +1,11 @@
 """Read log segments into Polars frames with the columns the aggregates need.
 
-The API writes one JSON object per line. The fast path parses a whole segment with Polars
-against a fixed schema (fields outside it are ignored); if the segment holds a line Polars
-cannot parse, the slow path decodes line by line so that only the bad lines become dead
-letters and the rest are still counted.
+The API writes one JSON object per line: the event of shared/spec/EVENTS.md without
+`viewer_id` (replaced by its pseudonym `viewer_key`), plus the enrichment `event_time_ms`,
+`received_at_ms`, `client_ts_ms` and `app_id`. The fast path parses a whole segment with
+Polars against a fixed schema (fields outside it are ignored); if the segment holds a line
+Polars cannot parse, the slow path decodes line by line so that only the bad lines become
+dead letters and the rest are still counted.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import msgspec
 import polars as pl
 
 LOG_RECORD_SCHEMA: dict[str, pl.DataType] = {
+    # envelope and enrichment
     "event_id": pl.Utf8(),
     "type": pl.Utf8(),
     "event_time_ms": pl.Int64(),
     "received_at_ms": pl.Int64(),
+    "client_ts_ms": pl.Int64(),
     "app_id": pl.Utf8(),
     "viewer_key": pl.Utf8(),
     "platform": pl.Utf8(),
@@ -28,14 +32,33 @@ LOG_RECORD_SCHEMA: dict[str, pl.DataType] = {
     "content_id": pl.Utf8(),
     "content_type": pl.Utf8(),
     "session_id": pl.Utf8(),
+    # player events
     "startup_ms": pl.Int64(),
     "fatal": pl.Boolean(),
     "played_ms": pl.Int64(),
     "stalled_ms": pl.Int64(),
     "stall_count": pl.Int64(),
     "seek_ms": pl.Int64(),
+    "bitrate_kbps": pl.Int64(),
+    "playhead_ms": pl.Int64(),
+    "reason": pl.Utf8(),
+    # ad events
+    "quartile": pl.Int64(),
+    # engagement events
+    "story_id": pl.Utf8(),
+    "action": pl.Utf8(),
+    "target_id": pl.Utf8(),
+    "target_type": pl.Utf8(),
+    "reaction": pl.Utf8(),
+    "live_id": pl.Utf8(),
+    "amount_minor": pl.Int64(),
+    "currency": pl.Utf8(),
 }
-"""The log-record columns the pipeline reads; the full record is EVENTS.md plus enrichment."""
+"""The log-record columns the pipeline reads; the full record is EVENTS.md plus enrichment.
+
+`position` is left out on purpose: it is an integer on `story_viewed` and a string on ad
+events, and no output needs it.
+"""
 
 REQUIRED_COLUMNS = ("event_id", "type", "event_time_ms", "platform")
 
@@ -55,12 +78,16 @@ def empty_records() -> pl.DataFrame:
 
 
 def read_segment(path: Path) -> SegmentBatch:
-    data = path.read_bytes()
+    return parse_segment(path.name, path.read_bytes())
+
+
+def parse_segment(segment: str, data: bytes) -> SegmentBatch:
+    """Parse NDJSON log records: one Polars call, or line by line if that fails."""
     try:
         frame = pl.read_ndjson(io.BytesIO(data), schema=LOG_RECORD_SCHEMA)
-        return SegmentBatch(path.name, frame, [])
+        return SegmentBatch(segment, frame, [])
     except pl.exceptions.PolarsError:
-        return _read_line_by_line(path.name, data)
+        return _read_line_by_line(segment, data)
 
 
 def _read_line_by_line(segment: str, data: bytes) -> SegmentBatch:

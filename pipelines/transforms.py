@@ -1,9 +1,12 @@
-"""Named Beam transforms shared by every mode: parse, deduplicate, aggregate.
+"""Named Beam transforms shared by every mode: parse, deduplicate, aggregate, summarise.
 
 Elements are Polars frames (one per segment or shard), not single events: Beam's Python
 per-element overhead allows about 15,000 events/s here, while columnar work inside each
 element runs at hundreds of thousands. Each transform is a composite with a name so a run
-graph reads like the flow: ParseEvents -> Deduplicate -> AggregatePerMinute.
+graph reads like the flow: ParseEvents -> Deduplicate -> AggregatePerMinute,
+AggregateEngagementPerMinute, SummariseViews, CollectViewerFacts -> MergePartialsByTable.
+Every output is computed as a (table, partial) per shard frame and merged once per run and
+table; outputs of different runs merge again downstream by the same rules.
 
 Bad records never raise: they leave through a `dead_letters` output with a reason and are
 counted with a Beam metric.
@@ -11,7 +14,8 @@ counted with a Beam metric.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import apache_beam as beam
@@ -19,7 +23,8 @@ import polars as pl
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
-from pipelines import aggregates, records
+from marquee.lake import VIEW_SUMMARIES
+from pipelines import aggregates, records, viewer_facts, views
 from pipelines.ledger import already_seen
 
 NAMESPACE = "marquee"
@@ -131,17 +136,98 @@ class Deduplicate(beam.PTransform):
         )
 
 
-def _merge_minutes(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    return aggregates.merge_minute_aggregates(list(parts))
+Partial = tuple[str, pl.DataFrame]
+"""(lake table name, partial frame of that table)."""
+
+
+@dataclass(frozen=True)
+class PartialsOf:
+    """Frame of unique events -> the (table, partial) of each of the given outputs."""
+
+    outputs: tuple[tuple[str, Callable[[pl.DataFrame], pl.DataFrame]], ...]
+
+    def __call__(self, frame: pl.DataFrame) -> list[Partial]:
+        return [(table, partial(frame)) for table, partial in self.outputs]
+
+
+MERGES: dict[str, Callable[[Sequence[pl.DataFrame]], pl.DataFrame]] = {
+    **{table.name: table.merge for table in aggregates.SUM_TABLES},
+    VIEW_SUMMARIES: views.merge_view_partials,
+    **{facts.name: facts.merge for facts in viewer_facts.FACT_SETS},
+}
+"""The merge function of every mergeable output, by lake table name."""
 
 
 class AggregatePerMinute(beam.PTransform):
-    """Frames of unique events -> one frame of per-minute aggregates (merged partials)."""
+    """Frames of unique events -> (minute_aggregates, partial) per frame."""
 
     def expand(self, frames: beam.PCollection) -> beam.PCollection:
+        outputs = ((aggregates.MINUTES.name, aggregates.MINUTES.partial),)
+        return frames | "PartialMinutes" >> beam.FlatMap(PartialsOf(outputs))
+
+
+class AggregateEngagementPerMinute(beam.PTransform):
+    """Frames of unique events -> partials of the creator-, tip- and reaction-minute tables."""
+
+    def expand(self, frames: beam.PCollection) -> beam.PCollection:
+        outputs = tuple((table.name, table.partial) for table in aggregates.ENGAGEMENT_TABLES)
+        return frames | "PartialEngagementMinutes" >> beam.FlatMap(PartialsOf(outputs))
+
+
+class SummariseViews(beam.PTransform):
+    """Frames of unique events -> (view_summaries, partial view summaries) per frame.
+
+    A view can span runs: the run's merged partials merge again with those of other runs
+    (in dbt, or with `views.merge_view_partials`).
+    """
+
+    def expand(self, frames: beam.PCollection) -> beam.PCollection:
+        outputs = ((VIEW_SUMMARIES, views.view_partials),)
+        return frames | "PartialViews" >> beam.FlatMap(PartialsOf(outputs))
+
+
+class CollectViewerFacts(beam.PTransform):
+    """Frames of unique events -> partials of the story, live and creator-day fact sets."""
+
+    def expand(self, frames: beam.PCollection) -> beam.PCollection:
+        outputs = tuple((facts.name, facts.partial) for facts in viewer_facts.FACT_SETS)
+        return frames | "PartialViewerFacts" >> beam.FlatMap(PartialsOf(outputs))
+
+
+class MergePartialsByTable(beam.PTransform):
+    """(table, partial) pairs of every output -> one (table, merged frame) per table.
+
+    One GroupByKey for all outputs, then one merge step per table: cheaper here than a
+    global combine per output (each costs several Beam stages and a side input), and on a
+    distributed runner the tables merge in parallel. The `seeded` tables get an empty
+    partial so that each of them yields a frame even when the run has no events for it.
+    """
+
+    def __init__(
+        self,
+        merges: Mapping[str, Callable[[Sequence[pl.DataFrame]], pl.DataFrame]] | None = None,
+        seeded: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self.merges = dict(MERGES if merges is None else merges)
+        self.seeded = list(seeded)
+
+    def expand(self, partials: beam.PCollection) -> beam.PCollection:
+        seeds = [(table, self.merges[table]([])) for table in self.seeded]
+        empty = partials.pipeline | "EmptyPartials" >> beam.Create(seeds, reshuffle=False)
         return (
-            frames
-            | "PartialMinutes" >> beam.Map(aggregates.minute_aggregates)
-            | "CollectPartials" >> beam.combiners.ToList()
-            | "MergeMinutes" >> beam.Map(_merge_minutes)
+            (partials, empty)
+            | "WithEmptyPartials" >> beam.Flatten()
+            | "GroupByTable" >> beam.GroupByKey()
+            | "MergeByTable" >> beam.MapTuple(MergeTable(self.merges))
         )
+
+
+@dataclass(frozen=True)
+class MergeTable:
+    """(table, its partials) -> (table, merged frame), with that table's merge function."""
+
+    merges: Mapping[str, Callable[[Sequence[pl.DataFrame]], pl.DataFrame]]
+
+    def __call__(self, table: str, parts: Iterable[pl.DataFrame]) -> Partial:
+        return table, self.merges[table](list(parts))

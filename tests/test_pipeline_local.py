@@ -6,6 +6,7 @@ import json
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -19,9 +20,14 @@ from tests.golden import load_scenario
 MEASURES = ("attempts", "starts", "fatal_errors", "played_ms", "stalled_ms")
 
 
-def golden_log_lines() -> tuple[list[bytes], dict[str, dict[str, int]]]:
-    """The golden events as the API would log them, and the expected minute totals."""
-    scenario = load_scenario()
+def golden_log_lines(
+    scenario: dict[str, Any] | None = None,
+) -> tuple[list[bytes], dict[str, dict[str, int]]]:
+    """The golden events as the API would log them, and the expected minute totals.
+
+    Pass the scenario when the caller needs the same rebased times as the log lines.
+    """
+    scenario = scenario if scenario is not None else load_scenario()
     enricher = Enricher(Pseudonymiser(b"k"), future_horizon_s=300, lateness_horizon_s=7 * 86400)
     raw = [json.dumps(event).encode() for event in scenario["events_in_delivery_order"]]
     result = ingest_events(raw, None, "app", int(time.time() * 1000), None, enricher)
@@ -89,11 +95,10 @@ def test_a_run_interrupted_before_commit_is_redone_not_doubled(tmp_path: Path) -
     run = runner.ledger.plan([p.name for p in sorted(layout.log_dir.iterdir())], 1)
     assert run is not None
     # Crash after the outputs landed but before the ledger commit: do the work, skip commit.
-    from pipelines.local_runner import RunOutputs, run_file_name
+    from pipelines.local_runner import RunOutputs
 
     outputs = RunOutputs(
-        minute_file=layout.lake_dir / "minute_aggregates" / run_file_name(run.run_id),
-        dead_letters_file=layout.lake_dir / "dead_letters" / run_file_name(run.run_id),
+        lake_dir=layout.lake_dir,
         seen_ids_file=runner.pending_dir / "crashed.ids.parquet",
         run_id=run.run_id,
         processed_at_ms=0,
@@ -102,6 +107,12 @@ def test_a_run_interrupted_before_commit_is_redone_not_doubled(tmp_path: Path) -
     restarted = LocalRunner(layout)
     assert restarted.drain() == 2
     assert totals(layout)["vod_g_1"] == expected["vod_g_1"]
+    view_glob = str(layout.lake_dir / "view_summaries" / "*.parquet")
+    played = duckdb.execute(
+        "select sum(played_ms)::bigint from read_parquet(?) where content_id = 'vod_g_1'",
+        [view_glob],
+    ).fetchone()
+    assert played == (expected["vod_g_1"]["played_ms"],), "the redo rewrote the view partials"
     with duckdb.connect(str(layout.state_db), read_only=True) as conn:
         states = conn.execute("select run_id, state from runs order by run_id").fetchall()
     assert states == [(1, "committed"), (2, "committed")]

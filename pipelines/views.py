@@ -1,0 +1,221 @@
+"""View (playback session) summaries: mergeable partials and the METRICS.md per-view fields.
+
+A view is one `session_id` of one app. Its player and ad events can arrive in any batch,
+run or worker, hours apart, so the pipeline never holds a session open: each batch yields a
+*partial* summary per session (`view_partials`), and partials merge in any order
+(`merge_view_partials`, a commutative monoid: mins, maxes, sums, bool-ors and min-by/max-by
+picks with total tie-breaks). A late or resumed event simply merges into its view.
+
+`finalize_views` turns merged partials into the per-view fields of METRICS.md once the
+catalogue durations and a "now" (processing time, or a watermark) are known; dbt applies the
+same rules in SQL. A view with no `playback_ended` whose last event is more than 60 s before
+"now" is *dropped*; if events of the same session arrive later, the merge makes it one view
+again (resumed), counted once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from marquee.lake import UNKNOWN_COUNTRY
+from pipelines.records import empty_records
+
+DROP_AFTER_MS = 60_000
+"""A view without `playback_ended` is dropped after this long without an event."""
+
+COMPLETED_PERCENT_REACHED = 0.99
+
+VIEW_KEY = ["app_id", "session_id"]
+VIEW_ATTRIBUTES = ["content_id", "creator_id", "content_type", "platform", "country", "viewer_key"]
+"""Descriptive columns; every event of a session should carry the same values. The merge
+keeps those of the earliest event (ties broken by the values themselves)."""
+
+VIEW_PARTIAL_COLUMNS = [
+    *VIEW_KEY,
+    "first_event_ms",
+    "last_event_ms",
+    "play_requested_ms",
+    *VIEW_ATTRIBUTES,
+    "started",
+    "started_at_ms",
+    "startup_ms",
+    "played_ms",
+    "stalled_ms",
+    "stall_count",
+    "seek_ms",
+    "failed",
+    "ended",
+    "ended_at_ms",
+    "end_reason",
+    "max_playhead_ms",
+    "bitrate_weighted",
+    "event_count",
+]
+SUMMED = ["played_ms", "stalled_ms", "stall_count", "seek_ms", "bitrate_weighted", "event_count"]
+
+
+def _event_partials(events: pl.DataFrame) -> pl.DataFrame:
+    """One partial per session event: the summary of a view that saw only that event."""
+    type_ = pl.col("type")
+    time = pl.col("event_time_ms")
+    is_start = type_ == "playback_started"
+    is_end = type_ == "playback_ended"
+    return events.filter(pl.col("session_id").is_not_null()).select(
+        pl.col("app_id").fill_null(""),
+        pl.col("session_id"),
+        time.alias("first_event_ms"),
+        time.alias("last_event_ms"),
+        pl.when(type_ == "play_requested").then(time).alias("play_requested_ms"),
+        pl.col("content_id").fill_null(""),
+        pl.col("creator_id").fill_null(""),
+        pl.col("content_type").fill_null(""),
+        pl.col("platform").fill_null(""),
+        pl.col("country").fill_null(UNKNOWN_COUNTRY),
+        pl.col("viewer_key").fill_null(""),
+        is_start.alias("started"),
+        pl.when(is_start).then(time).alias("started_at_ms"),
+        pl.when(is_start).then(pl.col("startup_ms")).alias("startup_ms"),
+        pl.col("played_ms").fill_null(0),
+        pl.col("stalled_ms").fill_null(0),
+        pl.col("stall_count").fill_null(0),
+        pl.col("seek_ms").fill_null(0),
+        ((type_ == "playback_error") & pl.col("fatal")).fill_null(False).alias("failed"),
+        is_end.alias("ended"),
+        pl.when(is_end).then(time).alias("ended_at_ms"),
+        pl.when(is_end).then(pl.col("reason")).alias("end_reason"),
+        pl.col("playhead_ms").alias("max_playhead_ms"),
+        (pl.col("bitrate_kbps") * pl.col("played_ms")).fill_null(0).alias("bitrate_weighted"),
+        pl.lit(1, dtype=pl.Int64).alias("event_count"),
+    )
+
+
+def merge_view_partials(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Merge partial view summaries of any batches, runs or workers, in any order.
+
+    Per (app_id, session_id):
+    - first_event_ms, play_requested_ms: min; last_event_ms, max_playhead_ms: max;
+    - played_ms, stalled_ms, stall_count, seek_ms, bitrate_weighted, event_count: sum;
+    - started, failed, ended: bool-or;
+    - startup_ms with started_at_ms: of the least (started_at_ms, startup_ms), i.e. the
+      first `playback_started` (min-by);
+    - end_reason with ended_at_ms: of the greatest (ended_at_ms, end_reason), i.e. the last
+      `playback_ended` (max-by);
+    - content_id ... viewer_key: of the least (first_event_ms, content_id, ..., viewer_key).
+    Every pick has a total order, so the result does not depend on the order or grouping of
+    the inputs. Sums are not idempotent: each event must be merged once, which the
+    pipeline's deduplication guarantees.
+    """
+    non_empty = [frame for frame in frames if not frame.is_empty()]
+    if not non_empty:
+        return _event_partials(empty_records())
+    first_attributes = ["first_event_ms", *VIEW_ATTRIBUTES]
+    first_start = ["started_at_ms", "startup_ms"]
+    last_end = ["ended_at_ms", "end_reason"]
+    merged = (
+        pl.concat([frame.select(VIEW_PARTIAL_COLUMNS) for frame in non_empty])
+        .group_by(VIEW_KEY)
+        .agg(
+            pl.col("first_event_ms").min(),
+            pl.col("last_event_ms").max(),
+            pl.col("play_requested_ms").min(),
+            *(pl.col(name).sort_by(first_attributes).first() for name in VIEW_ATTRIBUTES),
+            pl.col("started").any(),
+            *(pl.col(name).sort_by(first_start, nulls_last=True).first() for name in first_start),
+            *(pl.col(name).sum().cast(pl.Int64) for name in SUMMED),
+            pl.col("failed").any(),
+            pl.col("ended").any(),
+            *(
+                pl.col(name).sort_by(last_end, descending=True, nulls_last=True).first()
+                for name in last_end
+            ),
+            pl.col("max_playhead_ms").max(),
+        )
+    )
+    return merged.select(VIEW_PARTIAL_COLUMNS).sort(VIEW_KEY)
+
+
+def view_partials(events: pl.DataFrame) -> pl.DataFrame:
+    """Partial view summaries of one batch of unique events: one row per session seen."""
+    return merge_view_partials([_event_partials(events)])
+
+
+def finalize_views(
+    merged: pl.DataFrame,
+    durations: Mapping[str, int | None] | pl.DataFrame,
+    now_ms: int,
+) -> pl.DataFrame:
+    """The METRICS.md per-view fields of fully merged view partials.
+
+    `durations` maps content_id to the catalogue's duration_ms (a mapping, or a frame with
+    those two columns); `now_ms` is the time the views are judged at (processing time
+    locally, the watermark in streaming). Adds:
+    - view_start_ms: play_requested_ms, or the first event's time when that is missing;
+    - watched_ms = startup_ms + played_ms + stalled_ms + seek_ms (a missing startup is 0);
+    - vsf = failed and not started;
+    - view_state: `ended` (a playback_ended was received), `dropped` (no playback_ended and
+      the last event is more than 60 s before now_ms) or `open`;
+    - ebvs = not started, not failed, and ended or dropped (an open view is not yet an exit);
+    - percent_reached = max_playhead_ms / duration_ms capped at 1, for non-live content with
+      a known positive duration, else null;
+    - completed = end_reason is `completed` or percent_reached >= 0.99;
+    - avg_bitrate_kbps = bitrate_weighted / played_ms (null without played time);
+    - rebuffer_pct = 100 * stalled_ms / watched_ms for started views (null otherwise).
+    """
+    catalogue = _durations_frame(durations)
+    watched = (
+        pl.col("startup_ms").fill_null(0)
+        + pl.col("played_ms")
+        + pl.col("stalled_ms")
+        + pl.col("seek_ms")
+    )
+    dropped = ~pl.col("ended") & (pl.lit(now_ms) - pl.col("last_event_ms") > DROP_AFTER_MS)
+    duration = pl.col("duration_ms")
+    percent_reached = (
+        pl.when((pl.col("content_type") != "live") & (duration > 0))
+        .then((pl.col("max_playhead_ms") / duration).clip(upper_bound=1.0))
+        .otherwise(None)
+    )
+    return (
+        merged.join(catalogue, on="content_id", how="left")
+        .with_columns(
+            pl.coalesce("play_requested_ms", "first_event_ms").alias("view_start_ms"),
+            watched.alias("watched_ms"),
+            (pl.col("failed") & ~pl.col("started")).alias("vsf"),
+            pl.when(pl.col("ended"))
+            .then(pl.lit("ended"))
+            .when(dropped)
+            .then(pl.lit("dropped"))
+            .otherwise(pl.lit("open"))
+            .alias("view_state"),
+            percent_reached.alias("percent_reached"),
+        )
+        .with_columns(
+            (
+                ~pl.col("started")
+                & ~pl.col("failed")
+                & pl.col("view_state").is_in(["ended", "dropped"])
+            ).alias("ebvs"),
+            (
+                (pl.col("end_reason") == "completed").fill_null(False)
+                | (pl.col("percent_reached") >= COMPLETED_PERCENT_REACHED).fill_null(False)
+            ).alias("completed"),
+            pl.when(pl.col("played_ms") > 0)
+            .then(pl.col("bitrate_weighted") / pl.col("played_ms"))
+            .alias("avg_bitrate_kbps"),
+            pl.when(pl.col("started") & (pl.col("watched_ms") > 0))
+            .then(100.0 * pl.col("stalled_ms") / pl.col("watched_ms"))
+            .alias("rebuffer_pct"),
+        )
+        .sort(VIEW_KEY)
+    )
+
+
+def _durations_frame(durations: Mapping[str, int | None] | pl.DataFrame) -> pl.DataFrame:
+    schema = {"content_id": pl.Utf8, "duration_ms": pl.Int64}
+    if isinstance(durations, pl.DataFrame):
+        return durations.select(list(schema)).cast(schema)  # type: ignore[arg-type]
+    return pl.DataFrame(
+        {"content_id": list(durations), "duration_ms": list(durations.values())}, schema=schema
+    )
