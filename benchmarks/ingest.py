@@ -79,6 +79,8 @@ def run(total_events: int) -> dict[str, float]:
             api.stop()
         load = json.loads(output)
         logged = count_logged(data_dir / "log")
+    if logged != load["accepted"]:
+        raise SystemExit(f"LOST EVENTS: {load['accepted']} acknowledged, {logged} in the log")
     baseline_rate = events / base_seconds
     api_rate = load["accepted"] / load["seconds"]
     return {

@@ -204,8 +204,12 @@ def _counter(result: beam.runners.runner.PipelineResult, name: str) -> int:
 class LocalRunner:
     """Plans, runs and commits one run at a time; `run_once` is safe to repeat after a crash."""
 
-    def __init__(self, layout: DataLayout, max_segments_per_run: int = 500) -> None:
+    def __init__(
+        self, layout: DataLayout, max_segments_per_run: int = 500, log_dir: Path | None = None
+    ) -> None:
         self.layout = layout.ensure()
+        self.log_dir = log_dir or self.layout.log_dir
+        """The segment log this runner reads (MARQUEE_EVENT_LOG_URL when it names a file://)."""
         ensure_lake(self.layout)
         self.pending_dir = self.layout.state_db.parent / "pending"
         self.pending_dir.mkdir(parents=True, exist_ok=True)
@@ -215,8 +219,8 @@ class LocalRunner:
 
     def run_once(self) -> RunStats | None:
         """Process the next batch of sealed segments; None when there was nothing to do."""
-        recover_open_segments(self.layout.log_dir)
-        sealed = [path.name for path in sealed_segments(self.layout.log_dir)]
+        recover_open_segments(self.log_dir)
+        sealed = [path.name for path in sealed_segments(self.log_dir)]
         run = self.ledger.plan(sealed, self.max_segments_per_run)
         if run is None:
             return None
@@ -259,7 +263,7 @@ class LocalRunner:
         os.replace(tmp, self.layout.pipeline_status)
 
     def _execute(self, run: PlannedRun, outputs: RunOutputs) -> RunStats:
-        paths = [str(self.layout.log_dir / name) for name in run.segments]
+        paths = [str(self.log_dir / name) for name in run.segments]
         pipeline = beam.Pipeline(runner=FnApiRunner(), options=PipelineOptions([]))
         build_pipeline(pipeline, paths, self.layout.state_db, outputs)
         result = pipeline.run()
@@ -281,9 +285,13 @@ class LocalRunner:
 
 
 def run_local(
-    layout: DataLayout, once: bool, interval_s: float, max_segments_per_run: int = 500
+    layout: DataLayout,
+    once: bool,
+    interval_s: float,
+    max_segments_per_run: int = 500,
+    log_dir: Path | None = None,
 ) -> None:
-    runner = LocalRunner(layout, max_segments_per_run=max_segments_per_run)
+    runner = LocalRunner(layout, max_segments_per_run=max_segments_per_run, log_dir=log_dir)
     if once:
         runs = runner.drain()
         log.info("done: %d runs committed", runs)
@@ -291,7 +299,7 @@ def run_local(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    log.info("local mode: watching %s every %.1f s", layout.log_dir, interval_s)
+    log.info("local mode: watching %s every %.1f s", runner.log_dir, interval_s)
     while not stop.is_set():
         started = time.monotonic()
         while not stop.is_set() and runner.run_once() is not None:
