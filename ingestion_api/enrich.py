@@ -97,6 +97,14 @@ def _pseudonymise_nested(value: Any, app_id: str, pseudonymise: Pseudonymiser) -
     return value
 
 
+_IN_FUTURE = EventRejected(
+    RejectReason.EVENT_IN_FUTURE, "event time is more than the future horizon ahead"
+)
+_TOO_OLD = EventRejected(
+    RejectReason.EVENT_TOO_OLD, "event time is older than the lateness horizon"
+)
+
+
 class Enricher:
     """Checks the time horizons and builds log records for one request."""
 
@@ -110,23 +118,6 @@ class Enricher:
         self.future_horizon_ms = future_horizon_s * 1000
         self.lateness_horizon_ms = lateness_horizon_s * 1000
 
-    def event_time_ms(self, event: Event, received_at_ms: int, sent_at_ms: int | None) -> int:
-        """Client time corrected by the batch's clock skew (as Segment does), checked."""
-        client_ts_ms = to_epoch_ms(event.ts)
-        if sent_at_ms is None:
-            event_time = client_ts_ms
-        else:
-            event_time = received_at_ms - (sent_at_ms - client_ts_ms)
-        if event_time > received_at_ms + self.future_horizon_ms:
-            raise EventRejected(
-                RejectReason.EVENT_IN_FUTURE, "event time is more than the future horizon ahead"
-            )
-        if event_time < received_at_ms - self.lateness_horizon_ms:
-            raise EventRejected(
-                RejectReason.EVENT_TOO_OLD, "event time is older than the lateness horizon"
-            )
-        return event_time
-
     def record_bytes(
         self,
         event: Event,
@@ -135,28 +126,64 @@ class Enricher:
         sent_at_ms: int | None,
         cdn_country: str | None,
     ) -> bytes:
-        """The log record of a valid event: one JSON object, no newline.
+        """The log record of one valid event (see `encode_batch`), without its newline."""
+        log_bytes, rejections = self.encode_batch(
+            [event], app_id, received_at_ms, sent_at_ms, cdn_country
+        )
+        if rejections:
+            _, rejection = rejections[0]
+            raise EventRejected(rejection.reason, rejection.detail)
+        return bytes(log_bytes[:-1])
 
-        It is the event as validated, with the viewer id replaced by its pseudonym under the
-        key `viewer_key`, and the enrichment appended: `event_time_ms`, `received_at_ms`,
-        `client_ts_ms` and `app_id`. Built by encoding the struct in C and splicing bytes,
-        not through a dict, because this runs once per event on the API's hot path. The
-        rename is safe: `viewer_id` is the first key after `type`, `event_id` and `ts`,
-        whose values cannot contain that text.
+    def encode_batch(
+        self,
+        events: list[Event | EventRejected],
+        app_id: str,
+        received_at_ms: int,
+        sent_at_ms: int | None,
+        cdn_country: str | None,
+    ) -> tuple[bytearray, list[tuple[int, EventRejected]]]:
+        """NDJSON log records of a request's valid events, and the rejections by index.
+
+        A record is the event as validated, with the viewer id replaced by its pseudonym
+        under the key `viewer_key`, and the enrichment appended: `event_time_ms`,
+        `client_ts_ms`, `received_at_ms` and `app_id`. It is built by encoding the struct in
+        C and splicing bytes, not through a dict, with everything per request computed once,
+        because this loop is the API's hot path. The rename is safe: `viewer_id` is the first
+        key after `type`, `event_id` and `ts`, whose values cannot contain that text.
         """
-        event_time = self.event_time_ms(event, received_at_ms, sent_at_ms)
-        event.viewer_id = self.pseudonymise(app_id, event.viewer_id)
-        event.event_id = event.event_id.lower()
-        if event.country is None and cdn_country:
-            event.country = cdn_country
-        encoded = _encoder.encode(event).replace(b'"viewer_id":', b'"viewer_key":', 1)
-        enrichment = b',"event_time_ms":%d,"received_at_ms":%d,"client_ts_ms":%d,"app_id":%b}' % (
-            event_time,
+        out = bytearray()
+        rejections: list[tuple[int, EventRejected]] = []
+        suffix = b',"received_at_ms":%d,"app_id":%b}\n' % (
             received_at_ms,
-            to_epoch_ms(event.ts),
             _encoder.encode(app_id),
         )
-        return encoded[:-1] + enrichment
+        skew = 0 if sent_at_ms is None else received_at_ms - sent_at_ms
+        newest = received_at_ms + self.future_horizon_ms
+        oldest = received_at_ms - self.lateness_horizon_ms
+        pseudonymise = self.pseudonymise
+        encode = _encoder.encode
+        for index, event in enumerate(events):
+            if isinstance(event, EventRejected):
+                rejections.append((index, event))
+                continue
+            ts = event.ts
+            client_ts_ms = ts if isinstance(ts, int) else to_epoch_ms(ts)
+            event_time = client_ts_ms + skew
+            if event_time > newest:
+                rejections.append((index, _IN_FUTURE))
+                continue
+            if event_time < oldest:
+                rejections.append((index, _TOO_OLD))
+                continue
+            event.viewer_id = pseudonymise(app_id, event.viewer_id)
+            event.event_id = event.event_id.lower()
+            if cdn_country and event.country is None:
+                event.country = cdn_country
+            out += encode(event)[:-1].replace(b'"viewer_id":', b'"viewer_key":', 1)
+            out += b',"event_time_ms":%d,"client_ts_ms":%d' % (event_time, client_ts_ms)
+            out += suffix
+        return out, rejections
 
     def record(
         self,

@@ -12,7 +12,7 @@ import msgspec
 
 from ingestion_api.enrich import Enricher, scrub_viewer_ids, to_epoch_ms
 from ingestion_api.quarantine import QuarantineRecord
-from marquee.events import EventRejected, Time, decode_events
+from marquee.events import Time, decode_events
 
 _encoder = msgspec.json.Encoder()
 
@@ -36,30 +36,25 @@ def ingest_events(
 ) -> IngestResult:
     result = IngestResult()
     sent_at_ms = to_epoch_ms(sent_at) if sent_at is not None else None
-    decoded = decode_events(raw_events)
-    for index, (raw, event) in enumerate(zip(raw_events, decoded, strict=True)):
-        try:
-            if isinstance(event, EventRejected):
-                raise event
-            record = enricher.record_bytes(event, app_id, received_at_ms, sent_at_ms, cdn_country)
-        except EventRejected as rejection:
-            result.rejected.append({"index": index, "reason": rejection.reason.value})
-            result.quarantine.append(
-                QuarantineRecord(
-                    quarantined_at_ms=received_at_ms,
-                    app_id=app_id,
-                    reason=rejection.reason.value,
-                    detail=rejection.detail,
-                    index=index,
-                    payload=scrub_viewer_ids(raw, app_id, enricher.pseudonymise).decode(
-                        "utf-8", "replace"
-                    ),
-                )
+    log_bytes, rejections = enricher.encode_batch(
+        decode_events(raw_events), app_id, received_at_ms, sent_at_ms, cdn_country
+    )
+    result.log_bytes = log_bytes
+    result.accepted = len(raw_events) - len(rejections)
+    for index, rejection in rejections:
+        result.rejected.append({"index": index, "reason": rejection.reason.value})
+        result.quarantine.append(
+            QuarantineRecord(
+                quarantined_at_ms=received_at_ms,
+                app_id=app_id,
+                reason=rejection.reason.value,
+                detail=rejection.detail,
+                index=index,
+                payload=scrub_viewer_ids(raw_events[index], app_id, enricher.pseudonymise).decode(
+                    "utf-8", "replace"
+                ),
             )
-            continue
-        result.log_bytes += record
-        result.log_bytes += b"\n"
-        result.accepted += 1
+        )
     return result
 
 
