@@ -14,10 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from marquee.settings import get_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests explore the same examples on every run, so CI verdicts are reproducible;
+# a new search is a deliberate change of seed, not luck.
+hypothesis_settings.register_profile("marquee", derandomize=True, database=None)
+hypothesis_settings.load_profile("marquee")
 WRITE_KEY = "wk_test_only"
 APP_ID = "test_app"
 
