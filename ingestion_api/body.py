@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import msgspec
+from starlette.requests import Request
 
 from marquee.events import Time
 
@@ -64,6 +65,12 @@ async def read_limited(
             raise BodyError(413, "body_too_large", f"body over {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_body(request: Request, max_bytes: int, max_decompressed_bytes: int) -> bytes:
+    """A request's body within the wire-size and decompressed-size limits."""
+    wire = await read_limited(request.stream(), request.headers.get("content-length"), max_bytes)
+    return decompress(wire, request.headers.get("content-encoding", ""), max_decompressed_bytes)
 
 
 def decompress(body: bytes, content_encoding: str, max_bytes: int) -> bytes:

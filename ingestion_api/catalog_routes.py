@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ingestion_api.body import JSON_TYPES, BodyError, decompress, read_limited
+from ingestion_api.body import JSON_TYPES, BodyError, read_body
 from ingestion_api.catalog import (
     CatalogBodyError,
     CatalogFileInvalid,
@@ -24,6 +24,7 @@ from ingestion_api.catalog import (
     validate_records,
 )
 from ingestion_api.collector import Collector
+from ingestion_api.openapi import error_response_spec
 from ingestion_api.responses import error_response, json_response
 from marquee.settings import Settings
 
@@ -63,13 +64,8 @@ async def _put_catalog(request: Request, kind: CatalogKind) -> Response:
     if media_type not in JSON_TYPES:
         return error_response(415, "unsupported_media_type", f"Content-Type {media_type!r}")
     try:
-        wire = await read_limited(
-            request.stream(),
-            request.headers.get("content-length"),
-            settings.catalog_max_body_bytes,
-        )
-        body = decompress(
-            wire, request.headers.get("content-encoding", ""), settings.catalog_max_body_bytes
+        body = await read_body(
+            request, settings.catalog_max_body_bytes, settings.catalog_max_body_bytes
         )
     except BodyError as error:
         return error_response(error.status, error.code, error.detail)
@@ -103,15 +99,6 @@ routes: list[BaseRoute] = [
     Route("/v1/catalog/creators", put_creators, methods=["PUT"]),
     Route("/v1/catalog/content", put_content, methods=["PUT"]),
 ]
-
-
-def _error(description: str) -> dict[str, object]:
-    schema = {
-        "type": "object",
-        "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
-        "required": ["error", "detail"],
-    }
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _put_operation(kind: CatalogKind, fields: list[str]) -> dict[str, object]:
@@ -148,14 +135,16 @@ def _put_operation(kind: CatalogKind, fields: list[str]) -> dict[str, object]:
                 "description": "Valid records are durably in the catalogue file.",
                 "content": {"application/json": {"schema": response}},
             },
-            "400": _error("malformed_body: not a JSON array"),
-            "401": _error("invalid_admin_token"),
-            "409": _error("catalog_file_invalid: the file on disk is not a JSON array"),
-            "413": _error("body_too_large or decompressed_too_large"),
-            "415": _error("unsupported_media_type or unsupported_encoding"),
-            "429": _error("rate limited"),
-            "500": _error("internal_error"),
-            "503": _error("admin_token_not_configured"),
+            "400": error_response_spec("malformed_body: not a JSON array"),
+            "401": error_response_spec("invalid_admin_token"),
+            "409": error_response_spec(
+                "catalog_file_invalid: the file on disk is not a JSON array"
+            ),
+            "413": error_response_spec("body_too_large or decompressed_too_large"),
+            "415": error_response_spec("unsupported_media_type or unsupported_encoding"),
+            "429": error_response_spec("rate limited"),
+            "500": error_response_spec("internal_error"),
+            "503": error_response_spec("admin_token_not_configured"),
         },
     }
 

@@ -20,11 +20,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ingestion_api.auth import app_for_request
-from ingestion_api.body import BodyError, decompress, read_limited
+from ingestion_api.body import BodyError, read_body
 from ingestion_api.catalog import CatalogIndex
 from ingestion_api.cmcd import CmcdMapper, ReportRejected, SessionMemory
 from ingestion_api.collector import Collector
 from ingestion_api.ingest import ingest_events
+from ingestion_api.openapi import error_response_spec
 from ingestion_api.quarantine import QuarantineRecord, encode_records
 from ingestion_api.ratelimit import limit_write_key
 from ingestion_api.responses import error_response, json_response
@@ -81,12 +82,7 @@ async def post_cmcd(request: Request) -> Response:
         return error_response(401, "unknown_write_key", "missing or unknown write key")
     body = b""
     try:
-        wire = await read_limited(
-            request.stream(), request.headers.get("content-length"), settings.max_body_bytes
-        )
-        body = decompress(
-            wire, request.headers.get("content-encoding", ""), settings.max_decompressed_bytes
-        )
+        body = await read_body(request, settings.max_body_bytes, settings.max_decompressed_bytes)
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media_type not in CMCD_TYPES:
             raise BodyError(415, "unsupported_media_type", f"Content-Type {media_type!r}")
@@ -205,15 +201,6 @@ routes: list[BaseRoute] = [
 ]
 
 
-def _error(description: str) -> dict[str, object]:
-    schema = {
-        "type": "object",
-        "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
-        "required": ["error", "detail"],
-    }
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 _ACCEPTED = {
     "description": "The accepted reports' events are durable; rejected ones are quarantined.",
     "content": {
@@ -243,11 +230,13 @@ _ACCEPTED = {
     },
 }
 _COMMON_ERRORS = {
-    "401": _error("unknown_write_key"),
-    "413": _error("too_many_events, event_too_large, body_too_large, decompressed_too_large"),
-    "429": _error("rate limited"),
-    "500": _error("internal_error"),
-    "503": _error("log_unavailable: nothing acknowledged"),
+    "401": error_response_spec("unknown_write_key"),
+    "413": error_response_spec(
+        "too_many_events, event_too_large, body_too_large, decompressed_too_large"
+    ),
+    "429": error_response_spec("rate limited"),
+    "500": error_response_spec("internal_error"),
+    "503": error_response_spec("log_unavailable: nothing acknowledged"),
 }
 _REPORTS = {"type": "string", "description": "CMCD reports, one per line (CTA-5004-B)."}
 
@@ -265,8 +254,8 @@ openapi_paths = {
             },
             "responses": {
                 "202": _ACCEPTED,
-                "400": _error("malformed_body"),
-                "415": _error("unsupported_media_type or unsupported_encoding"),
+                "400": error_response_spec("malformed_body"),
+                "415": error_response_spec("unsupported_media_type or unsupported_encoding"),
                 **_COMMON_ERRORS,
             },
         },
@@ -285,7 +274,7 @@ openapi_paths = {
             ],
             "responses": {
                 "202": _ACCEPTED,
-                "400": _error("malformed_body: no CMCD argument"),
+                "400": error_response_spec("malformed_body: no CMCD argument"),
                 **_COMMON_ERRORS,
             },
         },

@@ -118,23 +118,6 @@ class Enricher:
         self.future_horizon_ms = future_horizon_s * 1000
         self.lateness_horizon_ms = lateness_horizon_s * 1000
 
-    def record_bytes(
-        self,
-        event: Event,
-        app_id: str,
-        received_at_ms: int,
-        sent_at_ms: int | None,
-        cdn_country: str | None,
-    ) -> bytes:
-        """The log record of one valid event (see `encode_batch`), without its newline."""
-        log_bytes, rejections = self.encode_batch(
-            [event], app_id, received_at_ms, sent_at_ms, cdn_country
-        )
-        if rejections:
-            _, rejection = rejections[0]
-            raise EventRejected(rejection.reason, rejection.detail)
-        return bytes(log_bytes[:-1])
-
     def encode_batch(
         self,
         events: list[Event | EventRejected],
@@ -184,16 +167,3 @@ class Enricher:
             out += b',"event_time_ms":%d,"client_ts_ms":%d' % (event_time, client_ts_ms)
             out += suffix
         return out, rejections
-
-    def record(
-        self,
-        event: Event,
-        app_id: str,
-        received_at_ms: int,
-        sent_at_ms: int | None,
-        cdn_country: str | None,
-    ) -> dict[str, Any]:
-        """The log record as a dict (for callers off the hot path)."""
-        raw = self.record_bytes(event, app_id, received_at_ms, sent_at_ms, cdn_country)
-        record: dict[str, Any] = msgspec.json.decode(raw)
-        return record

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ingestion_api.auth import app_for_request
-from ingestion_api.body import BodyError, decompress, read_limited, split_events
+from ingestion_api.body import BodyError, read_body, split_events
 from ingestion_api.collector import Collector
 from ingestion_api.ingest import ingest_events, oversized_event_index
 from ingestion_api.observability import count_events, observe_append
@@ -31,12 +31,7 @@ async def post_events(request: Request) -> Response:
         return error_response(401, "unknown_write_key", "missing or unknown write key")
     body = b""
     try:
-        wire = await read_limited(
-            request.stream(), request.headers.get("content-length"), settings.max_body_bytes
-        )
-        body = decompress(
-            wire, request.headers.get("content-encoding", ""), settings.max_decompressed_bytes
-        )
+        body = await read_body(request, settings.max_body_bytes, settings.max_decompressed_bytes)
         parsed = split_events(body, request.headers.get("content-type", ""))
         if len(parsed.events) > settings.max_events_per_request:
             raise BodyError(

@@ -61,7 +61,8 @@ def _json(schema: Mapping[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _error(description: str, retry_after: bool = False) -> dict[str, Any]:
+def error_response_spec(description: str, retry_after: bool = False) -> dict[str, Any]:
+    """An error response in OpenAPI terms: the shared ErrorBody, optionally Retry-After."""
     response = _json(_ref("ErrorBody"), description)
     if retry_after:
         response["headers"] = {
@@ -107,19 +108,19 @@ def _post_events() -> dict[str, Any]:
         },
         "responses": {
             "202": _json(_ref("IngestResponse"), "Accepted events are durable."),
-            "400": _error("malformed_body"),
-            "401": _error("unknown_write_key"),
-            "413": _error(
+            "400": error_response_spec("malformed_body"),
+            "401": error_response_spec("unknown_write_key"),
+            "413": error_response_spec(
                 "body_too_large, decompressed_too_large, too_many_events or event_too_large; "
                 "nothing accepted"
             ),
-            "415": _error("unsupported_media_type or unsupported_encoding"),
-            "429": _error(
+            "415": error_response_spec("unsupported_media_type or unsupported_encoding"),
+            "429": error_response_spec(
                 "rate_limited_write_key or rate_limited_client; nothing accepted",
                 retry_after=True,
             ),
-            "500": _error("internal_error"),
-            "503": _error("log_unavailable: nothing acknowledged", retry_after=True),
+            "500": error_response_spec("internal_error"),
+            "503": error_response_spec("log_unavailable: nothing acknowledged", retry_after=True),
         },
     }
 
@@ -148,7 +149,7 @@ def _declared_paths() -> dict[str, dict[str, Any]]:
             "Readiness: the event log takes writes",
             {
                 "200": _json(_ref("Status"), "ready"),
-                "503": _error("not_ready", retry_after=True),
+                "503": error_response_spec("not_ready", retry_after=True),
             },
         ),
         "/metrics": _get(
@@ -187,7 +188,7 @@ def build_openapi(
                 {
                     "operationId": route.name,
                     "summary": f"{route.name} (see docs/api.md)",
-                    "responses": {"default": _error("any response")},
+                    "responses": {"default": error_response_spec("any response")},
                 },
             )
     return {
