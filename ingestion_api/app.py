@@ -14,6 +14,7 @@ events route applies it after parsing (`ratelimit.limit_write_key`).
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Any
@@ -29,12 +30,16 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingestion_api import catalog_routes, cmcd_routes, events_routes, ops_routes
+from ingestion_api.auth import UnknownWriteKey
 from ingestion_api.collector import Collector
 from ingestion_api.observability import ObserveMiddleware
 from ingestion_api.openapi import build_openapi
 from ingestion_api.ratelimit import ClientRateLimitMiddleware, RateLimiter
-from ingestion_api.responses import json_response
+from ingestion_api.responses import error_response, json_response
+from marquee.eventlog.base import LogUnavailable
 from marquee.settings import Settings, get_settings
+
+log = logging.getLogger("ingestion_api")
 
 ROUTE_MODULES = (events_routes, cmcd_routes, catalog_routes, ops_routes)
 
@@ -71,6 +76,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return json_response(exc.status_code, {"error": code, "detail": exc.detail}, headers)
 
 
+async def write_key_refused(request: Request, exc: Exception) -> Response:
+    return error_response(401, "unknown_write_key", "missing or unknown write key")
+
+
+async def log_unavailable(request: Request, exc: Exception) -> Response:
+    """The event or quarantine log could not take a write: nothing was acknowledged."""
+    log.error("event log unavailable", exc_info=exc)
+    return error_response(503, "log_unavailable", "try again later", retry=True)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
 
@@ -101,7 +116,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(ObserveMiddleware),
             Middleware(ClientRateLimitMiddleware, limiter=limiter),
         ],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={
+            HTTPException: http_error,
+            UnknownWriteKey: write_key_refused,
+            LogUnavailable: log_unavailable,
+        },
     )
     app.state.rate_limiter = limiter
     extra_paths: dict[str, dict[str, Any]] = {}

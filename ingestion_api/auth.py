@@ -12,9 +12,14 @@ def write_key_of(request: Request) -> str | None:
     return request.headers.get("x-write-key") or request.query_params.get("write_key")
 
 
-def app_for_request(request: Request, apps_by_key: dict[str, str]) -> str | None:
-    """The app id the request's write key belongs to, or None for a missing or unknown key."""
+class UnknownWriteKey(Exception):
+    """A missing or unknown write key; the app answers 401 `unknown_write_key`."""
+
+
+def require_app(request: Request, apps_by_key: dict[str, str]) -> str:
+    """The app id the request's write key belongs to; raises UnknownWriteKey otherwise."""
     key = write_key_of(request)
-    if key is None:
-        return None
-    return apps_by_key.get(key)
+    app_id = apps_by_key.get(key) if key is not None else None
+    if app_id is None:
+        raise UnknownWriteKey
+    return app_id

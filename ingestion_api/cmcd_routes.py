@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ingestion_api.auth import app_for_request
+from ingestion_api.auth import require_app
 from ingestion_api.body import BodyError, read_body
 from ingestion_api.catalog import CatalogIndex
 from ingestion_api.cmcd import CmcdMapper, ReportRejected, SessionMemory
@@ -29,8 +29,8 @@ from ingestion_api.openapi import error_response_spec
 from ingestion_api.quarantine import QuarantineRecord, encode_records
 from ingestion_api.ratelimit import limit_write_key
 from ingestion_api.responses import error_response, json_response
-from marquee.eventlog.group_commit import LogUnavailable
 from marquee.settings import Settings
+from marquee.simulator.catalog_files import CONTENT_FILE
 
 log = logging.getLogger("ingestion_api")
 
@@ -46,7 +46,7 @@ def mapper_of(state: State, settings: Settings) -> CmcdMapper:
     mapper: CmcdMapper | None = getattr(state, "cmcd_mapper", None)
     if mapper is None:
         mapper = CmcdMapper(
-            CatalogIndex(settings.layout.catalog_content_file),
+            CatalogIndex(settings.layout.catalog_dir / CONTENT_FILE),
             SessionMemory(settings.cmcd_max_sessions),
             viewer_key=settings.cmcd_viewer_id_key,
             platform_key=settings.cmcd_platform_key,
@@ -77,9 +77,7 @@ def split_reports(body: bytes, settings: Settings) -> list[str]:
 async def post_cmcd(request: Request) -> Response:
     collector: Collector = request.app.state.collector
     settings = collector.settings
-    app_id = app_for_request(request, collector.apps_by_key)
-    if app_id is None:
-        return error_response(401, "unknown_write_key", "missing or unknown write key")
+    app_id = require_app(request, collector.apps_by_key)
     body = b""
     try:
         body = await read_body(request, settings.max_body_bytes, settings.max_decompressed_bytes)
@@ -110,19 +108,14 @@ async def _refuse_body(
             body.decode("utf-8", "replace"), app_id, collector.enricher.pseudonymise
         ),
     )
-    try:
-        await collector.quarantine_log.append(encode_records([record]))
-    except LogUnavailable:
-        return error_response(503, "log_unavailable", "try again later", retry=True)
+    await collector.quarantine_log.append(encode_records([record]))
     return error_response(error.status, error.code, error.detail)
 
 
 async def get_cmcd(request: Request) -> Response:
     collector: Collector = request.app.state.collector
     settings = collector.settings
-    app_id = app_for_request(request, collector.apps_by_key)
-    if app_id is None:
-        return error_response(401, "unknown_write_key", "missing or unknown write key")
+    app_id = require_app(request, collector.apps_by_key)
     report = request.query_params.get("CMCD", "").strip()
     if not report:
         return error_response(400, "malformed_body", "the CMCD query argument is missing")
@@ -182,14 +175,10 @@ async def _ingest_reports(
         mapper.remember(mapped)
         accepted += 1
         ignored += mapped.ignored
-    try:
-        if quarantine:
-            await collector.quarantine_log.append(encode_records(quarantine))
-        if log_bytes:
-            await collector.events_log.append(bytes(log_bytes))
-    except LogUnavailable:
-        log.exception("event log unavailable")
-        return error_response(503, "log_unavailable", "try again later", retry=True)
+    if quarantine:
+        await collector.quarantine_log.append(encode_records(quarantine))
+    if log_bytes:
+        await collector.events_log.append(bytes(log_bytes))
     return json_response(
         202, {"accepted": accepted, "rejected": rejected, "events": events, "ignored": ignored}
     )

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingestion_api.auth import app_for_request
+from ingestion_api.auth import require_app
 from ingestion_api.body import BodyError, read_body, split_events
 from ingestion_api.collector import Collector
 from ingestion_api.ingest import ingest_events, oversized_event_index
@@ -17,7 +17,6 @@ from ingestion_api.observability import count_events, observe_append
 from ingestion_api.quarantine import encode_records
 from ingestion_api.ratelimit import limit_write_key
 from ingestion_api.responses import error_response, json_response
-from marquee.eventlog.group_commit import LogUnavailable
 from marquee.events import RejectReason, event_json_schema
 
 log = logging.getLogger("ingestion_api")
@@ -26,9 +25,7 @@ log = logging.getLogger("ingestion_api")
 async def post_events(request: Request) -> Response:
     collector: Collector = request.app.state.collector
     settings = collector.settings
-    app_id = app_for_request(request, collector.apps_by_key)
-    if app_id is None:
-        return error_response(401, "unknown_write_key", "missing or unknown write key")
+    app_id = require_app(request, collector.apps_by_key)
     body = b""
     try:
         body = await read_body(request, settings.max_body_bytes, settings.max_decompressed_bytes)
@@ -45,10 +42,7 @@ async def post_events(request: Request) -> Response:
                 f"event {too_large} is over {settings.max_event_bytes} bytes",
             )
     except BodyError as error:
-        try:
-            await collector.quarantine_body(app_id, error.code, error.detail, body)
-        except LogUnavailable:
-            return error_response(503, "log_unavailable", "try again later", retry=True)
+        await collector.quarantine_body(app_id, error.code, error.detail, body)
         return error_response(error.status, error.code, error.detail)
     limited = await limit_write_key(request, len(parsed.events))
     if limited is not None:
@@ -63,15 +57,11 @@ async def post_events(request: Request) -> Response:
         collector.cdn_country(request),
         collector.enricher,
     )
-    try:
-        if result.quarantine:
-            await collector.quarantine_log.append(encode_records(result.quarantine))
-        started = time.perf_counter()
-        await collector.events_log.append(bytes(result.log_bytes))
-        observe_append(time.perf_counter() - started)
-    except LogUnavailable:
-        log.exception("event log unavailable")
-        return error_response(503, "log_unavailable", "try again later", retry=True)
+    if result.quarantine:
+        await collector.quarantine_log.append(encode_records(result.quarantine))
+    started = time.perf_counter()
+    await collector.events_log.append(bytes(result.log_bytes))
+    observe_append(time.perf_counter() - started)
     count_events(result.accepted, result.rejected)
     return json_response(202, {"accepted": result.accepted, "rejected": result.rejected})
 

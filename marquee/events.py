@@ -228,7 +228,6 @@ EVENT_TYPES: tuple[str, ...] = tuple(
 )
 
 _event_decoder = msgspec.json.Decoder(Event)
-_event_converter_type: Any = Event
 
 
 class EventRejected(Exception):
@@ -294,18 +293,6 @@ def _checked_or_rejection(event: Event) -> Event | EventRejected:
         _check_cross_field_rules(event)
     except EventRejected as rejection:
         return rejection
-    return event
-
-
-def convert_event(obj: Any) -> Event:
-    """Validate an already-parsed event (a dict), raising EventRejected with a reason."""
-    if not isinstance(obj, dict):
-        raise EventRejected(RejectReason.MALFORMED_EVENT, "an event must be a JSON object")
-    try:
-        event = msgspec.convert(obj, _event_converter_type)
-    except msgspec.ValidationError as exc:
-        raise EventRejected(classify_validation_error(str(exc)), str(exc)) from None
-    _check_cross_field_rules(event)
     return event
 
 

@@ -72,16 +72,6 @@ class DataLayout:
         """File drop for catalogue records (creators.json, content.json)."""
         return self.root / "catalog"
 
-    @property
-    def catalog_creators_file(self) -> Path:
-        """Creators as a JSON array (API upserts and file drops write the same file)."""
-        return self.catalog_dir / "creators.json"
-
-    @property
-    def catalog_content_file(self) -> Path:
-        """Content as a JSON array; the CMCD endpoint resolves creator and type here."""
-        return self.catalog_dir / "content.json"
-
     def ensure(self) -> DataLayout:
         for path in (
             self.log_dir,

@@ -245,8 +245,3 @@ SUM_TABLES = [MINUTES, *ENGAGEMENT_TABLES]
 def minute_aggregates(events: pl.DataFrame) -> pl.DataFrame:
     """Per UTC minute (by event time) x content x platform x country: counts and sums."""
     return MINUTES.partial(events)
-
-
-def merge_minute_aggregates(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """Merge partial minute aggregates: the same key sums, in any order."""
-    return MINUTES.merge(parts)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -32,7 +33,7 @@ from ingestion_api.cmcd import (
     parse_dictionary,
 )
 from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
-from marquee.events import EventRejected, RejectReason, convert_event
+from marquee.events import EventRejected, RejectReason, decode_event
 from marquee.layout import DataLayout
 from pipelines.local_runner import LocalRunner
 from tests.conftest import APP_ID, WRITE_KEY, ApiProcess, start_api
@@ -307,7 +308,7 @@ def test_any_text_maps_or_is_rejected_with_a_reason(tmp_path_factory: Any, text:
     for event in result.events:
         assert event["session_id"] == "f"
         try:
-            convert_event(event)
+            decode_event(msgspec.json.encode(event))
         except EventRejected as rejected:
             assert rejected.reason in (RejectReason.INVALID_FIELD, RejectReason.MISSING_FIELD)
 
