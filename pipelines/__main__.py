@@ -1,7 +1,10 @@
-"""`python -m pipelines local [--once] [--interval-s 2] [--max-segments-per-run N]`.
+"""`python -m pipelines local|streaming ...`: the pipeline's command line.
 
-Local mode reads the segment log named by MARQUEE_EVENT_LOG_URL (default: the data
-directory's `log/`).
+- `local [--once] [--interval-s 2] [--max-segments-per-run N]`: local mode over the segment
+  log named by MARQUEE_EVENT_LOG_URL (default: the data directory's `log/`);
+- `streaming [--source URL] [--sink lake|snowflake] [Beam options]`: the unbounded job over
+  Kafka or Pub/Sub (docs/pipelines-streaming.md); options it does not know go to Beam
+  (`--runner`, `--project`, `--flink_master`, ...);
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from marquee.eventlog.factory import local_directory
 from marquee.settings import get_settings
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines")
     commands = parser.add_subparsers(dest="command", required=True)
     local = commands.add_parser("local", help="bounded Beam runs over newly sealed segments")
@@ -22,13 +25,57 @@ def main() -> None:
     local.add_argument(
         "--max-segments-per-run", type=int, default=500, help="bounds one run's memory"
     )
-    args = parser.parse_args()
+    _add_streaming(commands)
+    return parser
+
+
+def _add_streaming(commands: argparse._SubParsersAction) -> None:
+    from pipelines.streaming import (
+        DEFAULT_DEDUP_WINDOW_S,
+        DEFAULT_EARLY_FIRING_S,
+        DEFAULT_SHARDS,
+    )
+
+    streaming = commands.add_parser(
+        "streaming",
+        help="one unbounded Beam job over Kafka or Pub/Sub (Dataflow, Flink)",
+        description="Unknown options are Beam pipeline options (--runner, --project, ...).",
+    )
+    streaming.add_argument(
+        "--source", help="kafka://... or pubsub://... (default: MARQUEE_EVENT_LOG_URL)"
+    )
+    streaming.add_argument(
+        "--subscription", help="Pub/Sub subscription projects/P/subscriptions/S to read"
+    )
+    streaming.add_argument(
+        "--kafka-consumer-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Kafka consumer property (repeatable), e.g. group.id=marquee",
+    )
+    streaming.add_argument("--sink", choices=["lake", "snowflake"], default="lake")
+    streaming.add_argument(
+        "--allowed-lateness-s",
+        type=int,
+        help="default: the ingestion lateness horizon (MARQUEE_LATENESS_HORIZON_S)",
+    )
+    streaming.add_argument("--dedup-window-s", type=int, default=DEFAULT_DEDUP_WINDOW_S)
+    streaming.add_argument("--early-firing-s", type=int, default=DEFAULT_EARLY_FIRING_S)
+    streaming.add_argument("--shards", type=int, default=DEFAULT_SHARDS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
+    args, beam_args = parser.parse_known_args(argv)
+    if beam_args and args.command != "streaming":
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    settings = get_settings()
     if args.command == "local":
         from pipelines.local_runner import run_local
 
-        settings = get_settings()
         log_dir = local_directory(settings.event_log_url, settings.layout.log_dir)
         if log_dir is None:
             parser.error(
@@ -41,6 +88,55 @@ def main() -> None:
             interval_s=args.interval_s,
             max_segments_per_run=args.max_segments_per_run,
             log_dir=log_dir,
+        )
+    elif args.command == "streaming":
+        _run_streaming(parser, args, beam_args)
+
+
+def _run_streaming(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, beam_args: list[str]
+) -> None:
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from pipelines.streaming import (
+        LakeSink,
+        SourceSpec,
+        StreamingConfig,
+        build_streaming_pipeline,
+        open_snowflake_sink,
+    )
+
+    settings = get_settings()
+    url = args.source or settings.event_log_url
+    if local_directory(url, settings.layout.log_dir) is not None:
+        parser.error(
+            f"streaming mode reads Kafka or Pub/Sub; {url!r} is a segment log: "
+            "use `python -m pipelines local`, or pass --source kafka://... / pubsub://..."
+        )
+    consumer: dict[str, str] = {}
+    for pair in args.kafka_consumer_config:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            parser.error(f"--kafka-consumer-config {pair!r} is not KEY=VALUE")
+        consumer[key] = value
+    config = StreamingConfig(
+        allowed_lateness_s=args.allowed_lateness_s or settings.lateness_horizon_s,
+        dedup_window_s=args.dedup_window_s,
+        early_firing_s=args.early_firing_s,
+        shards=args.shards,
+    )
+    lake_dir = settings.layout.lake_dir
+    open_sink = open_snowflake_sink if args.sink == "snowflake" else LakeSink(str(lake_dir))
+    options = PipelineOptions(beam_args)
+    options.view_as(StandardOptions).streaming = True
+    with beam.Pipeline(options=options) as pipeline:
+        build_streaming_pipeline(
+            pipeline,
+            SourceSpec(url, args.subscription, consumer),
+            config,
+            open_sink,
+            lake_dir,
         )
 
 

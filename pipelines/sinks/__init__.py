@@ -1,0 +1,13 @@
+"""Where a pipeline's merged outputs land: the lake (read by DuckDB) and Snowflake.
+
+A *batch* is one unit of output: a local-mode run, or one pane of the streaming pipeline.
+Each sink writes a batch's tables under the batch's id (the lake tables' `run_id` column)
+and is idempotent per id: writing the same batch again replaces what the first attempt
+wrote, so a retried bundle or a redone run never counts twice (DESIGN.md, decision 2).
+
+- `lake`: Parquet files `lake/<table>/run-<id>.parquet`. This *is* the DuckDB sink: dbt's
+  DuckDB target and the dashboards read the lake through `read_parquet`, so the pipeline
+  never holds the DuckDB writer lock (docs/architecture.md).
+- `snowflake`: the same tables in Snowflake through snowflake-connector-python, for the
+  production warehouse and dbt's Snowflake target.
+"""
