@@ -108,11 +108,12 @@ class Ledger:
                 "insert into consumed_segments select unnest(?::varchar[]), ?",
                 [run.segments, run.run_id],
             )
-            conn.execute(
-                "insert into seen_events select event_id::uuid, received_at_ms "
-                "from read_parquet(?)",
-                [str(seen_ids_file)],
-            )
+            if seen_ids_file.exists():  # absent when the run had no new event
+                conn.execute(
+                    "insert into seen_events select event_id::uuid, received_at_ms "
+                    "from read_parquet(?)",
+                    [str(seen_ids_file)],
+                )
             conn.execute(
                 "update runs set state = 'committed', committed_at_ms = ?, events_read = ?, "
                 "duplicates = ?, dead_letters = ?, output_rows = ? where run_id = ?",

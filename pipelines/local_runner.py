@@ -26,7 +26,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,16 +51,14 @@ from pipelines.transforms import (
     DEAD_LETTERS as DEAD_LETTERS_TAG,
 )
 from pipelines.transforms import (
-    MERGES,
     NAMESPACE,
     AggregateEngagementPerMinute,
     AggregatePerMinute,
     CollectViewerFacts,
     Deduplicate,
-    MergePartialsByTable,
     ParseEvents,
     SummariseViews,
-    dead_letter_frame,
+    TableFrame,
 )
 
 log = logging.getLogger("pipelines")
@@ -93,17 +90,18 @@ class RunOutputs:
     def minute_file(self) -> Path:
         return self.table_file(MINUTE_AGGREGATES)
 
-    @property
-    def dead_letters_file(self) -> Path:
-        return self.table_file(DEAD_LETTERS)
+    def dead_letters_file(self, segment: str) -> Path:
+        """`lake/dead_letters/run-<run id>-<segment>.parquet`."""
+        return self.lake_dir / DEAD_LETTERS / f"run-{self.run_id:012d}-{segment}.parquet"
 
 
 def write_run_table(table: str, frame: pl.DataFrame, outputs: RunOutputs) -> int:
     """Land one run's frame of a lake table, stamped with the run; return its rows.
 
-    `minute_aggregates` is written even when empty (the run's stats read it); the other
-    tables only when the run produced rows, so quiet runs do not litter the lake. Either way
-    a redo of the same run writes the same file (or none) under the same name.
+    `minute_aggregates` is written even when its partial is empty (a run whose events were
+    all duplicates or dead letters has none at all); the other tables only when the run
+    produced rows, so quiet runs do not litter the lake. Either way a redo of the same run
+    writes the same file (or none) under the same name.
     """
     if frame.is_empty() and table != MINUTE_AGGREGATES:
         return 0
@@ -117,7 +115,7 @@ def write_run_table(table: str, frame: pl.DataFrame, outputs: RunOutputs) -> int
 
 
 SEEN_IDS = "seen_ids"
-"""The run's event ids (for the ledger commit), grouped with the outputs but not a table."""
+"""The run's event ids (for the ledger commit), landed with the outputs but not a table."""
 
 SEEN_IDS_SCHEMA = {"event_id": pl.Utf8, "received_at_ms": pl.Int64}
 
@@ -126,44 +124,25 @@ def seen_ids(frame: pl.DataFrame) -> tuple[str, pl.DataFrame]:
     return SEEN_IDS, frame.select(SEEN_IDS_SCHEMA.keys())
 
 
-def dead_letters(frame: pl.DataFrame) -> tuple[str, pl.DataFrame]:
-    return DEAD_LETTERS, frame
-
-
-def concat_seen_ids(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    return pl.concat(parts) if parts else pl.DataFrame(schema=SEEN_IDS_SCHEMA)
-
-
-def concat_dead_letters(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    return pl.concat(parts) if parts else dead_letter_frame("", "", [])
-
-
-RUN_MERGES = {**MERGES, SEEN_IDS: concat_seen_ids, DEAD_LETTERS: concat_dead_letters}
-"""How each output of a run merges its shards' partials (seen ids, dead letters: concat)."""
-
-ALWAYS_WRITTEN = [*OUTPUT_TABLES, SEEN_IDS]
-
-
-def write_output(merged: tuple[str, pl.DataFrame], outputs: RunOutputs) -> int:
-    """Land one merged output of the run; return its rows."""
-    table, frame = merged
+def write_output(partial: tuple[str, pl.DataFrame], outputs: RunOutputs) -> int:
+    """Land one output of the run; return its rows."""
+    table, frame = partial
     if table == SEEN_IDS:
         write_table_atomically(frame.to_arrow(), outputs.seen_ids_file)
         return frame.height
-    if table == DEAD_LETTERS:
-        return write_dead_letters(frame, outputs)
     return write_run_table(table, frame, outputs)
 
 
 def write_dead_letters(frame: pl.DataFrame, outputs: RunOutputs) -> int:
+    """Land one segment's dead letters under a name derived from the run and the segment."""
     if frame.is_empty():
         return 0
     table = frame.with_columns(pl.lit(outputs.run_id, dtype=pl.Int64).alias("run_id")).select(
         DEAD_LETTERS_SCHEMA.names
     )
+    segment = Path(str(frame["segment"][0])).stem
     write_table_atomically(
-        table.to_arrow().cast(DEAD_LETTERS_SCHEMA),
-        outputs.dead_letters_file,
+        table.to_arrow().cast(DEAD_LETTERS_SCHEMA), outputs.dead_letters_file(segment)
     )
     return table.height
 
@@ -173,27 +152,30 @@ def build_pipeline(
 ) -> None:
     """The bounded graph of one local run: read, deduplicate, aggregate, land outputs.
 
-    Every output is one file per run under `lake/<table>/`, named by the run id; the run's
-    event ids go to a pending file the ledger commit reads.
+    Deduplication runs in one shard (one worker here), so the run's unique events are one
+    frame and each output is one partial that is already the run's whole table: it is
+    written as it is, without a second shuffle to merge partials (which would copy every
+    output through Beam's data plane once more). Each output is one file per run under
+    `lake/<table>/`, named by the run id; dead letters one file per run and segment; the
+    run's event ids go to a pending file the ledger commit reads.
     """
     parsed = (
         pipeline | "SegmentPaths" >> beam.Create(segment_paths) | "ParseEvents" >> ParseEvents()
     )
-    unique = parsed.events | "Deduplicate" >> Deduplicate(state_db)
+    unique = parsed.events | "Deduplicate" >> Deduplicate(state_db, shards=1)
     partials = (
         unique | "AggregatePerMinute" >> AggregatePerMinute(),
         unique | "AggregateEngagementPerMinute" >> AggregateEngagementPerMinute(),
         unique | "SummariseViews" >> SummariseViews(),
         unique | "CollectViewerFacts" >> CollectViewerFacts(),
-        unique | "KeySeenIds" >> beam.Map(seen_ids),
-        parsed[DEAD_LETTERS_TAG] | "KeyDeadLetters" >> beam.Map(dead_letters),
+        unique | "KeySeenIds" >> beam.Map(seen_ids).with_output_types(TableFrame),
     )
     (
         partials
-        | "FlattenPartials" >> beam.Flatten()
-        | "MergePartials" >> MergePartialsByTable(RUN_MERGES, seeded=ALWAYS_WRITTEN)
+        | "FlattenOutputs" >> beam.Flatten().with_output_types(TableFrame)
         | "WriteOutputs" >> beam.Map(write_output, outputs)
     )
+    parsed[DEAD_LETTERS_TAG] | "WriteDeadLetters" >> beam.Map(write_dead_letters, outputs)
 
 
 def _counter(result: beam.runners.runner.PipelineResult, name: str) -> int:
@@ -268,7 +250,8 @@ class LocalRunner:
         build_pipeline(pipeline, paths, self.layout.state_db, outputs)
         result = pipeline.run()
         result.wait_until_finish()
-        minute_rows = pq.read_metadata(outputs.minute_file).num_rows
+        minute_file = outputs.minute_file
+        minute_rows = pq.read_metadata(minute_file).num_rows if minute_file.exists() else 0
         return RunStats(
             events_read=_counter(result, "events_read"),
             duplicates=_counter(result, "duplicates"),

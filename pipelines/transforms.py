@@ -8,6 +8,10 @@ AggregateEngagementPerMinute, SummariseViews, CollectViewerFacts -> MergePartial
 Every output is computed as a (table, partial) per shard frame and merged once per run and
 table; outputs of different runs merge again downstream by the same rules.
 
+Frames that cross a shuffle (the deduplication's GroupByKey, the merge by table) are encoded
+as Arrow IPC streams by `FrameCoder`, registered for `pl.DataFrame`: Beam's default for an
+unknown type pickles it, and pickling a Polars frame cost three times as much.
+
 Bad records never raise: they leave through a `dead_letters` output with a reason and are
 counted with a Beam metric.
 """
@@ -20,8 +24,11 @@ from pathlib import Path
 
 import apache_beam as beam
 import polars as pl
+import pyarrow as pa
+import pyarrow.ipc as pa_ipc
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
+from apache_beam.typehints import Tuple
 
 from marquee.lake import VIEW_SUMMARIES
 from pipelines import aggregates, records, viewer_facts, views
@@ -30,6 +37,40 @@ from pipelines.ledger import already_seen
 NAMESPACE = "marquee"
 DEAD_LETTERS = "dead_letters"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class FrameCoder(beam.coders.Coder):
+    """A Polars frame as an Arrow IPC stream: columnar buffers copied, no per-row work."""
+
+    def encode(self, value: pl.DataFrame) -> bytes:
+        table = value.to_arrow()
+        sink = pa.BufferOutputStream()
+        with pa_ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return bytes(sink.getvalue())
+
+    def decode(self, encoded: bytes) -> pl.DataFrame:
+        table = pa_ipc.open_stream(pa.py_buffer(encoded)).read_all()
+        frame = pl.from_arrow(table, rechunk=False)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def estimate_size(self, value: pl.DataFrame, nested: bool = False) -> int:
+        """Beam sizes every element it counts; the default would encode the frame again."""
+        return int(value.estimated_size())
+
+    def is_deterministic(self) -> bool:
+        return False
+
+    def to_type_hint(self) -> type:
+        return pl.DataFrame
+
+
+beam.coders.registry.register_coder(pl.DataFrame, FrameCoder)
+
+ShardFrame = Tuple[int, pl.DataFrame]
+TableFrame = Tuple[str, pl.DataFrame]
+"""Element type hints: they make Beam pick `FrameCoder` instead of pickling."""
 
 
 def dead_letter_frame(segment: str, reason: str, payloads: list[str]) -> pl.DataFrame:
@@ -67,9 +108,10 @@ class ReadAndValidateSegment(beam.DoFn):
             )
         if invalid_id.height:
             dead.append(dead_letter_frame(batch.segment, "invalid_event_id", _payloads(invalid_id)))
-        for frame in dead:
-            self.dead_letters.inc(frame.height)
-            yield TaggedOutput(DEAD_LETTERS, frame)
+        if dead:
+            letters = pl.concat(dead)
+            self.dead_letters.inc(letters.height)
+            yield TaggedOutput(DEAD_LETTERS, letters)
         if valid.height:
             yield valid
 
@@ -82,9 +124,9 @@ class ParseEvents(beam.PTransform):
     """Sealed segment paths -> frames of valid log records, plus dead letters."""
 
     def expand(self, paths: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return paths | "ReadAndValidate" >> beam.ParDo(ReadAndValidateSegment()).with_outputs(
-            DEAD_LETTERS, main="events"
-        )
+        return paths | "ReadAndValidate" >> beam.ParDo(ReadAndValidateSegment()).with_output_types(
+            pl.DataFrame
+        ).with_outputs(DEAD_LETTERS, main="events")
 
 
 class KeyByShard(beam.DoFn):
@@ -94,6 +136,9 @@ class KeyByShard(beam.DoFn):
         self.shards = shards
 
     def process(self, frame: pl.DataFrame) -> Iterator[tuple[int, pl.DataFrame]]:
+        if self.shards == 1:
+            yield 0, frame
+            return
         sharded = frame.with_columns(
             (pl.col("event_id").hash(seed=0) % self.shards).cast(pl.Int64).alias("_shard")
         )
@@ -108,21 +153,27 @@ class DropDuplicates(beam.DoFn):
         self.state_db = state_db
         self.duplicates = Metrics.counter(NAMESPACE, "duplicates")
 
-    def process(self, element: tuple[int, list[pl.DataFrame]]) -> Iterator[pl.DataFrame]:
+    def process(self, element: tuple[int, Iterable[pl.DataFrame]]) -> Iterator[pl.DataFrame]:
         _, frames = element
-        combined = pl.concat(list(frames))
+        combined = pl.concat(list(frames), rechunk=False)
         unique = aggregates.deduplicate(combined)
         seen = already_seen(Path(self.state_db), unique["event_id"])
-        fresh = unique.filter(~pl.col("event_id").is_in(seen.implode()))
+        fresh = unique.filter(~pl.col("event_id").is_in(seen.implode())) if seen.len() else unique
         self.duplicates.inc(combined.height - fresh.height)
         if fresh.height:
             yield fresh
 
 
 class Deduplicate(beam.PTransform):
-    """Frames of events -> frames with each event_id at most once, across runs too."""
+    """Frames of events -> frames with each event_id at most once, across runs too.
 
-    def __init__(self, state_db: Path, shards: int = 4) -> None:
+    Every copy of an event must meet in one place, so frames are split by a hash of
+    event_id into `shards` and grouped: that GroupByKey is the one place where whole events
+    cross a shuffle. One shard (the default) suits one worker, as in local mode; give a
+    distributed runner as many shards as workers.
+    """
+
+    def __init__(self, state_db: Path, shards: int = 1) -> None:
         super().__init__()
         self.state_db = str(state_db)
         self.shards = shards
@@ -130,9 +181,10 @@ class Deduplicate(beam.PTransform):
     def expand(self, frames: beam.PCollection) -> beam.PCollection:
         return (
             frames
-            | "KeyByShard" >> beam.ParDo(KeyByShard(self.shards))
+            | "KeyByShard" >> beam.ParDo(KeyByShard(self.shards)).with_output_types(ShardFrame)
             | "GroupShards" >> beam.GroupByKey()
-            | "DropDuplicates" >> beam.ParDo(DropDuplicates(self.state_db))
+            | "DropDuplicates"
+            >> beam.ParDo(DropDuplicates(self.state_db)).with_output_types(pl.DataFrame)
         )
 
 
@@ -163,7 +215,9 @@ class AggregatePerMinute(beam.PTransform):
 
     def expand(self, frames: beam.PCollection) -> beam.PCollection:
         outputs = ((aggregates.MINUTES.name, aggregates.MINUTES.partial),)
-        return frames | "PartialMinutes" >> beam.FlatMap(PartialsOf(outputs))
+        return frames | "PartialMinutes" >> beam.FlatMap(PartialsOf(outputs)).with_output_types(
+            TableFrame
+        )
 
 
 class AggregateEngagementPerMinute(beam.PTransform):
@@ -171,7 +225,9 @@ class AggregateEngagementPerMinute(beam.PTransform):
 
     def expand(self, frames: beam.PCollection) -> beam.PCollection:
         outputs = tuple((table.name, table.partial) for table in aggregates.ENGAGEMENT_TABLES)
-        return frames | "PartialEngagementMinutes" >> beam.FlatMap(PartialsOf(outputs))
+        return frames | "PartialEngagementMinutes" >> beam.FlatMap(
+            PartialsOf(outputs)
+        ).with_output_types(TableFrame)
 
 
 class SummariseViews(beam.PTransform):
@@ -183,7 +239,9 @@ class SummariseViews(beam.PTransform):
 
     def expand(self, frames: beam.PCollection) -> beam.PCollection:
         outputs = ((VIEW_SUMMARIES, views.view_partials),)
-        return frames | "PartialViews" >> beam.FlatMap(PartialsOf(outputs))
+        return frames | "PartialViews" >> beam.FlatMap(PartialsOf(outputs)).with_output_types(
+            TableFrame
+        )
 
 
 class CollectViewerFacts(beam.PTransform):
@@ -191,7 +249,9 @@ class CollectViewerFacts(beam.PTransform):
 
     def expand(self, frames: beam.PCollection) -> beam.PCollection:
         outputs = tuple((facts.name, facts.partial) for facts in viewer_facts.FACT_SETS)
-        return frames | "PartialViewerFacts" >> beam.FlatMap(PartialsOf(outputs))
+        return frames | "PartialViewerFacts" >> beam.FlatMap(PartialsOf(outputs)).with_output_types(
+            TableFrame
+        )
 
 
 class MergePartialsByTable(beam.PTransform):
@@ -214,20 +274,29 @@ class MergePartialsByTable(beam.PTransform):
 
     def expand(self, partials: beam.PCollection) -> beam.PCollection:
         seeds = [(table, self.merges[table]([])) for table in self.seeded]
-        empty = partials.pipeline | "EmptyPartials" >> beam.Create(seeds, reshuffle=False)
+        empty = partials.pipeline | "EmptyPartials" >> beam.Create(
+            seeds, reshuffle=False
+        ).with_output_types(TableFrame)
         return (
             (partials, empty)
-            | "WithEmptyPartials" >> beam.Flatten()
+            | "WithEmptyPartials" >> beam.Flatten().with_output_types(TableFrame)
             | "GroupByTable" >> beam.GroupByKey()
-            | "MergeByTable" >> beam.MapTuple(MergeTable(self.merges))
+            | "MergeByTable" >> beam.MapTuple(MergeTable(self.merges)).with_output_types(TableFrame)
         )
 
 
 @dataclass(frozen=True)
 class MergeTable:
-    """(table, its partials) -> (table, merged frame), with that table's merge function."""
+    """(table, its partials) -> (table, merged frame), with that table's merge function.
+
+    A lone partial is already merged (every partial is the merge of its events), so it
+    passes through: with one shard, the usual case locally, no table is merged twice.
+    """
 
     merges: Mapping[str, Callable[[Sequence[pl.DataFrame]], pl.DataFrame]]
 
     def __call__(self, table: str, parts: Iterable[pl.DataFrame]) -> Partial:
-        return table, self.merges[table](list(parts))
+        non_empty = [part for part in parts if not part.is_empty()]
+        if len(non_empty) == 1:
+            return table, non_empty[0]
+        return table, self.merges[table](non_empty)
