@@ -75,7 +75,11 @@ class Simulator:
         faults: FaultRates | None = None,
         warmup_s: float = 600.0,
         zipf_exponent: float = 1.1,
+        stream: str = "",
     ) -> None:
+        """`stream` names an independent traffic stream over the same world and audience:
+        simulators that differ only in `stream` draw different arrivals and event ids, so
+        shards of a history can be generated in parallel without repeating each other."""
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.seed = seed
@@ -85,7 +89,7 @@ class Simulator:
         self.world = World(seed, creators, zipf_exponent)
         self.audience = Audience(self.world, seed, viewers or max(2_000, 300 * creators))
         self.stats = SimStats()
-        self._rng = random.Random(f"{seed}:traffic")
+        self._rng = random.Random(f"{seed}:traffic:{stream}" if stream else f"{seed}:traffic")
         self._queue: list[tuple[int, int, str, dict[str, Any]]] = []
         self._order = 0
         self._now: int | None = None

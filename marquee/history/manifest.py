@@ -1,0 +1,77 @@
+"""Which shards of a history a data directory already holds.
+
+`$MARQUEE_DATA_DIR/history/manifest.json` records the world (seed, creators, rate) and
+every shard written in full. A rerun skips those shards, so an interrupted history resumes
+instead of writing the same events twice, and a history can be extended (the benchmark
+appends an hour). A history of a different world is refused: two worlds in one log would
+give every creator two catalogues. A shard interrupted half-way is written again in full;
+the copies of its first events carry the same event ids, which the pipeline deduplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from marquee.durable import replace_durably
+from marquee.history.plan import HistoryPlan, Shard
+
+
+class HistoryMismatch(ValueError):
+    """The data directory holds a history of another world."""
+
+
+@dataclass
+class Manifest:
+    path: Path
+    world: dict[str, float] = field(default_factory=dict)
+    done: list[tuple[int, int]] = field(default_factory=list)
+    """[start_ms, end_ms) of every shard written in full."""
+
+    @classmethod
+    def load(cls, data_dir: Path) -> Manifest:
+        path = data_dir / "history" / "manifest.json"
+        if not path.exists():
+            return cls(path)
+        stored = json.loads(path.read_text())
+        return cls(path, stored["world"], [tuple(span) for span in stored["done"]])
+
+    @staticmethod
+    def world_of(plan: HistoryPlan) -> dict[str, float]:
+        return {"seed": plan.seed, "creators": plan.creators, "rate": plan.rate}
+
+    def check(self, plan: HistoryPlan) -> None:
+        if self.world and self.world != self.world_of(plan):
+            raise HistoryMismatch(
+                f"{self.path} holds a history of {self.world}, not {self.world_of(plan)}; "
+                "use another data directory"
+            )
+
+    def todo(self, plan: HistoryPlan) -> list[Shard]:
+        """The plan's shards not yet written; refuses shards that overlap written ones."""
+        self.check(plan)
+        todo = []
+        for shard in plan.shards():
+            if (shard.start_ms, shard.end_ms) in self.done:
+                continue
+            for start, end in self.done:
+                if shard.start_ms < end and start < shard.end_ms:
+                    raise HistoryMismatch(
+                        f"shard [{shard.start_ms}, {shard.end_ms}) overlaps a written one "
+                        f"[{start}, {end}) with other boundaries"
+                    )
+            todo.append(shard)
+        return todo
+
+    @property
+    def end_ms(self) -> int | None:
+        return max((end for _, end in self.done), default=None)
+
+    def mark_done(self, plan: HistoryPlan, shard: Shard) -> None:
+        self.world = self.world_of(plan)
+        self.done.append((shard.start_ms, shard.end_ms))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"world": self.world, "done": sorted(self.done)}, indent=1))
+        replace_durably(tmp, self.path)
