@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from marquee.eventlog.factory import local_directory
 from marquee.settings import get_settings
@@ -26,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
         "--max-segments-per-run", type=int, default=500, help="bounds one run's memory"
     )
     _add_streaming(commands)
+    export = commands.add_parser(
+        "export-snowflake",
+        help="write the lake's runs to Snowflake (MARQUEE_SNOWFLAKE_*); a rerun replaces them",
+    )
+    export.add_argument("--runs", metavar="FROM..TO", default="..", help="run ids, e.g. 5..9")
     return parser
 
 
@@ -91,6 +97,24 @@ def main(argv: list[str] | None = None) -> None:
         )
     elif args.command == "streaming":
         _run_streaming(parser, args, beam_args)
+    elif args.command == "export-snowflake":
+        _export_snowflake(parser, args.runs, settings.layout.lake_dir)
+
+
+def _export_snowflake(parser: argparse.ArgumentParser, runs: str, lake_dir: Path) -> None:
+    from pipelines.sinks.snowflake import SnowflakeSink, export_lake_runs, lake_run_ids
+
+    first, sep, last = runs.partition("..")
+    if not sep or not all(part.isdigit() for part in (first, last) if part):
+        parser.error(f"--runs {runs!r} is not FROM..TO (run ids; either end may be empty)")
+    chosen = [
+        run_id
+        for run_id in lake_run_ids(lake_dir)
+        if (not first or run_id >= int(first)) and (not last or run_id <= int(last))
+    ]
+    with SnowflakeSink.from_env() as sink:
+        rows = export_lake_runs(lake_dir, sink, chosen)
+    logging.getLogger("pipelines").info("exported %d runs, %d rows", len(chosen), rows)
 
 
 def _run_streaming(
