@@ -1,16 +1,22 @@
 """Pipeline: events/s from sealed segments to committed outputs, against a Polars floor.
 
-Floor: plain Polars reading the same segments and computing the same deduplication and
-per-minute group-by in one process, with no Beam, no ledger and no output files. Beam is
-imported before timing (its import costs about 5 s once per process).
+Floor: plain Polars reading the same segments and computing every output local mode
+computes (validation, deduplication, the per-minute and engagement tables, view partials,
+viewer facts, the run's event ids) with the same pure functions (`ALL_PARTIALS`), in one
+process, with no Beam, no ledger and no files. Local mode: `LocalRunner.drain()` over the
+same segments in one run (Beam FnApiRunner, the seen-id lookup, Parquet writes, the ledger
+commit). Beam is imported before timing (its import costs about 5 s once per process).
+
+Each size is measured separately so the fixed cost of a run shows: at 200,000 events it
+weighs far more than at 1,000,000. `fixed_run_s` is one run over a single 100-event segment.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -19,12 +25,15 @@ from benchmarks.workload import request_bodies
 from ingestion_api.enrich import Enricher, Pseudonymiser
 from ingestion_api.ingest import ingest_events
 from marquee.layout import DataLayout
-from pipelines import aggregates
-from pipelines.local_runner import LocalRunner
-from pipelines.records import LOG_RECORD_SCHEMA
+from pipelines import aggregates, records
+from pipelines.local_runner import SEEN_IDS_SCHEMA, LocalRunner
+from pipelines.transforms import ALL_PARTIALS, PartialsOf, validate_segment
+
+SIZES = (200_000, 1_000_000)
+PER_SEGMENT = 20_000
 
 
-def write_segments(layout: DataLayout, total_events: int, per_segment: int = 20_000) -> int:
+def write_segments(layout: DataLayout, total_events: int, per_segment: int = PER_SEGMENT) -> int:
     enricher = Enricher(Pseudonymiser(b"bench"), future_horizon_s=300, lateness_horizon_s=86400 * 7)
     layout.log_dir.mkdir(parents=True, exist_ok=True)
     lines = bytearray()
@@ -35,37 +44,60 @@ def write_segments(layout: DataLayout, total_events: int, per_segment: int = 20_
         result = ingest_events(raw, None, "bench", int(time.time() * 1000), None, enricher)
         lines += result.log_bytes
         count += result.accepted
-    records = bytes(lines).splitlines(keepends=True)
-    for index in range(0, len(records), per_segment):
+    log_records = bytes(lines).splitlines(keepends=True)
+    for index in range(0, len(log_records), per_segment):
         name = f"{1_700_000_000_000 + index:013d}-bench000-{index:06d}.seg"
-        (layout.log_dir / name).write_bytes(b"".join(records[index : index + per_segment]))
+        (layout.log_dir / name).write_bytes(b"".join(log_records[index : index + per_segment]))
     return count
 
 
 def polars_floor(layout: DataLayout) -> float:
+    """Seconds for plain Polars to compute every output of local mode from the segments."""
     started = time.perf_counter()
-    frames = [
-        pl.read_ndjson(io.BytesIO(path.read_bytes()), schema=LOG_RECORD_SCHEMA)
+    valid = [
+        validate_segment(records.read_segment(path))[0]
         for path in sorted(layout.log_dir.glob("*.seg"))
     ]
-    aggregates.minute_aggregates(aggregates.deduplicate(pl.concat(frames)))
+    unique = aggregates.deduplicate(pl.concat(valid))
+    PartialsOf(ALL_PARTIALS)(unique)
+    unique.select(SEEN_IDS_SCHEMA.keys())
     return time.perf_counter() - started
 
 
-def run(total_events: int) -> dict[str, float]:
+def local_mode(layout: DataLayout) -> float:
+    """Seconds for local mode to commit every sealed segment (one run at these sizes)."""
+    runner = LocalRunner(layout, max_segments_per_run=10_000)
+    started = time.perf_counter()
+    runner.drain()
+    return time.perf_counter() - started
+
+
+def measure(total_events: int) -> dict[str, float]:
+    label = f"{total_events // 1000}k"
     with tempfile.TemporaryDirectory() as tmp:
         layout = DataLayout(Path(tmp))
         events = write_segments(layout, total_events)
         floor_seconds = polars_floor(layout)
-        runner = LocalRunner(layout, max_segments_per_run=10_000)
-        started = time.perf_counter()
-        runner.drain()
-        beam_seconds = time.perf_counter() - started
+        beam_seconds = local_mode(layout)
     floor_rate = events / floor_seconds
     beam_rate = events / beam_seconds
     return {
-        "events": events,
-        "polars_floor_events_per_s": floor_rate,
-        "local_mode_events_per_s": beam_rate,
-        "ratio_to_floor": beam_rate / floor_rate,
+        f"{label} floor events/s": floor_rate,
+        f"{label} local mode events/s": beam_rate,
+        f"{label} ratio to floor": beam_rate / floor_rate,
     }
+
+
+def fixed_run_seconds() -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = DataLayout(Path(tmp))
+        write_segments(layout, 100)
+        return local_mode(layout)
+
+
+def run(sizes: Sequence[int] = SIZES) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for size in sizes:
+        figures.update(measure(size))
+    figures["fixed_run_s"] = fixed_run_seconds()
+    return figures

@@ -100,8 +100,12 @@ class Ledger:
             )
             return PlannedRun(run_id, todo, redo=False)
 
-    def commit(self, run: PlannedRun, seen_ids_file: Path, stats: RunStats) -> None:
-        """Mark the run's segments consumed and its events seen, atomically."""
+    def commit(self, run: PlannedRun, seen_ids_file: Path, stats: RunStats) -> dict[str, int]:
+        """Mark the run's segments consumed and its events seen, atomically; return totals.
+
+        The totals are read on the same connection: opening the file costs tens of
+        milliseconds, which every run of the local loop would pay again.
+        """
         with self._connect() as conn:
             conn.execute("begin transaction")
             conn.execute(
@@ -127,26 +131,31 @@ class Ledger:
                 ],
             )
             conn.execute("commit")
+            return _totals(conn)
 
     def totals(self) -> dict[str, int]:
         """Committed runs and events read by them, since the state was created."""
         with self._connect() as conn:
-            row = conn.execute(
-                "select count(*), coalesce(sum(events_read), 0), coalesce(sum(duplicates), 0), "
-                "coalesce(sum(dead_letters), 0) from runs where state = 'committed'"
-            ).fetchone()
-        runs, events, duplicates, dead_letters = row or (0, 0, 0, 0)
-        return {
-            "runs_committed": int(runs),
-            "events_read": int(events),
-            "duplicates": int(duplicates),
-            "dead_letters": int(dead_letters),
-        }
+            return _totals(conn)
 
     def forget_seen_before(self, received_before_ms: int) -> None:
         """Drop event ids older than the deduplication window."""
         with self._connect() as conn:
             conn.execute("delete from seen_events where received_at_ms < ?", [received_before_ms])
+
+
+def _totals(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    row = conn.execute(
+        "select count(*), coalesce(sum(events_read), 0), coalesce(sum(duplicates), 0), "
+        "coalesce(sum(dead_letters), 0) from runs where state = 'committed'"
+    ).fetchone()
+    runs, events, duplicates, dead_letters = row or (0, 0, 0, 0)
+    return {
+        "runs_committed": int(runs),
+        "events_read": int(events),
+        "duplicates": int(duplicates),
+        "dead_letters": int(dead_letters),
+    }
 
 
 def connect_with_retry(

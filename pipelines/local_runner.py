@@ -160,7 +160,9 @@ def build_pipeline(
     run's event ids go to a pending file the ledger commit reads.
     """
     parsed = (
-        pipeline | "SegmentPaths" >> beam.Create(segment_paths) | "ParseEvents" >> ParseEvents()
+        pipeline
+        | "SegmentPaths" >> beam.Create(segment_paths, reshuffle=False)
+        | "ParseEvents" >> ParseEvents()
     )
     unique = parsed.events | "Deduplicate" >> Deduplicate(state_db, shards=1)
     partials = (
@@ -214,9 +216,9 @@ class LocalRunner:
             processed_at_ms=int(time.time() * 1000),
         )
         stats = self._execute(run, outputs)
-        self.ledger.commit(run, outputs.seen_ids_file, stats)
+        totals = self.ledger.commit(run, outputs.seen_ids_file, stats)
         outputs.seen_ids_file.unlink(missing_ok=True)
-        self._write_status(run)
+        self._write_status(run, totals)
         self.runs_done += 1
         if self.runs_done % 100 == 0:
             self.ledger.forget_seen_before(int(time.time() * 1000) - DEDUP_WINDOW_MS)
@@ -234,9 +236,9 @@ class LocalRunner:
         )
         return stats
 
-    def _write_status(self, run: PlannedRun) -> None:
+    def _write_status(self, run: PlannedRun, totals: dict[str, int]) -> None:
         status = {
-            **self.ledger.totals(),
+            **totals,
             "last_run_id": run.run_id,
             "last_commit_at_ms": int(time.time() * 1000),
         }

@@ -84,6 +84,24 @@ def dead_letter_frame(segment: str, reason: str, payloads: list[str]) -> pl.Data
     )
 
 
+def validate_segment(batch: records.SegmentBatch) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """A parsed segment -> (usable records, dead letters with their reasons, or None)."""
+    valid, incomplete = records.split_invalid(batch.frame)
+    bad_id = ~pl.col("event_id").str.contains(UUID_PATTERN)
+    invalid_id = valid.filter(bad_id)
+    valid = valid.filter(~bad_id)
+    dead = [
+        dead_letter_frame(batch.segment, reason, [payload]) for reason, payload in batch.bad_lines
+    ]
+    if incomplete.height:
+        dead.append(
+            dead_letter_frame(batch.segment, "missing_required_field", _payloads(incomplete))
+        )
+    if invalid_id.height:
+        dead.append(dead_letter_frame(batch.segment, "invalid_event_id", _payloads(invalid_id)))
+    return valid, pl.concat(dead) if dead else None
+
+
 class ReadAndValidateSegment(beam.DoFn):
     """Segment path -> frame of usable records; unusable ones to `dead_letters`."""
 
@@ -93,23 +111,9 @@ class ReadAndValidateSegment(beam.DoFn):
 
     def process(self, path: str) -> Iterator[object]:
         batch = records.read_segment(Path(path))
-        valid, incomplete = records.split_invalid(batch.frame)
-        bad_id = ~pl.col("event_id").str.contains(UUID_PATTERN)
-        invalid_id = valid.filter(bad_id)
-        valid = valid.filter(~bad_id)
         self.events_read.inc(batch.frame.height + len(batch.bad_lines))
-        dead = [
-            dead_letter_frame(batch.segment, reason, [payload])
-            for reason, payload in batch.bad_lines
-        ]
-        if incomplete.height:
-            dead.append(
-                dead_letter_frame(batch.segment, "missing_required_field", _payloads(incomplete))
-            )
-        if invalid_id.height:
-            dead.append(dead_letter_frame(batch.segment, "invalid_event_id", _payloads(invalid_id)))
-        if dead:
-            letters = pl.concat(dead)
+        valid, letters = validate_segment(batch)
+        if letters is not None:
             self.dead_letters.inc(letters.height)
             yield TaggedOutput(DEAD_LETTERS, letters)
         if valid.height:
@@ -210,23 +214,30 @@ MERGES: dict[str, Callable[[Sequence[pl.DataFrame]], pl.DataFrame]] = {
 """The merge function of every mergeable output, by lake table name."""
 
 
+MINUTE_PARTIALS = ((aggregates.MINUTES.name, aggregates.MINUTES.partial),)
+ENGAGEMENT_PARTIALS = tuple((table.name, table.partial) for table in aggregates.ENGAGEMENT_TABLES)
+VIEW_PARTIALS = ((VIEW_SUMMARIES, views.view_partials),)
+FACT_PARTIALS = tuple((facts.name, facts.partial) for facts in viewer_facts.FACT_SETS)
+ALL_PARTIALS = (*MINUTE_PARTIALS, *ENGAGEMENT_PARTIALS, *VIEW_PARTIALS, *FACT_PARTIALS)
+"""(table, partial function) of every mergeable output: the transforms below, and the
+benchmark's plain-Polars floor, compute exactly these."""
+
+
 class AggregatePerMinute(beam.PTransform):
     """Frames of unique events -> (minute_aggregates, partial) per frame."""
 
     def expand(self, frames: beam.PCollection) -> beam.PCollection:
-        outputs = ((aggregates.MINUTES.name, aggregates.MINUTES.partial),)
-        return frames | "PartialMinutes" >> beam.FlatMap(PartialsOf(outputs)).with_output_types(
-            TableFrame
-        )
+        return frames | "PartialMinutes" >> beam.FlatMap(
+            PartialsOf(MINUTE_PARTIALS)
+        ).with_output_types(TableFrame)
 
 
 class AggregateEngagementPerMinute(beam.PTransform):
     """Frames of unique events -> partials of the creator-, tip- and reaction-minute tables."""
 
     def expand(self, frames: beam.PCollection) -> beam.PCollection:
-        outputs = tuple((table.name, table.partial) for table in aggregates.ENGAGEMENT_TABLES)
         return frames | "PartialEngagementMinutes" >> beam.FlatMap(
-            PartialsOf(outputs)
+            PartialsOf(ENGAGEMENT_PARTIALS)
         ).with_output_types(TableFrame)
 
 
@@ -238,8 +249,7 @@ class SummariseViews(beam.PTransform):
     """
 
     def expand(self, frames: beam.PCollection) -> beam.PCollection:
-        outputs = ((VIEW_SUMMARIES, views.view_partials),)
-        return frames | "PartialViews" >> beam.FlatMap(PartialsOf(outputs)).with_output_types(
+        return frames | "PartialViews" >> beam.FlatMap(PartialsOf(VIEW_PARTIALS)).with_output_types(
             TableFrame
         )
 
@@ -248,10 +258,9 @@ class CollectViewerFacts(beam.PTransform):
     """Frames of unique events -> partials of the story, live and creator-day fact sets."""
 
     def expand(self, frames: beam.PCollection) -> beam.PCollection:
-        outputs = tuple((facts.name, facts.partial) for facts in viewer_facts.FACT_SETS)
-        return frames | "PartialViewerFacts" >> beam.FlatMap(PartialsOf(outputs)).with_output_types(
-            TableFrame
-        )
+        return frames | "PartialViewerFacts" >> beam.FlatMap(
+            PartialsOf(FACT_PARTIALS)
+        ).with_output_types(TableFrame)
 
 
 class MergePartialsByTable(beam.PTransform):
