@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 from benchmarks.workload import request_bodies
-from ingestion_api.body import split_events
+from ingestion_api.body import parse_batch
 from ingestion_api.enrich import Enricher, Pseudonymiser
-from ingestion_api.ingest import ingest_events
+from ingestion_api.ingest import ingest_decoded
 from marquee.eventlog.group_commit import GroupCommitLog
 from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
+from marquee.settings import Settings
 from tests.conftest import start_api
 
 CONCURRENCY = 32
@@ -40,14 +41,23 @@ def count_logged(log_dir: Path) -> int:
 async def _baseline(bodies: list[bytes], log_dir: Path) -> float:
     enricher = Enricher(Pseudonymiser(b"bench"), future_horizon_s=300, lateness_horizon_s=86400 * 7)
     log = GroupCommitLog(log_dir, max_bytes=64 << 20, max_age_s=2.0)
+    limits = Settings()  # the API's default limits
     queue = list(bodies)
 
     async def worker() -> None:
         while queue:
             body = queue.pop()
-            parsed = split_events(body, "application/json")
-            result = ingest_events(
-                parsed.events, parsed.sent_at, "bench", int(time.time() * 1000), None, enricher
+            batch = parse_batch(
+                body, "application/json", limits.max_events_per_request, limits.max_event_bytes
+            )
+            result = ingest_decoded(
+                batch.events,
+                batch.raw_event,
+                batch.sent_at,
+                "bench",
+                int(time.time() * 1000),
+                None,
+                enricher,
             )
             await log.append(bytes(result.log_bytes))
 

@@ -8,13 +8,16 @@ Middleware, outermost first, all pure ASGI (per request, never per event):
 CORS on the collector paths (browser players; Retry-After exposed), then metrics and the
 catch-all that answers 500 `internal_error` without a trace, then the
 per-client rate limit on /v1/. The per-write-key limit needs the event count, so the
-events route applies it after parsing (`ratelimit.limit_write_key`).
+routes apply it after parsing (`ratelimit.write_key_limited`).
+
+`POST /v1/events`, the one route that takes the load, skips the router and the middleware:
+`IngestionApp` hands it to `events_routes.EventsEndpoint`, which applies the same CORS,
+rate limits, metrics and error answers itself (the reasons are in that module).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Any
@@ -23,49 +26,39 @@ import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingestion_api import catalog_routes, cmcd_routes, events_routes, ops_routes
 from ingestion_api.auth import UnknownWriteKey
 from ingestion_api.collector import Collector
+from ingestion_api.cors import CollectorCors, CollectorCORSMiddleware
+from ingestion_api.events_routes import EVENTS_PATH, EventsEndpoint
 from ingestion_api.observability import ObserveMiddleware
 from ingestion_api.openapi import build_openapi
 from ingestion_api.ratelimit import ClientRateLimitMiddleware, RateLimiter
-from ingestion_api.responses import error_response, json_response
+from ingestion_api.responses import json_response, log_unavailable, unknown_write_key
 from marquee.eventlog.base import LogUnavailable
 from marquee.settings import Settings, get_settings
 
-log = logging.getLogger("ingestion_api")
-
 ROUTE_MODULES = (events_routes, cmcd_routes, catalog_routes, ops_routes)
 
-COLLECTOR_PATHS = ("/v1/events", "/v1/cmcd", "/v1/schema/", "/openapi.json")
-"""Paths browsers may call cross-origin. Admin endpoints (catalogue, privacy) are not."""
 
+class IngestionApp(Starlette):
+    """A Starlette app that hands `POST /v1/events` to its endpoint before anything else."""
 
-class CollectorCORSMiddleware:
-    """Starlette's CORSMiddleware, applied only to the collector paths."""
-
-    def __init__(self, app: ASGIApp, allow_origins: list[str]) -> None:
-        self.app = app
-        self.cors = CORSMiddleware(
-            app,
-            allow_origins=allow_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "Content-Encoding", "X-Write-Key"],
-            expose_headers=["Retry-After"],
-            max_age=3600,
-        )
+    def __init__(self, events_endpoint: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.events_endpoint = events_endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(COLLECTOR_PATHS):
-            await self.cors(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == EVENTS_PATH:
+            scope["app"] = self
+            await self.events_endpoint(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -77,16 +70,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def write_key_refused(request: Request, exc: Exception) -> Response:
-    return error_response(401, "unknown_write_key", "missing or unknown write key")
+    return unknown_write_key()
 
 
-async def log_unavailable(request: Request, exc: Exception) -> Response:
-    """The event or quarantine log could not take a write: nothing was acknowledged."""
-    log.error("event log unavailable", exc_info=exc)
-    return error_response(503, "log_unavailable", "try again later", retry=True)
+async def log_unavailable_error(request: Request, exc: Exception) -> Response:
+    return log_unavailable(exc)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> IngestionApp:
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
@@ -99,27 +90,30 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await collector.close()
 
+    limiter = RateLimiter.local(settings)
+    origins = [origin.strip() for origin in settings.cors_allow_origins.split(",")]
+    cors = CollectorCors([origin for origin in origins if origin])
+    events_endpoint = EventsEndpoint(limiter, cors)
     routes: list[BaseRoute] = [
+        Route(EVENTS_PATH, events_endpoint, methods=["POST"]),
         *events_routes.routes,
         *cmcd_routes.routes,
         *catalog_routes.routes,
         *ops_routes.routes,
     ]
-    limiter = RateLimiter.local(settings)
-    origins = [origin.strip() for origin in settings.cors_allow_origins.split(",")]
-    origins = [origin for origin in origins if origin]
-    app = Starlette(
+    app = IngestionApp(
+        events_endpoint,
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(CollectorCORSMiddleware, allow_origins=origins),
+            Middleware(CollectorCORSMiddleware, cors=cors),
             Middleware(ObserveMiddleware),
             Middleware(ClientRateLimitMiddleware, limiter=limiter),
         ],
         exception_handlers={
             HTTPException: http_error,
             UnknownWriteKey: write_key_refused,
-            LogUnavailable: log_unavailable,
+            LogUnavailable: log_unavailable_error,
         },
     )
     app.state.rate_limiter = limiter

@@ -1,20 +1,34 @@
-"""Read a request body within the limits and split it into raw events.
+"""Read a request body within the limits and decode it into a batch of events.
 
 Limits are enforced while reading, before the whole body is in memory: the wire size
 (Content-Length is checked first, then the stream is counted), and for gzip bodies the
 decompressed size, so a small gzip bomb cannot expand without bound.
+
+A JSON body is decoded in one pass straight into event structs whenever it can be: a body
+no longer than the per-event limit cannot hold an oversized event, and a longer one is
+first split into raw events (a scan that builds no objects) only to check the count and
+each event's size. Only a batch holding a bad event takes the slow path, one decode per
+raw event, to tell which events fail and why. Splitting every body first and decoding the
+events again cost a third more decode time.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive
 
-from marquee.events import Time
+from marquee.events import (
+    Event,
+    EventRejected,
+    Time,
+    _check_cross_field_rules,
+    decode_events,
+)
 
 
 class BodyError(Exception):
@@ -32,6 +46,14 @@ JSON_TYPES = {"application/json", "text/plain", ""}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonlines"}
 
 
+class EventBatch(msgspec.Struct):
+    """A batch of events; with `sent_at` the server corrects each event's time for the
+    client's clock skew. (The OpenAPI document publishes this struct, the one decoded.)"""
+
+    events: list[Event]
+    sent_at: Time | None = None
+
+
 class _Envelope(msgspec.Struct):
     events: list[msgspec.Raw]
     sent_at: Time | None = None
@@ -39,6 +61,8 @@ class _Envelope(msgspec.Struct):
 
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
 _array_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_batch_decoder = msgspec.json.Decoder(EventBatch)
+_events_decoder = msgspec.json.Decoder(list[Event])
 
 
 @dataclass
@@ -69,8 +93,36 @@ async def read_limited(
 
 async def read_body(request: Request, max_bytes: int, max_decompressed_bytes: int) -> bytes:
     """A request's body within the wire-size and decompressed-size limits."""
-    wire = await read_limited(request.stream(), request.headers.get("content-length"), max_bytes)
-    return decompress(wire, request.headers.get("content-encoding", ""), max_decompressed_bytes)
+    return await read_body_from(
+        request.stream(),
+        request.headers.get("content-length"),
+        request.headers.get("content-encoding", ""),
+        max_bytes,
+        max_decompressed_bytes,
+    )
+
+
+async def read_body_from(
+    chunks: AsyncIterator[bytes],
+    content_length: str | None,
+    content_encoding: str,
+    max_bytes: int,
+    max_decompressed_bytes: int,
+) -> bytes:
+    """A body from its chunks and headers, within the wire and decompressed size limits."""
+    wire = await read_limited(chunks, content_length, max_bytes)
+    return decompress(wire, content_encoding, max_decompressed_bytes)
+
+
+async def asgi_body_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The body chunks of a bare ASGI request; ClientDisconnect if the client goes away."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
 
 
 def decompress(body: bytes, content_encoding: str, max_bytes: int) -> bytes:
@@ -107,3 +159,90 @@ def split_events(body: bytes, content_type: str) -> ParsedBody:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise BodyError(400, "malformed_body", str(exc)) from None
     return ParsedBody(events=[bytes(raw) for raw in envelope.events], sent_at=envelope.sent_at)
+
+
+@dataclass
+class Batch:
+    """A request's events, each decoded or the reason it was rejected, and its sent_at."""
+
+    events: list[Event | EventRejected]
+    sent_at: Time | None
+    raw_event: Callable[[int], bytes]
+    """The raw JSON of the event at an index, for the quarantine (split only when asked)."""
+
+
+def parse_batch(body: bytes, content_type: str, max_events: int, max_event_bytes: int) -> Batch:
+    """Decode a body into a batch within the count and per-event size limits.
+
+    Raises BodyError for a body refused as a whole (media type, malformed, a limit).
+    """
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in JSON_TYPES:
+        raw: list[msgspec.Raw] | None = None
+        if len(body) > max_event_bytes:
+            raw = _split_raw(body)
+            _check_limits(raw, max_events, max_event_bytes)
+        decoded = _decode_whole(body)
+        if decoded is not None:
+            events, sent_at = decoded
+            if raw is None:
+                _check_count(len(events), max_events)
+            return Batch(list(events), sent_at, _lazy_raw_event(body, raw))
+    parsed = split_events(body, content_type)
+    _check_limits(parsed.events, max_events, max_event_bytes)
+    return Batch(decode_events(parsed.events), parsed.sent_at, parsed.events.__getitem__)
+
+
+def _decode_whole(body: bytes) -> tuple[list[Event], Time | None] | None:
+    """The events of a JSON body in one decoder call, or None if any event is bad."""
+    try:
+        if body.lstrip().startswith(b"["):
+            events: list[Event] = _events_decoder.decode(body)
+            sent_at = None
+        else:
+            batch = _batch_decoder.decode(body)
+            events, sent_at = batch.events, batch.sent_at
+        for event in events:
+            _check_cross_field_rules(event)
+    except (msgspec.ValidationError, msgspec.DecodeError, EventRejected):
+        return None
+    return events, sent_at
+
+
+def _split_raw(body: bytes) -> list[msgspec.Raw]:
+    """The raw events of a JSON body without copying them; BodyError if it is malformed."""
+    try:
+        if body.lstrip().startswith(b"["):
+            return _array_decoder.decode(body)
+        return _envelope_decoder.decode(body).events
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BodyError(400, "malformed_body", str(exc)) from None
+
+
+def _check_count(count: int, max_events: int) -> None:
+    if count > max_events:
+        raise BodyError(413, "too_many_events", f"over {max_events} events")
+
+
+def _check_limits(
+    raw_events: Sequence[bytes | msgspec.Raw], max_events: int, max_event_bytes: int
+) -> None:
+    _check_count(len(raw_events), max_events)
+    for index, raw in enumerate(raw_events):
+        if len(raw) > max_event_bytes:
+            raise BodyError(
+                413, "event_too_large", f"event {index} is over {max_event_bytes} bytes"
+            )
+
+
+def _lazy_raw_event(body: bytes, raw: list[msgspec.Raw] | None) -> Callable[[int], bytes]:
+    """Raw events are needed only to quarantine an event the enricher rejects (its time)."""
+    cache = raw
+
+    def raw_event(index: int) -> bytes:
+        nonlocal cache
+        if cache is None:
+            cache = _split_raw(body)
+        return bytes(cache[index])
+
+    return raw_event

@@ -35,6 +35,12 @@ def _open_log(setting: str, url: str, default_dir: Path, settings: Settings) -> 
         raise EventLogURLError(f"{setting}: {error}") from None
 
 
+def country_code(header_value: str | None) -> str | None:
+    """The country a trusted CDN header names, if it is a two-letter code."""
+    value = (header_value or "").strip().upper()
+    return value if len(value) == 2 and value.isalpha() else None
+
+
 class Collector:
     def __init__(self, settings: Settings) -> None:
         layout = settings.layout.ensure()
@@ -73,10 +79,7 @@ class Collector:
 
     def cdn_country(self, request: Request) -> str | None:
         header = self.settings.trusted_country_header
-        if not header:
-            return None
-        value = request.headers.get(header, "").strip().upper()
-        return value if len(value) == 2 and value.isalpha() else None
+        return country_code(request.headers.get(header)) if header else None
 
     async def quarantine_body(self, app_id: str, code: str, detail: str, body: bytes) -> None:
         """Keep a body refused as a whole, viewer ids pseudonymised."""

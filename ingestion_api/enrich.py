@@ -36,26 +36,35 @@ class Pseudonymiser:
     """Keyed hash of (app, viewer id): stable per app, not reversible without the key.
 
     Keyed BLAKE2b is a MAC in one C call, about twice as fast as HMAC-SHA256 here. A viewer
-    sends many events, so recent pseudonyms are kept in a bounded in-memory cache (memory
-    only: raw ids are never written anywhere).
+    sends many events, so recent pseudonyms are kept in a bounded in-memory cache per app
+    (memory only: raw ids are never written anywhere); the enricher reads it directly,
+    which saves a call per event on the hot path.
     """
 
     CACHE_SIZE = 100_000
+    """Pseudonyms kept per app; the cache of an app is emptied when it is full."""
 
     def __init__(self, key: bytes) -> None:
         self._key = hashlib.blake2b(key, digest_size=32).digest()
-        self._cache: dict[tuple[str, str], str] = {}
+        self._caches: dict[str, dict[str, str]] = {}
+
+    def cache_of(self, app_id: str) -> dict[str, str]:
+        """Recent pseudonyms of an app's viewers by raw viewer id; callers only read it."""
+        cache = self._caches.get(app_id)
+        if cache is None:
+            cache = self._caches[app_id] = {}
+        return cache
 
     def __call__(self, app_id: str, viewer_id: str) -> str:
-        cache_key = (app_id, viewer_id)
-        cached = self._cache.get(cache_key)
+        cache = self.cache_of(app_id)
+        cached = cache.get(viewer_id)
         if cached is not None:
             return cached
         message = f"{app_id}\x00{viewer_id}".encode()
         pseudonym = hashlib.blake2b(message, key=self._key, digest_size=16).hexdigest()
-        if len(self._cache) >= self.CACHE_SIZE:
-            self._cache.clear()
-        self._cache[cache_key] = pseudonym
+        if len(cache) >= self.CACHE_SIZE:
+            cache.clear()
+        cache[viewer_id] = pseudonym
         return pseudonym
 
 
@@ -145,6 +154,7 @@ class Enricher:
         newest = received_at_ms + self.future_horizon_ms
         oldest = received_at_ms - self.lateness_horizon_ms
         pseudonymise = self.pseudonymise
+        pseudonyms = pseudonymise.cache_of(app_id)
         encode = _encoder.encode
         for index, event in enumerate(events):
             if isinstance(event, EventRejected):
@@ -159,7 +169,8 @@ class Enricher:
             if event_time < oldest:
                 rejections.append((index, _TOO_OLD))
                 continue
-            event.viewer_id = pseudonymise(app_id, event.viewer_id)
+            viewer_id = event.viewer_id
+            event.viewer_id = pseudonyms.get(viewer_id) or pseudonymise(app_id, viewer_id)
             event.event_id = event.event_id.lower()
             if cdn_country and event.country is None:
                 event.country = cdn_country

@@ -6,15 +6,12 @@ a replay of the quarantine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import msgspec
 
 from ingestion_api.enrich import Enricher, scrub_viewer_ids, to_epoch_ms
 from ingestion_api.quarantine import QuarantineRecord
-from marquee.events import Time, decode_events
-
-_encoder = msgspec.json.Encoder()
+from marquee.events import Event, EventRejected, Time, decode_events
 
 
 @dataclass
@@ -34,13 +31,35 @@ def ingest_events(
     cdn_country: str | None,
     enricher: Enricher,
 ) -> IngestResult:
+    """Validate and enrich raw events (one JSON object each)."""
+    return ingest_decoded(
+        decode_events(raw_events),
+        raw_events.__getitem__,
+        sent_at,
+        app_id,
+        received_at_ms,
+        cdn_country,
+        enricher,
+    )
+
+
+def ingest_decoded(
+    events: list[Event | EventRejected],
+    raw_event: Callable[[int], bytes],
+    sent_at: Time | None,
+    app_id: str,
+    received_at_ms: int,
+    cdn_country: str | None,
+    enricher: Enricher,
+) -> IngestResult:
+    """Enrich decoded events; `raw_event(index)` gives a rejected event's JSON to quarantine."""
     result = IngestResult()
     sent_at_ms = to_epoch_ms(sent_at) if sent_at is not None else None
     log_bytes, rejections = enricher.encode_batch(
-        decode_events(raw_events), app_id, received_at_ms, sent_at_ms, cdn_country
+        events, app_id, received_at_ms, sent_at_ms, cdn_country
     )
     result.log_bytes = log_bytes
-    result.accepted = len(raw_events) - len(rejections)
+    result.accepted = len(events) - len(rejections)
     for index, rejection in rejections:
         result.rejected.append({"index": index, "reason": rejection.reason.value})
         result.quarantine.append(
@@ -50,16 +69,9 @@ def ingest_events(
                 reason=rejection.reason.value,
                 detail=rejection.detail,
                 index=index,
-                payload=scrub_viewer_ids(raw_events[index], app_id, enricher.pseudonymise).decode(
+                payload=scrub_viewer_ids(raw_event(index), app_id, enricher.pseudonymise).decode(
                     "utf-8", "replace"
                 ),
             )
         )
     return result
-
-
-def oversized_event_index(raw_events: list[bytes], max_event_bytes: int) -> int | None:
-    for index, raw in enumerate(raw_events):
-        if len(raw) > max_event_bytes:
-            return index
-    return None

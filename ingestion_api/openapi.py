@@ -16,17 +16,10 @@ from typing import Any
 import msgspec
 from starlette.routing import BaseRoute, Route
 
-from marquee.events import Event, RejectReason, Time
+from ingestion_api.body import EventBatch
+from marquee.events import Event, RejectReason
 
 REF = "#/components/schemas/{name}"
-
-
-class EventBatch(msgspec.Struct):
-    """A batch of events; with `sent_at` the server corrects each event's time for the
-    client's clock skew."""
-
-    events: list[Event]
-    sent_at: Time | None = None
 
 
 class Rejection(msgspec.Struct):

@@ -117,18 +117,36 @@ def too_many_requests(code: str, detail: str, retry_after_s: float) -> Response:
     return json_response(429, {"error": code, "detail": detail}, {"Retry-After": retry_after})
 
 
-async def limit_write_key(request: Request, events: int) -> Response | None:
-    """The 429 response when the request's write key is over its events/s, else None."""
-    limiter: RateLimiter = request.app.state.rate_limiter
+async def write_key_limited(limiter: RateLimiter, write_key: str, events: int) -> Response | None:
+    """The 429 response when a write key is over its events/s, else None."""
     if not limiter.key_rate:
         return None
-    retry_after = await limiter.write_key_retry_after(write_key_of(request) or "", events)
+    retry_after = await limiter.write_key_retry_after(write_key, events)
     if not retry_after:
         return None
     return too_many_requests(
         "rate_limited_write_key",
         f"write key over {limiter.key_rate:g} events/s",
         retry_after,
+    )
+
+
+async def limit_write_key(request: Request, events: int) -> Response | None:
+    """The 429 response when the request's write key is over its events/s, else None."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return await write_key_limited(limiter, write_key_of(request) or "", events)
+
+
+async def client_limited(limiter: RateLimiter, scope: Scope) -> Response | None:
+    """The 429 response when the request's client is over its requests/s, else None."""
+    if not limiter.client_rate:
+        return None
+    client = scope.get("client")
+    retry_after = await limiter.client_retry_after(client[0] if client else "")
+    if not retry_after:
+        return None
+    return too_many_requests(
+        "rate_limited_client", f"client over {limiter.client_rate:g} requests/s", retry_after
     )
 
 
@@ -141,17 +159,9 @@ class ClientRateLimitMiddleware:
         self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limiter = self.limiter
-        path = scope.get("path", "")
-        if limiter.client_rate and scope["type"] == "http" and path.startswith(self.prefix):
-            client = scope.get("client")
-            retry_after = await limiter.client_retry_after(client[0] if client else "")
-            if retry_after:
-                response = too_many_requests(
-                    "rate_limited_client",
-                    f"client over {limiter.client_rate:g} requests/s",
-                    retry_after,
-                )
+        if scope["type"] == "http" and scope.get("path", "").startswith(self.prefix):
+            response = await client_limited(self.limiter, scope)
+            if response is not None:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
