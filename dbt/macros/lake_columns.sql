@@ -1,0 +1,40 @@
+{#
+    Column lists of the lake tables, named once (marquee/lake.py is the contract), so the
+    staging models and the marts that re-aggregate them sum the same measures.
+#}
+
+{% macro startup_bucket_columns() -%}
+    {{ return([
+        'startup_bucket_0_250', 'startup_bucket_250_500', 'startup_bucket_500_1000',
+        'startup_bucket_1000_2000', 'startup_bucket_2000_4000', 'startup_bucket_4000_8000',
+        'startup_bucket_8000_inf',
+    ]) }}
+{%- endmacro %}
+
+{% macro startup_bucket_edges_ms() -%}
+    {# Lower edges of the buckets above, and the upper edge of each but the last. #}
+    {{ return([0, 250, 500, 1000, 2000, 4000, 8000]) }}
+{%- endmacro %}
+
+{% macro minute_measure_columns() -%}
+    {{ return([
+        'attempts', 'starts', 'fatal_errors', 'played_ms', 'stalled_ms', 'stall_count',
+        'seek_ms', 'startup_ms_sum',
+    ] + startup_bucket_columns() + [
+        'story_views', 'story_completions', 'story_tap_forward', 'story_tap_back',
+        'story_tap_exit', 'story_swipe_forward', 'reactions', 'chat_messages', 'shares',
+        'ad_impressions', 'ad_q25', 'ad_q50', 'ad_q75', 'ad_q100', 'ad_skips', 'ad_clicks',
+        'bitrate_weighted',
+    ]) }}
+{%- endmacro %}
+
+{#
+    `sum(column)` of each column as bigint, 0 for none: columns added after a table's first
+    release are NULL in older run files, which count as 0.
+#}
+{% macro summed(columns, prefix='') -%}
+    {%- for column in columns %}
+        cast(coalesce(sum({{ prefix }}{{ column }}), 0) as {{ dbt.type_bigint() }}) as {{ column }}
+        {%- if not loop.last %},{% endif %}
+    {%- endfor %}
+{%- endmacro %}

@@ -1,0 +1,30 @@
+with
+
+source as (
+
+    select * from {{ source('pipeline', 'live_viewer_facts') }}
+
+),
+
+union_of_runs as (
+
+    select
+        live_id,
+        viewer_key,
+        fact,
+        at_ms,
+        max(processed_at_ms) as last_processed_at_ms
+
+    from source
+
+    group by 1, 2, 3, 4
+
+),
+
+final as (
+
+    select * from union_of_runs
+
+)
+
+select * from final
