@@ -55,7 +55,7 @@ from pipelines.transforms import (
     AggregateEngagementPerMinute,
     AggregatePerMinute,
     CollectViewerFacts,
-    Deduplicate,
+    DeduplicateRun,
     ParseEvents,
     SummariseViews,
     TableFrame,
@@ -152,31 +152,31 @@ def build_pipeline(
 ) -> None:
     """The bounded graph of one local run: read, deduplicate, aggregate, land outputs.
 
-    Deduplication runs in one shard (one worker here), so the run's unique events are one
-    frame and each output is one partial that is already the run's whole table: it is
-    written as it is, without a second shuffle to merge partials (which would copy every
-    output through Beam's data plane once more). Each output is one file per run under
+    The run's segments are one element: one worker reads them into one frame, so its
+    duplicates meet without a shuffle (`DeduplicateRun`) and each output is one partial
+    that is already the run's whole table, written as it is. The whole graph fuses into
+    one Beam stage and no frame is ever encoded. Each output is one file per run under
     `lake/<table>/`, named by the run id; dead letters one file per run and segment; the
     run's event ids go to a pending file the ledger commit reads.
     """
     parsed = (
         pipeline
-        | "SegmentPaths" >> beam.Create(segment_paths, reshuffle=False)
+        | "SegmentPaths" >> beam.Create([segment_paths], reshuffle=False)
         | "ParseEvents" >> ParseEvents()
     )
-    unique = parsed.events | "Deduplicate" >> Deduplicate(state_db, shards=1)
-    partials = (
-        unique | "AggregatePerMinute" >> AggregatePerMinute(),
-        unique | "AggregateEngagementPerMinute" >> AggregateEngagementPerMinute(),
-        unique | "SummariseViews" >> SummariseViews(),
-        unique | "CollectViewerFacts" >> CollectViewerFacts(),
-        unique | "KeySeenIds" >> beam.Map(seen_ids).with_output_types(TableFrame),
-    )
-    (
-        partials
-        | "FlattenOutputs" >> beam.Flatten().with_output_types(TableFrame)
-        | "WriteOutputs" >> beam.Map(write_output, outputs)
-    )
+    unique = parsed.events | "Deduplicate" >> DeduplicateRun(state_db)
+    partials = {
+        "Minutes": unique | "AggregatePerMinute" >> AggregatePerMinute(),
+        "EngagementMinutes": unique
+        | "AggregateEngagementPerMinute" >> AggregateEngagementPerMinute(),
+        "Views": unique | "SummariseViews" >> SummariseViews(),
+        "ViewerFacts": unique | "CollectViewerFacts" >> CollectViewerFacts(),
+        "SeenIds": unique | "KeySeenIds" >> beam.Map(seen_ids).with_output_types(TableFrame),
+    }
+    # One write per branch rather than a Flatten: the runner materialises a Flatten's
+    # inputs, which would encode every output frame once more.
+    for name, branch in partials.items():
+        branch | f"Write{name}" >> beam.Map(write_output, outputs)
     parsed[DEAD_LETTERS_TAG] | "WriteDeadLetters" >> beam.Map(write_dead_letters, outputs)
 
 
