@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import ingest, pipeline
+from benchmarks import ingest, lag, pipeline
 
 
 def show(title: str, figures: dict[str, float]) -> None:
@@ -17,10 +17,21 @@ def show(title: str, figures: dict[str, float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument(
+        "--pipeline-events",
+        type=int,
+        nargs="+",
+        default=list(pipeline.SIZES),
+        help="event counts the pipeline is measured at (fixed costs show at the small one)",
+    )
+    parser.add_argument("--lag-probes", type=int, default=20)
     args = parser.parse_args()
     show("ingestion: API (1 worker, 32 connections, 100-event batches) vs no-HTTP baseline",
          ingest.run(args.events))  # fmt: skip
-    show("pipeline: local mode (Beam, one core) vs plain Polars floor", pipeline.run(args.events))
+    show("pipeline: local mode (Beam, one core) vs plain Polars floor computing every output",
+         pipeline.run(args.pipeline_events))  # fmt: skip
+    show("lag: probe event appended -> its minute queryable in serving.duckdb (demo load)",
+         lag.run(args.lag_probes))  # fmt: skip
 
 
 if __name__ == "__main__":
