@@ -7,7 +7,7 @@ BOOTSTRAP := .uv-bootstrap
 UV := $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup browser demo test bench lint lint-sql format docs clean
+.PHONY: help setup browser demo test bench lint lint-sql format docs clean history
 
 help:
 	@echo "make demo   - install everything and run the whole platform locally"
@@ -41,6 +41,12 @@ test: setup browser
 
 bench: setup
 	$(UV) run python -m benchmarks
+
+# Simulated history into the local log, then the pipeline: make history DAYS=30 CREATORS=1000
+DAYS ?= 7
+CREATORS ?= 100
+history: setup
+	$(UV) run python -m marquee.history --days $(DAYS) --creators $(CREATORS)
 
 lint: setup
 	$(UV) run ruff check .

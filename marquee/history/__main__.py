@@ -83,13 +83,15 @@ def print_summary(result: HistoryResult) -> None:
     print(f"  catalogue          {result.creators:,} creators, {result.content:,} titles")
     print(
         f"  events generated   {generation.delivered:,} in {format_duration(generation.seconds)}"
-        f" ({generation.events_per_s:,.0f} events/s)"
+        f" ({generation.events_per_s:,.0f} events/s; "
+        f"{generation.events_per_cpu_s:,.0f} events per CPU second of a worker)"
     )
     print(f"  accepted / quarantined  {generation.accepted:,} / {generation.quarantined:,}")
     if pipeline is not None:
         print(
             f"  pipeline           {pipeline.runs} runs, {pipeline.events_read:,} events in "
-            f"{format_duration(pipeline.seconds)} ({pipeline.events_per_s:,.0f} events/s), "
+            f"{format_duration(pipeline.seconds)} ({pipeline.events_per_s:,.0f} events/s; "
+            f"{pipeline.events_per_cpu_s:,.0f} per CPU second), "
             f"{pipeline.duplicates:,} duplicates, {pipeline.dead_letters:,} dead letters"
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import queue
 import time
 from collections.abc import Callable
@@ -43,16 +44,28 @@ class GenerationSummary:
     def events_per_s(self) -> float:
         return self.delivered / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def events_per_cpu_s(self) -> float:
+        """Events per CPU second of one worker: the per-core rate, whatever else runs."""
+        cpu = sum(result.cpu_seconds for result in self.shards)
+        return self.delivered / cpu if cpu > 0 else 0.0
+
 
 _progress_queue: Queue[int] | None = None
+_parent_pid: int | None = None
 
 
 def _init_worker(progress_queue: Queue[int]) -> None:
-    global _progress_queue
+    global _progress_queue, _parent_pid
     _progress_queue = progress_queue
+    _parent_pid = os.getppid()
 
 
 def _report_to_parent(events: int) -> None:
+    """Send progress; a worker whose parent was killed stops instead of writing on alone
+    (Ctrl-C reaches the whole process group, a SIGTERM to the parent does not)."""
+    if os.getppid() != _parent_pid:
+        raise SystemExit("the history command that started this worker is gone")
     if _progress_queue is not None:
         _progress_queue.put(events)
 

@@ -1,0 +1,194 @@
+"""dbt build time over a month of history: a full refresh, and an incremental hour.
+
+The issue's target: over 30 days of simulated traffic for 1,000 creators (at least 50
+million events' worth of pipeline outputs), a full `dbt build` on DuckDB in under 2 minutes
+and an incremental build after one more hour in under 20 s.
+
+The history is built once by `marquee.history` (simulator -> API validation -> segment log
+-> local pipeline -> lake) into `.bench-cache/history-<days>d-<creators>c-<rate>eps-s<seed>`
+(git-ignored) and reused by later runs; the log segments are deleted once the pipeline has
+consumed them (about 30 GB at full size; the benchmark only reads the lake). The history
+ends on a fixed day so the cache stays valid from one day to the next.
+
+Each run then times, in the same process and on the same files:
+
+- baseline: DuckDB reading every column of every lake table once (`max(columns(*))`),
+  the least any build over the lake must do, so ratios stay comparable on a noisy machine;
+- `dbt build --full-refresh` (models, unit tests, data tests);
+- one more hour of history appended (generated and run through the pipeline, timed on its
+  own) and then a plain `dbt build`, which is the incremental figure. Each run appends the
+  next hour, so the cache grows by an hour per run.
+
+    uv run python -m benchmarks.dbt_build [--days 30] [--creators 1000] [--rate R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from marquee.eventlog.segments import sealed_segments
+from marquee.history.build import BuildOptions, build_history
+from marquee.history.manifest import Manifest
+from marquee.history.plan import HistoryPlan, default_rate
+from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES
+from marquee.layout import DataLayout
+from marquee.refresh import DBT_PROJECT_DIR, dbt_command, dbt_environment
+from marquee.settings import PROJECT_ROOT, Settings
+from marquee.simulator.clock import HOUR_MS
+
+CACHE_ROOT = PROJECT_ROOT / ".bench-cache"
+HISTORY_END = date(2026, 11, 1)
+"""Fixed, so the cached history is reused whatever day the benchmark runs."""
+BUILD_FIGURES = "bench-history.json"
+"""How long the cached history took to build, kept next to it for later reports."""
+
+
+def cache_dir(days: int, creators: int, rate: float, seed: int) -> Path:
+    return CACHE_ROOT / f"history-{days}d-{creators}c-{rate:g}eps-s{seed}"
+
+
+def _options(workers: int) -> BuildOptions:
+    return BuildOptions(workers=workers, progress_every_s=15.0)
+
+
+def ensure_history(
+    days: int, creators: int, rate: float, seed: int, workers: int
+) -> tuple[Settings, dict[str, float]]:
+    """The cached history (built now if missing or unfinished) and how long building took."""
+    settings = Settings(data_dir=cache_dir(days, creators, rate, seed))
+    figures_file = settings.data_dir / BUILD_FIGURES
+    plan = HistoryPlan.days_before(HISTORY_END, days, seed, creators, rate)
+    result = build_history(plan, settings, _options(workers))
+    _drop_consumed_segments(settings.layout)
+    if result.shards_written:
+        assert result.pipeline is not None
+        figures = {
+            "history_events_generated": float(result.generation.delivered),
+            "history_generation_s": result.generation.seconds,
+            "history_generation_events_per_s": result.generation.events_per_s,
+            "history_generation_events_per_cpu_s": result.generation.events_per_cpu_s,
+            "history_pipeline_s": result.pipeline.seconds,
+            "history_pipeline_events_per_s": result.pipeline.events_per_s,
+            "history_pipeline_events_per_cpu_s": result.pipeline.events_per_cpu_s,
+        }
+        figures_file.write_text(json.dumps(figures, indent=1))
+    return settings, json.loads(figures_file.read_text())
+
+
+def _drop_consumed_segments(layout: DataLayout) -> None:
+    """The pipeline has consumed every sealed segment (build_history drains them all)."""
+    for segment in sealed_segments(layout.log_dir):
+        segment.unlink()
+
+
+def lake_rows(layout: DataLayout) -> dict[str, int]:
+    return {
+        table: sum(
+            pq.read_metadata(path).num_rows
+            for path in layout.lake_table_dir(table).glob("*.parquet")
+        )
+        for table in LAKE_TABLES
+    }
+
+
+def scan_lake_once(layout: DataLayout) -> float:
+    """Seconds DuckDB takes to read every column of every lake table once."""
+    started = time.perf_counter()
+    with duckdb.connect() as conn:
+        for table in LAKE_TABLES:
+            glob = str(layout.lake_table_dir(table) / "*.parquet")
+            conn.read_parquet(glob, union_by_name=True).aggregate("max(columns(*))").fetchall()
+    return time.perf_counter() - started
+
+
+def timed_dbt_build(layout: DataLayout, *args: str) -> float:
+    """Seconds of one `dbt build` (as `marquee.refresh` runs it); raises if it fails."""
+    started = time.perf_counter()
+    completed = subprocess.run(
+        dbt_command(layout, "build", *args),
+        cwd=DBT_PROJECT_DIR,
+        env=dbt_environment(layout),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-30:])
+        raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{tail}")
+    return seconds
+
+
+def append_hour(settings: Settings, workers: int) -> tuple[int, float]:
+    """One more hour of the same history, through the pipeline; (events, seconds)."""
+    manifest = Manifest.load(settings.data_dir)
+    end_ms = manifest.end_ms
+    assert end_ms is not None and manifest.world
+    plan = HistoryPlan(
+        seed=int(manifest.world["seed"]),
+        creators=int(manifest.world["creators"]),
+        rate=manifest.world["rate"],
+        start_ms=end_ms,
+        end_ms=end_ms + HOUR_MS,
+    )
+    started = time.perf_counter()
+    result = build_history(plan, settings, _options(workers))
+    _drop_consumed_segments(settings.layout)
+    return result.generation.delivered, time.perf_counter() - started
+
+
+def run(
+    days: int = 30,
+    creators: int = 1000,
+    rate: float | None = None,
+    seed: int = 1,
+    workers: int = 2,
+) -> dict[str, float]:
+    settings, figures = ensure_history(
+        days, creators, rate or default_rate(creators), seed, workers
+    )
+    layout = settings.layout
+    rows = lake_rows(layout)
+    scan_s = scan_lake_once(layout)
+    full_s = timed_dbt_build(layout, "--full-refresh")
+    hour_events, hour_s = append_hour(settings, workers)
+    incremental_s = timed_dbt_build(layout)
+    status = json.loads(layout.pipeline_status.read_text())
+    return {
+        **figures,
+        "events_in_lake": float(status["events_read"]),
+        "minute_aggregate_rows": float(rows[MINUTE_AGGREGATES]),
+        "lake_rows": float(sum(rows.values())),
+        "baseline_lake_scan_s": scan_s,
+        "full_build_s": full_s,
+        "full_build_over_scan": full_s / scan_s,
+        "hour_appended_events": float(hour_events),
+        "hour_generate_and_pipeline_s": hour_s,
+        "incremental_build_s": incremental_s,
+        "incremental_over_scan": incremental_s / scan_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.dbt_build")
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--creators", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=None, help="events/s (default 0.02/creator)")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    figures = run(args.days, args.creators, args.rate, workers=args.workers)
+    print("\ndbt build over history (targets: full < 120 s, incremental < 20 s)")
+    for name, value in figures.items():
+        print(f"  {name:34} {value:,.0f}" if abs(value) >= 100 else f"  {name:34} {value:.3f}")
+
+
+if __name__ == "__main__":
+    main()
