@@ -1,0 +1,48 @@
+{#
+    The late-data lookback of incremental models.
+
+    The API rejects events older than its lateness horizon (settings.lateness_horizon_s,
+    7 days) or more than its future horizon (300 s) ahead, so no new event can land before
+    (newest event time already built) - (lateness + future horizons). An incremental run
+    rebuilds every row from that point on; older rows can no longer change, which is what
+    makes incremental runs equal a full refresh. Set the vars when the API's horizons
+    change.
+#}
+{% macro lookback_ms() -%}
+    {{ return((var('marquee_lateness_horizon_s', 604800) + var('marquee_future_horizon_s', 300)) * 1000) }}
+{%- endmacro %}
+
+{#
+    `<column> >= <cutoff>` on incremental runs, where the cutoff is the newest value of
+    `this_column` (epoch ms, or epoch minutes with unit='minute') in the built table minus
+    the lookback; `1 = 1` on full builds.
+#}
+{% macro incremental_lookback_filter(column, this_column, unit='ms') -%}
+    {%- if is_incremental() -%}
+        {%- set divisor = 60000 if unit == 'minute' else 1 -%}
+        {{ column }} >= (
+            select coalesce(max({{ this_column }}), 0) - {{ (lookback_ms() / divisor) | int }}
+            from {{ this }}
+        )
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    `<day_column> >= <the UTC day of the cutoff>` on incremental runs: daily marts rebuild
+    whole days, never a day cut by the lookback (a partial sum would overwrite the day's
+    row). `this_ms_expression` is the newest epoch-ms time built, over `this`.
+#}
+{% macro incremental_lookback_day_filter(day_column, this_ms_expression) -%}
+    {%- if is_incremental() -%}
+        {{ day_column }} >= (
+            select cast({{ epoch_ms_to_timestamp(
+                'coalesce(max(' ~ this_ms_expression ~ '), 0) - ' ~ lookback_ms()
+            ) }} as date)
+            from {{ this }}
+        )
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
