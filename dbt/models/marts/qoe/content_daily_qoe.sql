@@ -1,0 +1,36 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['view_date', 'content_id'],
+        on_schema_change='append_new_columns',
+    )
+}}
+
+with
+
+views as (
+
+    select * from {{ ref('views') }}
+
+    where {{ incremental_lookback_day_filter('view_date', 'last_view_start_ms') }}
+
+),
+
+final as (
+
+    select
+        view_date,
+        content_id,
+        max(creator_id) as creator_id,
+        max(content_type) as content_type,
+        {{ view_set_metrics() }},
+        max(view_start_ms) as last_view_start_ms
+
+    from views
+
+    group by 1, 2
+
+)
+
+select * from final
