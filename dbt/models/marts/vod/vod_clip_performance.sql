@@ -1,0 +1,48 @@
+with
+
+views as (
+
+    select * from {{ ref('views') }}
+
+    where content_type in ('vod', 'clip')
+
+),
+
+content as (
+
+    select * from {{ ref('stg_catalog__content') }}
+
+),
+
+per_content as (
+
+    select
+        content_id,
+        max(creator_id) as creator_id,
+        max(content_type) as content_type,
+        {{ view_set_metrics() }},
+        min(view_start_ms) as first_view_start_ms,
+        max(view_start_ms) as last_view_start_ms
+
+    from views
+
+    group by 1
+
+),
+
+final as (
+
+    select
+        per_content.*,
+        content.title as content_title,
+        content.duration_ms,
+        content.published_at
+
+    from per_content
+
+    left join content
+        on per_content.content_id = content.content_id
+
+)
+
+select * from final
