@@ -1,0 +1,226 @@
+{#
+    The headline numbers of METRICS.md per creator per UTC day. Views and QoE by view
+    start day; engagement counts by event day. A table rebuilt each run from the marts and
+    staging models below (one row per creator and day is small).
+#}
+
+with
+
+views as (
+
+    select * from {{ ref('views') }}
+
+),
+
+minute_aggregates as (
+
+    select * from {{ ref('stg_pipeline__minute_aggregates') }}
+
+),
+
+creator_minutes as (
+
+    select * from {{ ref('stg_pipeline__creator_minute_aggregates') }}
+
+),
+
+tip_minutes as (
+
+    select * from {{ ref('stg_pipeline__tip_minute_aggregates') }}
+
+),
+
+creator_viewer_days as (
+
+    select * from {{ ref('stg_pipeline__creator_viewer_days') }}
+
+),
+
+creators as (
+
+    select * from {{ ref('stg_catalog__creators') }}
+
+),
+
+view_numbers as (
+
+    select
+        creator_id,
+        view_date as day,
+        {{ view_set_metrics() }}
+
+    from views
+
+    group by 1, 2
+
+),
+
+engagement_numbers as (
+
+    select
+        creator_id,
+        minute_date as day,
+        {{ summed(['chat_messages', 'shares', 'reactions', 'ad_impressions', 'story_views']) }}
+
+    from minute_aggregates
+
+    group by 1, 2
+
+),
+
+follower_numbers as (
+
+    select
+        creator_id,
+        cast({{ epoch_minute_to_timestamp('epoch_minute') }} as date) as day,
+        {{ summed(['follows', 'unfollows']) }}
+
+    from creator_minutes
+
+    group by 1, 2
+
+),
+
+tip_numbers as (
+
+    select
+        creator_id,
+        cast({{ epoch_minute_to_timestamp('epoch_minute') }} as date) as day,
+        {{ summed(['tips']) }}
+
+    from tip_minutes
+
+    group by 1, 2
+
+),
+
+audience_numbers as (
+
+    select
+        creator_id,
+        day,
+        count(distinct viewer_key) as audience_viewers,
+        count(distinct case when activity = 'story' then viewer_key end) as story_viewers
+
+    from creator_viewer_days
+
+    group by 1, 2
+
+),
+
+{#
+    Story and live numbers: the place for the stories and live-session marts
+    (models/marts/stories/, models/marts/live/) once they exist. Until then story reach is
+    the creator's distinct story viewers of the day and reaction validity is unknown.
+#}
+story_and_live_numbers as (
+
+    select
+        creator_id,
+        day,
+        story_viewers as story_reach,
+        cast(null as {{ dbt.type_bigint() }}) as valid_reactions,
+        cast(null as {{ dbt.type_float() }}) as reaction_rate_pct
+
+    from audience_numbers
+
+),
+
+creator_days as (
+
+    select creator_id, day from view_numbers
+    union
+    select creator_id, day from engagement_numbers
+    union
+    select creator_id, day from follower_numbers
+    union
+    select creator_id, day from tip_numbers
+    union
+    select creator_id, day from audience_numbers
+
+),
+
+joined as (
+
+    select
+        creator_days.creator_id,
+        creator_days.day,
+        creators.creator_name,
+        coalesce(view_numbers.views, 0) as views,
+        coalesce(view_numbers.unique_viewers, 0) as unique_viewers,
+        coalesce(audience_numbers.audience_viewers, 0) as audience_viewers,
+        coalesce(view_numbers.started_views, 0) as started_views,
+        coalesce(view_numbers.watch_time_hours, 0) as watch_time_hours,
+        view_numbers.avg_view_duration_secs,
+        view_numbers.completion_rate_pct,
+        view_numbers.startup_p50_ms,
+        view_numbers.rebuffer_pct,
+        view_numbers.playback_failure_pct,
+        coalesce(follower_numbers.follows, 0) as follows,
+        coalesce(follower_numbers.unfollows, 0) as unfollows,
+        coalesce(follower_numbers.follows, 0)
+        - coalesce(follower_numbers.unfollows, 0) as net_followers,
+        coalesce(story_and_live_numbers.story_reach, 0) as story_reach,
+        coalesce(engagement_numbers.story_views, 0) as story_impressions,
+        coalesce(engagement_numbers.reactions, 0) as reactions,
+        story_and_live_numbers.valid_reactions,
+        story_and_live_numbers.reaction_rate_pct,
+        coalesce(engagement_numbers.chat_messages, 0) as chat_messages,
+        coalesce(engagement_numbers.shares, 0) as shares,
+        coalesce(tip_numbers.tips, 0) as tips,
+        coalesce(engagement_numbers.ad_impressions, 0) as ad_impressions,
+        {{ pct(
+            'coalesce(story_and_live_numbers.valid_reactions, engagement_numbers.reactions, 0)'
+            ~ ' + coalesce(engagement_numbers.chat_messages, 0)'
+            ~ ' + coalesce(engagement_numbers.shares, 0)',
+            'view_numbers.views'
+        ) }} as engagement_rate_pct
+
+    from creator_days
+
+    left join creators on creator_days.creator_id = creators.creator_id
+    left join view_numbers
+        on creator_days.creator_id = view_numbers.creator_id and creator_days.day = view_numbers.day
+    left join engagement_numbers
+        on
+            creator_days.creator_id = engagement_numbers.creator_id
+            and creator_days.day = engagement_numbers.day
+    left join follower_numbers
+        on
+            creator_days.creator_id = follower_numbers.creator_id
+            and creator_days.day = follower_numbers.day
+    left join tip_numbers
+        on creator_days.creator_id = tip_numbers.creator_id and creator_days.day = tip_numbers.day
+    left join audience_numbers
+        on
+            creator_days.creator_id = audience_numbers.creator_id
+            and creator_days.day = audience_numbers.day
+    left join story_and_live_numbers
+        on
+            creator_days.creator_id = story_and_live_numbers.creator_id
+            and creator_days.day = story_and_live_numbers.day
+
+),
+
+final as (
+
+    select
+        joined.*,
+        {{ pct('joined.views - week_before.views', 'week_before.views') }} as views_wow_change_pct,
+        {{ pct('joined.unique_viewers - week_before.unique_viewers', 'week_before.unique_viewers') }}
+            as unique_viewers_wow_change_pct,
+        {{ pct('joined.watch_time_hours - week_before.watch_time_hours', 'week_before.watch_time_hours') }}
+            as watch_time_hours_wow_change_pct,
+        {{ pct('joined.net_followers - week_before.net_followers', 'week_before.net_followers') }}
+            as net_followers_wow_change_pct
+
+    from joined
+
+    left join joined as week_before
+        on
+            joined.creator_id = week_before.creator_id
+            and week_before.day = cast({{ dbt.dateadd('day', -7, 'joined.day') }} as date)
+
+)
+
+select * from final
