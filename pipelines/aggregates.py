@@ -96,8 +96,12 @@ def deduplicate(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _count(condition: pl.Expr) -> pl.Expr:
-    """1 where the condition holds, else 0 (null counts as false)."""
-    return condition.fill_null(False).cast(pl.Int64)
+    """1 where the condition holds, else 0 (null counts as false).
+
+    One byte per event: the per-event rows of the minute table have some forty counts, and
+    moving them as 64-bit integers cost a fifth of its time. Sums are 64-bit (`merge`).
+    """
+    return condition.fill_null(False).cast(pl.UInt8)
 
 
 def _epoch_minute() -> pl.Expr:
@@ -221,7 +225,7 @@ class SumTable:
         """Merge partials: the same grain key sums its measures, in any order."""
         non_empty = [part for part in parts if not part.is_empty()]
         if not non_empty:
-            return self.event_rows(empty_records())
+            non_empty = [self.event_rows(empty_records())]  # typed like any merge result
         return (
             pl.concat(non_empty)
             .group_by(self.grain)
