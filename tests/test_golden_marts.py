@@ -1,0 +1,175 @@
+"""The golden scenario through the real API, pipeline and dbt build, checked on the marts.
+
+`../shared/golden/scenario_basic.json` (rebased in time) is posted to the real API process
+in shuffled batches with its client retry, its catalogue is upserted through the admin
+endpoints, the pipeline's local mode runs once as its own command, and `dbt build` builds
+every mart (its tests included). Each section under `expected` is then checked against the
+mart that carries it, percentages within 0.01.
+
+Sections are checked by the functions in `SECTION_CHECKS`; another mart group adds its own
+section (e.g. `stories`) by adding one function there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import pytest
+
+from marquee.layout import DataLayout
+from marquee.refresh import run_dbt_build
+from tests.conftest import APP_ID, REPO_ROOT, WRITE_KEY, start_api
+from tests.golden import load_scenario
+
+ADMIN_TOKEN = "golden-admin-token"
+TOLERANCE = 0.01
+
+Rows = list[dict[str, Any]]
+
+
+def run_pipeline_once(data_dir: Path) -> None:
+    env = dict(os.environ, MARQUEE_DATA_DIR=str(data_dir))
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipelines", "local", "--once"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def scenario() -> dict[str, Any]:
+    return load_scenario()
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory, scenario: dict[str, Any]) -> Iterator[Path]:
+    """The dbt warehouse built from the scenario; yields the DuckDB file."""
+    data_dir = tmp_path_factory.mktemp("golden") / "data"
+    api = start_api(
+        data_dir,
+        {"MARQUEE_WRITE_KEYS": f"{APP_ID}:{WRITE_KEY}", "MARQUEE_ADMIN_TOKEN": ADMIN_TOKEN},
+    )
+    try:
+        for kind in ("creators", "content"):
+            response = httpx.put(
+                f"{api.url}/v1/catalog/{kind}",
+                json=scenario["catalogue"][kind],
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
+            assert response.status_code == 200, response.text
+        events = scenario["events_in_delivery_order"]
+        for start in range(0, len(events), 7):
+            response = api.post({"events": events[start : start + 7]})
+            assert response.status_code == 202
+            assert response.json()["rejected"] == []
+    finally:
+        api.stop()
+    run_pipeline_once(data_dir)
+    layout = DataLayout(data_dir)
+    result = run_dbt_build(layout)
+    assert result.success, result.output[-5000:]
+    yield layout.dbt_db
+
+
+def query(db: Path, sql: str, *parameters: object) -> Rows:
+    with duckdb.connect(str(db), read_only=True) as connection:
+        relation = connection.execute(sql, list(parameters))
+        names = [column[0] for column in relation.description]
+        return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
+
+
+def assert_matches(actual: dict[str, Any], expected: dict[str, Any], where: str) -> None:
+    for name, value in expected.items():
+        got = actual[name]
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            assert got == value, f"{where}.{name}: {got!r} != {value!r}"
+        else:
+            assert got == pytest.approx(value, abs=TOLERANCE), f"{where}.{name}: {got} != {value}"
+
+
+VIEW_COLUMNS = {
+    "started": "is_started",
+    "failed": "is_failed",
+    "vsf": "is_vsf",
+    "ebvs": "is_ebvs",
+    "completed": "is_completed",
+}
+"""METRICS.md field -> views mart column where they differ (booleans carry `is_`)."""
+
+
+def check_views(db: Path, expected: dict[str, Any]) -> None:
+    for session_id, fields in expected.items():
+        rows = query(db, "select * from main.views where session_id = ?", session_id)
+        assert len(rows) == 1, f"one row per view: {session_id}"
+        row = {field: rows[0][VIEW_COLUMNS.get(field, field)] for field in fields}
+        assert_matches(row, fields, f"views.{session_id}")
+
+
+AD_COLUMNS = {
+    "impressions": "ad_impressions",
+    "q25_pct": "q25_reach_pct",
+    "q50_pct": "q50_reach_pct",
+    "q75_pct": "q75_reach_pct",
+    "q100_pct": "q100_reach_pct",
+    "completion_rate_pct": "ad_completion_rate_pct",
+    "skip_rate_pct": "skip_rate_pct",
+    "ctr_pct": "ctr_pct",
+}
+
+
+def check_ads(db: Path, expected: dict[str, Any]) -> None:
+    rows = query(db, "select * from main.ad_daily_performance")
+    assert len(rows) == 1, "the scenario's ads play in one content on one day"
+    row = {field: rows[0][column] for field, column in AD_COLUMNS.items() if field in expected}
+    assert set(row) == set(expected), "every expected ad metric has a mart column"
+    assert_matches(row, expected, "ads")
+
+
+def check_vod_summary(db: Path, expected: dict[str, Any]) -> None:
+    rows = query(
+        db, "select * from main.vod_clip_performance where content_id = ?", expected["content_id"]
+    )
+    assert len(rows) == 1
+    assert_matches(rows[0], expected, "vod_summary")
+
+
+SECTION_CHECKS: dict[str, Callable[[Path, dict[str, Any]], None]] = {
+    "views": check_views,
+    "ads": check_ads,
+    "vod_summary": check_vod_summary,
+}
+"""expected.<section> -> the check that reads it from the marts."""
+
+SECTIONS_CHECKED_ELSEWHERE = {
+    "minutes": "tests/test_end_to_end.py",
+    "stories": "the stories marts' helper adds check_stories here",
+}
+
+
+def test_every_expected_section_has_a_check(scenario: dict[str, Any]) -> None:
+    unchecked = set(scenario["expected"]) - set(SECTION_CHECKS) - set(SECTIONS_CHECKED_ELSEWHERE)
+    assert unchecked == set()
+
+
+@pytest.mark.parametrize("section", sorted(SECTION_CHECKS))
+def test_marts_match_the_golden_section(
+    warehouse: Path, scenario: dict[str, Any], section: str
+) -> None:
+    SECTION_CHECKS[section](warehouse, scenario["expected"][section])
+
+
+def test_every_view_of_the_scenario_is_one_row(warehouse: Path, scenario: dict[str, Any]) -> None:
+    sessions = {
+        event["session_id"]
+        for event in scenario["events_in_delivery_order"]
+        if event.get("session_id")
+    }
+    rows = query(warehouse, "select session_id from main.views")
+    assert sorted(row["session_id"] for row in rows) == sorted(sessions)
