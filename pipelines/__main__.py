@@ -1,16 +1,20 @@
-"""`python -m pipelines local|streaming ...`: the pipeline's command line.
+"""`python -m pipelines local|streaming|replay|export-snowflake ...`: the pipeline's command line.
 
 - `local [--once] [--interval-s 2] [--max-segments-per-run N]`: local mode over the segment
   log named by MARQUEE_EVENT_LOG_URL (default: the data directory's `log/`);
 - `streaming [--source URL] [--sink lake|snowflake] [Beam options]`: the unbounded job over
   Kafka or Pub/Sub (docs/pipelines-streaming.md); options it does not know go to Beam
   (`--runner`, `--project`, `--flink_master`, ...);
+- `replay --segments FROM..TO | --quarantine [--since T] [--until T]`: count what a range of
+  sealed segments or the quarantine holds that was never counted (`pipelines.replay`);
+- `export-snowflake [--runs FROM..TO]`: copy the lake's runs to Snowflake.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from marquee.eventlog.factory import local_directory
@@ -32,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write the lake's runs to Snowflake (MARQUEE_SNOWFLAKE_*); a rerun replaces them",
     )
     export.add_argument("--runs", metavar="FROM..TO", default="..", help="run ids, e.g. 5..9")
+    _add_replay(commands)
     return parser
 
 
@@ -71,6 +76,28 @@ def _add_streaming(commands: argparse._SubParsersAction) -> None:
     streaming.add_argument("--shards", type=int, default=DEFAULT_SHARDS)
 
 
+def _add_replay(commands: argparse._SubParsersAction) -> None:
+    replay = commands.add_parser(
+        "replay", help="count what sealed segments or the quarantine hold and was never counted"
+    )
+    what = replay.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--segments",
+        metavar="FROM..TO",
+        help="segment names (or name prefixes, e.g. creation times in ms); either end may "
+        "be empty: '..' is every sealed segment",
+    )
+    what.add_argument("--quarantine", action="store_true", help="re-validate quarantined records")
+    replay.add_argument("--since", help="quarantine: records quarantined at or after (ISO or ms)")
+    replay.add_argument("--until", help="quarantine: records quarantined before (ISO or ms)")
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    replay.add_argument(
+        "--no-run",
+        action="store_true",
+        help="only feed the event log; a running `pipelines local` counts the records",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     args, beam_args = parser.parse_known_args(argv)
@@ -97,6 +124,10 @@ def main(argv: list[str] | None = None) -> None:
         )
     elif args.command == "streaming":
         _run_streaming(parser, args, beam_args)
+    elif args.command == "replay":
+        from pipelines.replay import run_replay_command
+
+        sys.exit(run_replay_command(parser, args, settings))
     elif args.command == "export-snowflake":
         _export_snowflake(parser, args.runs, settings.layout.lake_dir)
 

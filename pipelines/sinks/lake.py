@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from marquee.lake import LAKE_TABLES
-from pipelines.local_runner import RunOutputs, write_run_table
+from pipelines.local_runner import RunOutputs, run_file_name, write_run_table
 
 
 def write_batch(
@@ -38,3 +38,20 @@ def write_batch(
         (lake_dir / table).mkdir(parents=True, exist_ok=True)
         written[table] = write_run_table(table, frame, outputs)
     return written
+
+
+def run_files(lake_dir: Path, table: str, run_id: int) -> list[Path]:
+    """The files of one run in one table: `run-<id>.parquet`, or several `run-<id>-*.parquet`
+    (a table landed in parts, e.g. dead letters per segment)."""
+    stem = run_file_name(run_id).removesuffix(".parquet")
+    directory = lake_dir / table
+    return sorted([*directory.glob(f"{stem}.parquet"), *directory.glob(f"{stem}-*.parquet")])
+
+
+def read_run_table(lake_dir: Path, table: str, run_id: int) -> pl.DataFrame | None:
+    """One run's rows of a table as landed (stamp columns included); None if it has none."""
+    files = run_files(lake_dir, table, run_id)
+    if not files:
+        return None
+    frame = pl.concat([pl.read_parquet(path) for path in files], how="diagonal_relaxed")
+    return frame.filter(pl.col("run_id") == run_id)

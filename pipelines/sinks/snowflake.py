@@ -29,12 +29,11 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES
-from pipelines.local_runner import run_file_name
+from pipelines.sinks.lake import read_run_table
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 STAMP_COLUMNS = ("run_id", "processed_at_ms")
@@ -227,11 +226,9 @@ def lake_run_tables(lake_dir: Path, run_id: int) -> tuple[int, dict[str, pl.Data
     tables: dict[str, pl.DataFrame] = {}
     processed_at_ms = 0
     for table in LAKE_TABLES:
-        path = lake_dir / table / run_file_name(run_id)
-        if not path.exists():
+        frame = read_run_table(lake_dir, table, run_id)
+        if frame is None:
             continue
-        frame = pl.from_arrow(pq.read_table(path))
-        assert isinstance(frame, pl.DataFrame)
         if "processed_at_ms" in frame.columns and frame.height:
             processed_at_ms = int(frame["processed_at_ms"][0])
         tables[table] = frame.drop([name for name in STAMP_COLUMNS if name in frame.columns])
