@@ -99,12 +99,14 @@ def _add_replay(commands: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Before anything imports Beam, whose import logs through the root logger and would
+    # otherwise configure it first (at WARNING, hiding the runs' INFO lines).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
     parser = _parser()
     args, beam_args = parser.parse_known_args(argv)
     if beam_args and args.command != "streaming":
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
     settings = get_settings()
     if args.command == "local":
         from pipelines.local_runner import run_local
