@@ -581,6 +581,10 @@ class WriteDeadLetters(beam.DoFn):
 class LakeSink:
     """Panes to the lake (the DuckDB-readable Parquet files); its own picklable factory.
 
+    Only tables with rows are written: every pane of every shard is a file per table, so a
+    streaming lake gathers many small files (fewer `--shards` and a longer
+    `--early-firing-s` mean fewer).
+
     The lake directory must be one every worker writes to: a local path for a single-node
     Flink, a shared file system otherwise. On Dataflow use the Snowflake sink.
     """
@@ -595,7 +599,8 @@ class LakeSink:
     ) -> object:
         from pipelines.sinks.lake import write_batch
 
-        return write_batch(Path(self.lake_dir), batch_id, processed_at_ms, tables)
+        non_empty = {table: frame for table, frame in tables.items() if not frame.is_empty()}
+        return write_batch(Path(self.lake_dir), batch_id, processed_at_ms, non_empty)
 
     def close(self) -> None:
         """Nothing to release: each write opens and closes its file."""

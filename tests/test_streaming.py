@@ -175,12 +175,13 @@ def test_merged_panes_equal_the_batch_result(
     assert retried == 1, "the scenario holds one client retry, counted once above"
 
 
+@pytest.mark.parametrize("shards", [1, 4])
 def test_the_expired_event_is_kept_as_a_dead_letter(
-    tmp_path: Path, golden_lines: list[bytes]
+    tmp_path: Path, golden_lines: list[bytes], shards: int
 ) -> None:
     plan = Plan(golden_lines, random.Random(3))
     streamed = DataLayout(tmp_path / "stream")
-    run_streaming(plan, streamed, shards=1)
+    run_streaming(plan, streamed, shards=shards)
     dead = pl.read_parquet(str(streamed.lake_table_dir(DEAD_LETTERS) / "*.parquet"))
     assert dead["reason"].to_list() == [TOO_LATE]
     assert event_id(dead["payload"][0].encode()) == event_id(plan.too_late)
