@@ -1,0 +1,65 @@
+{{ config(materialized='table') }}
+
+{#
+    The per-minute aggregates of live content, summed over platform and country: the one
+    minute series the live-session marts and the live retention curve read. A table because
+    three models read it and the staging view behind it scans every lake run.
+#}
+
+with
+
+minute_aggregates as (
+
+    select * from {{ ref('stg_pipeline__minute_aggregates') }}
+
+    where content_type = 'live'
+
+),
+
+summed_per_live_minute as (
+
+    select
+        content_id as live_id,
+        creator_id,
+        epoch_minute,
+        {{ summed([
+            'attempts', 'starts', 'played_ms', 'stalled_ms', 'stall_count', 'seek_ms',
+            'startup_ms_sum', 'chat_messages', 'reactions', 'shares',
+        ]) }},
+        max(last_processed_at_ms) as last_processed_at_ms
+
+    from minute_aggregates
+
+    group by 1, 2, 3
+
+),
+
+final as (
+
+    select
+        live_id,
+        creator_id,
+        epoch_minute,
+        {{ epoch_minute_to_timestamp('epoch_minute') }} as minute_start_at,
+        attempts,
+        starts,
+        played_ms,
+        stalled_ms,
+        stall_count,
+        seek_ms,
+        startup_ms_sum,
+        startup_ms_sum + played_ms + stalled_ms + seek_ms as watched_ms,
+        (played_ms + stalled_ms) / 60000.0 as avg_concurrent_viewers,
+        chat_messages,
+        reactions,
+        shares,
+        -- The stream is on air in a minute with playback or chat; a reaction or share
+        -- sent hours after the stream ended does not stretch the stream.
+        attempts + starts + played_ms + stalled_ms + chat_messages > 0 as is_stream_minute,
+        last_processed_at_ms
+
+    from summed_per_live_minute
+
+)
+
+select * from final
