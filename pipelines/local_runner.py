@@ -9,9 +9,10 @@ its minute, so late events simply merge into their minute's totals.
 
 Each run lands one file per output under `lake/<table>/run-<run id>.parquet` (tables and
 grains in `marquee.lake`): the per-minute sum tables, the view partials and the viewer
-fact sets, each merged once per run from the partials of every shard (one GroupByKey for
-all of them), plus dead letters. Readers merge the files of all runs by the same rules, so
-a view or a minute that spans runs comes out whole.
+fact sets, each computed once from the run's unique events (the run's segments are one
+Beam element, so the graph fuses into one stage and no frame crosses a shuffle), plus dead
+letters per segment. Readers merge the files of all runs by the same rules, so a view or a
+minute that spans runs comes out whole.
 
 Run it:
     uv run python -m pipelines local            # loop until Ctrl-C

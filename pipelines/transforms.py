@@ -1,12 +1,13 @@
 """Named Beam transforms shared by every mode: parse, deduplicate, aggregate, summarise.
 
-Elements are Polars frames (one per segment or shard), not single events: Beam's Python
-per-element overhead allows about 15,000 events/s here, while columnar work inside each
-element runs at hundreds of thousands. Each transform is a composite with a name so a run
-graph reads like the flow: ParseEvents -> Deduplicate -> AggregatePerMinute,
-AggregateEngagementPerMinute, SummariseViews, CollectViewerFacts -> MergePartialsByTable.
-Every output is computed as a (table, partial) per shard frame and merged once per run and
-table; outputs of different runs merge again downstream by the same rules.
+Elements are Polars frames (one per segment, shard or local run), not single events: Beam's
+Python per-element overhead allows about 15,000 events/s here, while columnar work inside
+each element runs at hundreds of thousands. Each transform is a composite with a name so a
+run graph reads like the flow: ParseEvents -> Deduplicate (or DeduplicateRun) ->
+AggregatePerMinute, AggregateEngagementPerMinute, SummariseViews, CollectViewerFacts ->
+MergePartialsByTable. Every output is computed as a (table, partial) per frame; partials
+merge in any order (per run and table on a runner with several shards, and downstream
+across runs by the same rules). Local mode has one frame per run and skips both shuffles.
 
 Frames that cross a shuffle (the deduplication's GroupByKey, the merge by table) are encoded
 as Arrow IPC streams by `FrameCoder`, registered for `pl.DataFrame`: Beam's default for an
