@@ -87,6 +87,19 @@ def test_a_duplicate_in_a_later_run_counts_once(tmp_path: Path) -> None:
     assert status["duplicates"] == 1 + 10
 
 
+def test_copies_in_different_segments_of_one_run_count_once(tmp_path: Path) -> None:
+    """A run's segments are one element: copies spread over them meet without a shuffle."""
+    lines, expected = golden_log_lines()
+    layout = DataLayout(tmp_path)
+    runner = LocalRunner(layout)
+    write_segments(layout, [lines[:20], lines[20:], lines[5:15], lines[25:30]])
+    stats = runner.run_once()
+    assert stats is not None and stats.events_read == len(lines) + 15
+    assert stats.duplicates == 1 + 15
+    assert runner.run_once() is None
+    assert totals(layout)["vod_g_1"] == expected["vod_g_1"]
+
+
 def test_a_run_interrupted_before_commit_is_redone_not_doubled(tmp_path: Path) -> None:
     lines, expected = golden_log_lines()
     layout = DataLayout(tmp_path)
