@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,3 +56,66 @@ def load_scenario(name: str = "scenario_basic", hours_before_now: int = 6) -> di
         for kind, records in scenario["catalogue"].items()
     }
     return rebased
+
+
+GOLDEN_ADMIN_TOKEN = "golden-admin-token"
+_BUILT_WAREHOUSES: dict[str, tuple[dict[str, Any], Path]] = {}
+
+
+def build_golden_warehouse(data_dir: Path, scenario: dict[str, Any]) -> Path:
+    """Run a rebased scenario through the real parts and return the built dbt warehouse.
+
+    The catalogue goes through the admin endpoints and the events through the real API
+    process in batches of 7 (delivery order and client retry as the scenario gives them);
+    then the pipeline's local mode runs once as its own command and `dbt build` builds
+    every model and runs every test.
+    """
+    # Imported here so that loading a scenario needs neither a server nor dbt.
+    import httpx
+
+    from marquee.layout import DataLayout
+    from marquee.refresh import run_dbt_build
+    from tests.conftest import APP_ID, REPO_ROOT, WRITE_KEY, start_api
+
+    api = start_api(
+        data_dir,
+        {"MARQUEE_WRITE_KEYS": f"{APP_ID}:{WRITE_KEY}", "MARQUEE_ADMIN_TOKEN": GOLDEN_ADMIN_TOKEN},
+    )
+    try:
+        for kind in ("creators", "content"):
+            response = httpx.put(
+                f"{api.url}/v1/catalog/{kind}",
+                json=scenario["catalogue"][kind],
+                headers={"Authorization": f"Bearer {GOLDEN_ADMIN_TOKEN}"},
+            )
+            assert response.status_code == 200, response.text
+        events = scenario["events_in_delivery_order"]
+        for start in range(0, len(events), 7):
+            response = api.post({"events": events[start : start + 7]})
+            assert response.status_code == 202, response.text
+            assert response.json()["rejected"] == []
+    finally:
+        api.stop()
+    pipeline = subprocess.run(
+        [sys.executable, "-m", "pipelines", "local", "--once"],
+        cwd=REPO_ROOT, env=dict(os.environ, MARQUEE_DATA_DIR=str(data_dir)),
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert pipeline.returncode == 0, pipeline.stderr[-3000:]
+    layout = DataLayout(data_dir)
+    build = run_dbt_build(layout)
+    assert build.success, build.output[-5000:]
+    return layout.dbt_db
+
+
+def shared_golden_warehouse(
+    base_dir: Callable[[], Path], name: str = "scenario_basic"
+) -> tuple[dict[str, Any], Path]:
+    """The scenario and its warehouse, built once per test session and shared by every test
+    module that asks (a build takes about a minute). `base_dir` makes a fresh directory,
+    e.g. `lambda: tmp_path_factory.mktemp("golden")`; it is called only for the first build.
+    """
+    if name not in _BUILT_WAREHOUSES:
+        scenario = load_scenario(name)
+        _BUILT_WAREHOUSES[name] = (scenario, build_golden_warehouse(base_dir() / "data", scenario))
+    return _BUILT_WAREHOUSES[name]

@@ -1,0 +1,75 @@
+{#
+    One row per reaction to a story as the viewer-level facts keep it (story x viewer x
+    time x reaction code), judged valid or invalid (EVENTS.md, METRICS.md): only a
+    viewer's first reaction to a story can be valid, and only if it was not made after the
+    story expired. Later reactions of the same viewer are repeats; a reaction after
+    expiry is invalid even when it is the viewer's first.
+
+    Expiry is the catalogue's expires_at, else 24 h after publication (stories live 24 h);
+    a story the catalogue does not know has no known expiry, so no reaction to it is
+    judged expired. Ties at the same millisecond are ordered by reaction code, so the pick
+    does not depend on which run saw which reaction.
+#}
+
+with
+
+story_viewer_facts as (
+
+    select * from {{ ref('stg_pipeline__story_viewer_facts') }}
+
+    where fact = 'reacted'
+
+),
+
+content as (
+
+    select * from {{ ref('stg_catalog__content') }}
+
+),
+
+ranked as (
+
+    select
+        story_id,
+        viewer_key,
+        at_ms,
+        reaction,
+        row_number() over (
+            partition by story_id, viewer_key order by at_ms, reaction
+        ) as n_reaction_of_viewer
+
+    from story_viewer_facts
+
+),
+
+with_expiry as (
+
+    select
+        ranked.*,
+        coalesce(content.expires_at_ms, content.published_at_ms + 86400000) as expires_at_ms
+
+    from ranked
+
+    left join content
+        on ranked.story_id = content.content_id
+
+),
+
+final as (
+
+    select
+        story_id,
+        viewer_key,
+        at_ms,
+        reaction,
+        n_reaction_of_viewer,
+        expires_at_ms,
+        coalesce(at_ms > expires_at_ms, false) as is_after_expiry,
+        n_reaction_of_viewer > 1 as is_repeat,
+        n_reaction_of_viewer = 1 and not coalesce(at_ms > expires_at_ms, false) as is_valid
+
+    from with_expiry
+
+)
+
+select * from final
