@@ -56,7 +56,9 @@ def logged_ids(data_dir: Path) -> set[str]:
 def test_write_key_over_its_rate_gets_429_and_nothing_is_accepted(
     launched: Callable[..., LaunchedApi],
 ) -> None:
-    api = launched({"MARQUEE_RATE_LIMIT_KEY_EVENTS_PER_S": "5", "MARQUEE_RATE_LIMIT_BURST_S": "1"})
+    # 1 event/s with a 5 s burst: a busy machine would need a second between the two posts
+    # below to refill a token (with 5 events/s and a 1 s burst, 0.2 s was enough).
+    api = launched({"MARQUEE_RATE_LIMIT_KEY_EVENTS_PER_S": "1", "MARQUEE_RATE_LIMIT_BURST_S": "5"})
     first = [event() for _ in range(5)]
     assert api.post(first).status_code == 202
     over = event()
@@ -73,7 +75,10 @@ def test_write_key_over_its_rate_gets_429_and_nothing_is_accepted(
 
 
 def test_write_key_rate_limit_covers_cmcd_reports(launched: Callable[..., LaunchedApi]) -> None:
-    api = launched({"MARQUEE_RATE_LIMIT_KEY_EVENTS_PER_S": "2", "MARQUEE_RATE_LIMIT_BURST_S": "1"})
+    # 2 events of burst, refilled at one per 2 s: no refill between the three reports.
+    api = launched(
+        {"MARQUEE_RATE_LIMIT_KEY_EVENTS_PER_S": "0.5", "MARQUEE_RATE_LIMIT_BURST_S": "4"}
+    )
     report = {"CMCD": 'sid="s1",cid="unknown-content",ts=1700000000000'}
     url = f"{api.url}/v1/cmcd"
     headers = {"X-Write-Key": WRITE_KEY}
@@ -85,8 +90,10 @@ def test_write_key_rate_limit_covers_cmcd_reports(launched: Callable[..., Launch
 def test_client_over_its_rate_gets_429_with_cors_headers(
     launched: Callable[..., LaunchedApi],
 ) -> None:
+    # A bucket of 2 requests refilled every 2 s, so a busy machine cannot refill it between
+    # the posts below (a 0.5 s refill could).
     api = launched(
-        {"MARQUEE_RATE_LIMIT_CLIENT_REQUESTS_PER_S": "2", "MARQUEE_RATE_LIMIT_BURST_S": "1"}
+        {"MARQUEE_RATE_LIMIT_CLIENT_REQUESTS_PER_S": "0.5", "MARQUEE_RATE_LIMIT_BURST_S": "4"}
     )
     headers = {"X-Write-Key": WRITE_KEY, "Origin": ORIGIN}
     url = f"{api.url}/v1/events"
@@ -141,6 +148,21 @@ def test_cors_allows_only_the_configured_origins(launched: Callable[..., Launche
     refused = preflight("https://elsewhere.example")
     assert refused.status_code == 400
     assert "Access-Control-Allow-Origin" not in refused.headers
+
+    def post(origin: str) -> httpx.Response:
+        headers = {"X-Write-Key": WRITE_KEY, "Origin": origin}
+        return httpx.post(f"{api.url}/v1/events", json=[event()], headers=headers)
+
+    def get_schema(origin: str) -> httpx.Response:  # a route behind the router
+        return httpx.get(f"{api.url}/v1/schema/event.json", headers={"Origin": origin})
+
+    for response in (post(ORIGIN), get_schema(ORIGIN)):
+        assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+        assert response.headers["Vary"] == "Origin"
+        assert response.headers["Access-Control-Expose-Headers"] == "Retry-After"
+    for response in (post("https://elsewhere.example"), get_schema("https://elsewhere.example")):
+        assert "Access-Control-Allow-Origin" not in response.headers
+        assert response.headers["Vary"] == "Origin"
 
 
 def _file_size_limit(limit: int) -> Callable[[], None]:

@@ -8,8 +8,12 @@ import uuid
 from pathlib import Path
 
 import httpx
+import msgspec
+import pytest
 
+from ingestion_api.body import parse_batch, split_events
 from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
+from marquee.events import EventRejected, decode_events
 from tests.conftest import WRITE_KEY, ApiProcess
 
 
@@ -118,6 +122,59 @@ def test_partial_acceptance_with_typed_reasons_and_quarantine(api: ApiProcess) -
     assert [record["reason"] for record in quarantined] == [r["reason"] for r in body["rejected"]]
     assert all(record["app_id"] == "test_app" for record in quarantined)
     assert "viewer-raw-id-42" not in quarantine_text(api.data_dir)
+
+
+@pytest.mark.parametrize("batch_size", [3, 150], ids=["under-event-limit", "over-event-limit"])
+def test_a_late_event_of_a_valid_batch_is_quarantined_as_sent(
+    api: ApiProcess, batch_size: int
+) -> None:
+    """A batch that decodes in one pass still quarantines the right raw event.
+
+    150 events make the body longer than one event may be (32 KB), which takes the path
+    that splits the body to check each event's size; 3 events take the one without.
+    """
+    events = [player_event(ts=now_ms()) for _ in range(batch_size)]
+    late = batch_size - 2
+    events[late]["ts"] = now_ms() - 8 * 24 * 3_600_000
+    response = api.post({"events": events})
+    assert response.json() == {
+        "accepted": batch_size - 1,
+        "rejected": [{"index": late, "reason": "event_too_old"}],
+    }
+    (record,) = [json.loads(line) for line in quarantine_text(api.data_dir).splitlines()]
+    assert record["index"] == late
+    payload = json.loads(record["payload"])
+    assert payload["event_id"] == events[late]["event_id"]
+    assert payload["viewer_id"] not in ("", "viewer-raw-id-42")
+    assert len(log_records(api.data_dir)) == batch_size - 1
+
+
+def _decoded(items: list[object]) -> list[object]:
+    return [
+        (item.reason, item.detail) if isinstance(item, EventRejected) else msgspec.json.encode(item)
+        for item in items
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"events": [player_event(ts=1), player_event(ts=2)], "sent_at": 5},
+        [player_event(ts=1), player_event(ts=2, platform="xbox")],
+        {"events": [player_event(ts=1), player_event(ts=2, content_type=None)]},
+        {"events": [player_event(ts=1, content_type=None, type="share")]},
+        {"events": [player_event(ts=i, device="d" * 200) for i in range(200)]},
+        {"events": [player_event(ts=i) for i in range(200)] + [{"type": "heartbeat"}]},
+    ],
+    ids=["envelope", "array-bad-field", "no-content-type", "share", "over-limit", "missing"],
+)
+def test_one_pass_decoding_gives_what_decoding_each_event_gives(body: object) -> None:
+    raw = json.dumps(body).encode()
+    batch = parse_batch(raw, "application/json", 500, 32 * 1024)
+    parsed = split_events(raw, "application/json")
+    assert _decoded(list(batch.events)) == _decoded(list(decode_events(parsed.events)))
+    assert batch.sent_at == parsed.sent_at
+    assert [batch.raw_event(i) for i in range(len(parsed.events))] == parsed.events
 
 
 def test_content_id_without_content_type_is_rejected(api: ApiProcess) -> None:
