@@ -1,0 +1,366 @@
+"""Incremental marts equal a full refresh: build, land more data (late, resumed, new), build
+incrementally, then compare every incremental mart with a full refresh of the same data.
+
+Real dbt builds on DuckDB over Parquet run files written with the lake's own schemas. "Now"
+is pinned per build (`marquee_now_ms`) so view states are reproducible: the first build
+sees view s2 open and s3 dropped; the second sees s2 ended and s3 resumed. A second scenario
+shrinks the lookback to nothing and shows that late data for an old minute is then missed,
+so the equality above is owed to the lookback, not to luck.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from marquee.lake import (
+    CREATOR_MINUTE_AGGREGATES,
+    LAKE_TABLES,
+    MINUTE_AGGREGATES,
+    TIP_MINUTE_AGGREGATES,
+    VIEW_SUMMARIES,
+    ensure_lake,
+    write_table_atomically,
+)
+from marquee.layout import DataLayout
+from marquee.refresh import DBT_PROJECT_DIR, dbt_command, dbt_environment
+from marquee.simulator.catalog_files import write_catalogue
+from pipelines.aggregates import MINUTE_MEASURES
+
+INCREMENTAL_MARTS = ("views", "content_minute_qoe", "content_daily_qoe", "ad_daily_performance")
+DAY_START_MINUTE = 29_506_560  # 2026-02-06 00:00 UTC
+MINUTE = DAY_START_MINUTE + 600  # 10:00
+NEXT_DAY_MINUTE = DAY_START_MINUTE + 1440 + 60  # 2026-02-07 01:00
+MS = 60_000
+
+
+def minute_row(epoch_minute: int, content_id: str, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "epoch_minute": epoch_minute,
+        "content_id": content_id,
+        "creator_id": "u1",
+        "content_type": "vod",
+        "platform": "web",
+        "country": "DE",
+        **dict.fromkeys(MINUTE_MEASURES, 0),
+    }
+    row.update(values)
+    return row
+
+
+def view_partial(session_id: str, first_ms: int, last_ms: int, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "app_id": "app",
+        "session_id": session_id,
+        "first_event_ms": first_ms,
+        "last_event_ms": last_ms,
+        "play_requested_ms": None,
+        "content_id": "c1",
+        "creator_id": "u1",
+        "content_type": "vod",
+        "platform": "web",
+        "country": "DE",
+        "viewer_key": f"viewer-of-{session_id}",
+        "started": False,
+        "started_at_ms": None,
+        "startup_ms": None,
+        "played_ms": 0,
+        "stalled_ms": 0,
+        "stall_count": 0,
+        "seek_ms": 0,
+        "failed": False,
+        "ended": False,
+        "ended_at_ms": None,
+        "end_reason": None,
+        "max_playhead_ms": None,
+        "bitrate_weighted": 0,
+        "event_count": 1,
+    }
+    row.update(values)
+    return row
+
+
+def land(layout: DataLayout, run_id: int, tables: dict[str, list[dict[str, Any]]]) -> None:
+    for table, rows in tables.items():
+        for row in rows:
+            row.update(run_id=run_id, processed_at_ms=run_id * 1000)
+        write_table_atomically(
+            pa.Table.from_pylist(rows, schema=LAKE_TABLES[table]),
+            layout.lake_table_dir(table) / f"run-{run_id:012d}.parquet",
+        )
+
+
+def first_run(layout: DataLayout) -> None:
+    start = MINUTE * MS
+    land(
+        layout,
+        1,
+        {
+            MINUTE_AGGREGATES: [
+                minute_row(
+                    MINUTE,
+                    "c1",
+                    attempts=3,
+                    starts=1,
+                    played_ms=20_000,
+                    startup_bucket_500_1000=1,
+                    startup_ms_sum=600,
+                    ad_impressions=2,
+                    ad_q25=2,
+                    ad_q50=1,
+                ),
+                minute_row(MINUTE + 1, "c1", played_ms=30_000, stalled_ms=500, stall_count=1),
+            ],
+            VIEW_SUMMARIES: [
+                view_partial(
+                    "s1",
+                    start,
+                    start + 40_000,
+                    play_requested_ms=start,
+                    started=True,
+                    started_at_ms=start + 600,
+                    startup_ms=600,
+                    played_ms=30_000,
+                    ended=True,
+                    ended_at_ms=start + 40_000,
+                    end_reason="completed",
+                    max_playhead_ms=30_000,
+                    event_count=5,
+                ),
+                view_partial(
+                    "s2",
+                    start + 1_000,
+                    start + 70_000,
+                    play_requested_ms=start + 1_000,
+                    started=True,
+                    started_at_ms=start + 1_500,
+                    startup_ms=500,
+                    played_ms=20_000,
+                    stalled_ms=500,
+                    stall_count=1,
+                    event_count=4,
+                ),
+                view_partial("s3", start + 2_000, start + 2_000, play_requested_ms=start + 2_000),
+            ],
+        },
+    )
+
+
+def second_run(layout: DataLayout) -> None:
+    start = MINUTE * MS
+    land(
+        layout,
+        2,
+        {
+            MINUTE_AGGREGATES: [
+                # Late events for a minute already built: they add to its row.
+                minute_row(
+                    MINUTE,
+                    "c1",
+                    attempts=1,
+                    fatal_errors=1,
+                    ad_impressions=1,
+                    ad_q25=1,
+                    ad_clicks=1,
+                ),
+                minute_row(
+                    MINUTE + 2,
+                    "c1",
+                    starts=1,
+                    startup_bucket_250_500=1,
+                    startup_ms_sum=300,
+                    played_ms=10_000,
+                ),
+                minute_row(
+                    NEXT_DAY_MINUTE,
+                    "c2",
+                    attempts=1,
+                    starts=1,
+                    startup_ms_sum=900,
+                    startup_bucket_500_1000=1,
+                    played_ms=5_000,
+                    content_type="clip",
+                ),
+            ],
+            VIEW_SUMMARIES: [
+                # s2 ends; s3, dropped in the first build, resumes and starts.
+                view_partial(
+                    "s2",
+                    start + 80_000,
+                    start + 90_000,
+                    played_ms=10_000,
+                    ended=True,
+                    ended_at_ms=start + 90_000,
+                    end_reason="user_exit",
+                    max_playhead_ms=29_900,
+                    event_count=2,
+                ),
+                view_partial(
+                    "s3",
+                    start + 150_000,
+                    start + 160_000,
+                    started=True,
+                    started_at_ms=start + 150_000,
+                    startup_ms=8_500,
+                    played_ms=10_000,
+                    event_count=2,
+                ),
+                view_partial(
+                    "s4",
+                    NEXT_DAY_MINUTE * MS,
+                    NEXT_DAY_MINUTE * MS + 6_000,
+                    play_requested_ms=NEXT_DAY_MINUTE * MS,
+                    content_id="c2",
+                    content_type="clip",
+                    started=True,
+                    started_at_ms=NEXT_DAY_MINUTE * MS + 900,
+                    startup_ms=900,
+                    played_ms=5_000,
+                    max_playhead_ms=5_000,
+                    event_count=3,
+                ),
+            ],
+            CREATOR_MINUTE_AGGREGATES: [
+                {
+                    "epoch_minute": MINUTE,
+                    "creator_id": "u1",
+                    "platform": "web",
+                    "country": "DE",
+                    "follows": 2,
+                    "unfollows": 1,
+                },
+            ],
+            TIP_MINUTE_AGGREGATES: [
+                {
+                    "epoch_minute": MINUTE,
+                    "creator_id": "u1",
+                    "currency": "EUR",
+                    "tips": 1,
+                    "tips_amount_minor": 500,
+                },
+            ],
+        },
+    )
+
+
+FIRST_NOW_MS = (MINUTE * MS) + 100_000  # s2 open (30 s quiet), s3 dropped (98 s quiet)
+SECOND_NOW_MS = NEXT_DAY_MINUTE * MS + 600_000
+
+
+def dbt_build(
+    layout: DataLayout,
+    now_ms: int,
+    *extra: str,
+    marts: tuple[str, ...] = INCREMENTAL_MARTS,
+    **variables: int,
+) -> None:
+    arguments = [
+        "build",
+        "--select",
+        *(f"+{mart}" for mart in marts),
+        # Only tests of these models (and their parents), not the other marts' tests.
+        "--indirect-selection",
+        "cautious",
+        "--vars",
+        json.dumps({"marquee_now_ms": now_ms, **variables}),
+        *extra,
+    ]
+    completed = subprocess.run(
+        dbt_command(layout, *arguments),
+        cwd=DBT_PROJECT_DIR, env=dbt_environment(layout), capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-5000:]
+
+
+def snapshot(layout: DataLayout) -> dict[str, list[tuple[Any, ...]]]:
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        return {
+            table: sorted(connection.execute(f"select * from main.{table}").fetchall(), key=repr)
+            for table in INCREMENTAL_MARTS
+        }
+
+
+def view_states(layout: DataLayout) -> dict[str, str]:
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        return dict(connection.execute("select session_id, view_state from views").fetchall())
+
+
+def new_layout(root: Path) -> DataLayout:
+    layout = DataLayout(root).ensure()
+    ensure_lake(layout)
+    write_catalogue(
+        layout.catalog_dir,
+        [{"creator_id": "u1", "name": "One"}],
+        [
+            {"content_id": "c1", "creator_id": "u1", "content_type": "vod", "duration_ms": 30_000},
+            {"content_id": "c2", "creator_id": "u1", "content_type": "clip", "duration_ms": 5_000},
+        ],
+    )
+    return layout
+
+
+@pytest.fixture(scope="module")
+def incremental_then_full(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[DataLayout, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    layout = new_layout(tmp_path_factory.mktemp("incremental") / "data")
+    first_run(layout)
+    dbt_build(layout, FIRST_NOW_MS)
+    after_first = {**snapshot(layout), "view_states": sorted(view_states(layout).items())}
+    second_run(layout)
+    dbt_build(layout, SECOND_NOW_MS)
+    incremental = snapshot(layout)
+    dbt_build(layout, SECOND_NOW_MS, "--full-refresh")
+    return layout, after_first, incremental, snapshot(layout)
+
+
+def test_view_states_follow_the_pinned_now_and_resumption(
+    incremental_then_full: tuple[DataLayout, dict[str, Any], dict[str, Any], dict[str, Any]],
+) -> None:
+    layout, after_first, _, _ = incremental_then_full
+    assert after_first["view_states"] == [("s1", "ended"), ("s2", "open"), ("s3", "dropped")]
+    # s3 resumed (one view, now started) and went quiet again; s4 never ended.
+    assert view_states(layout) == {"s1": "ended", "s2": "ended", "s3": "dropped", "s4": "dropped"}
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        resumed = connection.execute(
+            "select is_started, is_ebvs, startup_ms from views where session_id = 's3'"
+        ).fetchall()
+    assert resumed == [(True, False, 8_500)]
+
+
+def test_incremental_marts_equal_a_full_refresh(
+    incremental_then_full: tuple[DataLayout, dict[str, Any], dict[str, Any], dict[str, Any]],
+) -> None:
+    _, after_first, incremental, full = incremental_then_full
+    for table in INCREMENTAL_MARTS:
+        assert incremental[table] == full[table], table
+        assert incremental[table] != after_first[table], f"{table} took in the new data"
+
+
+def test_without_a_lookback_late_data_for_an_old_minute_is_missed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The lookback is what makes incremental equal full: with none, the late attempt for
+    minute 10:00 (older than the newest minute built) never reaches content_minute_qoe."""
+    layout = new_layout(tmp_path_factory.mktemp("no_lookback") / "data")
+    no_lookback = {"marquee_lateness_horizon_s": 0, "marquee_future_horizon_s": 0}
+    first_run(layout)
+    only = ("content_minute_qoe",)
+    dbt_build(layout, FIRST_NOW_MS, marts=only, **no_lookback)
+    second_run(layout)
+    dbt_build(layout, SECOND_NOW_MS, marts=only, **no_lookback)
+    sql = f"select attempts from main.content_minute_qoe where epoch_minute = {MINUTE}"
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        incremental_attempts = connection.execute(sql).fetchall()
+    dbt_build(layout, SECOND_NOW_MS, "--full-refresh", marts=only, **no_lookback)
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        full_attempts = connection.execute(sql).fetchall()
+    assert incremental_attempts == [(3,)]
+    assert full_attempts == [(4,)]
