@@ -19,7 +19,9 @@ deadline (and the count of such probes is printed), so a stuck stage cannot look
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -148,13 +150,25 @@ def run(probes: int = 20) -> dict[str, float]:
                     wait_until_ready(f"http://{HOST}:{options.api_port}/readyz", part)
             poller.start()
             if not poller.published.wait(FIRST_PUBLISH_TIMEOUT_S):
-                raise SystemExit("lag: serving.duckdb was never published")
+                tail = (data_dir / "refresh.log").read_text(errors="replace")[-3000:]
+                raise SystemExit(f"lag: serving.duckdb was never published; refresh said:\n{tail}")
             appended = post_probes(options.api_port, prefix, probes)
             wait_for(poller, appended)
         finally:
             poller.stop.set()
             stop_all(running)
+            stop_process_groups(running)
     return summarise(poller, appended)
+
+
+def stop_process_groups(running: list[Part]) -> None:
+    """Kill what the parts started and left behind (a `dbt build` the refresh loop was
+    running when it stopped), so the data directory can be removed: each part leads a
+    process group of its own."""
+    for part in running:
+        if part.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(part.process.pid, signal.SIGKILL)
 
 
 def post_probes(api_port: int, prefix: str, probes: int) -> dict[str, float]:
