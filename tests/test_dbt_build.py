@@ -23,15 +23,19 @@ import pyarrow as pa
 import pytest
 
 from marquee.lake import (
+    LAKE_TABLES,
     MINUTE_AGGREGATES,
     MINUTE_AGGREGATES_SCHEMA,
+    VIEW_SUMMARIES,
     ensure_lake,
     write_table_atomically,
 )
 from marquee.layout import DataLayout
 from marquee.refresh import DbtBuildResult, dbt_artifacts_dir, run_dbt_build
+from marquee.simulator.catalog_files import write_catalogue
 from pipelines.aggregates import MINUTE_MEASURES
 from tests.conftest import REPO_ROOT
+from tests.lake_rows import view_partial
 
 LAST_MINUTE_OF_DAY = 29_507_039  # 2026-02-06 23:59 UTC
 FIRST_MINUTE_OF_NEXT_DAY = LAST_MINUTE_OF_DAY + 1  # 2026-02-07 00:00 UTC
@@ -146,6 +150,59 @@ def land_good_runs(layout: DataLayout) -> None:
     )
 
 
+DAY_START_MS = (LAST_MINUTE_OF_DAY - 1439) * 60_000
+
+
+def land_views_catalogue_and_rejections(layout: DataLayout) -> None:
+    """Views of c1 and c2 (two runs, one view resumed across them), their catalogue, and
+    one quarantine segment: enough for every mart to hold rows on both targets."""
+    start = DAY_START_MS + 3_600_000
+    runs = {
+        1: [
+            view_partial("v1", start, start + 40_000, play_requested_ms=start, started=True,
+                         started_at_ms=start + 700, startup_ms=700, played_ms=30_000,
+                         stalled_ms=1_000, stall_count=1, ended=True,
+                         ended_at_ms=start + 40_000, end_reason="completed",
+                         max_playhead_ms=30_000, bitrate_weighted=66_000_000, event_count=5),
+            view_partial("v2", start + 5_000, start + 20_000, play_requested_ms=start + 5_000,
+                         started=True, started_at_ms=start + 5_400, startup_ms=400,
+                         played_ms=10_000, max_playhead_ms=10_000, event_count=3),
+            view_partial("v3", start + 6_000, start + 7_000, play_requested_ms=start + 6_000,
+                         failed=True, event_count=2),
+        ],
+        2: [
+            view_partial("v2", start + 100_000, start + 110_000, played_ms=5_000,
+                         max_playhead_ms=15_000, ended=True, ended_at_ms=start + 110_000,
+                         end_reason="user_exit", event_count=2),
+            view_partial("v4", start + 9_000, start + 9_500, play_requested_ms=start + 9_000,
+                         content_id="c2", content_type="live", event_count=1),
+        ],
+    }  # fmt: skip
+    for run_id, rows in runs.items():
+        for row in rows:
+            row.update(run_id=run_id, processed_at_ms=run_id * 1000)
+        write_table_atomically(
+            pa.Table.from_pylist(rows, schema=LAKE_TABLES[VIEW_SUMMARIES]),
+            layout.lake_table_dir(VIEW_SUMMARIES) / f"run-{run_id:06d}.parquet",
+        )
+    write_catalogue(
+        layout.catalog_dir,
+        [
+            {"creator_id": "creator-of-c1", "name": "One"},
+            {"creator_id": "creator-of-c2", "name": "Two"},
+        ],
+        [
+            {"content_id": "c1", "creator_id": "creator-of-c1", "content_type": "vod",
+             "duration_ms": 30_000, "published_at": "2026-02-01T10:00:00.000Z"},
+            {"content_id": "c2", "creator_id": "creator-of-c2", "content_type": "live",
+             "published_at": "2026-02-06T12:00:00.000+01:00"},
+        ],
+    )  # fmt: skip
+    rejection = {"quarantined_at_ms": start, "app_id": "app", "reason": "unknown_type",
+                 "detail": "bad type", "payload": "{}", "index": 0}  # fmt: skip
+    (layout.quarantine_dir / "000001.seg").write_text(json.dumps(rejection) + "\n")
+
+
 def land_negative_measure_and_unknown_content_type(layout: DataLayout) -> None:
     land_run(
         layout,
@@ -168,14 +225,31 @@ def land_content_with_two_creators(layout: DataLayout) -> None:
     )
 
 
+def land_good_data(layout: DataLayout) -> None:
+    land_good_runs(layout)
+    land_views_catalogue_and_rejections(layout)
+
+
 SCENARIOS: dict[str, Callable[[DataLayout], None]] = {
-    "good": land_good_runs,
+    "good": land_good_data,
     "negative_measure_and_unknown_content_type": land_negative_measure_and_unknown_content_type,
     "content_with_two_creators": land_content_with_two_creators,
 }
 
 
-SNOWFLAKE_OUTPUTS = ("content_daily",)
+SNOWFLAKE_OUTPUTS = (
+    "content_daily",
+    "stg_catalog__content",
+    "views",
+    "content_minute_qoe",
+    "content_daily_qoe",
+    "vod_clip_performance",
+    "vod_clip_retention",
+    "ad_daily_performance",
+    "creator_daily_performance",
+    "rejected_events_hourly",
+)
+"""Marts compared between the targets (source_freshness is left out: it reads the clock)."""
 
 
 def build_on_snowflake_emulator(layout: DataLayout) -> subprocess.CompletedProcess[str]:
@@ -372,9 +446,10 @@ def test_content_whose_events_name_two_creators_keeps_one_row_and_warns(
         (dbt_artifacts_dir(layout) / "target" / "run_results.json").read_text()
     )
     warned = {r["unique_id"].split(".")[2] for r in run_results["results"] if r["status"] == "warn"}
-    assert warned == {
-        "source_one_value_per_key_pipeline_minute_aggregates_creator_id____content_id"
-    }
+    contract = "source_one_value_per_key_pipeline_minute_aggregates_creator_id____content_id"
+    assert contract in warned
+    # The scenario has no catalogue: the marts' catalogue relationships warn too, nothing else.
+    assert all(name.startswith("relationships_") for name in warned - {contract})
     assert query(layout, "select creator_id, views from main.content_daily") == [
         {"creator_id": "u2", "views": 2}
     ]

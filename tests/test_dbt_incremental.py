@@ -32,6 +32,7 @@ from marquee.layout import DataLayout
 from marquee.refresh import DBT_PROJECT_DIR, dbt_command, dbt_environment
 from marquee.simulator.catalog_files import write_catalogue
 from pipelines.aggregates import MINUTE_MEASURES
+from tests.lake_rows import view_partial
 
 INCREMENTAL_MARTS = ("views", "content_minute_qoe", "content_daily_qoe", "ad_daily_performance")
 DAY_START_MINUTE = 29_506_560  # 2026-02-06 00:00 UTC
@@ -49,38 +50,6 @@ def minute_row(epoch_minute: int, content_id: str, **values: Any) -> dict[str, A
         "platform": "web",
         "country": "DE",
         **dict.fromkeys(MINUTE_MEASURES, 0),
-    }
-    row.update(values)
-    return row
-
-
-def view_partial(session_id: str, first_ms: int, last_ms: int, **values: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "app_id": "app",
-        "session_id": session_id,
-        "first_event_ms": first_ms,
-        "last_event_ms": last_ms,
-        "play_requested_ms": None,
-        "content_id": "c1",
-        "creator_id": "u1",
-        "content_type": "vod",
-        "platform": "web",
-        "country": "DE",
-        "viewer_key": f"viewer-of-{session_id}",
-        "started": False,
-        "started_at_ms": None,
-        "startup_ms": None,
-        "played_ms": 0,
-        "stalled_ms": 0,
-        "stall_count": 0,
-        "seek_ms": 0,
-        "failed": False,
-        "ended": False,
-        "ended_at_ms": None,
-        "end_reason": None,
-        "max_playhead_ms": None,
-        "bitrate_weighted": 0,
-        "event_count": 1,
     }
     row.update(values)
     return row
