@@ -1,9 +1,18 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['live_id', 'epoch_minute'],
+        on_schema_change='append_new_columns',
+    )
+}}
 
 {#
     The per-minute aggregates of live content, summed over platform and country: the one
-    minute series the live-session marts and the live retention curve read. A table because
-    three models read it and the staging view behind it scans every lake run.
+    minute series the live-session marts, the live retention curve and the creator
+    engagement numbers read, so the staging view behind it (every lake run) is scanned
+    once. Incremental: minutes inside the lookback (macros/incremental.sql) are rebuilt;
+    older minutes can no longer change.
 #}
 
 with
@@ -12,7 +21,9 @@ minute_aggregates as (
 
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
 
-    where content_type = 'live'
+    where
+        content_type = 'live'
+        and {{ incremental_lookback_filter('epoch_minute', 'epoch_minute', unit='minute') }}
 
 ),
 

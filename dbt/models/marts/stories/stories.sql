@@ -1,26 +1,18 @@
 {#
     One row per story: every story of the catalogue, and every story named by story
     events. Reach, completion, valid reactions and conversion are over viewers (the
-    viewer-level facts, int_story_viewers); impressions and navigation over events (the
-    per-minute aggregates); reactions over every reaction event on the story, so
-    valid + invalid reactions account for all of them. Rates over reach count only
-    viewers in the reach (a completion or valid reaction whose story_viewed was lost does
-    not lift a rate above 100 %).
+    viewer-level facts, int_story_viewers); impressions, navigation and reactions over
+    events (the per-minute aggregates, int_story_minutes), so `reactions` counts every
+    reaction event on the story and valid + invalid reactions must account for all of
+    them. Rates over reach count only viewers in the reach (a completion or valid
+    reaction whose story_viewed was lost does not lift a rate above 100 %).
 #}
 
 with
 
-minute_aggregates as (
+story_minutes as (
 
-    select * from {{ ref('stg_pipeline__minute_aggregates') }}
-
-    where content_type = 'story'
-
-),
-
-reaction_minutes as (
-
-    select * from {{ ref('stg_pipeline__reaction_minute_aggregates') }}
+    select * from {{ ref('int_story_minutes') }}
 
 ),
 
@@ -45,27 +37,15 @@ creators as (
 event_totals as (
 
     select
-        content_id as story_id,
+        story_id,
         max(creator_id) as creator_id,
         {{ summed([
             'story_views', 'story_completions', 'story_tap_forward', 'story_tap_back',
-            'story_tap_exit', 'story_swipe_forward', 'shares',
+            'story_tap_exit', 'story_swipe_forward', 'shares', 'reactions',
         ]) }},
         max(last_processed_at_ms) as last_processed_at_ms
 
-    from minute_aggregates
-
-    group by 1
-
-),
-
-reaction_totals as (
-
-    select
-        content_id as story_id,
-        {{ summed(['reactions']) }}
-
-    from reaction_minutes
+    from story_minutes
 
     group by 1
 
@@ -126,7 +106,7 @@ joined as (
         coalesce(event_totals.story_tap_exit, 0) as tap_exits,
         coalesce(event_totals.story_swipe_forward, 0) as swipe_forwards,
         coalesce(event_totals.shares, 0) as shares,  -- noqa: RF04
-        coalesce(reaction_totals.reactions, 0) as reactions,
+        coalesce(event_totals.reactions, 0) as reactions,
         coalesce(viewer_totals.valid_reactions, 0) as valid_reactions,
         coalesce(viewer_totals.invalid_reactions, 0) as invalid_reactions,
         coalesce(viewer_totals.valid_reactors, 0) as valid_reactors,
@@ -159,9 +139,6 @@ joined as (
 
     left join event_totals
         on stories.story_id = event_totals.story_id
-
-    left join reaction_totals
-        on stories.story_id = reaction_totals.story_id
 
     left join viewer_totals
         on stories.story_id = viewer_totals.story_id

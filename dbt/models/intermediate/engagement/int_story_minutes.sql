@@ -1,0 +1,48 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['story_id', 'epoch_minute'],
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{#
+    The per-minute aggregates of stories, summed over platform and country: impressions,
+    completions, navigation, shares and every reaction, per story and minute. The stories
+    mart sums this small table instead of scanning every lake run. Incremental: minutes
+    inside the lookback (macros/incremental.sql) are rebuilt; older minutes can no longer
+    change.
+#}
+
+with
+
+minute_aggregates as (
+
+    select * from {{ ref('stg_pipeline__minute_aggregates') }}
+
+    where
+        content_type = 'story'
+        and {{ incremental_lookback_filter('epoch_minute', 'epoch_minute', unit='minute') }}
+
+),
+
+final as (
+
+    select
+        content_id as story_id,
+        epoch_minute,
+        max(creator_id) as creator_id,
+        {{ summed([
+            'story_views', 'story_completions', 'story_tap_forward', 'story_tap_back',
+            'story_tap_exit', 'story_swipe_forward', 'shares', 'reactions',
+        ]) }},
+        max(last_processed_at_ms) as last_processed_at_ms
+
+    from minute_aggregates
+
+    group by 1, 2
+
+)
+
+select * from final
