@@ -2,7 +2,7 @@
 
 Every cycle (about once a minute in the demo):
 
-1. `dbt build` of the project in `dbt/` on the local DuckDB target: the staging view reads
+1. `dbt build` of the project in `dbt/` on the local DuckDB target: the staging models read
    the Parquet files the pipeline lands under `$MARQUEE_DATA_DIR/lake/`, the marts are
    rebuilt as tables in `warehouse/dbt.duckdb` and every dbt test runs.
 2. The Great Expectations checkpoint (`expectations.run_mart_checkpoint`) on the marts;
