@@ -109,20 +109,27 @@ audience_numbers as (
 ),
 
 {#
-    Story and live numbers: the place for the stories and live-session marts
-    (models/marts/stories/, models/marts/live/) once they exist. Until then story reach is
-    the creator's distinct story viewers of the day and reaction validity is unknown.
+    Story numbers from the stories marts' creator-day rollup (int_creator_engagement_daily):
+    reactions to live, VOD and clips are always valid, so the day's valid reactions are all
+    its reactions minus the story reactions judged invalid (after expiry, or a repeat); the
+    reaction rate is that model's distinct valid reactors / story reach. Story reach stays
+    the creator's distinct story viewers of the day.
 #}
 story_and_live_numbers as (
 
     select
-        creator_id,
-        day,
-        story_viewers as story_reach,
-        cast(null as {{ dbt.type_bigint() }}) as valid_reactions,
-        cast(null as {{ dbt.type_float() }}) as reaction_rate_pct
+        audience_numbers.creator_id,
+        audience_numbers.day,
+        audience_numbers.story_viewers as story_reach,
+        coalesce(engagement_daily.invalid_story_reactions, 0) as invalid_story_reactions,
+        engagement_daily.story_reaction_rate_pct as reaction_rate_pct
 
     from audience_numbers
+
+    left join {{ ref('int_creator_engagement_daily') }} as engagement_daily
+        on
+            audience_numbers.creator_id = engagement_daily.creator_id
+            and audience_numbers.day = engagement_daily.day
 
 ),
 
@@ -163,14 +170,16 @@ joined as (
         coalesce(story_and_live_numbers.story_reach, 0) as story_reach,
         coalesce(engagement_numbers.story_views, 0) as story_impressions,
         coalesce(engagement_numbers.reactions, 0) as reactions,
-        story_and_live_numbers.valid_reactions,
+        coalesce(engagement_numbers.reactions, 0)
+        - coalesce(story_and_live_numbers.invalid_story_reactions, 0) as valid_reactions,
         story_and_live_numbers.reaction_rate_pct,
         coalesce(engagement_numbers.chat_messages, 0) as chat_messages,
         coalesce(engagement_numbers.shares, 0) as shares,
         coalesce(tip_numbers.tips, 0) as tips,
         coalesce(engagement_numbers.ad_impressions, 0) as ad_impressions,
         {{ pct(
-            'coalesce(story_and_live_numbers.valid_reactions, engagement_numbers.reactions, 0)'
+            'coalesce(engagement_numbers.reactions, 0)'
+            ~ ' - coalesce(story_and_live_numbers.invalid_story_reactions, 0)'
             ~ ' + coalesce(engagement_numbers.chat_messages, 0)'
             ~ ' + coalesce(engagement_numbers.shares, 0)',
             'view_numbers.views'
