@@ -1,9 +1,10 @@
 """The golden scenario through the real API, pipeline and dbt build, checked on the marts.
 
 `../shared/golden/scenario_basic.json` (rebased in time) is posted to the real API process
-in shuffled batches with its client retry, its catalogue is upserted through the admin
-endpoints, the pipeline's local mode runs once as its own command, and `dbt build` builds
-every mart (its tests included). Each section under `expected` is then checked against the
+in batches with its client retry, its catalogue is upserted through the admin endpoints, the
+pipeline's local mode runs once as its own command, and `dbt build` builds every mart (its
+tests included): `tests.golden.shared_golden_warehouse`, built once per session and shared
+with tests/test_golden_stories.py. Each section under `expected` is then checked against the
 mart that carries it, percentages within 0.01.
 
 Sections are checked by the functions in `SECTION_CHECKS`; another mart group adds its own
@@ -12,70 +13,35 @@ section (e.g. `stories`) by adding one function there.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
 import pytest
 
-from marquee.layout import DataLayout
-from marquee.refresh import run_dbt_build
-from tests.conftest import APP_ID, REPO_ROOT, WRITE_KEY, start_api
-from tests.golden import load_scenario
+from tests.golden import shared_golden_warehouse
 
-ADMIN_TOKEN = "golden-admin-token"
 TOLERANCE = 0.01
 
 Rows = list[dict[str, Any]]
 
 
-def run_pipeline_once(data_dir: Path) -> None:
-    env = dict(os.environ, MARQUEE_DATA_DIR=str(data_dir))
-    completed = subprocess.run(
-        [sys.executable, "-m", "pipelines", "local", "--once"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-3000:]
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """The scenario and its warehouse, built once per session with tests/test_golden_stories.py."""
+    return shared_golden_warehouse(lambda: tmp_path_factory.mktemp("golden"))
 
 
 @pytest.fixture(scope="module")
-def scenario() -> dict[str, Any]:
-    return load_scenario()
+def scenario(golden: tuple[dict[str, Any], Path]) -> dict[str, Any]:
+    return golden[0]
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory, scenario: dict[str, Any]) -> Iterator[Path]:
-    """The dbt warehouse built from the scenario; yields the DuckDB file."""
-    data_dir = tmp_path_factory.mktemp("golden") / "data"
-    api = start_api(
-        data_dir,
-        {"MARQUEE_WRITE_KEYS": f"{APP_ID}:{WRITE_KEY}", "MARQUEE_ADMIN_TOKEN": ADMIN_TOKEN},
-    )
-    try:
-        for kind in ("creators", "content"):
-            response = httpx.put(
-                f"{api.url}/v1/catalog/{kind}",
-                json=scenario["catalogue"][kind],
-                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-            )
-            assert response.status_code == 200, response.text
-        events = scenario["events_in_delivery_order"]
-        for start in range(0, len(events), 7):
-            response = api.post({"events": events[start : start + 7]})
-            assert response.status_code == 202
-            assert response.json()["rejected"] == []
-    finally:
-        api.stop()
-    run_pipeline_once(data_dir)
-    layout = DataLayout(data_dir)
-    result = run_dbt_build(layout)
-    assert result.success, result.output[-5000:]
-    yield layout.dbt_db
+def warehouse(golden: tuple[dict[str, Any], Path]) -> Path:
+    """The dbt warehouse built from the scenario (the DuckDB file)."""
+    return golden[1]
 
 
 def query(db: Path, sql: str, *parameters: object) -> Rows:
@@ -149,7 +115,7 @@ SECTION_CHECKS: dict[str, Callable[[Path, dict[str, Any]], None]] = {
 
 SECTIONS_CHECKED_ELSEWHERE = {
     "minutes": "tests/test_end_to_end.py",
-    "stories": "the stories marts' helper adds check_stories here",
+    "stories": "tests/test_golden_stories.py",
 }
 
 
