@@ -1,17 +1,16 @@
-"""Named Beam transforms shared by every mode: parse, deduplicate, aggregate, summarise.
+"""Named Beam transforms of local mode: parse, deduplicate, aggregate, summarise.
 
-Elements are Polars frames (one per segment, shard or local run), not single events: Beam's
-Python per-element overhead allows about 15,000 events/s here, while columnar work inside
-each element runs at hundreds of thousands. Each transform is a composite with a name so a
-run graph reads like the flow: ParseEvents -> Deduplicate (or DeduplicateRun) ->
-AggregatePerMinute, AggregateEngagementPerMinute, SummariseViews, CollectViewerFacts ->
-MergePartialsByTable. Every output is computed as a (table, partial) per frame; partials
-merge in any order (per run and table on a runner with several shards, and downstream
-across runs by the same rules). Local mode has one frame per run and skips both shuffles.
+Elements are Polars frames (one per local run), not single events: Beam's Python
+per-element overhead allows about 15,000 events/s here, while columnar work inside each
+element runs at hundreds of thousands. Each transform is a composite with a name so a run
+graph reads like the flow: ParseEvents -> DeduplicateRun -> AggregatePerMinute,
+AggregateEngagementPerMinute, SummariseViews, CollectViewerFacts. Every output is computed
+as a (table, partial) per frame; partials merge in any order (`MERGES`: across runs
+downstream, and across panes in the streaming job, which shares the partial functions).
 
-Frames that cross a shuffle (the deduplication's GroupByKey, the merge by table) are encoded
-as Arrow IPC streams by `FrameCoder`, registered for `pl.DataFrame`: Beam's default for an
-unknown type pickles it, and pickling a Polars frame cost three times as much.
+`FrameCoder`, registered for `pl.DataFrame`, encodes a frame as an Arrow IPC stream:
+Beam's default for an unknown type pickles it (three times as costly), and its
+`estimate_size` spares the re-encoding Beam would do to size the elements it counts.
 
 Bad records never raise: they leave through a `dead_letters` output with a reason and are
 counted with a Beam metric.
@@ -19,7 +18,7 @@ counted with a Beam metric.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +68,6 @@ class FrameCoder(beam.coders.Coder):
 
 beam.coders.registry.register_coder(pl.DataFrame, FrameCoder)
 
-ShardFrame = Tuple[int, pl.DataFrame]
 TableFrame = Tuple[str, pl.DataFrame]
 """Element type hints: they make Beam pick `FrameCoder` instead of pickling."""
 
@@ -104,19 +102,19 @@ def validate_segment(batch: records.SegmentBatch) -> tuple[pl.DataFrame, pl.Data
 
 
 class ReadAndValidateSegment(beam.DoFn):
-    """Segment path(s) -> one frame of usable records; unusable ones to `dead_letters`.
+    """A run's segment paths -> one frame of usable records; unusable ones to `dead_letters`.
 
-    An element is one segment path or a list of them (local mode passes a whole run as one
-    element, see `DeduplicateRun`); each segment's dead letters leave as one frame.
+    An element is the list of a whole run's segments (see `DeduplicateRun`); each
+    segment's dead letters leave as one frame.
     """
 
     def __init__(self) -> None:
         self.events_read = Metrics.counter(NAMESPACE, "events_read")
         self.dead_letters = Metrics.counter(NAMESPACE, "dead_letters")
 
-    def process(self, paths: str | Sequence[str]) -> Iterator[object]:
+    def process(self, paths: Sequence[str]) -> Iterator[object]:
         valid_parts = []
-        for path in [paths] if isinstance(paths, str) else paths:
+        for path in paths:
             batch = records.read_segment(Path(path))
             self.events_read.inc(batch.frame.height + len(batch.bad_lines))
             valid, letters = validate_segment(batch)
@@ -134,8 +132,7 @@ def _payloads(frame: pl.DataFrame) -> list[str]:
 
 
 class ParseEvents(beam.PTransform):
-    """Sealed segment paths (or lists of them) -> frames of valid log records, plus dead
-    letters."""
+    """Lists of sealed segment paths -> frames of valid log records, plus dead letters."""
 
     def expand(self, paths: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return paths | "ReadAndValidate" >> beam.ParDo(ReadAndValidateSegment()).with_output_types(
@@ -143,65 +140,21 @@ class ParseEvents(beam.PTransform):
         ).with_outputs(DEAD_LETTERS, main="events")
 
 
-class KeyByShard(beam.DoFn):
-    """Split a frame by a hash of event_id so every copy of an event meets in one shard."""
-
-    def __init__(self, shards: int) -> None:
-        self.shards = shards
-
-    def process(self, frame: pl.DataFrame) -> Iterator[tuple[int, pl.DataFrame]]:
-        if self.shards == 1:
-            yield 0, frame
-            return
-        sharded = frame.with_columns(
-            (pl.col("event_id").hash(seed=0) % self.shards).cast(pl.Int64).alias("_shard")
-        )
-        for (shard,), part in sharded.partition_by("_shard", as_dict=True).items():
-            yield int(shard), part.drop("_shard")
-
-
 class DropDuplicates(beam.DoFn):
-    """Frames that hold every copy of their events -> one frame of events neither repeated
-    nor counted by a past run."""
+    """A frame that holds every copy of its events -> those events neither repeated nor
+    counted by a past run."""
 
     def __init__(self, state_db: str) -> None:
         self.state_db = state_db
         self.duplicates = Metrics.counter(NAMESPACE, "duplicates")
 
-    def process(self, frames: pl.DataFrame | Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-        parts = [frames] if isinstance(frames, pl.DataFrame) else list(frames)
-        combined = pl.concat(parts, rechunk=False)
-        unique = aggregates.deduplicate(combined)
+    def process(self, frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
+        unique = aggregates.deduplicate(frame)
         seen = already_seen(Path(self.state_db), unique["event_id"])
         fresh = unique.filter(~pl.col("event_id").is_in(seen.implode())) if seen.len() else unique
-        self.duplicates.inc(combined.height - fresh.height)
+        self.duplicates.inc(frame.height - fresh.height)
         if fresh.height:
             yield fresh
-
-
-class Deduplicate(beam.PTransform):
-    """Frames of events -> frames with each event_id at most once, across runs too.
-
-    Every copy of an event must meet in one place, so frames are split by a hash of
-    event_id into `shards` and grouped: that GroupByKey is the one place where whole events
-    cross a shuffle. One shard (the default) suits one worker, as in local mode; give a
-    distributed runner as many shards as workers.
-    """
-
-    def __init__(self, state_db: Path, shards: int = 1) -> None:
-        super().__init__()
-        self.state_db = str(state_db)
-        self.shards = shards
-
-    def expand(self, frames: beam.PCollection) -> beam.PCollection:
-        return (
-            frames
-            | "KeyByShard" >> beam.ParDo(KeyByShard(self.shards)).with_output_types(ShardFrame)
-            | "GroupShards" >> beam.GroupByKey()
-            | "ShardFrames" >> beam.Values()
-            | "DropDuplicates"
-            >> beam.ParDo(DropDuplicates(self.state_db)).with_output_types(pl.DataFrame)
-        )
 
 
 class DeduplicateRun(beam.PTransform):
@@ -294,51 +247,3 @@ class CollectViewerFacts(beam.PTransform):
         return frames | "PartialViewerFacts" >> beam.FlatMap(
             PartialsOf(FACT_PARTIALS)
         ).with_output_types(TableFrame)
-
-
-class MergePartialsByTable(beam.PTransform):
-    """(table, partial) pairs of every output -> one (table, merged frame) per table.
-
-    One GroupByKey for all outputs, then one merge step per table: cheaper here than a
-    global combine per output (each costs several Beam stages and a side input), and on a
-    distributed runner the tables merge in parallel. The `seeded` tables get an empty
-    partial so that each of them yields a frame even when the run has no events for it.
-    """
-
-    def __init__(
-        self,
-        merges: Mapping[str, Callable[[Sequence[pl.DataFrame]], pl.DataFrame]] | None = None,
-        seeded: Sequence[str] = (),
-    ) -> None:
-        super().__init__()
-        self.merges = dict(MERGES if merges is None else merges)
-        self.seeded = list(seeded)
-
-    def expand(self, partials: beam.PCollection) -> beam.PCollection:
-        seeds = [(table, self.merges[table]([])) for table in self.seeded]
-        empty = partials.pipeline | "EmptyPartials" >> beam.Create(
-            seeds, reshuffle=False
-        ).with_output_types(TableFrame)
-        return (
-            (partials, empty)
-            | "WithEmptyPartials" >> beam.Flatten().with_output_types(TableFrame)
-            | "GroupByTable" >> beam.GroupByKey()
-            | "MergeByTable" >> beam.MapTuple(MergeTable(self.merges)).with_output_types(TableFrame)
-        )
-
-
-@dataclass(frozen=True)
-class MergeTable:
-    """(table, its partials) -> (table, merged frame), with that table's merge function.
-
-    A lone partial is already merged (every partial is the merge of its events), so it
-    passes through: with one shard, the usual case locally, no table is merged twice.
-    """
-
-    merges: Mapping[str, Callable[[Sequence[pl.DataFrame]], pl.DataFrame]]
-
-    def __call__(self, table: str, parts: Iterable[pl.DataFrame]) -> Partial:
-        non_empty = [part for part in parts if not part.is_empty()]
-        if len(non_empty) == 1:
-            return table, non_empty[0]
-        return table, self.merges[table](non_empty)
