@@ -18,6 +18,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from marquee.argtypes import positive_float, positive_int
 from marquee.history.build import BuildOptions, HistoryResult, build_history
 from marquee.history.manifest import HistoryMismatch
 from marquee.history.plan import EVENTS_PER_CREATOR_PER_S, HistoryPlan
@@ -25,32 +26,18 @@ from marquee.history.progress import format_duration
 from marquee.settings import Settings
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m marquee.history",
         description="Simulated history written into the event log, then the pipeline over it.",
     )
-    parser.add_argument("--days", type=_positive_int, required=True)
-    parser.add_argument("--creators", type=_positive_int, required=True)
+    parser.add_argument("--days", type=positive_int, required=True)
+    parser.add_argument("--creators", type=positive_int, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: MARQUEE_DATA_DIR")
     parser.add_argument(
         "--rate",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help=f"events per simulated second (default: {EVENTS_PER_CREATOR_PER_S} x creators)",
     )
@@ -60,15 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="UTC day the history ends at (exclusive; default: today)",
     )
-    parser.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--run-pipeline",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="run the local pipeline over the log afterwards",
     )
-    parser.add_argument("--segments-per-run", type=_positive_int, default=16)
-    parser.add_argument("--progress-s", type=_positive_float, default=5.0)
+    parser.add_argument("--segments-per-run", type=positive_int, default=16)
+    parser.add_argument("--progress-s", type=positive_float, default=5.0)
     return parser
 
 

@@ -15,26 +15,13 @@ import os
 import sys
 from pathlib import Path
 
+from marquee.argtypes import positive_float, positive_int
 from marquee.simulator.engine import Simulator
 from marquee.simulator.faults import FaultRates
 from marquee.simulator.live import LiveRun
 from marquee.simulator.sender import Sender
 
 _DEFAULT_FAULTS = FaultRates()
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def _rate(text: str) -> float:
@@ -55,14 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("MARQUEE_SIM_WRITE_KEY"),
         help="write key sent as X-Write-Key (default: $MARQUEE_SIM_WRITE_KEY)",
     )
-    parser.add_argument("--rate", type=_positive_float, default=200.0, help="events per second")
-    parser.add_argument("--creators", type=_positive_int, default=50)
-    parser.add_argument("--viewers", type=_positive_int, default=None, help="viewer population")
-    parser.add_argument("--duration-s", type=_positive_float, default=None, help="stop after N s")
+    parser.add_argument("--rate", type=positive_float, default=200.0, help="events per second")
+    parser.add_argument("--creators", type=positive_int, default=50)
+    parser.add_argument("--viewers", type=positive_int, default=None, help="viewer population")
+    parser.add_argument("--duration-s", type=positive_float, default=None, help="stop after N s")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--catalog-dir", type=Path, default=None, help="write the catalogue here")
-    parser.add_argument("--batch-size", type=_positive_int, default=100)
-    parser.add_argument("--workers", type=_positive_int, default=2, help="sender threads")
+    parser.add_argument("--batch-size", type=positive_int, default=100)
+    parser.add_argument("--workers", type=positive_int, default=2, help="sender threads")
     parser.add_argument("--duplicate-rate", type=_rate, default=_DEFAULT_FAULTS.duplicate)
     parser.add_argument("--late-rate", type=_rate, default=_DEFAULT_FAULTS.late)
     parser.add_argument("--invalid-rate", type=_rate, default=_DEFAULT_FAULTS.invalid)
@@ -74,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 600 s, less at high rates to keep start-up within a few seconds)",
     )
     parser.add_argument("--gzip", action="store_true", help="send gzip-compressed bodies")
-    parser.add_argument("--progress-s", type=_positive_float, default=5.0)
+    parser.add_argument("--progress-s", type=positive_float, default=5.0)
     return parser
 
 
