@@ -80,9 +80,15 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from marquee.lake import DEAD_LETTERS as DEAD_LETTERS_TABLE
-from marquee.lake import VIEW_SUMMARIES
-from pipelines import aggregates, records, viewer_facts, views
-from pipelines.transforms import MERGES, NAMESPACE, UUID_PATTERN, PartialsOf, dead_letter_frame
+from pipelines import records
+from pipelines.transforms import (
+    ALL_PARTIALS,
+    MERGES,
+    NAMESPACE,
+    UUID_PATTERN,
+    PartialsOf,
+    dead_letter_frame,
+)
 
 WINDOW_S = 60
 DEFAULT_DEDUP_WINDOW_S = 24 * 3600
@@ -95,13 +101,6 @@ DEAD_LETTERS = "dead_letters"
 TOO_LATE = "beyond_allowed_lateness"
 STREAM_SEGMENT = "stream"
 """The `segment` column of dead letters that came from a broker rather than a segment."""
-
-OUTPUTS: tuple[tuple[str, Callable[[pl.DataFrame], pl.DataFrame]], ...] = (
-    *((table.name, table.partial) for table in aggregates.SUM_TABLES),
-    (VIEW_SUMMARIES, views.view_partials),
-    *((facts.name, facts.partial) for facts in viewer_facts.FACT_SETS),
-)
-"""Every mergeable output, as in local mode's AggregatePerMinute ... CollectViewerFacts."""
 
 
 @dataclass(frozen=True)
@@ -330,7 +329,7 @@ class RecordsToPartials(beam.CombineFn):
             return accumulator
         data = b"\n".join(accumulator.pending) + b"\n"
         frame = records.parse_segment(STREAM_SEGMENT, data).frame
-        fresh = dict(PartialsOf(OUTPUTS)(frame))
+        fresh = dict(PartialsOf(ALL_PARTIALS)(frame))
         partials = {
             table: MERGES[table]([part, *self._existing(accumulator, table)])
             for table, part in fresh.items()

@@ -205,8 +205,8 @@ ENGAGEMENT_PARTIALS = tuple((table.name, table.partial) for table in aggregates.
 VIEW_PARTIALS = ((VIEW_SUMMARIES, views.view_partials),)
 FACT_PARTIALS = tuple((facts.name, facts.partial) for facts in viewer_facts.FACT_SETS)
 ALL_PARTIALS = (*MINUTE_PARTIALS, *ENGAGEMENT_PARTIALS, *VIEW_PARTIALS, *FACT_PARTIALS)
-"""(table, partial function) of every mergeable output: the transforms below, and the
-benchmark's plain-Polars floor, compute exactly these."""
+"""(table, partial function) of every mergeable output: the transforms below, the
+streaming job's combiner and the benchmark's plain-Polars floor compute exactly these."""
 
 
 class AggregatePerMinute(beam.PTransform):
