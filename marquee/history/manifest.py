@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from marquee.durable import replace_durably
+from marquee.durable import fsync_path, replace_durably
 from marquee.history.plan import HistoryPlan, Shard
 
 
@@ -74,4 +74,5 @@ class Manifest:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"world": self.world, "done": sorted(self.done)}, indent=1))
+        fsync_path(tmp)  # else a crash can leave the renamed manifest empty, and reruns fail
         replace_durably(tmp, self.path)
