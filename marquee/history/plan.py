@@ -87,11 +87,6 @@ class HistoryPlan:
             end_ms=end_ms,
         )
 
-    @property
-    def expected_events(self) -> int:
-        """About how many events the plan makes (the simulator settles at `rate`)."""
-        return int(self.rate * (self.end_ms - self.start_ms) / 1000)
-
     def shards(self) -> list[Shard]:
         shards: list[Shard] = []
         start = self.start_ms

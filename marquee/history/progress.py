@@ -38,10 +38,6 @@ class Progress:
         self._last_print, self._printed_done = now, self.done
         print(self.line(now), file=self.out, flush=True)
 
-    @property
-    def elapsed_s(self) -> float:
-        return time.monotonic() - self.started
-
     def rate(self, now: float | None = None) -> float:
         elapsed = (now or time.monotonic()) - self.started
         return self.done / elapsed if elapsed > 0 else 0.0
@@ -62,6 +58,4 @@ def format_duration(seconds: float) -> str:
     seconds = int(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
