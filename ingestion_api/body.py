@@ -7,8 +7,9 @@ decompressed size, so a small gzip bomb cannot expand without bound.
 A JSON body is decoded in one pass straight into event structs whenever it can be: a body
 no longer than the per-event limit cannot hold an oversized event, and a longer one is
 first split into raw events (a scan that builds no objects) only to check the count and
-each event's size. Only a batch holding a bad event takes the slow path, one decode per
-raw event, to tell which events fail and why. Splitting every body first and decoding the
+each event's size. An event that decodes but breaks a cross-field rule is rejected in
+place; only a batch holding an event that does not decode takes the slow path, one decode
+per raw event, to tell which events fail and why. Splitting every body first and decoding the
 events again cost a third more decode time.
 """
 
@@ -26,7 +27,8 @@ from marquee.events import (
     Event,
     EventRejected,
     Time,
-    _check_cross_field_rules,
+    checked_event,
+    decode_event_array,
     decode_events,
 )
 
@@ -62,7 +64,6 @@ class _Envelope(msgspec.Struct):
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
 _array_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _batch_decoder = msgspec.json.Decoder(EventBatch)
-_events_decoder = msgspec.json.Decoder(list[Event])
 
 
 @dataclass
@@ -187,26 +188,24 @@ def parse_batch(body: bytes, content_type: str, max_events: int, max_event_bytes
             events, sent_at = decoded
             if raw is None:
                 _check_count(len(events), max_events)
-            return Batch(list(events), sent_at, _lazy_raw_event(body, raw))
+            return Batch(events, sent_at, _lazy_raw_event(body, raw))
     parsed = split_events(body, content_type)
     _check_limits(parsed.events, max_events, max_event_bytes)
     return Batch(decode_events(parsed.events), parsed.sent_at, parsed.events.__getitem__)
 
 
-def _decode_whole(body: bytes) -> tuple[list[Event], Time | None] | None:
-    """The events of a JSON body in one decoder call, or None if any event is bad."""
+def _decode_whole(body: bytes) -> tuple[list[Event | EventRejected], Time | None] | None:
+    """The events of a JSON body in one decoder call, or None if any event does not decode.
+
+    An event that decodes but breaks a cross-field rule is rejected here, in place.
+    """
     try:
         if body.lstrip().startswith(b"["):
-            events: list[Event] = _events_decoder.decode(body)
-            sent_at = None
-        else:
-            batch = _batch_decoder.decode(body)
-            events, sent_at = batch.events, batch.sent_at
-        for event in events:
-            _check_cross_field_rules(event)
-    except (msgspec.ValidationError, msgspec.DecodeError, EventRejected):
+            return decode_event_array(body), None
+        batch = _batch_decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    return events, sent_at
+    return [checked_event(event) for event in batch.events], batch.sent_at
 
 
 def _split_raw(body: bytes) -> list[msgspec.Raw]:

@@ -273,12 +273,20 @@ def decode_events(raw_events: list[bytes]) -> list[Event | EventRejected]:
     back to one call per event, to tell which events fail and why.
     """
     try:
-        events: list[Event] = _batch_decoder.decode(b"[" + b",".join(raw_events) + b"]")
+        events = decode_event_array(b"[" + b",".join(raw_events) + b"]")
     except (msgspec.ValidationError, msgspec.DecodeError):
         return [_decode_or_rejection(raw) for raw in raw_events]
     if len(events) != len(raw_events):
         return [_decode_or_rejection(raw) for raw in raw_events]
-    return [_checked_or_rejection(event) for event in events]
+    return events
+
+
+def decode_event_array(json_array: bytes) -> list[Event | EventRejected]:
+    """A JSON array of events decoded in one call, each then checked by the cross-field rules.
+
+    Raises msgspec.ValidationError or DecodeError when any event does not decode.
+    """
+    return [checked_event(event) for event in _batch_decoder.decode(json_array)]
 
 
 def _decode_or_rejection(raw: bytes) -> Event | EventRejected:
@@ -288,7 +296,8 @@ def _decode_or_rejection(raw: bytes) -> Event | EventRejected:
         return rejection
 
 
-def _checked_or_rejection(event: Event) -> Event | EventRejected:
+def checked_event(event: Event) -> Event | EventRejected:
+    """A decoded event, or its rejection if it breaks a rule across fields."""
     try:
         _check_cross_field_rules(event)
     except EventRejected as rejection:
