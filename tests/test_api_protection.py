@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 from starlette.applications import Starlette
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ingestion_api import events_routes
 from ingestion_api.app import create_app
 from ingestion_api.observability import log_config
 from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
@@ -245,13 +247,18 @@ def test_events_acknowledged_after_a_transient_write_failure_stay_readable(
 
 
 def app_with_a_failing_route() -> Starlette:
-    """The real app plus one route that raises, for the catch-all error test."""
+    """The real app plus one route that raises, and a `POST /v1/events` whose ingest step
+    raises (it skips the middleware, so it has its own catch-all), for the error test."""
     app = create_app()
 
     async def fail(request: Request) -> Response:
         raise RuntimeError("secret internal detail at /srv/marquee/config")
 
+    def fail_ingest(*args: object) -> NoReturn:
+        raise RuntimeError("secret internal detail at /srv/marquee/config")
+
     app.router.routes.append(Route("/v1/fail", fail, methods=["POST"]))
+    events_routes.ingest_decoded = fail_ingest  # type: ignore[assignment]
     return app
 
 
@@ -267,23 +274,28 @@ def test_unhandled_error_is_a_bare_500_and_the_trace_stays_in_the_log(
             "--port", "{port}", "--log-config", str(config), "--no-access-log",
         ],
     )  # fmt: skip
-    response = httpx.post(f"{api.url}/v1/fail", headers={"X-Write-Key": WRITE_KEY})
-    assert response.status_code == 500
-    assert response.json() == {"error": "internal_error", "detail": "an internal error occurred"}
-    assert "secret" not in response.text
+    for route in ("/v1/fail", "/v1/events"):
+        response = httpx.post(
+            f"{api.url}{route}", json=[event()], headers={"X-Write-Key": WRITE_KEY}
+        )
+        assert response.status_code == 500
+        expected = {"error": "internal_error", "detail": "an internal error occurred"}
+        assert response.json() == expected
+        assert "secret" not in response.text
     assert httpx.get(f"{api.url}/healthz").status_code == 200  # the worker lives on
     errors = {
-        dict(labels)["code"]: value
+        (dict(labels)["route"], dict(labels)["code"]): value
         for (name, labels), value in scrape(api).items()
         if name == "marquee_http_errors_total"
     }
-    assert errors == {"internal_error": 1}
+    assert errors == {("/v1/fail", "internal_error"): 1, ("/v1/events", "internal_error"): 1}
     stop(api)
     time.sleep(0.2)
-    (entry,) = [json.loads(line) for line in api.logs() if "unhandled error" in line]
-    assert entry["level"] == "error"
-    assert entry["route"] == "/v1/fail"
-    assert "secret internal detail" in entry["exc"]
+    entries = [json.loads(line) for line in api.logs() if "unhandled error" in line]
+    assert [entry["route"] for entry in entries] == ["/v1/fail", "/v1/events"]
+    for entry in entries:
+        assert entry["level"] == "error"
+        assert "secret internal detail" in entry["exc"]
 
 
 def test_unknown_paths_and_methods_answer_json_codes(api: ApiProcess) -> None:
