@@ -138,10 +138,19 @@ class Ledger:
         with self._connect() as conn:
             return _totals(conn)
 
-    def forget_seen_before(self, received_before_ms: int) -> None:
-        """Drop event ids older than the deduplication window."""
+    def forget_seen_older_than(self, window_ms: int) -> None:
+        """Drop event ids received more than `window_ms` before the newest one committed.
+
+        The window ends at the newest `received_at_ms` in the seen set, not at the wall
+        clock: a history load commits events received days ago, and the wall clock would
+        forget all of them at once while copies of them may still be in the next segments.
+        """
         with self._connect() as conn:
-            conn.execute("delete from seen_events where received_at_ms < ?", [received_before_ms])
+            conn.execute(
+                "delete from seen_events "
+                "where received_at_ms < (select max(received_at_ms) from seen_events) - ?",
+                [window_ms],
+            )
 
 
 def _totals(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

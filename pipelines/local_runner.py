@@ -222,7 +222,7 @@ class LocalRunner:
         self._write_status(run, totals)
         self.runs_done += 1
         if self.runs_done % 100 == 0:
-            self.ledger.forget_seen_before(int(time.time() * 1000) - DEDUP_WINDOW_MS)
+            self.ledger.forget_seen_older_than(DEDUP_WINDOW_MS)
         log.info(
             "run %d%s: %d segments, %d events, %d duplicates, %d dead letters, "
             "%d minute rows in %.2f s",

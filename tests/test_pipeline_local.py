@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,38 @@ def test_unusable_records_become_dead_letters_and_the_rest_counts(tmp_path: Path
 
 def test_nothing_to_do_returns_none(tmp_path: Path) -> None:
     assert LocalRunner(DataLayout(tmp_path)).run_once() is None
+
+
+def received_days_ago(lines: list[bytes], days: int) -> list[bytes]:
+    """The same log lines as if the API had received them `days` earlier (a history load)."""
+    shifted = []
+    for line in lines:
+        record = json.loads(line)
+        record["received_at_ms"] -= days * 86_400_000
+        shifted.append(json.dumps(record).encode() + b"\n")
+    return shifted
+
+
+def test_forgetting_seen_ids_follows_received_at_not_the_wall_clock(tmp_path: Path) -> None:
+    """A history load's ids, received days ago, survive the runner's forgetting pass, so a
+    later copy still counts once; ids older than the window before the newest one go."""
+    lines, expected = golden_log_lines()
+    old = received_days_ago(lines, 3)
+    layout = DataLayout(tmp_path)
+    runner = LocalRunner(layout)
+    runner.runs_done = 99  # the next run ends with the pass every 100th run makes
+    write_segments(layout, [old])
+    assert runner.run_once() is not None
+    write_segments(layout, [old[:10]], start=100)
+    stats = runner.run_once()
+    assert stats is not None and stats.duplicates == 10
+    assert totals(layout)["vod_g_1"] == expected["vod_g_1"]
+
+    fresh = json.loads(lines[0])
+    fresh["event_id"] = str(uuid.uuid4())
+    runner.runs_done = 99
+    write_segments(layout, [[json.dumps(fresh).encode() + b"\n"]], start=200)
+    runner.run_once()
+    with duckdb.connect(str(layout.state_db), read_only=True) as conn:
+        left = conn.execute("select event_id::varchar from seen_events").fetchall()
+    assert left == [(fresh["event_id"],)], "ids 3 days older than the newest one were kept"

@@ -23,25 +23,24 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 
 import pipelines.transforms
 from marquee.layout import DataLayout
 from marquee.settings import Settings
-from pipelines.ledger import Ledger
 from pipelines.local_runner import LocalRunner
 from pipelines.replay import Replay, ReplaySummary
 from tests.conftest import REPO_ROOT, WRITE_KEY, start_api
 from tests.golden import load_scenario
 from tests.test_pipeline_local import golden_log_lines, random_split, totals, write_segments
 
-DAY_MS = 86_400_000
-
 
 def forget_every_seen_id(layout: DataLayout) -> None:
     """What the pipeline does to ids older than its 24 h window, to all of them at once."""
-    Ledger(layout.state_db).forget_seen_before(int(time.time() * 1000) + DAY_MS)
+    with duckdb.connect(str(layout.state_db)) as conn:
+        conn.execute("delete from seen_events")
 
 
 def golden_totals(where: Path) -> dict[str, dict[str, int]]:
