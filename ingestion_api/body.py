@@ -66,6 +66,11 @@ _array_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 
 
+def media_type_of(content_type: str) -> str:
+    """The media type of a Content-Type value, without parameters, lower-cased."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 @dataclass
 class ParsedBody:
     events: list[bytes]
@@ -144,7 +149,7 @@ def decompress(body: bytes, content_encoding: str, max_bytes: int) -> bytes:
 
 def split_events(body: bytes, content_type: str) -> ParsedBody:
     """The raw JSON of each event, and the batch's sent_at when it has one."""
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    media_type = media_type_of(content_type)
     if media_type in NDJSON_TYPES:
         lines = [line for line in body.splitlines() if line.strip()]
         return ParsedBody(events=lines, sent_at=None)
@@ -177,7 +182,7 @@ def parse_batch(body: bytes, content_type: str, max_events: int, max_event_bytes
 
     Raises BodyError for a body refused as a whole (media type, malformed, a limit).
     """
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    media_type = media_type_of(content_type)
     if media_type in JSON_TYPES:
         raw: list[msgspec.Raw] | None = None
         if len(body) > max_event_bytes:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ingestion_api.body import JSON_TYPES, BodyError, read_body
+from ingestion_api.body import JSON_TYPES, BodyError, media_type_of, read_body
 from ingestion_api.catalog import (
     CatalogBodyError,
     CatalogFileInvalid,
@@ -60,7 +60,7 @@ async def _put_catalog(request: Request, kind: CatalogKind) -> Response:
     refused = admin_refusal(request, settings)
     if refused is not None:
         return refused
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media_type = media_type_of(request.headers.get("content-type", ""))
     if media_type not in JSON_TYPES:
         return error_response(415, "unsupported_media_type", f"Content-Type {media_type!r}")
     try:

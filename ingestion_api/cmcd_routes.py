@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ingestion_api.auth import require_app
-from ingestion_api.body import BodyError, read_body
+from ingestion_api.body import BodyError, media_type_of, read_body
 from ingestion_api.catalog import CatalogIndex
 from ingestion_api.cmcd import CmcdMapper, ReportRejected, SessionMemory
 from ingestion_api.collector import Collector
@@ -81,7 +81,7 @@ async def post_cmcd(request: Request) -> Response:
     body = b""
     try:
         body = await read_body(request, settings.max_body_bytes, settings.max_decompressed_bytes)
-        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        media_type = media_type_of(request.headers.get("content-type", ""))
         if media_type not in CMCD_TYPES:
             raise BodyError(415, "unsupported_media_type", f"Content-Type {media_type!r}")
         lines = split_reports(body, settings)
