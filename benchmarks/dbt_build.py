@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import time
 from datetime import date
 from pathlib import Path
@@ -40,7 +39,7 @@ from marquee.history.manifest import Manifest
 from marquee.history.plan import HistoryPlan, default_rate
 from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES
 from marquee.layout import DataLayout
-from marquee.refresh import DBT_PROJECT_DIR, dbt_command, dbt_environment
+from marquee.refresh import FAILURE_TAIL_LINES, run_dbt_build
 from marquee.settings import PROJECT_ROOT, Settings
 from marquee.simulator.clock import HOUR_MS
 
@@ -111,20 +110,11 @@ def scan_lake_once(layout: DataLayout) -> float:
 
 def timed_dbt_build(layout: DataLayout, *args: str) -> float:
     """Seconds of one `dbt build` (as `marquee.refresh` runs it); raises if it fails."""
-    started = time.perf_counter()
-    completed = subprocess.run(
-        dbt_command(layout, "build", *args),
-        cwd=DBT_PROJECT_DIR,
-        env=dbt_environment(layout),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if completed.returncode != 0:
-        tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-30:])
+    build = run_dbt_build(layout, *args)
+    if not build.success:
+        tail = "\n".join(build.output.rstrip().splitlines()[-FAILURE_TAIL_LINES:])
         raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{tail}")
-    return seconds
+    return build.duration_s
 
 
 def append_hour(settings: Settings, workers: int) -> tuple[int, float]:

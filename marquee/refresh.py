@@ -116,11 +116,11 @@ def dbt_environment(layout: DataLayout) -> dict[str, str]:
     }
 
 
-def run_dbt_build(layout: DataLayout) -> DbtBuildResult:
-    """Run `dbt build` (models, unit tests and data tests) and capture its output."""
+def run_dbt_build(layout: DataLayout, *args: str) -> DbtBuildResult:
+    """Run `dbt build [args]` (models, unit tests and data tests) and capture its output."""
     started = time.monotonic()
     completed = subprocess.run(
-        dbt_command(layout, "build"),
+        dbt_command(layout, "build", *args),
         cwd=DBT_PROJECT_DIR,
         env=dbt_environment(layout),
         capture_output=True,
