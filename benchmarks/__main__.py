@@ -36,7 +36,7 @@ def main() -> None:
         "--dbt-rate",
         type=float,
         default=None,
-        help="events/s per creator of the dbt history (default: the ~50M-event target size)",
+        help="events/s of the whole dbt history (default: 0.02 per creator, the ~50M-event size)",
     )
     args = parser.parse_args()
     show("ingestion: API (1 worker, 32 connections, 100-event batches) vs no-HTTP baseline",
