@@ -13,6 +13,7 @@ help:
 	@echo "make demo   - install everything and run the whole platform locally"
 	@echo "make test   - install everything and run the test suite"
 	@echo "make bench  - run the benchmarks (figures as ratios to a same-run baseline)"
+	@echo "make history DAYS=7 CREATORS=100 - simulated history into the local log, then the pipeline"
 	@echo "make lint   - ruff and mypy (make lint-sql: sqlfluff over the dbt models)"
 	@echo "make docs   - generate and serve the dbt docs"
 	@echo "make clean  - remove local data (MARQUEE_DATA_DIR, default ./data)"
