@@ -18,18 +18,6 @@ minute_aggregates as (
 
 ),
 
-creator_minutes as (
-
-    select * from {{ ref('stg_pipeline__creator_minute_aggregates') }}
-
-),
-
-tip_minutes as (
-
-    select * from {{ ref('stg_pipeline__tip_minute_aggregates') }}
-
-),
-
 creator_viewer_days as (
 
     select * from {{ ref('stg_pipeline__creator_viewer_days') }}
@@ -39,6 +27,13 @@ creator_viewer_days as (
 creators as (
 
     select * from {{ ref('stg_catalog__creators') }}
+
+),
+
+{# Follows, tips and the story numbers, counted once per creator and day in the rollup. #}
+engagement_daily as (
+
+    select * from {{ ref('int_creator_engagement_daily') }}
 
 ),
 
@@ -63,32 +58,6 @@ engagement_numbers as (
         {{ summed(['chat_messages', 'shares', 'reactions', 'ad_impressions', 'story_views']) }}
 
     from minute_aggregates
-
-    group by 1, 2
-
-),
-
-follower_numbers as (
-
-    select
-        creator_id,
-        cast({{ epoch_minute_to_timestamp('epoch_minute') }} as date) as day,
-        {{ summed(['follows', 'unfollows']) }}
-
-    from creator_minutes
-
-    group by 1, 2
-
-),
-
-tip_numbers as (
-
-    select
-        creator_id,
-        cast({{ epoch_minute_to_timestamp('epoch_minute') }} as date) as day,
-        {{ summed(['tips']) }}
-
-    from tip_minutes
 
     group by 1, 2
 
@@ -126,7 +95,7 @@ story_and_live_numbers as (
 
     from audience_numbers
 
-    left join {{ ref('int_creator_engagement_daily') }} as engagement_daily
+    left join engagement_daily
         on
             audience_numbers.creator_id = engagement_daily.creator_id
             and audience_numbers.day = engagement_daily.day
@@ -139,9 +108,10 @@ creator_days as (
     union
     select creator_id, day from engagement_numbers
     union
-    select creator_id, day from follower_numbers
-    union
-    select creator_id, day from tip_numbers
+    -- The rollup's days with a follow, unfollow or tip; a day with only its story or live
+    -- numbers is not a row of this mart on its own.
+    select creator_id, day from engagement_daily
+    where follows + unfollows + tips > 0
     union
     select creator_id, day from audience_numbers
 
@@ -163,10 +133,9 @@ joined as (
         view_numbers.startup_p50_ms,
         view_numbers.rebuffer_pct,
         view_numbers.playback_failure_pct,
-        coalesce(follower_numbers.follows, 0) as follows,
-        coalesce(follower_numbers.unfollows, 0) as unfollows,
-        coalesce(follower_numbers.follows, 0)
-        - coalesce(follower_numbers.unfollows, 0) as net_followers,
+        coalesce(engagement_daily.follows, 0) as follows,
+        coalesce(engagement_daily.unfollows, 0) as unfollows,
+        coalesce(engagement_daily.net_followers, 0) as net_followers,
         coalesce(story_and_live_numbers.story_reach, 0) as story_reach,
         coalesce(engagement_numbers.story_views, 0) as story_impressions,
         coalesce(engagement_numbers.reactions, 0) as reactions,
@@ -175,7 +144,7 @@ joined as (
         story_and_live_numbers.reaction_rate_pct,
         coalesce(engagement_numbers.chat_messages, 0) as chat_messages,
         coalesce(engagement_numbers.shares, 0) as shares,
-        coalesce(tip_numbers.tips, 0) as tips,
+        coalesce(engagement_daily.tips, 0) as tips,
         coalesce(engagement_numbers.ad_impressions, 0) as ad_impressions,
         {{ pct(
             'coalesce(engagement_numbers.reactions, 0)'
@@ -194,12 +163,10 @@ joined as (
         on
             creator_days.creator_id = engagement_numbers.creator_id
             and creator_days.day = engagement_numbers.day
-    left join follower_numbers
+    left join engagement_daily
         on
-            creator_days.creator_id = follower_numbers.creator_id
-            and creator_days.day = follower_numbers.day
-    left join tip_numbers
-        on creator_days.creator_id = tip_numbers.creator_id and creator_days.day = tip_numbers.day
+            creator_days.creator_id = engagement_daily.creator_id
+            and creator_days.day = engagement_daily.day
     left join audience_numbers
         on
             creator_days.creator_id = audience_numbers.creator_id
