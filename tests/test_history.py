@@ -45,8 +45,12 @@ MEASURES = {
 class Built:
     settings: Settings
     result: HistoryResult
-    generated: list[dict[str, Any]]
-    """Every event the simulator handed out for the plan, recomputed independently."""
+    generated_by_shard: list[list[dict[str, Any]]]
+    """Every event the simulator handed out for each shard, recomputed independently."""
+
+    @property
+    def generated(self) -> list[dict[str, Any]]:
+        return [event for events in self.generated_by_shard for event in events]
 
     @property
     def layout(self) -> DataLayout:
@@ -60,13 +64,11 @@ def _settings(data_dir: Path) -> Settings:
 def _build(data_dir: Path) -> Built:
     settings = _settings(data_dir)
     result = build_history(PLAN, settings, OPTIONS)
-    generated = [
-        event
+    generated_by_shard = [
+        [event for _, events in shard_windows(PLAN, shard) for event in events]
         for shard in PLAN.shards()
-        for _, events in shard_windows(PLAN, shard)
-        for event in events
     ]
-    return Built(settings, result, generated)
+    return Built(settings, result, generated_by_shard)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +107,17 @@ def test_every_generated_event_is_in_the_log_exactly_once(built: Built) -> None:
     assert in_log == Counter(event["event_id"] for event in valid)
     assert built.result.generation.delivered == len(built.generated)
     assert built.result.generation.accepted == len(valid)
+
+
+def test_shards_are_independent_traffic_streams(built: Built) -> None:
+    """Each day is simulated on its own stream: were it the same random stream, the second
+    day would repeat the first day's event ids and the pipeline would drop them as duplicates."""
+    first, second = (
+        {event["event_id"] for event in events if "event_id" in event}
+        for events in built.generated_by_shard
+    )
+    assert first and second
+    assert not first & second
 
 
 def test_deliberately_invalid_events_are_quarantined_with_their_reason(built: Built) -> None:
