@@ -293,11 +293,12 @@ class Replay:
         consumed = consumed_by(self.layout.state_db, names)
         for name in self._bar(names, summary):
             lines = (self.log_dir / name).read_bytes().splitlines()
-            summary.records_read += sum(1 for line in lines if line.strip())
+            records = sum(1 for line in lines if line.strip())
+            summary.records_read += records
             run_id = consumed.get(name)
             if run_id is None:
                 summary.pending_segments += 1
-                summary.pending_records += sum(1 for line in lines if line.strip())
+                summary.pending_records += records
                 continue
             self._feed(self._log_candidates(name, run_id, lines, summary), summary)
         self._count(summary)
@@ -398,9 +399,12 @@ class Replay:
             raw_events, sent_at = body.events, body.sent_at
             items = list(range(len(raw_events)))
         summary.records_read += len(raw_events)
-        fresh = [(raw, item) for raw, item in zip(raw_events, items, strict=True)]
-        pending = [(raw, item) for raw, item in fresh if (number, item) not in done]
-        summary.already_replayed += len(fresh) - len(pending)
+        pending = [
+            (raw, item)
+            for raw, item in zip(raw_events, items, strict=True)
+            if (number, item) not in done
+        ]
+        summary.already_replayed += len(raw_events) - len(pending)
         if not pending:
             return
         result = ingest_events(
