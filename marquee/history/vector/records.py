@@ -1,0 +1,120 @@
+"""Events as JSON, in bulk: the text a client sends, and the record the API logs for it.
+
+Both are built by polars string expressions over whole frames, from the event contract
+itself: the fields of each event type, their order and their defaults are read from the
+msgspec structs of `marquee.events` (what the API encodes a validated event with), so a
+record is byte for byte what `Enricher.encode_batch` writes: the event as validated, with
+defaults left out, `viewer_id` replaced by `viewer_key` (the data directory's keyed
+pseudonym), `ts` re-encoded as msgspec encodes the datetime it decoded (or the epoch
+milliseconds an Android app sent), and `event_time_ms`, `client_ts_ms`, `received_at_ms`
+and `app_id` appended. `writer` checks that claim on a sample of every batch against the
+API's own `ingest_events`.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+
+import msgspec
+import polars as pl
+
+from marquee.events import Event
+
+_ENVELOPE = frozenset(f.name for f in msgspec.structs.fields(typing.get_args(Event)[0]))
+"""Envelope fields (written from the viewer, title and session columns)."""
+_COLUMN_OF = {"position": {"story_viewed": "story_position"}}
+"""Fields whose generated column is named differently (types disagree on `position`)."""
+
+
+@functools.cache
+def type_fields() -> dict[str, tuple[tuple[str, str, object], ...]]:
+    """Per event type, its own fields in encoding order: (JSON name, column, default)."""
+    out: dict[str, tuple[tuple[str, str, object], ...]] = {}
+    for cls in typing.get_args(Event):
+        tag = str(cls.__struct_config__.tag)
+        fields = []
+        for f in msgspec.structs.fields(cls):
+            if f.name in _ENVELOPE:
+                continue
+            column = _COLUMN_OF.get(f.encode_name, {}).get(tag, f.encode_name)
+            if f.encode_name == "position" and tag != "story_viewed":
+                column = "ad_position"
+            default = None if f.default is msgspec.NODEFAULT else f.default
+            fields.append((f.encode_name, column, default))
+        out[tag] = tuple(fields)
+    return out
+
+
+def _field(name: str, column: str, default: object, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(column)
+    if dtype == pl.Boolean:
+        text = pl.when(col).then(pl.lit(f',"{name}":true')).otherwise(pl.lit(f',"{name}":false'))
+    elif dtype == pl.String:
+        text = pl.concat_str([pl.lit(f',"{name}":"'), col, pl.lit('"')])
+    else:
+        text = pl.concat_str([pl.lit(f',"{name}":'), col.cast(pl.Int64).cast(pl.String)])
+    keep = col.is_not_null()
+    if default is not None:
+        keep = keep & (col != pl.lit(default))
+    return pl.when(keep).then(text)
+
+
+def _ts(raw: bool) -> pl.Expr:
+    """`ts` as the client sent it (raw) or as msgspec re-encodes the decoded value."""
+    t = pl.col("t")
+    moment = pl.from_epoch(t, time_unit="ms").dt.strftime("%Y-%m-%dT%H:%M:%S")
+    millis = (t % 1000).cast(pl.String).str.zfill(3)
+    if raw:
+        text = pl.concat_str([pl.lit('"'), moment, pl.lit("."), millis, pl.lit('Z"')])
+    else:
+        fraction = pl.when(t % 1000 == 0).then(pl.lit("")).otherwise(
+            pl.concat_str([pl.lit("."), millis, pl.lit("000")])
+        )
+        text = pl.concat_str([pl.lit('"'), moment, fraction, pl.lit('Z"')])
+    return pl.when(pl.col("epoch_ts")).then(t.cast(pl.String)).otherwise(text)
+
+
+def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
+    """Adds `raw` (the client's JSON) and `record` (the log record) to every row.
+
+    Needs the columns `type`, `t`, `event_id`, `viewer_id`, `viewer_key`, `envelope`,
+    `epoch_ts`, `about` (creator and title JSON), `session_id`, `seq`, `received_at_ms`
+    and the type fields.
+    """
+    parts = []
+    suffix = f',"app_id":{msgspec.json.encode(app_id).decode()}}}'
+    for (type_,), group in frame.group_by(["type"], maintain_order=True):
+        fields = [
+            _field(name, column, default, group.schema[column])
+            for name, column, default in type_fields()[str(type_)]
+            if column in group.columns
+        ]
+        session = [
+            pl.when(pl.col("session_id").is_not_null()).then(
+                pl.concat_str([pl.lit(',"session_id":"'), pl.col("session_id"), pl.lit('"')])
+            ),
+            pl.when(pl.col("seq").is_not_null()).then(
+                pl.concat_str([pl.lit(',"seq":'), pl.col("seq").cast(pl.String)])
+            ),
+        ]
+        body = pl.concat_str(
+            [pl.col("envelope"), pl.col("about"), *session, *fields], ignore_nulls=True
+        )
+        head = pl.concat_str([pl.lit(f'{{"type":"{type_}","event_id":"'), pl.col("event_id")])
+        parts.append(
+            group.with_columns(
+                pl.concat_str(
+                    [head, pl.lit('","ts":'), _ts(True), pl.lit(',"viewer_id":"'),
+                     pl.col("viewer_id"), pl.lit('"'), body, pl.lit("}")]
+                ).alias("raw"),
+                pl.concat_str(
+                    [head, pl.lit('","ts":'), _ts(False), pl.lit(',"viewer_key":"'),
+                     pl.col("viewer_key"), pl.lit('"'), body, pl.lit(',"event_time_ms":'),
+                     pl.col("t").cast(pl.String), pl.lit(',"client_ts_ms":'),
+                     pl.col("t").cast(pl.String), pl.lit(',"received_at_ms":'),
+                     pl.col("received_at_ms").cast(pl.String), pl.lit(suffix)]
+                ).alias("record"),
+            )  # fmt: skip
+        )
+    return pl.concat(parts, how="diagonal_relaxed")
