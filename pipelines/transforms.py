@@ -3,9 +3,9 @@
 Elements are Polars frames (one per local run), not single events: Beam's Python
 per-element overhead allows about 15,000 events/s here, while columnar work inside each
 element runs at hundreds of thousands. Each transform is a composite with a name so a run
-graph reads like the flow: ParseEvents -> DeduplicateRun -> AggregatePerMinute,
-AggregateEngagementPerMinute, SummariseViews, CollectViewerFacts. Every output is computed
-as a (table, partial) per frame; partials merge in any order (`MERGES`: across runs
+graph reads like the flow: ParseEvents -> DeduplicateRun -> Aggregate. Every output
+(per-minute tables, view summaries, viewer facts) is computed as a (table, partial) per
+frame; partials merge in any order (`MERGES`: across runs
 downstream, and across panes in the streaming job, which shares the partial functions).
 
 `FrameCoder`, registered for `pl.DataFrame`, encodes a frame as an Arrow IPC stream:
@@ -209,41 +209,16 @@ ALL_PARTIALS = (*MINUTE_PARTIALS, *ENGAGEMENT_PARTIALS, *VIEW_PARTIALS, *FACT_PA
 streaming job's combiner and the benchmark's plain-Polars floor compute exactly these."""
 
 
-class AggregatePerMinute(beam.PTransform):
-    """Frames of unique events -> (minute_aggregates, partial) per frame."""
+class Aggregate(beam.PTransform):
+    """Frames of unique events -> one (table, partial) per mergeable output and frame.
 
-    def expand(self, frames: beam.PCollection) -> beam.PCollection:
-        return frames | "PartialMinutes" >> beam.FlatMap(
-            PartialsOf(MINUTE_PARTIALS)
-        ).with_output_types(TableFrame)
-
-
-class AggregateEngagementPerMinute(beam.PTransform):
-    """Frames of unique events -> partials of the creator-, tip- and reaction-minute tables."""
-
-    def expand(self, frames: beam.PCollection) -> beam.PCollection:
-        return frames | "PartialEngagementMinutes" >> beam.FlatMap(
-            PartialsOf(ENGAGEMENT_PARTIALS)
-        ).with_output_types(TableFrame)
-
-
-class SummariseViews(beam.PTransform):
-    """Frames of unique events -> (view_summaries, partial view summaries) per frame.
-
-    A view can span runs: the run's merged partials merge again with those of other runs
-    (in dbt, or with `views.merge_view_partials`).
+    One step computes every output (`ALL_PARTIALS`): Beam's cost of building and running
+    a graph grows with its steps (each inspects its function's signature again and again),
+    and in local mode it was a fixed second per run with one step per output. The partials
+    stay separate elements, so each lands in its own table.
     """
 
     def expand(self, frames: beam.PCollection) -> beam.PCollection:
-        return frames | "PartialViews" >> beam.FlatMap(PartialsOf(VIEW_PARTIALS)).with_output_types(
+        return frames | "Partials" >> beam.FlatMap(PartialsOf(ALL_PARTIALS)).with_output_types(
             TableFrame
         )
-
-
-class CollectViewerFacts(beam.PTransform):
-    """Frames of unique events -> partials of the story, live and creator-day fact sets."""
-
-    def expand(self, frames: beam.PCollection) -> beam.PCollection:
-        return frames | "PartialViewerFacts" >> beam.FlatMap(
-            PartialsOf(FACT_PARTIALS)
-        ).with_output_types(TableFrame)
