@@ -27,7 +27,7 @@ from marquee.events import (
     Event,
     EventRejected,
     Time,
-    checked_event,
+    checked_events,
     decode_event_array,
     decode_events,
 )
@@ -210,7 +210,7 @@ def _decode_whole(body: bytes) -> tuple[list[Event | EventRejected], Time | None
         batch = _batch_decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    return [checked_event(event) for event in batch.events], batch.sent_at
+    return checked_events(batch.events), batch.sent_at
 
 
 def _split_raw(body: bytes) -> list[msgspec.Raw]:

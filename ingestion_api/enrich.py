@@ -9,7 +9,9 @@ never read at all.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
+import typing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -138,24 +140,64 @@ class Enricher:
         """NDJSON log records of a request's valid events, and the rejections by index.
 
         A record is the event as validated, with the viewer id replaced by its pseudonym
-        under the key `viewer_key`, and the enrichment appended: `event_time_ms`,
-        `client_ts_ms`, `received_at_ms` and `app_id`. It is built by encoding the struct in
-        C and splicing bytes, not through a dict, with everything per request computed once,
-        because this loop is the API's hot path. The rename is safe: `viewer_id` is the first
-        key after `type`, `event_id` and `ts`, whose values cannot contain that text.
+        under the key `viewer_key`, the event id lower-cased, the country from the CDN
+        header where the event has none, and the enrichment appended: `event_time_ms`,
+        `client_ts_ms`, `received_at_ms` and `app_id`.
+
+        This is the API's hot path, so a batch is done as a whole where it can be: all
+        events valid, within the horizons, with epoch-millisecond times. Then the structs
+        are encoded in one msgspec call and the enrichment is spliced in with one bytes
+        format for the whole batch, about half the cost of encoding and splicing event
+        by event (`_encode_each`, which handles every other batch, with the same bytes).
         """
-        out = bytearray()
-        rejections: list[tuple[int, EventRejected]] = []
-        suffix = b',"received_at_ms":%d,"app_id":%b}\n' % (
-            received_at_ms,
-            _encoder.encode(app_id),
-        )
         skew = 0 if sent_at_ms is None else received_at_ms - sent_at_ms
         newest = received_at_ms + self.future_horizon_ms
         oldest = received_at_ms - self.lateness_horizon_ms
+        suffix = _record_suffix(received_at_ms, app_id)
+        if events and EventRejected not in set(map(type, events)):
+            valid = typing.cast(list[Event], events)
+            client_ts = [event.ts for event in valid]
+            if set(map(type, client_ts)) == {int}:
+                epoch_ms = typing.cast(list[int], client_ts)
+                event_times = [ts + skew for ts in epoch_ms] if skew else epoch_ms
+                if oldest <= min(event_times) and max(event_times) <= newest:
+                    self._pseudonymise_and_fill(valid, app_id, cdn_country)
+                    return _splice_batch(valid, event_times, epoch_ms, suffix), []
+        return self._encode_each(events, app_id, skew, newest, oldest, suffix, cdn_country)
+
+    def _pseudonymise_and_fill(
+        self, events: list[Event], app_id: str, cdn_country: str | None
+    ) -> None:
+        """Replace the viewer ids by pseudonyms, lower-case the event ids, add the country."""
         pseudonymise = self.pseudonymise
         pseudonyms = pseudonymise.cache_of(app_id)
-        encode = _encoder.encode
+        for event in events:
+            viewer_id = event.viewer_id
+            event.viewer_id = pseudonyms.get(viewer_id) or pseudonymise(app_id, viewer_id)
+        event_ids = "".join([event.event_id for event in events])
+        if event_ids != event_ids.lower():
+            for event in events:
+                event.event_id = event.event_id.lower()
+        if cdn_country:
+            for event in events:
+                if event.country is None:
+                    event.country = cdn_country
+
+    def _encode_each(
+        self,
+        events: list[Event | EventRejected],
+        app_id: str,
+        skew: int,
+        newest: int,
+        oldest: int,
+        suffix: bytes,
+        cdn_country: str | None,
+    ) -> tuple[bytearray, list[tuple[int, EventRejected]]]:
+        """`encode_batch` event by event, for a batch with a rejection or an RFC 3339 time."""
+        out = bytearray()
+        rejections: list[tuple[int, EventRejected]] = []
+        pseudonymise = self.pseudonymise
+        pseudonyms = pseudonymise.cache_of(app_id)
         for index, event in enumerate(events):
             if isinstance(event, EventRejected):
                 rejections.append((index, event))
@@ -174,7 +216,51 @@ class Enricher:
             event.event_id = event.event_id.lower()
             if cdn_country and event.country is None:
                 event.country = cdn_country
-            out += encode(event)[:-1].replace(b'"viewer_id":', b'"viewer_key":', 1)
-            out += b',"event_time_ms":%d,"client_ts_ms":%d' % (event_time, client_ts_ms)
-            out += suffix
+            out += _record(event, event_time, client_ts_ms, suffix)
         return out, rejections
+
+
+def _record(event: Event, event_time_ms: int, client_ts_ms: int, suffix: bytes) -> bytes:
+    """The log record of one event (already pseudonymised). The rename is safe: `viewer_id`
+    is the first key after `type`, `event_id` and `ts`, whose values cannot hold that text."""
+    encoded = _encoder.encode(event)[:-1].replace(b'"viewer_id":', b'"viewer_key":', 1)
+    return encoded + b',"event_time_ms":%d,"client_ts_ms":%d%b' % (
+        event_time_ms,
+        client_ts_ms,
+        suffix,
+    )
+
+
+def _record_suffix(received_at_ms: int, app_id: str) -> bytes:
+    """The end of every record of one request: what is the same for all its events."""
+    return b',"received_at_ms":%d,"app_id":%b}\n' % (received_at_ms, _encoder.encode(app_id))
+
+
+_TYPE_KEY = b'{"type":'
+_BETWEEN_EVENTS = b'},{"type":'
+
+
+def _splice_batch(
+    events: list[Event], event_times: list[int], client_ts: list[int], suffix: bytes
+) -> bytearray:
+    """The records of valid events from one msgspec call: `[{"type":...},{"type":...}]`.
+
+    The encoded array is cut where one event ends and the next begins, `},{"type":`. That
+    text occurs nowhere else: an event holds no nested object, and inside a string every
+    quote is escaped, so an unescaped `{"` always opens an event. msgspec writes the tag
+    (`type`) first; the pieces are counted all the same, and the records built one by one
+    if there is not one per event. `"viewer_id":` is renamed in one replace for the same
+    reason: that text, with both quotes unescaped, can only be the key.
+    """
+    encoded = _encoder.encode(events)
+    pieces = encoded[1 + len(_TYPE_KEY) : -2].split(_BETWEEN_EVENTS)
+    if not encoded.startswith(b"[" + _TYPE_KEY) or len(pieces) != len(events):
+        return bytearray().join(
+            _record(event, event_time, ts, suffix)
+            for event, event_time, ts in zip(events, event_times, client_ts, strict=True)
+        )
+    record = _TYPE_KEY + b'%b,"event_time_ms":%d,"client_ts_ms":%d' + suffix.replace(b"%", b"%%")
+    spliced = (record * len(events)) % tuple(
+        itertools.chain.from_iterable(zip(pieces, event_times, client_ts, strict=True))
+    )
+    return bytearray(spliced.replace(b'"viewer_id":', b'"viewer_key":'))

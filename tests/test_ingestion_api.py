@@ -12,8 +12,9 @@ import msgspec
 import pytest
 
 from ingestion_api.body import parse_batch, split_events
+from ingestion_api.enrich import Enricher, Pseudonymiser
 from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
-from marquee.events import EventRejected, decode_events
+from marquee.events import EventRejected, decode_event, decode_events
 from tests.conftest import WRITE_KEY, ApiProcess
 
 
@@ -149,6 +150,16 @@ def test_a_late_event_of_a_valid_batch_is_quarantined_as_sent(
     assert len(log_records(api.data_dir)) == batch_size - 1
 
 
+_UUID = "0b4c6f1e-3a2d-4e5f-8a9b-1c2d3e4f5a6b"
+
+
+def _decode_one(raw: bytes) -> object:
+    try:
+        return decode_event(raw)
+    except EventRejected as rejection:
+        return rejection
+
+
 def _decoded(items: list[object]) -> list[object]:
     return [
         (item.reason, item.detail) if isinstance(item, EventRejected) else msgspec.json.encode(item)
@@ -165,16 +176,82 @@ def _decoded(items: list[object]) -> list[object]:
         {"events": [player_event(ts=1, content_type=None, type="share")]},
         {"events": [player_event(ts=i, device="d" * 200) for i in range(200)]},
         {"events": [player_event(ts=i) for i in range(200)] + [{"type": "heartbeat"}]},
+        [player_event(ts=1), player_event(ts=2, event_id="not-a-uuid")],
+        [player_event(ts=1, country="BR"), player_event(ts=2, country="br")],
+        [player_event(ts=1, event_id=str(uuid.uuid4()) + "\n")],
+        [player_event(ts=1, event_id=str(uuid.uuid4()).upper(), country="JP")],
+        [player_event(ts=1, event_id=_UUID[:-1]), player_event(ts=2, event_id="a" + _UUID)],
+        [player_event(ts=1, event_id=_UUID.replace("-", "\n"))],
+        [player_event(ts=1, country="Bé"), player_event(ts=1, country="B")],
     ],
-    ids=["envelope", "array-bad-field", "no-content-type", "share", "over-limit", "missing"],
+    ids=[
+        "envelope",
+        "array-bad-field",
+        "no-content-type",
+        "share",
+        "over-limit",
+        "missing",
+        "bad-event-id",
+        "bad-country",
+        "id-then-newline",
+        "upper-case",
+        "ids-that-join-into-valid-ones",
+        "newlines-for-hyphens",
+        "country-not-ascii-or-short",
+    ],
 )
 def test_one_pass_decoding_gives_what_decoding_each_event_gives(body: object) -> None:
     raw = json.dumps(body).encode()
     batch = parse_batch(raw, "application/json", 500, 32 * 1024)
     parsed = split_events(raw, "application/json")
     assert _decoded(list(batch.events)) == _decoded(list(decode_events(parsed.events)))
+    assert _decoded(list(batch.events)) == _decoded([_decode_one(raw) for raw in parsed.events])
     assert batch.sent_at == parsed.sent_at
     assert [batch.raw_event(i) for i in range(len(parsed.events))] == parsed.events
+
+
+def test_a_batch_gives_the_records_that_enriching_event_by_event_gives() -> None:
+    """The enricher splices a whole batch of valid events from one encoder call; a batch with
+    an RFC 3339 time is enriched event by event. Both must write the same bytes, also for
+    strings that hold what the splice cuts at."""
+    now = now_ms()
+    tricky = ['},{"type":"heartbeat"', '"viewer_id":"x"', "100%d %b", "é\u2028\\"]
+    events = [
+        player_event(
+            ts=now - i,
+            event_id=str(uuid.uuid4()).upper() if i % 2 else str(uuid.uuid4()),
+            viewer_id=f"viewer-{i}-{tricky[i % 4]}",
+            session_id=tricky[(i + 1) % 4],
+            country=None if i % 3 else "BR",
+        )
+        for i in range(12)
+    ]
+    events = [{k: v for k, v in event.items() if v is not None} for event in events]
+    rfc3339 = player_event(ts="2026-11-21T00:00:00.000Z")
+
+    def records(body: list[dict[str, object]], app_id: str) -> list[bytes]:
+        enricher = Enricher(Pseudonymiser(b"k"), future_horizon_s=300, lateness_horizon_s=10**9)
+        batch = parse_batch(json.dumps(body).encode(), "application/json", 500, 32 * 1024)
+        log_bytes, rejections = enricher.encode_batch(batch.events, app_id, now, now - 7, "DE")
+        assert rejections == []
+        return bytes(log_bytes).splitlines()
+
+    for app_id in ["app_1", 'app%s"},{"type":']:
+        spliced = records(events, app_id)
+        one_by_one = records([*events, rfc3339], app_id)[:-1]
+        assert spliced == one_by_one
+        decoded = [json.loads(line) for line in spliced]
+        assert [record["event_id"] for record in decoded] == [
+            str(event["event_id"]).lower() for event in events
+        ]
+        assert [record["country"] for record in decoded] == [
+            event.get("country", "DE") for event in events
+        ]
+        assert {record["app_id"] for record in decoded} == {app_id}
+        assert [record["event_time_ms"] for record in decoded] == [
+            int(str(event["ts"])) + 7 for event in events
+        ]
+        assert all("viewer_id" not in record for record in decoded)
 
 
 def test_content_id_without_content_type_is_rejected(api: ApiProcess) -> None:
