@@ -29,7 +29,9 @@ from marquee.simulator import INVALID_MARKER
 
 END = date(2026, 1, 10)
 PLAN = HistoryPlan.days_before(END, days=2, seed=7, creators=5)
-OPTIONS = BuildOptions(workers=2, segment_max_bytes=1024 * 1024, progress_every_s=60)
+OPTIONS = BuildOptions(
+    workers=2, segment_max_bytes=1024 * 1024, progress_every_s=60, engine="scalar"
+)
 MINUTE_MS = 60_000
 CREATOR_EVENT_TYPES = {"follow", "unfollow", "tip"}
 MEASURES = {
@@ -197,7 +199,7 @@ def test_same_seed_into_a_fresh_directory_is_identical(built: Built, tmp_path: P
 def test_a_rerun_skips_written_days_and_another_world_is_refused(tmp_path: Path) -> None:
     settings = _settings(tmp_path / "data")
     plan = HistoryPlan.days_before(END, days=1, seed=7, creators=2)
-    options = BuildOptions(workers=1, run_pipeline=False, progress_every_s=60)
+    options = BuildOptions(workers=1, run_pipeline=False, progress_every_s=60, engine="scalar")
     first = build_history(plan, settings, options)
     assert first.shards_written == 1 and first.generation.delivered > 0
     segments = sealed_segments(settings.layout.log_dir)
@@ -218,6 +220,7 @@ def test_command_line_writes_a_history_and_prints_a_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["--days", "1", "--creators", "2", "--end", END.isoformat(), "--workers", "1"]
+    argv += ["--engine", "scalar"]
     data_dir = tmp_path / "data"
     assert history_main([*argv, "--data-dir", str(data_dir), "--no-run-pipeline"]) == 0
     out = capsys.readouterr().out

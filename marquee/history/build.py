@@ -26,11 +26,14 @@ class BuildOptions:
     """Small enough that a pipeline run of `segments_per_run` segments fits in memory."""
     segments_per_run: int = 16
     progress_every_s: float = 5.0
+    engine: str | None = None
+    """`vectorised` or `scalar`; None: the history's own engine, vectorised for a new one."""
 
 
 @dataclass(frozen=True)
 class HistoryResult:
     plan: HistoryPlan
+    engine: str
     shards_written: int
     shards_skipped: int
     creators: int
@@ -39,7 +42,9 @@ class HistoryResult:
     pipeline: PipelineSummary | None
 
 
-def writer_config(settings: Settings, options: BuildOptions) -> WriterConfig:
+def writer_config(
+    settings: Settings, options: BuildOptions, engine: str = "vectorised"
+) -> WriterConfig:
     """Validation exactly as the API's (`ingestion_api.collector`): same key, same horizons."""
     return WriterConfig(
         data_dir=settings.data_dir,
@@ -48,6 +53,7 @@ def writer_config(settings: Settings, options: BuildOptions) -> WriterConfig:
         future_horizon_s=settings.future_horizon_s,
         lateness_horizon_s=settings.lateness_horizon_s,
         segment_max_bytes=options.segment_max_bytes,
+        engine=engine,
     )
 
 
@@ -64,11 +70,14 @@ def build_history(plan: HistoryPlan, settings: Settings, options: BuildOptions) 
     layout = settings.layout.ensure()
     manifest = Manifest.load(settings.data_dir)
     todo = manifest.todo(plan)
+    engine = manifest.engine_for(options.engine)
+    if todo:
+        manifest.begin(plan, engine)
     creators, content = write_catalogue(plan, settings)
     generation = write_history(
         plan,
         todo,
-        writer_config(settings, options),
+        writer_config(settings, options, engine),
         options.workers,
         options.progress_every_s,
         on_shard_done=lambda shard: manifest.mark_done(plan, shard),
@@ -80,6 +89,7 @@ def build_history(plan: HistoryPlan, settings: Settings, options: BuildOptions) 
         )
     return HistoryResult(
         plan=plan,
+        engine=engine,
         shards_written=len(todo),
         shards_skipped=len(plan.shards()) - len(todo),
         creators=creators,

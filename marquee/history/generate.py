@@ -56,7 +56,9 @@ _parent_pid: int | None = None
 
 
 def _init_worker(progress_queue: Queue[int]) -> None:
+    """Each worker is one core's worth: polars, imported after this, gets one thread."""
     global _progress_queue, _parent_pid
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
     _progress_queue = progress_queue
     _parent_pid = os.getppid()
 
@@ -70,8 +72,22 @@ def _report_to_parent(events: int) -> None:
         _progress_queue.put(events)
 
 
+def write_any_shard(
+    plan: HistoryPlan,
+    shard: Shard,
+    config: WriterConfig,
+    report: Callable[[int], None] | None = None,
+) -> ShardResult:
+    """One shard with the configured engine (the vectorised one imports polars: only here)."""
+    if config.engine == "scalar":
+        return write_shard(plan, shard, config, report)
+    from marquee.history.vector.writer import write_shard_vectorised
+
+    return write_shard_vectorised(plan, shard, config, report)
+
+
 def _write_shard_in_worker(plan: HistoryPlan, shard: Shard, config: WriterConfig) -> ShardResult:
-    return write_shard(plan, shard, config, _report_to_parent)
+    return write_any_shard(plan, shard, config, _report_to_parent)
 
 
 def write_history(
@@ -89,7 +105,7 @@ def write_history(
     results: list[ShardResult] = []
     if workers <= 1 or len(shards) <= 1:
         for shard in shards:
-            results.append(write_shard(plan, shard, config, progress.advance))
+            results.append(write_any_shard(plan, shard, config, progress.advance))
             if on_shard_done is not None:
                 on_shard_done(shard)
     else:

@@ -28,6 +28,10 @@ class Manifest:
     world: dict[str, float] = field(default_factory=dict)
     done: list[tuple[int, int]] = field(default_factory=list)
     """[start_ms, end_ms) of every shard written in full."""
+    engine: str | None = None
+    """The generator the history was written with; appends and resumed shards use the
+    same one, since the two engines give a shard different events (a half-written shard
+    rewritten by the other engine would count its first events twice)."""
 
     @classmethod
     def load(cls, data_dir: Path) -> Manifest:
@@ -35,7 +39,10 @@ class Manifest:
         if not path.exists():
             return cls(path)
         stored = json.loads(path.read_text())
-        return cls(path, stored["world"], [tuple(span) for span in stored["done"]])
+        done = [tuple(span) for span in stored["done"]]
+        # Histories written before the vectorised engine existed are scalar ones.
+        engine = stored.get("engine", "scalar" if done or stored["world"] else None)
+        return cls(path, stored["world"], done, engine)
 
     @staticmethod
     def world_of(plan: HistoryPlan) -> dict[str, float]:
@@ -68,11 +75,32 @@ class Manifest:
     def end_ms(self) -> int | None:
         return max((end for _, end in self.done), default=None)
 
+    def engine_for(self, requested: str | None) -> str:
+        """The engine to write with: the history's own, else `requested`, else vectorised."""
+        if self.engine is not None and requested is not None and requested != self.engine:
+            raise HistoryMismatch(
+                f"{self.path} holds a history written with the {self.engine} engine; "
+                f"continue it with --engine {self.engine} or use another data directory"
+            )
+        return self.engine or requested or "vectorised"
+
+    def begin(self, plan: HistoryPlan, engine: str) -> None:
+        """Record the world and engine before the first shard is written (a crash can
+        leave it half written, and its rerun must use the same engine)."""
+        if self.engine == engine and self.world:
+            return
+        self.world, self.engine = self.world_of(plan), engine
+        self._save()
+
     def mark_done(self, plan: HistoryPlan, shard: Shard) -> None:
         self.world = self.world_of(plan)
         self.done.append((shard.start_ms, shard.end_ms))
+        self._save()
+
+    def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"world": self.world, "done": sorted(self.done)}, indent=1))
+        stored = {"world": self.world, "done": sorted(self.done), "engine": self.engine}
+        tmp.write_text(json.dumps(stored, indent=1))
         fsync_path(tmp)  # else a crash can leave the renamed manifest empty, and reruns fail
         replace_durably(tmp, self.path)

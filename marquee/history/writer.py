@@ -50,6 +50,11 @@ class WriterConfig:
     future_horizon_s: int
     lateness_horizon_s: int
     segment_max_bytes: int
+    engine: str = "vectorised"
+    """`vectorised` (`marquee.history.vector`) or `scalar` (the `Simulator`, event by event)."""
+
+
+ENGINES = ("vectorised", "scalar")
 
 
 @dataclass(frozen=True)

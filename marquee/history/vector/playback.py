@@ -410,8 +410,8 @@ def _play(
     def to_wall(view: np.ndarray, offset: np.ndarray) -> np.ndarray:
         """Wall time of a point at `offset` of played time in `view`."""
         pos = np.searchsorted(iv * _KEY + iu, view * _KEY + offset, side="left") - 1
-        same = (pos >= 0) & (iv[np.maximum(pos, 0)] == view)
-        before = np.where(same, dur_incl[np.maximum(pos, 0)], 0)
+        same = (pos >= 0) & (_gather(iv, pos, -1) == view)
+        before = np.where(same, _gather(dur_incl, pos, 0), 0)
         return t_start[view] + offset + before
 
     end = to_wall(idx, cut)
@@ -440,8 +440,8 @@ def _play(
     tt = t_start[tv] + (tk + 1) * HEARTBEAT_MS
     # Which interruption a tick falls in, if any (its state; no heartbeat during ads).
     pos = np.searchsorted(iv * _KEY + (wall_start - t_start[iv]), tv * _KEY + (tt - t_start[tv]), side="right") - 1  # noqa: E501
-    inside = (pos >= 0) & (iv[np.maximum(pos, 0)] == tv) & (tt < wall_end[np.maximum(pos, 0)])
-    tick_kind = np.where(inside, ik[np.maximum(pos, 0)], 3)
+    inside = (pos >= 0) & (_gather(iv, pos, -1) == tv) & (tt < _gather(wall_end, pos, 0))
+    tick_kind = np.where(inside, _gather(ik, pos, 3), 3)
     ticks = tick_kind != AD
     tv, tt, tick_kind = tv[ticks], tt[ticks], tick_kind[ticks]
     hb_view = np.concatenate([iv[state_starts], iv[resumes], tv, idx[ended]])
@@ -592,6 +592,13 @@ def _play(
     total_played = np.zeros(m, dtype=np.int64)
     np.add.at(total_played, hb_view, fields["played_ms"])
     return _Played(np.where(ended, finish, end), ended, completed, total_played)
+
+
+def _gather(values: np.ndarray, pos: np.ndarray, empty: int) -> np.ndarray:
+    """`values[pos]` with negative positions clipped to 0, and `empty` when there are none."""
+    if len(values) == 0:
+        return np.full(len(pos), empty, dtype=np.int64)
+    return values[np.maximum(pos, 0)]
 
 
 def _last_terminal_end(

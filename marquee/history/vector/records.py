@@ -84,6 +84,7 @@ def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
     """
     parts = []
     suffix = f',"app_id":{msgspec.json.encode(app_id).decode()}}}'
+    frame = frame.with_row_index("_row")
     for (type_,), group in frame.group_by(["type"], maintain_order=True):
         fields = [
             _field(name, column, default, group.schema[column])
@@ -103,7 +104,8 @@ def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
         )
         head = pl.concat_str([pl.lit(f'{{"type":"{type_}","event_id":"'), pl.col("event_id")])
         parts.append(
-            group.with_columns(
+            group.select(
+                pl.col("_row"),
                 pl.concat_str(
                     [head, pl.lit('","ts":'), _ts(True), pl.lit(',"viewer_id":"'),
                      pl.col("viewer_id"), pl.lit('"'), body, pl.lit("}")]
@@ -117,4 +119,5 @@ def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
                 ).alias("record"),
             )  # fmt: skip
         )
-    return pl.concat(parts, how="diagonal_relaxed")
+    json = pl.concat(parts).sort("_row")
+    return frame.drop("_row").with_columns(json["raw"], json["record"])
