@@ -43,8 +43,8 @@ from marquee.simulator.playback import (
     MIDROLL_EVERY_MS,
 )
 
-STALL, PAUSE, SEEK, AD = range(4)
-_STATE_OF = np.array(["stalled", "paused", "seeking", "playing"], dtype=object)
+STALL, PAUSE, SEEK, AD, PLAYING = range(5)
+_STATE_OF = np.array(["stalled", "paused", "seeking", "", "playing"], dtype=object)
 _KEY = np.int64(1) << np.int64(40)
 """Packs (view, milliseconds since its start) into one sortable int64."""
 _KBPS = np.array([kbps for kbps, _ in LADDER])
@@ -441,13 +441,13 @@ def _play(
     # Which interruption a tick falls in, if any (its state; no heartbeat during ads).
     pos = np.searchsorted(iv * _KEY + (wall_start - t_start[iv]), tv * _KEY + (tt - t_start[tv]), side="right") - 1  # noqa: E501
     inside = (pos >= 0) & (_gather(iv, pos, -1) == tv) & (tt < _gather(wall_end, pos, 0))
-    tick_kind = np.where(inside, _gather(ik, pos, 3), 3)
+    tick_kind = np.where(inside, _gather(ik, pos, PLAYING), PLAYING)
     ticks = tick_kind != AD
     tv, tt, tick_kind = tv[ticks], tt[ticks], tick_kind[ticks]
     hb_view = np.concatenate([iv[state_starts], iv[resumes], tv, idx[ended]])
     hb_time = np.concatenate([wall_start[state_starts], wall_end[resumes], tt, finish[ended]])
     hb_state = np.concatenate(
-        [ik[state_starts], np.full(len(resumes), 3), tick_kind, np.full(int(ended.sum()), -1)]
+        [ik[state_starts], np.full(len(resumes), PLAYING), tick_kind, np.full(int(ended.sum()), -1)]
     )
     hb_order = np.concatenate(
         [np.full(len(state_starts), 2), np.full(len(resumes), 3), np.full(len(tv), 1),
@@ -495,7 +495,7 @@ def _play(
         "buffer_ms": buffer,
     }
     beats = np.flatnonzero(hb_state >= 0)
-    playing = hb_state[beats] == 3
+    playing = hb_state[beats] == PLAYING
     dropped_frames = np.where(
         playing & (rng.random(len(beats)) < 0.1), randint(rng, 1, 30, len(beats)), 0
     )

@@ -30,17 +30,19 @@ def watch_trays(
     pieces: Pieces,
     t0: np.ndarray,
     viewer: np.ndarray,
+    story_titles: np.ndarray,
     first_story: np.ndarray,
     stories: np.ndarray,
     titles: Titles,
     audience: Viewers,
     session0: int,
 ) -> int:
-    """Plan the trays (story `first_story + i` for i < `stories`); returns sessions used."""
+    """Plan the trays: tray j shows `story_titles[first_story[j] + i]` for i < `stories[j]`
+    (a creator's stories, oldest first); returns the number of sessions used."""
     length = np.minimum(stories, MAX_STORIES_PER_TRAY)
     tray = np.repeat(np.arange(len(t0)), length)
     position = np.arange(len(tray)) - np.repeat(np.cumsum(length) - length, length)
-    title = first_story[tray] + position
+    title = story_titles[first_story[tray] + position]
     action = np.searchsorted(_CUTS, rng.random(len(tray)), side="right")
     action = np.where((action == 4) & (position == 0), 1, action)
     # A planned tap out or swipe ends the tray: later stories are never reached.

@@ -214,7 +214,7 @@ class Traffic:
             lo = np.searchsorted(self.story_keys, creator[story] * _KEY + t[story] - STORY_TTL_MS, "right")  # noqa: E501
             hi = np.searchsorted(self.story_keys, creator[story] * _KEY + t[story], "right")
             has = hi > lo
-            tray_first[todo[story[has]]] = self.stories[np.minimum(lo[has], len(self.stories) - 1)]
+            tray_first[todo[story[has]]] = lo[has]  # position in self.stories
             tray_len[todo[story[has]]] = hi[has] - lo[has]
             resolved[story[has]] = True
             for lib_kind, (items, cum) in libraries.items():
@@ -232,8 +232,8 @@ class Traffic:
         self._play(rng, pieces, at[plays], viewer[plays], play_title[plays])
         trays = np.flatnonzero(tray_len > 0)
         self._sessions += watch_trays(
-            rng, pieces, at[trays], viewer[trays], tray_first[trays], tray_len[trays],
-            titles, self.audience, self._sessions,
+            rng, pieces, at[trays], viewer[trays], self.stories, tray_first[trays],
+            tray_len[trays], titles, self.audience, self._sessions,
         )  # fmt: skip
         stale = np.flatnonzero(stale_title >= 0)
         reactions(rng, pieces, at[stale], viewer[stale], stale_title[stale], titles)
