@@ -17,7 +17,9 @@ CREATOR_ONLY_TYPES = frozenset({"follow", "unfollow"})
 """Events about the viewer and a creator: their envelope names no title."""
 
 
-def randint(rng: np.random.Generator, low: Any, high: Any, size: int | None = None) -> np.ndarray:
+def randint(
+    rng: np.random.Generator, low: Any, high: Any, size: int | tuple[int, ...] | None = None
+) -> np.ndarray:
     """Like `random.randint`: both ends included; bounds may be arrays."""
     return rng.integers(low, np.asarray(high) + 1, size=size, dtype=np.int64)
 
@@ -72,7 +74,7 @@ class Pieces:
             piece[name] = np.full(n, array) if array.ndim == 0 else array
         self._pieces.append(piece)
 
-    def shift(self, since: int, by_session: np.ndarray, offset: np.ndarray) -> None:
+    def shift(self, since: int, by_session: int, offset: np.ndarray) -> None:
         """Add `offset[session - by_session]` to the time of the pieces added since index
         `since` (story views are planned from time 0, then placed in their tray)."""
         for piece in self._pieces[since:]:

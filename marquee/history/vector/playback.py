@@ -21,6 +21,7 @@ left out), and a stall does not change later stall rates.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -128,15 +129,15 @@ def play_views(
     pre = np.flatnonzero(~fails & views.preroll)
     pre_plan = plan_breaks(rng, len(pre), "pre")
     pre_start = t0[pre] + randint(rng, 50, 400, len(pre))
-    emit_breaks(pieces, pre_plan, np.arange(len(pre)), pre_start, viewer[pre], title[pre], session[pre])
+    emit_breaks(
+        pieces, pre_plan, np.arange(len(pre)), pre_start, viewer[pre], title[pre], session[pre]
+    )
     t[pre] = pre_start + pre_plan.length
     pre_abandoned = pre_plan.abandoned
     abandoned = np.zeros(n, dtype=bool)
     abandoned[pre] = pre_abandoned
     a = np.flatnonzero(abandoned)
-    pieces.add(
-        "playback_ended", t[a], viewer[a], title[a], session[a], order=2, reason="user_exit"
-    )
+    pieces.add("playback_ended", t[a], viewer[a], title[a], session[a], order=2, reason="user_exit")
 
     quick = views.content_type == STORY
     median = profile["startup_median_ms"] * np.where(quick, 0.5, 1.0)
@@ -222,7 +223,7 @@ def plan_breaks(rng: np.random.Generator, b: int, position: str) -> AdBreaks:
     )
     gap = randint(rng, 50, 300, (b, 3))
     abandon &= present
-    before = np.cumsum(abandon, axis=1) - abandon
+    before: np.ndarray = np.cumsum(abandon, axis=1) - abandon
     plays = present & (before == 0)
     first = randint(rng, 100, 600, b)
     step_ms = np.where(plays, watched + np.where(abandon, 0, gap), 0)
@@ -241,7 +242,7 @@ def plan_breaks(rng: np.random.Generator, b: int, position: str) -> AdBreaks:
         clicked=clicked & plays,
         ad_start=ad_start,
         length=first + step_ms.sum(axis=1),
-        abandoned=abandon.any(axis=1),
+        abandoned=np.asarray(abandon.any(axis=1)),
     )
 
 
@@ -276,15 +277,18 @@ def emit_breaks(
     at = start[rows] + plan.ad_start[br, cols]
     who = (viewer[rows], title[rows], session[rows])
 
-    def add(type_: str, mask: np.ndarray, when: np.ndarray, order: int, **extra: object) -> None:
+    def add(type_: str, mask: np.ndarray, when: np.ndarray, order: int, **extra: Any) -> None:
         m = np.flatnonzero(mask)
+        fields: dict[str, Any] = {name: value[m] for name, value in ad_fields.items()}
         pieces.add(
             type_,
             when[m],
-            *(x[m] for x in who),
+            who[0][m],
+            who[1][m],
+            who[2][m],
             order=order,
             ad_position=position,
-            **{name: value[m] for name, value in ad_fields.items()},
+            **fields,
             **extra,
         )
 
@@ -299,7 +303,9 @@ def emit_breaks(
     pieces.add(
         "ad_break_ended",
         start[kept] + plan.length[which][kept],
-        *(x[kept] for x in common),
+        viewer[kept],
+        title[kept],
+        session[kept],
         order=7,
         ad_break_id=plan.break_id[which][kept],
         ad_position=position,
@@ -367,7 +373,9 @@ def _play(
     k = len(iv)
     stall_len = lognormal_ms(rng, profile["stall_median_ms"][iv], 0.8, k)
     gives_up = (ik == STALL) & (rng.random(k) < 0.1)
-    stall_len = np.where(gives_up, np.minimum(stall_len, lognormal_ms(rng, 5_000, 0.5, k)), stall_len)
+    stall_len = np.where(
+        gives_up, np.minimum(stall_len, lognormal_ms(rng, 5_000, 0.5, k)), stall_len
+    )
     pause_len = np.minimum(10 * MINUTE_MS, lognormal_ms(rng, 20_000, 1.0, k))
     seek_len = lognormal_ms(rng, profile["seek_median_ms"][iv], 0.5, k)
     idur = np.choose(ik, [stall_len, pause_len, seek_len, np.zeros(k, dtype=np.int64)])
@@ -439,7 +447,12 @@ def _play(
     tk = np.arange(len(tv)) - np.repeat(np.cumsum(ticks_per_view) - ticks_per_view, ticks_per_view)
     tt = t_start[tv] + (tk + 1) * HEARTBEAT_MS
     # Which interruption a tick falls in, if any (its state; no heartbeat during ads).
-    pos = np.searchsorted(iv * _KEY + (wall_start - t_start[iv]), tv * _KEY + (tt - t_start[tv]), side="right") - 1  # noqa: E501
+    pos = (
+        np.searchsorted(
+            iv * _KEY + (wall_start - t_start[iv]), tv * _KEY + (tt - t_start[tv]), side="right"
+        )
+        - 1
+    )
     inside = (pos >= 0) & (_gather(iv, pos, -1) == tv) & (tt < _gather(wall_end, pos, 0))
     tick_kind = np.where(inside, _gather(ik, pos, PLAYING), PLAYING)
     ticks = tick_kind != AD
@@ -454,9 +467,13 @@ def _play(
          np.full(int(ended.sum()), 9)]
     )  # fmt: skip
     # Accounting time: the end after a fatal error counts up to the error, as the scalar does.
-    acct = np.where(hb_state == -1, np.where(by_fatal[hb_view], fatal_wall[hb_view], hb_time), hb_time)
+    acct = np.where(
+        hb_state == -1, np.where(by_fatal[hb_view], fatal_wall[hb_view], hb_time), hb_time
+    )
     o = np.lexsort((hb_order, hb_time, hb_view))
-    hb_view, hb_time, hb_state, hb_order, acct = (x[o] for x in (hb_view, hb_time, hb_state, hb_order, acct))  # noqa: E501
+    hb_view, hb_time, hb_state, hb_order, acct = (
+        x[o] for x in (hb_view, hb_time, hb_state, hb_order, acct)
+    )
     stalled_c, seek_c, stopped_c, stall_n, down_n = _cumulative(
         iv, ik, wall_start, idur, downs, t_start, hb_view, acct
     )
@@ -610,9 +627,7 @@ def _last_terminal_end(
     return out
 
 
-def _rendition_cap(
-    rng: np.random.Generator, profile: dict[str, np.ndarray], m: int
-) -> np.ndarray:
+def _rendition_cap(rng: np.random.Generator, profile: dict[str, np.ndarray], m: int) -> np.ndarray:
     """`network.rendition_for` of each view's link: the highest rendition that fits."""
     bandwidth = profile["bandwidth_median_kbps"] * np.exp(rng.normal(0.0, 0.5, m))
     fits = (_KBPS[None, :] <= 0.7 * bandwidth[:, None]) & (
@@ -644,7 +659,7 @@ def _cumulative(
     new_view[1:] = iv[1:] != iv[:-1]
     overlap = np.where(same, np.clip(at - wall_start[p], 0, idur[p]), 0)
     out = []
-    for mask, partial in (
+    for mask, _partial in (
         (ik == STALL, True),
         (ik == SEEK, True),
         (np.ones(k, dtype=bool), True),

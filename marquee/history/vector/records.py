@@ -68,8 +68,10 @@ def _ts(raw: bool) -> pl.Expr:
     if raw:
         text = pl.concat_str([pl.lit('"'), moment, pl.lit("."), millis, pl.lit('Z"')])
     else:
-        fraction = pl.when(t % 1000 == 0).then(pl.lit("")).otherwise(
-            pl.concat_str([pl.lit("."), millis, pl.lit("000")])
+        fraction = (
+            pl.when(t % 1000 == 0)
+            .then(pl.lit(""))
+            .otherwise(pl.concat_str([pl.lit("."), millis, pl.lit("000")]))
         )
         text = pl.concat_str([pl.lit('"'), moment, fraction, pl.lit('Z"')])
     return pl.when(pl.col("epoch_ts")).then(t.cast(pl.String)).otherwise(text)
@@ -107,17 +109,36 @@ def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
             group.select(
                 pl.col("_row"),
                 pl.concat_str(
-                    [head, pl.lit('","ts":'), _ts(True), pl.lit(',"viewer_id":"'),
-                     pl.col("viewer_id"), pl.lit('"'), body, pl.lit("}")]
+                    [
+                        head,
+                        pl.lit('","ts":'),
+                        _ts(True),
+                        pl.lit(',"viewer_id":"'),
+                        pl.col("viewer_id"),
+                        pl.lit('"'),
+                        body,
+                        pl.lit("}"),
+                    ]
                 ).alias("raw"),
                 pl.concat_str(
-                    [head, pl.lit('","ts":'), _ts(False), pl.lit(',"viewer_key":"'),
-                     pl.col("viewer_key"), pl.lit('"'), body, pl.lit(',"event_time_ms":'),
-                     pl.col("t").cast(pl.String), pl.lit(',"client_ts_ms":'),
-                     pl.col("t").cast(pl.String), pl.lit(',"received_at_ms":'),
-                     pl.col("received_at_ms").cast(pl.String), pl.lit(suffix)]
+                    [
+                        head,
+                        pl.lit('","ts":'),
+                        _ts(False),
+                        pl.lit(',"viewer_key":"'),
+                        pl.col("viewer_key"),
+                        pl.lit('"'),
+                        body,
+                        pl.lit(',"event_time_ms":'),
+                        pl.col("t").cast(pl.String),
+                        pl.lit(',"client_ts_ms":'),
+                        pl.col("t").cast(pl.String),
+                        pl.lit(',"received_at_ms":'),
+                        pl.col("received_at_ms").cast(pl.String),
+                        pl.lit(suffix),
+                    ]
                 ).alias("record"),
-            )  # fmt: skip
+            )
         )
     json = pl.concat(parts).sort("_row")
     return frame.drop("_row").with_columns(json["raw"], json["record"])

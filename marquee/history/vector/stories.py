@@ -50,7 +50,12 @@ def watch_trays(
     new_tray = position == 0
     stops_before = segment_cumsum(stop.astype(np.int64), new_tray) - stop
     reached = stops_before == 0
-    tray, position, title, action = tray[reached], position[reached], title[reached], action[reached]
+    tray, position, title, action = (
+        tray[reached],
+        position[reached],
+        title[reached],
+        action[reached],
+    )
     n = len(tray)
     duration = titles.duration_ms[title]
     watch = np.where(action == 0, duration, randint(rng, 300, duration - 300))
@@ -90,7 +95,7 @@ def watch_trays(
     step = outcome.end_ms + gap
     start = t0[tray] + segment_cumsum(step, new_tray) - step
     start = np.where(shown, start, -(10**15))  # sessions of unseen stories sink below zero
-    pieces.shift(since, np.int64(session0), start)
+    pieces.shift(since, session0, start)
     v = np.flatnonzero(shown)
     who = viewer[tray]
     pieces.add(

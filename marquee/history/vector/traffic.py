@@ -89,9 +89,7 @@ def _pick_in_group(
     return np.where(has, np.clip(pick, lo, np.maximum(hi - 1, lo)), -1)
 
 
-def _lives_pull(
-    titles: Titles, at: np.ndarray
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _lives_pull(titles: Titles, at: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Live streams that may be on air, the popularity x ramp weight of each for each
     arrival (None without any), and each arrival's total live weight."""
     lives = titles.of_type(LIVE)
@@ -143,9 +141,9 @@ class Traffic:
             return frame
         session_ids = np.append(uuid4_strings(rng, self._sessions - first_session), "")
         frame = frame.sort(["session", "t", "order"], maintain_order=True).with_columns(
-            pl.when(pl.col("session") >= 0).then(
-                pl.int_range(pl.len(), dtype=pl.Int64).over("session")
-            ).alias("seq")
+            pl.when(pl.col("session") >= 0)
+            .then(pl.int_range(pl.len(), dtype=pl.Int64).over("session"))
+            .alias("seq")
         )
         ids = pl.Series(session_ids).gather((frame["session"] - first_session).clip(lower_bound=0))
         frame = frame.with_columns(
@@ -203,7 +201,9 @@ class Traffic:
                     creator[stale] * _KEY + t[stale] - _STALE_WITHIN_MS - STORY_TTL_MS,
                     "left",
                 )
-                hi = np.searchsorted(self.story_keys, creator[stale] * _KEY + t[stale] - STORY_TTL_MS, "left")  # noqa: E501
+                hi = np.searchsorted(
+                    self.story_keys, creator[stale] * _KEY + t[stale] - STORY_TTL_MS, "left"
+                )
                 has = hi > lo
                 choice = lo + (rng.random(len(stale)) * (hi - lo)).astype(np.int64)
                 stale_title[todo[stale[has]]] = self.stories[choice[has]]
@@ -211,7 +211,9 @@ class Traffic:
                 kind[todo[stale[~has]]] = STORY
                 k = kind[todo]
             story = np.flatnonzero(k == STORY)
-            lo = np.searchsorted(self.story_keys, creator[story] * _KEY + t[story] - STORY_TTL_MS, "right")  # noqa: E501
+            lo = np.searchsorted(
+                self.story_keys, creator[story] * _KEY + t[story] - STORY_TTL_MS, "right"
+            )
             hi = np.searchsorted(self.story_keys, creator[story] * _KEY + t[story], "right")
             has = hi > lo
             tray_first[todo[story[has]]] = lo[has]  # position in self.stories
@@ -322,5 +324,3 @@ def uuid4_strings(rng: np.random.Generator, n: int) -> np.ndarray:
                      (slice(24, 36), slice(20, 32))):  # fmt: skip
         out[:, dst] = hexed[:, src]
     return out.view("S36").ravel().astype(str)
-
-

@@ -97,7 +97,9 @@ def shard_batches(
         end = min(shard.end_ms, (t // CHUNK_MS + 1) * CHUNK_MS)
         chunk = traffic.chunk(t, end)
         if not chunk.is_empty():
-            pending = chunk if pending is None else pl.concat([pending, chunk], how="diagonal_relaxed")
+            pending = (
+                chunk if pending is None else pl.concat([pending, chunk], how="diagonal_relaxed")
+            )
         t = end
         if pending is None:
             continue
@@ -154,9 +156,7 @@ class _Output:
 
     def __init__(self, layout: DataLayout, segment_max_bytes: int) -> None:
         self.log = SegmentWriter(layout.log_dir, segment_max_bytes, _NEVER_BY_AGE_S)
-        self.quarantine = SegmentWriter(
-            layout.quarantine_dir, segment_max_bytes, _NEVER_BY_AGE_S
-        )
+        self.quarantine = SegmentWriter(layout.quarantine_dir, segment_max_bytes, _NEVER_BY_AGE_S)
         self.accepted = 0
         self.quarantined = 0
 
@@ -176,7 +176,9 @@ class _Output:
             stop = start
             while stop < len(raw) and received_at[stop] == received_at[start]:
                 stop += 1
-            result = ingest_events(raw[start:stop], None, app_id, received_at[start], None, enricher)
+            result = ingest_events(
+                raw[start:stop], None, app_id, received_at[start], None, enricher
+            )
             if result.log_bytes:
                 out += result.log_bytes
                 self.records(bytes(result.log_bytes), result.accepted)
