@@ -136,7 +136,7 @@ class Enricher:
         received_at_ms: int,
         sent_at_ms: int | None,
         cdn_country: str | None,
-    ) -> tuple[bytearray, list[tuple[int, EventRejected]]]:
+    ) -> tuple[bytes | bytearray, list[tuple[int, EventRejected]]]:
         """NDJSON log records of a request's valid events, and the rejections by index.
 
         A record is the event as validated, with the viewer id replaced by its pseudonym
@@ -236,31 +236,21 @@ def _record_suffix(received_at_ms: int, app_id: str) -> bytes:
     return b',"received_at_ms":%d,"app_id":%b}\n' % (received_at_ms, _encoder.encode(app_id))
 
 
-_TYPE_KEY = b'{"type":'
-_BETWEEN_EVENTS = b'},{"type":'
-
-
 def _splice_batch(
     events: list[Event], event_times: list[int], client_ts: list[int], suffix: bytes
-) -> bytearray:
-    """The records of valid events from one msgspec call: `[{"type":...},{"type":...}]`.
+) -> bytes:
+    """The records of valid events from one msgspec call (`encode_lines`).
 
-    The encoded array is cut where one event ends and the next begins, `},{"type":`. That
-    text occurs nowhere else: an event holds no nested object, and inside a string every
-    quote is escaped, so an unescaped `{"` always opens an event. msgspec writes the tag
-    (`type`) first; the pieces are counted all the same, and the records built one by one
-    if there is not one per event. `"viewer_id":` is renamed in one replace for the same
-    reason: that text, with both quotes unescaped, can only be the key.
+    Each event is one line ending in `}` and a newline, and that pair occurs nowhere else:
+    inside a string a newline is always escaped. So the lines are cut there, the key
+    renamed in each (first match only, near the start), and the enrichment spliced in with
+    one bytes format for the whole batch. Searching the whole batch for `"viewer_id":`
+    instead cost more than encoding it.
     """
-    encoded = _encoder.encode(events)
-    pieces = encoded[1 + len(_TYPE_KEY) : -2].split(_BETWEEN_EVENTS)
-    if not encoded.startswith(b"[" + _TYPE_KEY) or len(pieces) != len(events):
-        return bytearray().join(
-            _record(event, event_time, ts, suffix)
-            for event, event_time, ts in zip(events, event_times, client_ts, strict=True)
-        )
-    record = _TYPE_KEY + b'%b,"event_time_ms":%d,"client_ts_ms":%d' + suffix.replace(b"%", b"%%")
-    spliced = (record * len(events)) % tuple(
-        itertools.chain.from_iterable(zip(pieces, event_times, client_ts, strict=True))
+    lines = _encoder.encode_lines(events).split(b"}\n")
+    lines.pop()  # the empty text after the last newline
+    renamed = [line.replace(b'"viewer_id":', b'"viewer_key":', 1) for line in lines]
+    record = b'%b,"event_time_ms":%d,"client_ts_ms":%d' + suffix.replace(b"%", b"%%")
+    return (record * len(events)) % tuple(
+        itertools.chain.from_iterable(zip(renamed, event_times, client_ts, strict=True))
     )
-    return bytearray(spliced.replace(b'"viewer_id":', b'"viewer_key":'))

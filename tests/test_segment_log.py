@@ -7,7 +7,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from marquee.eventlog.group_commit import GroupCommitLog
+from marquee.eventlog.group_commit import GroupCommitLog, LogUnavailable
 from marquee.eventlog.segments import (
     OPEN_SUFFIX,
     SegmentWriter,
@@ -77,3 +77,33 @@ def test_group_commit_shares_fsyncs_and_loses_nothing(tmp_path: Path) -> None:
     records = [record for path in sealed_segments(tmp_path) for record in iter_records(path)]
     assert sorted(records) == sorted(f'{{"i":{i}}}'.encode() for i in range(200))
     assert fsyncs < 200
+
+
+def test_a_failed_commit_round_fails_all_its_appends_and_the_next_round_works(
+    tmp_path: Path,
+) -> None:
+    """The disk fills up under a round of many appends (/dev/full in place of the open
+    segment): every append of the round fails and none is acknowledged; then a new segment
+    takes the next appends. The abandoned segment is sealed by recovery, as at a restart."""
+
+    async def scenario() -> list[BaseException | None]:
+        log = GroupCommitLog(tmp_path, max_bytes=1 << 20, max_age_s=60)
+        await log.append(b'{"i":0}\n')
+        assert log.writer._fd is not None
+        full = os.open("/dev/full", os.O_WRONLY)
+        os.dup2(full, log.writer._fd)
+        os.close(full)
+        failed = await asyncio.gather(
+            *(log.append(f'{{"i":{i}}}\n'.encode()) for i in range(1, 50)),
+            return_exceptions=True,
+        )
+        await log.append(b'{"i":50}\n')
+        await log.close()
+        return failed
+
+    failed = asyncio.run(scenario())
+    assert all(isinstance(error, LogUnavailable) for error in failed)
+    assert "No space left on device" in str(failed[0])
+    assert len(recover_open_segments(tmp_path)) == 1
+    records = [record for path in sealed_segments(tmp_path) for record in iter_records(path)]
+    assert sorted(records) == [b'{"i":0}', b'{"i":50}']

@@ -1,19 +1,24 @@
-"""Group commit: one fsync covers every append waiting for it.
+"""Group commit: one write and one fsync cover every append waiting for them.
 
-An fsync costs about 0.4 ms here; one per request in the event loop would cap the API near
-1,000 requests/s. Instead each request writes its bytes (cheap: the page cache) and waits
-for the next fsync, which runs in a worker thread and covers all writes made before it
-started. Under load many requests share each fsync.
+An fsync costs milliseconds here; one per request would cap the API near a few hundred
+requests/s. Instead each request queues its bytes and waits for the next commit round: a
+dedicated thread writes everything queued since the previous round in one write, makes it
+durable (`SegmentWriter.sync`), and then every waiter of the round is answered. Under load
+many requests share each round, and the event loop makes no write system call at all: a
+write to a file that is being synced can wait in the kernel for the pages under writeback,
+which stalled the loop when requests wrote their bytes themselves.
 
-Sealing runs under the same lock as fsync, so a segment is never closed under a running
-fsync, and on the loop thread, so no write lands in a segment after its final fsync. If a
-write or fsync fails, every waiter gets the error and nothing is acknowledged.
+Sealing runs under the same lock as a round, so a segment is never closed under a running
+write or fsync, and a round holds the lock until its fsync is done, so no write lands in a
+segment after its final fsync. If a write or fsync fails, every waiter of the round gets
+the error and nothing is acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from marquee.eventlog.base import EventLog, LogUnavailable
@@ -29,34 +34,51 @@ class GroupCommitLog(EventLog):
         recover_open_segments(directory)
         self.writer = SegmentWriter(directory, max_bytes, max_age_s)
         self._io_lock = asyncio.Lock()
-        self._sync_task: asyncio.Task[None] | None = None
+        self._queued: list[bytes] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="group-commit")
         self._sealer: asyncio.Task[None] | None = None
         self.fsyncs = 0
 
     async def append(self, data: bytes) -> None:
         if not data:
             return
-        try:
-            position = self.writer.write(data)
-        except OSError as exc:
-            raise LogUnavailable(str(exc)) from exc
-        while self.writer.synced < position:
-            if self._sync_task is None or self._sync_task.done():
-                self._sync_task = asyncio.create_task(self._sync())
-            try:
-                await asyncio.shield(self._sync_task)
-            except OSError as exc:
-                raise LogUnavailable(str(exc)) from exc
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append(data)
+        self._waiters.append(done)
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_rounds())
+        await done
         if self.writer.should_seal():
             await self.seal()
 
-    async def _sync(self) -> None:
-        async with self._io_lock:
-            await asyncio.to_thread(self.writer.sync)
-            self.fsyncs += 1
+    async def _commit_rounds(self) -> None:
+        """Commit rounds until nothing is queued; each takes what was queued when it began."""
+        loop = asyncio.get_running_loop()
+        while self._queued:
+            async with self._io_lock:
+                queued, self._queued = self._queued, []
+                waiters, self._waiters = self._waiters, []
+                try:
+                    await loop.run_in_executor(self._thread, self._write_and_sync, queued)
+                except Exception as exc:
+                    error = _unavailable(exc) if isinstance(exc, OSError) else exc
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(error)
+                    continue
+                self.fsyncs += 1
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+
+    def _write_and_sync(self, queued: list[bytes]) -> None:
+        self.writer.write(queued[0] if len(queued) == 1 else b"".join(queued))
+        self.writer.sync()
 
     async def seal(self) -> Path | None:
-        """Seal on the event loop itself, so no write can slip in between fsync and rename.
+        """Seal on the event loop itself, between rounds, so no write slips in before the rename.
 
         It blocks the loop for about one fsync and a rename, once every few seconds.
         """
@@ -85,4 +107,13 @@ class GroupCommitLog(EventLog):
             self._sealer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sealer
+        if self._committer is not None:
+            await self._committer
         await self.seal()
+        self._thread.shutdown(wait=False)
+
+
+def _unavailable(error: OSError) -> LogUnavailable:
+    unavailable = LogUnavailable(str(error))
+    unavailable.__cause__ = error
+    return unavailable
