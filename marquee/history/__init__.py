@@ -9,7 +9,9 @@ Modules, in the order the work flows:
 
 - `plan`: the range, the rate and the shards (one UTC day each) generated independently;
 - `manifest`: which shards a data directory already holds (resume, append, refuse mixing);
-- `writer`: one shard: simulator -> `ingest_events` (validate, enrich) -> sealed segments;
+- `writer`: one shard, scalar engine: simulator -> `ingest_events` -> sealed segments;
+- `vector`: one shard, vectorised engine (the default): the simulator's model as numpy and
+  polars columns, validated by the API's decoder in bulk -> sealed segments;
 - `generate`: shards across processes, with progress;
 - `pipeline`: `LocalRunner` over the result, with progress;
 - `__main__`: the command.

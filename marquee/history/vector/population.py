@@ -80,18 +80,30 @@ def viewers(seed: int, n_viewers: int) -> Viewers:
     os_pick = rng.random(n_viewers)
     device_pick = rng.random(n_viewers)
     sends_country = (platform != PLATFORMS.index("web")) | (rng.random(n_viewers) > 0.05)
-    envelope = np.empty(n_viewers, dtype=object)
-    for index in range(n_viewers):
-        name = PLATFORMS[platform[index]]
+    # Few distinct envelopes: build the text of each once, then index it per viewer.
+    os_index = np.empty(n_viewers, dtype=np.int64)
+    device_index = np.empty(n_viewers, dtype=np.int64)
+    for code, name in enumerate(PLATFORMS):
+        mine = platform == code
+        os_names, devices = _OS_DEVICES[name]
+        os_index[mine] = (os_pick[mine] * len(os_names)).astype(np.int64)
+        device_index[mine] = (device_pick[mine] * len(devices)).astype(np.int64)
+    combos = np.stack(
+        [platform, app_version, os_index, device_index, country, sends_country], axis=1
+    )
+    distinct, which = np.unique(combos, axis=0, return_inverse=True)
+    texts = []
+    for p_code, version, os_at, device_at, country_at, sends in distinct.tolist():
+        name = PLATFORMS[p_code]
         os_names, devices = _OS_DEVICES[name]
         text = (
-            f',"platform":"{name}","app_version":"{_APP_VERSIONS[app_version[index]]}"'
-            f',"os":{_json_str(os_names[int(os_pick[index] * len(os_names))])}'
-            f',"device":{_json_str(devices[int(device_pick[index] * len(devices))])}'
+            f',"platform":"{name}","app_version":"{_APP_VERSIONS[version]}"'
+            f',"os":{_json_str(os_names[os_at])},"device":{_json_str(devices[device_at])}'
         )
-        if sends_country[index]:
-            text += f',"country":"{COUNTRIES[country[index]].code}"'
-        envelope[index] = text
+        if sends:
+            text += f',"country":"{COUNTRIES[country_at].code}"'
+        texts.append(text)
+    envelope = np.array(texts)[which.ravel()]
     profiles = [
         [profile_for(p, c.code) for c in COUNTRIES] for p in PLATFORMS
     ]  # 4 x 20 profiles, then looked up per viewer
@@ -107,14 +119,14 @@ def viewers(seed: int, n_viewers: int) -> Viewers:
         [[_round_price(cents * c.minor_per_usd_cent) for cents in _TIP_US_CENTS] for c in COUNTRIES]
     )
     return Viewers(
-        viewer_id=np.array([f"v_{i:06d}" for i in range(n_viewers)]),
+        viewer_id=np.char.add("v_", np.char.zfill(np.arange(n_viewers).astype(str), 6)),
         platform=platform,
         country=country,
         epoch_ts=platform == PLATFORMS.index("android"),
         chat_per_min=np.where(rng.random(n_viewers) < 0.15, 0.8, 0.01),
         tipper=rng.random(n_viewers) < 0.05,
         activity_cum=np.cumsum(activity) / activity.sum(),
-        envelope=envelope.astype(str),
+        envelope=envelope,
         profile=profile,
         tip_amount=tips[country],
         currency=np.array([c.currency for c in COUNTRIES])[country],

@@ -14,6 +14,7 @@ API's own `ingest_events`.
 from __future__ import annotations
 
 import functools
+import graphlib
 import typing
 
 import msgspec
@@ -77,6 +78,26 @@ def _ts(raw: bool) -> pl.Expr:
     return pl.when(pl.col("epoch_ts")).then(t.cast(pl.String)).otherwise(text)
 
 
+@functools.cache
+def field_order() -> tuple[tuple[str, str, object], ...]:
+    """Every type's own fields in one order that agrees with each type's encoding order.
+
+    Columns a type does not have are null in its rows and left out, so one expression
+    over this order writes every type's fields (no split by type). Fails at import if
+    two types order or default a shared field differently.
+    """
+    graph: dict[str, set[str]] = {}
+    spec: dict[str, tuple[str, str, object]] = {}
+    for fields in type_fields().values():
+        for index, (name, column, default) in enumerate(fields):
+            if spec.setdefault(column, (name, column, default)) != (name, column, default):
+                raise ValueError(f"field {column} differs between event types")
+            graph.setdefault(column, set())
+            if index:
+                graph[column].add(fields[index - 1][1])
+    return tuple(spec[column] for column in graphlib.TopologicalSorter(graph).static_order())
+
+
 def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
     """Adds `raw` (the client's JSON) and `record` (the log record) to every row.
 
@@ -84,61 +105,39 @@ def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
     `epoch_ts`, `about` (creator and title JSON), `session_id`, `seq`, `received_at_ms`
     and the type fields.
     """
-    parts = []
     suffix = f',"app_id":{msgspec.json.encode(app_id).decode()}}}'
-    frame = frame.with_row_index("_row")
-    for (type_,), group in frame.group_by(["type"], maintain_order=True):
-        fields = [
-            _field(name, column, default, group.schema[column])
-            for name, column, default in type_fields()[str(type_)]
-            if column in group.columns
-        ]
-        session = [
-            pl.when(pl.col("session_id").is_not_null()).then(
-                pl.concat_str([pl.lit(',"session_id":"'), pl.col("session_id"), pl.lit('"')])
-            ),
-            pl.when(pl.col("seq").is_not_null()).then(
-                pl.concat_str([pl.lit(',"seq":'), pl.col("seq").cast(pl.String)])
-            ),
-        ]
-        body = pl.concat_str(
+    fields = [
+        _field(name, column, default, frame.schema[column])
+        for name, column, default in field_order()
+        if column in frame.columns
+    ]
+    session = [
+        pl.when(pl.col("session_id").is_not_null()).then(
+            pl.concat_str([pl.lit(',"session_id":"'), pl.col("session_id"), pl.lit('"')])
+        ),
+        pl.when(pl.col("seq").is_not_null()).then(
+            pl.concat_str([pl.lit(',"seq":'), pl.col("seq").cast(pl.String)])
+        ),
+    ]
+    head = pl.concat_str(
+        [pl.lit('{"type":"'), pl.col("type"), pl.lit('","event_id":"'), pl.col("event_id")]
+    )
+    t = pl.col("t").cast(pl.String)
+    frame = frame.with_columns(
+        pl.concat_str(
             [pl.col("envelope"), pl.col("about"), *session, *fields], ignore_nulls=True
-        )
-        head = pl.concat_str([pl.lit(f'{{"type":"{type_}","event_id":"'), pl.col("event_id")])
-        parts.append(
-            group.select(
-                pl.col("_row"),
-                pl.concat_str(
-                    [
-                        head,
-                        pl.lit('","ts":'),
-                        _ts(True),
-                        pl.lit(',"viewer_id":"'),
-                        pl.col("viewer_id"),
-                        pl.lit('"'),
-                        body,
-                        pl.lit("}"),
-                    ]
-                ).alias("raw"),
-                pl.concat_str(
-                    [
-                        head,
-                        pl.lit('","ts":'),
-                        _ts(False),
-                        pl.lit(',"viewer_key":"'),
-                        pl.col("viewer_key"),
-                        pl.lit('"'),
-                        body,
-                        pl.lit(',"event_time_ms":'),
-                        pl.col("t").cast(pl.String),
-                        pl.lit(',"client_ts_ms":'),
-                        pl.col("t").cast(pl.String),
-                        pl.lit(',"received_at_ms":'),
-                        pl.col("received_at_ms").cast(pl.String),
-                        pl.lit(suffix),
-                    ]
-                ).alias("record"),
-            )
-        )
-    json = pl.concat(parts).sort("_row")
-    return frame.drop("_row").with_columns(json["raw"], json["record"])
+        ).alias("_body"),
+        head.alias("_head"),
+    )
+    return frame.with_columns(
+        pl.concat_str(
+            [pl.col("_head"), pl.lit('","ts":'), _ts(True), pl.lit(',"viewer_id":"'),
+             pl.col("viewer_id"), pl.lit('"'), pl.col("_body"), pl.lit("}")]
+        ).alias("raw"),
+        pl.concat_str(
+            [pl.col("_head"), pl.lit('","ts":'), _ts(False), pl.lit(',"viewer_key":"'),
+             pl.col("viewer_key"), pl.lit('"'), pl.col("_body"), pl.lit(',"event_time_ms":'),
+             t, pl.lit(',"client_ts_ms":'), t, pl.lit(',"received_at_ms":'),
+             pl.col("received_at_ms").cast(pl.String), pl.lit(suffix)]
+        ).alias("record"),
+    ).drop("_body", "_head")  # fmt: skip

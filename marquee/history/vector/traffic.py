@@ -140,11 +140,18 @@ class Traffic:
         if frame.is_empty():
             return frame
         session_ids = np.append(uuid4_strings(rng, self._sessions - first_session), "")
-        frame = frame.sort(["session", "t", "order"], maintain_order=True).with_columns(
-            pl.when(pl.col("session") >= 0)
-            .then(pl.int_range(pl.len(), dtype=pl.Int64).over("session"))
-            .alias("seq")
+        numbered = (  # the sort on four narrow columns, not on the whole frame
+            frame.select("session", "t", "order")
+            .with_row_index("_row")
+            .sort(["session", "t", "order"], maintain_order=True)
+            .with_columns(
+                pl.when(pl.col("session") >= 0)
+                .then(pl.int_range(pl.len(), dtype=pl.Int64).over("session"))
+                .alias("seq")
+            )
+            .sort("_row")
         )
+        frame = frame.with_columns(numbered["seq"])
         ids = pl.Series(session_ids).gather((frame["session"] - first_session).clip(lower_bound=0))
         frame = frame.with_columns(
             pl.when(pl.col("session") >= 0).then(ids).otherwise(None).alias("session_id")

@@ -116,12 +116,15 @@ class _Lookups:
 
     @classmethod
     def of(cls, audience: Viewers, catalogue: Titles) -> _Lookups:
+        def text(values: np.ndarray) -> pl.Series:
+            return pl.Series(values.tolist(), dtype=pl.String)  # numpy str arrays convert slowly
+
         return cls(
-            viewer_id=pl.Series(audience.viewer_id),
-            envelope=pl.Series(audience.envelope),
+            viewer_id=text(audience.viewer_id),
+            envelope=text(audience.envelope),
             epoch_ts=pl.Series(audience.epoch_ts),
-            fragment=pl.Series(catalogue.fragment),
-            creator_fragment=pl.Series(catalogue.creator_fragment[catalogue.creator]),
+            fragment=text(catalogue.fragment),
+            creator_fragment=text(catalogue.creator_fragment[catalogue.creator]),
         )
 
 
@@ -146,9 +149,7 @@ def _finish(
         about=about,
         received_at_ms=(shard.start_ms + window * WINDOW_MS).clip(upper_bound=shard.end_ms),
     )
-    return with_json(frame, app_id).sort(
-        ["delivered", "t", "session", "order"], maintain_order=True
-    )
+    return with_json(frame, app_id)
 
 
 class _Output:
@@ -274,7 +275,7 @@ def _all_valid(raw: list[str]) -> bool:
         events = decode_event_array(("[" + ",".join(raw) + "]").encode())
     except (msgspec.ValidationError, msgspec.DecodeError):
         return False
-    return len(events) == len(raw) and not any(isinstance(e, EventRejected) for e in events)
+    return len(events) == len(raw) and EventRejected not in set(map(type, events))
 
 
 def _check_against_api(batch: pl.DataFrame, app_id: str, enricher: Enricher) -> None:
