@@ -4,10 +4,16 @@ Baseline: one process splits, validates, enriches and appends the same request b
 segment log with the same durability (group commit, fsync before "acknowledging"), 32
 bodies in flight. API: the real API process (one worker) fed by a separate load-generator
 process with 32 connections. Afterwards the log must hold every acknowledged event.
+
+Besides events per wall-clock second, each half reports events per CPU second (the baseline
+process; the API process with all its threads), which stays comparable on a busy machine.
+
+`python -m benchmarks.ingest [--events N] [--runs R]` runs only this benchmark.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -38,7 +44,14 @@ def count_logged(log_dir: Path) -> int:
     )
 
 
-async def _baseline(bodies: list[bytes], log_dir: Path) -> float:
+def process_cpu_s(pid: int) -> float:
+    """User plus system CPU seconds of a process, all its threads, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _baseline(bodies: list[bytes], log_dir: Path) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of the baseline."""
     enricher = Enricher(Pseudonymiser(b"bench"), future_horizon_s=300, lateness_horizon_s=86400 * 7)
     log = GroupCommitLog(log_dir, max_bytes=64 << 20, max_age_s=2.0)
     limits = Settings()  # the API's default limits
@@ -61,11 +74,11 @@ async def _baseline(bodies: list[bytes], log_dir: Path) -> float:
             )
             await log.append(bytes(result.log_bytes))
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     await log.close()
-    return seconds
+    return seconds, cpu_seconds
 
 
 def run(total_events: int) -> dict[str, float]:
@@ -73,18 +86,20 @@ def run(total_events: int) -> dict[str, float]:
     events = sum(len(json.loads(body)["events"]) for body in bodies)
     with tempfile.TemporaryDirectory() as tmp:
         base_dir = Path(tmp) / "baseline"
-        base_seconds = asyncio.run(_baseline(bodies, base_dir))
+        base_seconds, base_cpu_seconds = asyncio.run(_baseline(bodies, base_dir))
         assert count_logged(base_dir) == events
         data_dir = Path(tmp) / "api"
         api = start_api(data_dir, {"MARQUEE_WRITE_KEYS": f"bench:{WRITE_KEY}"})
         try:
             body_file = Path(tmp) / "bodies.ndjson"
             body_file.write_bytes(b"\n".join(bodies) + b"\n")
+            api_cpu_started = process_cpu_s(api.process.pid)
             output = subprocess.run(
                 [sys.executable, "-m", "benchmarks.loadgen", f"{api.url}/v1/events", WRITE_KEY,
                  str(body_file), str(CONCURRENCY)],
                 capture_output=True, text=True, check=True, env=dict(os.environ),
             ).stdout  # fmt: skip
+            api_cpu_seconds = process_cpu_s(api.process.pid) - api_cpu_started
         finally:
             api.stop()
         load = json.loads(output)
@@ -98,8 +113,23 @@ def run(total_events: int) -> dict[str, float]:
         "baseline_events_per_s": baseline_rate,
         "api_events_per_s": api_rate,
         "ratio_to_baseline": api_rate / baseline_rate,
+        "baseline_events_per_cpu_s": events / base_cpu_seconds,
+        "api_events_per_cpu_s": load["accepted"] / api_cpu_seconds,
         "p50_ms": load["p50_ms"],
         "p99_ms": load["p99_ms"],
         "acknowledged": load["accepted"],
         "in_log": logged,
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest", description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=1, help="runs, one after the other")
+    args = parser.parse_args()
+    for _ in range(args.runs):
+        print(json.dumps({name: round(value, 3) for name, value in run(args.events).items()}))
+
+
+if __name__ == "__main__":
+    main()

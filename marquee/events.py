@@ -315,7 +315,7 @@ def checked_events(events: list[Event]) -> list[Event | EventRejected]:
     if (
         _event_ids_valid([event.event_id for event in events])
         and _countries_valid([event.country for event in events])
-        and None not in [event.content_type for event in events if event.content_id is not None]
+        and _content_types_given(events)
     ):
         return typing.cast(list[Event | EventRejected], events)
     return [checked_event(event) for event in events]
@@ -379,9 +379,19 @@ def _event_ids_valid(event_ids: list[str]) -> bool:
     )
 
 
+def _content_types_given(events: list[Event]) -> bool:
+    """Whether every event with a content id has a content type (the cheap test first:
+    player events, most of the traffic, always carry a content type)."""
+    if None not in [event.content_type for event in events]:
+        return True
+    return None not in [event.content_type for event in events if event.content_id is not None]
+
+
 def _countries_valid(countries: list[str | None]) -> bool:
     """Whether every country given matches COUNTRY_PATTERN (two ASCII capitals)."""
-    given = [country for country in countries if country is not None]
+    given = typing.cast(list[str], countries)
+    if None in countries:
+        given = [country for country in countries if country is not None]
     if not given:
         return True
     joined = "".join(given)
