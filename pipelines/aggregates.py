@@ -108,7 +108,7 @@ def _epoch_minute() -> pl.Expr:
     return (pl.col("event_time_ms") // MINUTE_MS).alias("epoch_minute")
 
 
-def _minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
+def _minute_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
     """One row per content event: its minute-grain key and its contribution to each measure.
 
     A reaction counts on its target (`target_id`, `target_type`), which is the content it
@@ -171,7 +171,7 @@ def _minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _creator_minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
+def _creator_minute_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
     type_ = pl.col("type")
     return events.filter(
         type_.is_in(["follow", "unfollow"]) & pl.col("creator_id").is_not_null()
@@ -185,7 +185,7 @@ def _creator_minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _tip_minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
+def _tip_minute_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
     return events.filter((pl.col("type") == "tip") & pl.col("creator_id").is_not_null()).select(
         _epoch_minute(),
         pl.col("creator_id"),
@@ -195,7 +195,7 @@ def _tip_minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _reaction_minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
+def _reaction_minute_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
     return events.filter(
         (pl.col("type") == "reaction_added") & pl.col("target_id").is_not_null()
     ).select(
@@ -208,6 +208,16 @@ def _reaction_minute_event_rows(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def collect(query: pl.LazyFrame) -> pl.DataFrame:
+    """Run a query on Polars' streaming engine.
+
+    Its hash group-by is two to three times cheaper than the in-memory engine's on the
+    run-sized frames here (many keys, most of them strings), and it falls back to the
+    in-memory engine by itself for anything it does not support.
+    """
+    return query.collect(engine="streaming")
+
+
 @dataclass(frozen=True)
 class SumTable:
     """A per-minute lake table: grain columns, summed measures, and per-event rows."""
@@ -215,22 +225,28 @@ class SumTable:
     name: str
     grain: list[str]
     measures: list[str]
-    event_rows: Callable[[pl.DataFrame], pl.DataFrame]
+    event_rows: Callable[[pl.LazyFrame], pl.LazyFrame]
 
     def partial(self, events: pl.DataFrame) -> pl.DataFrame:
-        """The table's rows for a batch of unique events (a partial of the run's table)."""
-        return self.merge([self.event_rows(events)])
+        """The table's rows for a batch of unique events (a partial of the run's table).
+
+        Rows come in no particular order: a partial is landed or merged, never read in
+        order, and sorting a run's rows by the grain's strings cost as much as summing them.
+        """
+        return collect(self._summed(self.event_rows(events.lazy())))
 
     def merge(self, parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
-        """Merge partials: the same grain key sums its measures, in any order."""
-        non_empty = [part for part in parts if not part.is_empty()]
-        if not non_empty:
-            non_empty = [self.event_rows(empty_records())]  # typed like any merge result
-        return (
-            pl.concat(non_empty)
-            .group_by(self.grain)
-            .agg([pl.col(name).sum().cast(pl.Int64) for name in self.measures])
-            .sort(self.grain)
+        """Merge partials: the same grain key sums its measures, in any order.
+
+        Sorted by the grain, so a merge reads the same whatever the order of its parts.
+        """
+        non_empty = [part.lazy() for part in parts if not part.is_empty()]
+        rows = pl.concat(non_empty) if non_empty else self.event_rows(empty_records().lazy())
+        return collect(self._summed(rows).sort(self.grain))
+
+    def _summed(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        return rows.group_by(self.grain).agg(
+            [pl.col(name).sum().cast(pl.Int64) for name in self.measures]
         )
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from marquee.lake import CREATOR_VIEWER_DAYS, LIVE_VIEWER_FACTS, STORY_VIEWER_FACTS
+from pipelines.aggregates import collect
 from pipelines.records import empty_records
 
 DAY_MS = 86_400_000
@@ -31,7 +32,7 @@ STORY_TYPES = ["story_viewed", "story_navigated", "story_completed"]
 ENGAGEMENT_TYPES = ["reaction_added", "chat_message", "share", "follow", "unfollow", "tip"]
 
 
-def _story_event_rows(events: pl.DataFrame) -> pl.DataFrame:
+def _story_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
     type_ = pl.col("type")
     is_reaction = (type_ == "reaction_added") & (pl.col("target_type") == "story")
     return (
@@ -60,7 +61,7 @@ def _story_event_rows(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _live_event_rows(events: pl.DataFrame) -> pl.DataFrame:
+def _live_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
     type_ = pl.col("type")
     fact = (
         pl.when(type_ == "play_requested")
@@ -85,7 +86,7 @@ def _live_event_rows(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _creator_day_event_rows(events: pl.DataFrame) -> pl.DataFrame:
+def _creator_day_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
     type_ = pl.col("type")
     return (
         events.filter(pl.col("creator_id").is_not_null() & pl.col("viewer_key").is_not_null())
@@ -111,20 +112,24 @@ class FactSet:
 
     name: str
     columns: list[str]
-    event_rows: Callable[[pl.DataFrame], pl.DataFrame]
+    event_rows: Callable[[pl.LazyFrame], pl.LazyFrame]
     first_time_facts: tuple[str, ...] = ()
     """Facts (values of column `fact`) of which only the earliest `at_ms` per key matters."""
 
     def partial(self, events: pl.DataFrame) -> pl.DataFrame:
-        """The facts of one batch of unique events."""
-        return self.merge([self.event_rows(events)])
+        """The facts of one batch of unique events, in no particular order."""
+        return collect(self._distinct(self.event_rows(events.lazy())))
 
     def merge(self, parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
-        """Union of distinct rows; a first-time fact keeps only its earliest row per key."""
-        non_empty = [part.select(self.columns) for part in parts if not part.is_empty()]
-        if not non_empty:
-            return self.event_rows(empty_records())
-        union = pl.concat(non_empty)
+        """Union of distinct rows; a first-time fact keeps only its earliest row per key.
+
+        Sorted, so a merge reads the same whatever the order of its parts.
+        """
+        non_empty = [part.lazy().select(self.columns) for part in parts if not part.is_empty()]
+        union = pl.concat(non_empty) if non_empty else self.event_rows(empty_records().lazy())
+        return collect(self._distinct(union).sort(self.columns))
+
+    def _distinct(self, union: pl.LazyFrame) -> pl.LazyFrame:
         if self.first_time_facts:
             first = pl.col("fact").is_in(list(self.first_time_facts))
             keys = [name for name in self.columns if name != "at_ms"]
@@ -135,7 +140,7 @@ class FactSet:
                 ],
                 how="diagonal",
             )
-        return union.select(self.columns).unique().sort(self.columns)
+        return union.select(self.columns).unique()
 
 
 STORY_VIEWERS = FactSet(

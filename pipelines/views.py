@@ -16,10 +16,12 @@ again (resumed), counted once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
 from marquee.lake import UNKNOWN_COUNTRY
+from pipelines.aggregates import collect
 from pipelines.records import empty_records
 
 DROP_AFTER_MS = 60_000
@@ -54,6 +56,31 @@ VIEW_PARTIAL_COLUMNS = [
     "event_count",
 ]
 SUMMED = ["played_ms", "stalled_ms", "stall_count", "seek_ms", "bitrate_weighted", "event_count"]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """Columns a merged view takes from one of its rows: the least in a total order."""
+
+    columns: list[str]
+    order_by: list[str]
+    """Every picked column is among these, so rows that tie on them agree on the pick."""
+    descending: bool
+    nulls_last: bool
+
+    def order(self) -> pl.Expr:
+        """Row numbers from the least row to the greatest."""
+        return pl.arg_sort_by(self.order_by, descending=self.descending, nulls_last=self.nulls_last)
+
+
+PICKS = (
+    # content_id ... viewer_key of the least (first_event_ms, content_id, ..., viewer_key)
+    Pick(VIEW_ATTRIBUTES, ["first_event_ms", *VIEW_ATTRIBUTES], descending=False, nulls_last=False),
+    # the first playback_started: the least (started_at_ms, startup_ms)
+    Pick(["started_at_ms", "startup_ms"], ["started_at_ms", "startup_ms"], False, nulls_last=True),
+    # the last playback_ended: the greatest (ended_at_ms, end_reason)
+    Pick(["ended_at_ms", "end_reason"], ["ended_at_ms", "end_reason"], True, nulls_last=True),
+)
 
 
 def _event_partials(events: pl.DataFrame) -> pl.DataFrame:
@@ -110,30 +137,42 @@ def merge_view_partials(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     non_empty = [frame for frame in frames if not frame.is_empty()]
     if not non_empty:
         return _event_partials(empty_records())
-    first_attributes = ["first_event_ms", *VIEW_ATTRIBUTES]
-    first_start = ["started_at_ms", "startup_ms"]
-    last_end = ["ended_at_ms", "end_reason"]
-    merged = (
-        pl.concat([frame.select(VIEW_PARTIAL_COLUMNS) for frame in non_empty])
+    rows = pl.concat([frame.select(VIEW_PARTIAL_COLUMNS) for frame in non_empty], rechunk=True)
+    # A pick per group and column (sort_by(...).first() in the aggregation) cost as much as
+    # the rest of the merge together. Instead each pick's order is found once over all
+    # rows, each view keeps its least rank in that order (an integer min), and the picked
+    # columns are gathered from the rows those ranks name.
+    orders = rows.select(pick.order().alias(f"order_{index}") for index, pick in enumerate(PICKS))
+    ranks = orders.select(pl.all().arg_sort().name.map(lambda name: name.replace("order", "rank")))
+    picked = {name for pick in PICKS for name in pick.columns}
+    merged = collect(
+        rows.select(name for name in VIEW_PARTIAL_COLUMNS if name not in picked)
+        .hstack(ranks)
+        .lazy()
         .group_by(VIEW_KEY)
         .agg(
             pl.col("first_event_ms").min(),
             pl.col("last_event_ms").max(),
             pl.col("play_requested_ms").min(),
-            *(pl.col(name).sort_by(first_attributes).first() for name in VIEW_ATTRIBUTES),
             pl.col("started").any(),
-            *(pl.col(name).sort_by(first_start, nulls_last=True).first() for name in first_start),
             *(pl.col(name).sum().cast(pl.Int64) for name in SUMMED),
             pl.col("failed").any(),
             pl.col("ended").any(),
-            *(
-                pl.col(name).sort_by(last_end, descending=True, nulls_last=True).first()
-                for name in last_end
-            ),
             pl.col("max_playhead_ms").max(),
+            pl.col(ranks.columns).min(),
         )
+        .sort(VIEW_KEY)
     )
-    return merged.select(VIEW_PARTIAL_COLUMNS).sort(VIEW_KEY)
+    return pl.concat(
+        [
+            merged.drop(ranks.columns),
+            *(
+                rows.select(pick.columns).gather(orders[order].gather(merged[rank]))
+                for pick, order, rank in zip(PICKS, orders.columns, ranks.columns, strict=True)
+            ),
+        ],
+        how="horizontal",
+    ).select(VIEW_PARTIAL_COLUMNS)
 
 
 def view_partials(events: pl.DataFrame) -> pl.DataFrame:
