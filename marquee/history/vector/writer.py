@@ -65,15 +65,16 @@ class _Keys:
         self._pseudonymise = pseudonymise
         self._app_id = app_id
         self._ids = ids
-        self._keys = np.full(len(ids), None, dtype=object)
-        self._series = pl.Series(self._keys.tolist(), dtype=pl.String)
+        self._known = np.zeros(len(ids), dtype=bool)
+        self._series = pl.Series("viewer_key", [None] * len(ids), dtype=pl.String)
 
     def gather(self, viewer: pl.Series) -> pl.Series:
-        missing = [v for v in viewer.unique().to_list() if self._keys[v] is None]
-        if missing:
-            for v in missing:
-                self._keys[v] = self._pseudonymise(self._app_id, str(self._ids[v]))
-            self._series = pl.Series(self._keys.tolist(), dtype=pl.String)
+        seen = viewer.unique().to_numpy()
+        missing = seen[~self._known[seen]]
+        if len(missing):
+            keys = [self._pseudonymise(self._app_id, str(self._ids[v])) for v in missing]
+            self._series.scatter(missing, pl.Series(keys, dtype=pl.String))
+            self._known[missing] = True
         return self._series.gather(viewer)
 
 
