@@ -9,6 +9,8 @@ commit). Beam is imported before timing (its import costs about 5 s once per pro
 
 Each size is measured separately so the fixed cost of a run shows: at 200,000 events it
 weighs far more than at 1,000,000. `fixed_run_s` is one run over a single 100-event segment.
+CPU seconds (the process's, all threads) are shown too: on a shared machine they move far
+less than wall time, so they are what to compare between versions there.
 """
 
 from __future__ import annotations
@@ -51,9 +53,9 @@ def write_segments(layout: DataLayout, total_events: int, per_segment: int = PER
     return count
 
 
-def polars_floor(layout: DataLayout) -> float:
-    """Seconds for plain Polars to compute every output of local mode from the segments."""
-    started = time.perf_counter()
+def polars_floor(layout: DataLayout) -> tuple[float, float]:
+    """(wall, CPU) seconds for plain Polars to compute every output of local mode."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     valid = [
         validate_segment(records.read_segment(path))[0]
         for path in sorted(layout.log_dir.glob("*.seg"))
@@ -61,15 +63,15 @@ def polars_floor(layout: DataLayout) -> float:
     unique = aggregates.deduplicate(pl.concat(valid))
     PartialsOf(ALL_PARTIALS)(unique)
     unique.select(SEEN_IDS_SCHEMA.keys())
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def local_mode(layout: DataLayout) -> float:
-    """Seconds for local mode to commit every sealed segment (one run at these sizes)."""
+def local_mode(layout: DataLayout) -> tuple[float, float]:
+    """(wall, CPU) seconds for local mode to commit every sealed segment (one run here)."""
     runner = LocalRunner(layout, max_segments_per_run=10_000)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     runner.drain()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def measure(total_events: int) -> dict[str, float]:
@@ -77,14 +79,16 @@ def measure(total_events: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         layout = DataLayout(Path(tmp))
         events = write_segments(layout, total_events)
-        floor_seconds = polars_floor(layout)
-        beam_seconds = local_mode(layout)
+        floor_seconds, floor_cpu = polars_floor(layout)
+        beam_seconds, beam_cpu = local_mode(layout)
     floor_rate = events / floor_seconds
     beam_rate = events / beam_seconds
     return {
         f"{label} floor events/s": floor_rate,
         f"{label} local mode events/s": beam_rate,
         f"{label} ratio to floor": beam_rate / floor_rate,
+        f"{label} floor CPU s": floor_cpu,
+        f"{label} local mode CPU s": beam_cpu,
     }
 
 
@@ -92,7 +96,7 @@ def fixed_run_seconds() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         layout = DataLayout(Path(tmp))
         write_segments(layout, 100)
-        return local_mode(layout)
+        return local_mode(layout)[0]
 
 
 def run(sizes: Sequence[int] = SIZES) -> dict[str, float]:

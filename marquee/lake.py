@@ -14,6 +14,7 @@ columns, so that globs match even before the first run and dbt sees typed column
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -298,13 +299,13 @@ def ensure_lake(layout: DataLayout) -> None:
             write_table_atomically(schema.empty_table(), schema_file)
 
 
-def write_table_atomically(table: pa.Table, path: Path) -> None:
+def write_table_atomically(table: pa.Table, path: Path, **options: Any) -> None:
     """Write a Parquet file under a temporary name, fsync it, then rename it into place.
 
     Readers globbing `*.parquet` never see a half-written file, and a rewrite of the same
-    run replaces the file whole.
+    run replaces the file whole. `options` go to `pyarrow.parquet.write_table`.
     """
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
+    pq.write_table(table, tmp, **options)
     fsync_path(tmp)
     replace_durably(tmp, path)

@@ -117,7 +117,15 @@ SEEN_IDS_SCHEMA = {"event_id": pl.Utf8, "received_at_ms": pl.Int64}
 
 def write_seen_ids(frame: pl.DataFrame, outputs: RunOutputs) -> int:
     """Land the run's event ids (for the ledger commit); return their count."""
-    write_table_atomically(frame.select(SEEN_IDS_SCHEMA.keys()).to_arrow(), outputs.seen_ids_file)
+    # Read once by the commit and deleted: plain pages (no dictionary, compression or
+    # statistics) write in a third of the time.
+    write_table_atomically(
+        frame.select(SEEN_IDS_SCHEMA.keys()).to_arrow(),
+        outputs.seen_ids_file,
+        use_dictionary=False,
+        compression="none",
+        write_statistics=False,
+    )
     return frame.height
 
 
@@ -206,6 +214,10 @@ class LocalRunner:
 
     def run_once(self) -> RunStats | None:
         """Process the next batch of sealed segments; None when there was nothing to do."""
+        with self.ledger.held():
+            return self._run_next()
+
+    def _run_next(self) -> RunStats | None:
         recover_open_segments(self.log_dir)
         sealed = [path.name for path in sealed_segments(self.log_dir)]
         run = self.ledger.plan(sealed, self.max_segments_per_run)

@@ -107,9 +107,3 @@ def _read_line_by_line(segment: str, data: bytes) -> SegmentBatch:
         rows.append({name: record.get(name) for name in LOG_RECORD_SCHEMA})
     frame = pl.DataFrame(rows, schema=LOG_RECORD_SCHEMA) if rows else empty_records()
     return SegmentBatch(segment, frame, bad)
-
-
-def split_invalid(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Rows with every required column, and the others (to become dead letters)."""
-    complete = pl.all_horizontal([pl.col(name).is_not_null() for name in REQUIRED_COLUMNS])
-    return frame.filter(complete), frame.filter(~complete)
