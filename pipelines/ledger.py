@@ -1,7 +1,8 @@
 """The pipeline's own state in DuckDB: runs, consumed segments and seen event ids.
 
-Only the pipeline opens this file, with short connections, so it never contends with dbt
-or the dashboards for DuckDB's single-writer lock.
+Only the pipeline opens this file, with connections held no longer than a run (never
+while the loop waits), so it never contends with dbt or the dashboards for DuckDB's
+single-writer lock.
 
 Exactly-once protocol of a run (see `local_runner`):
 1. record the run as `pending` with the exact list of segments it will consume;
