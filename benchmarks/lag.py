@@ -8,7 +8,7 @@ its own, so its minute row can only come from it. Its append time is when the AP
 202 (the record is durable then). A poller opens `serving.duckdb` read-only every
 `POLL_S` and notes when each probe shows up in:
 
-- the minute-level data: `main.stg_pipeline__minute_aggregates`, a view over the lake, so a
+- the minute-level data: `main.stg_pipeline__minute_aggregates_live`, a view over the lake, so a
   probe shows once the pipeline has committed the run that read its segment;
 - the daily mart: `main.content_daily`, a table, so a probe shows once a refresh cycle
   (dbt build, Great Expectations, publish) that started after that commit has finished.
@@ -48,7 +48,7 @@ MINUTE_DEADLINE_S = 120.0
 MART_DEADLINE_S = 600.0
 WRITE_KEY = "wk_lagbench"
 SURFACES = {
-    "minute": "main.stg_pipeline__minute_aggregates",
+    "minute": "main.stg_pipeline__minute_aggregates_live",
     "mart": "main.content_daily",
 }
 

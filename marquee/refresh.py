@@ -3,8 +3,10 @@
 Every cycle (about once a minute in the demo):
 
 1. `dbt build` of the project in `dbt/` on the local DuckDB target: the staging models read
-   the Parquet files the pipeline lands under `$MARQUEE_DATA_DIR/lake/`, the marts are
-   rebuilt as tables in `warehouse/dbt.duckdb` and every dbt test runs.
+   the Parquet files of the runs the pipeline has committed under `$MARQUEE_DATA_DIR/lake/`,
+   the marts are rebuilt in `warehouse/dbt.duckdb` (incremental ones over the late-data
+   lookback only) and every unit and data test runs (on incremental models over the rows
+   the build can have rewritten; the first build of a warehouse is a full refresh).
 2. The Great Expectations checkpoint (`expectations.run_mart_checkpoint`) on the marts;
    results land as JSON under `$MARQUEE_DATA_DIR/gx/`.
 3. Publish: copy `dbt.duckdb` to `serving.duckdb` under a temporary name, fsync, rename.
@@ -106,14 +108,24 @@ def dbt_command(layout: DataLayout, *args: str) -> list[str]:
     ]
 
 
+DBT_BYTECODE_CACHE = Path(sys.prefix) / "pycache"
+"""Where the dbt process keeps its compiled bytecode (PYTHONPYCACHEPREFIX), inside the
+virtual environment. With PYTHONDONTWRITEBYTECODE set, as it is in this project's shells,
+every dbt invocation compiled its ~1,300 modules from source again: seconds of CPU per
+build, about a third of an incremental build's fixed cost."""
+
+
 def dbt_environment(layout: DataLayout) -> dict[str, str]:
-    return {
+    environment = {
         **os.environ,
         "MARQUEE_DATA_DIR": str(layout.root.resolve()),
         "DBT_USE_COLORS": "false",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
+        "PYTHONPYCACHEPREFIX": str(DBT_BYTECODE_CACHE),
     }
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    return environment
 
 
 def run_dbt_build(layout: DataLayout, *args: str) -> DbtBuildResult:
@@ -133,6 +145,16 @@ def run_dbt_build(layout: DataLayout, *args: str) -> DbtBuildResult:
         duration_s=time.monotonic() - started,
         output=completed.stdout + completed.stderr,
     )
+
+
+def refresh_build_args(layout: DataLayout) -> list[str]:
+    """`--full-refresh` for the first build of a warehouse, nothing after.
+
+    An incremental build tests only the rows of its incremental models that it can have
+    rewritten (dbt/macros/test_window.sql); the first build writes every row, so it must
+    test every row, which is what dbt does on a full refresh.
+    """
+    return [] if layout.dbt_db.exists() else ["--full-refresh"]
 
 
 def publish_snapshot(layout: DataLayout) -> int:
@@ -170,7 +192,7 @@ def refresh_once(layout: DataLayout, stop: threading.Event | None = None) -> Cyc
     layout.ensure()
     ensure_lake(layout)
 
-    build = run_dbt_build(layout)
+    build = run_dbt_build(layout, *refresh_build_args(layout))
     if not build.success:
         if stop.is_set():
             log.warning("dbt build interrupted after %.1fs", build.duration_s)

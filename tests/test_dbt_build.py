@@ -429,7 +429,7 @@ def test_negative_measure_and_unknown_content_type_fail_the_build(
     assert not result.success
     assert result.returncode != 0
     assert failed_dbt_tests(layout) == {
-        "non_negative_stg_pipeline__minute_aggregates_played_ms",
+        "non_negative_stg_pipeline__minute_aggregates",
         "accepted_values_stg_pipeline__minute_aggregates_content_type__live__vod__clip__story",
     }
 

@@ -34,7 +34,14 @@ from marquee.simulator.catalog_files import write_catalogue
 from pipelines.aggregates import MINUTE_MEASURES
 from tests.lake_rows import view_partial
 
-INCREMENTAL_MARTS = ("views", "content_minute_qoe", "content_daily_qoe", "ad_daily_performance")
+INCREMENTAL_MARTS = (
+    "views",
+    "content_minute_qoe",
+    "content_daily_qoe",
+    "ad_daily_performance",
+    "int_live_minutes",
+    "int_story_minutes",
+)
 DAY_START_MINUTE = 29_506_560  # 2026-02-06 00:00 UTC
 MINUTE = DAY_START_MINUTE + 600  # 10:00
 NEXT_DAY_MINUTE = DAY_START_MINUTE + 1440 + 60  # 2026-02-07 01:00
@@ -85,6 +92,8 @@ def first_run(layout: DataLayout) -> None:
                     ad_q50=1,
                 ),
                 minute_row(MINUTE + 1, "c1", played_ms=30_000, stalled_ms=500, stall_count=1),
+                minute_row(MINUTE, "l1", content_type="live", attempts=2, played_ms=40_000),
+                minute_row(MINUTE, "st1", content_type="story", story_views=3, reactions=1),
             ],
             VIEW_SUMMARIES: [
                 view_partial(
@@ -146,6 +155,10 @@ def second_run(layout: DataLayout) -> None:
                     startup_ms_sum=300,
                     played_ms=10_000,
                 ),
+                # Late live and story events for the minute already built, and a new one.
+                minute_row(MINUTE, "l1", content_type="live", chat_messages=4),
+                minute_row(MINUTE + 3, "l1", content_type="live", played_ms=60_000),
+                minute_row(MINUTE, "st1", content_type="story", story_completions=1),
                 minute_row(
                     NEXT_DAY_MINUTE,
                     "c2",
@@ -325,7 +338,10 @@ def test_without_a_lookback_late_data_for_an_old_minute_is_missed(
     dbt_build(layout, FIRST_NOW_MS, marts=only, **no_lookback)
     second_run(layout)
     dbt_build(layout, SECOND_NOW_MS, marts=only, **no_lookback)
-    sql = f"select attempts from main.content_minute_qoe where epoch_minute = {MINUTE}"
+    sql = (
+        "select attempts from main.content_minute_qoe "
+        f"where epoch_minute = {MINUTE} and content_id = 'c1'"
+    )
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
         incremental_attempts = connection.execute(sql).fetchall()
     dbt_build(layout, SECOND_NOW_MS, "--full-refresh", marts=only, **no_lookback)

@@ -5,7 +5,8 @@
     catalogue, the system of record, decides; for content it does not know yet, the
     non-empty value the table's other rows carry for the same content. '' remains only
     when neither knows. Used to take those columns out of the grain key: one row per
-    (minute, content, ...) whatever the events said.
+    (minute, content, ...) whatever the events said. `lake_rows` is a table or a
+    parenthesised query (see merged_minute_aggregates for why not a CTE).
 #}
 {% macro content_owners_cte(lake_rows) -%}
 
@@ -21,7 +22,7 @@
             max(case when creator_id <> '' then creator_id end) as event_creator_id,
             max(case when content_type <> '' then content_type end) as event_content_type
 
-        from {{ lake_rows }}
+        from {{ lake_rows }} as lake_rows
 
         group by content_id
 

@@ -46,3 +46,14 @@
         1 = 1
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    How an incremental build writes its rows over the built table: an upsert on the
+    model's unique key. Snowflake: MERGE. DuckDB: delete the keys, then insert the rows
+    (dbt's delete+insert), the same upsert: in dbt-duckdb the MERGE of the `views` mart
+    over a month of history (81,000 views in the lookback) ran over 10 minutes without
+    finishing, twice, while the same upsert as delete+insert takes under a second.
+#}
+{% macro upsert_strategy() -%}
+    {{ return('delete+insert' if target.type == 'duckdb' else 'merge') }}
+{%- endmacro %}

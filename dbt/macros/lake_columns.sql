@@ -38,3 +38,14 @@
         {%- if not loop.last %},{% endif %}
     {%- endfor %}
 {%- endmacro %}
+
+{#
+    `run_id <= <the newest committed run>` (stg_pipeline__committed_runs): the rows of the
+    lake snapshot this build reads. True for every row when there is no status file.
+#}
+{% macro committed_runs_only(run_id='run_id') -%}
+    coalesce(
+        {{ run_id }} <= (select last_committed_run_id from {{ ref('stg_pipeline__committed_runs') }}),
+        true
+    )
+{%- endmacro %}

@@ -1,9 +1,11 @@
+{# meta.test_window_ms: see macros/test_window.sql #}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='merge',
+        incremental_strategy=upsert_strategy(),
         unique_key=['story_id', 'epoch_minute'],
         on_schema_change='append_new_columns',
+        meta={'test_window_ms': 'epoch_minute * 60000'},
     )
 }}
 

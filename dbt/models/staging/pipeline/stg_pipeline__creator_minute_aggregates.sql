@@ -4,6 +4,8 @@ source as (
 
     select * from {{ source('pipeline', 'creator_minute_aggregates') }}
 
+    where {{ committed_runs_only() }}
+
 ),
 
 summed_across_runs as (

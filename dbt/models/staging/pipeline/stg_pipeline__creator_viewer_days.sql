@@ -4,6 +4,8 @@ source as (
 
     select * from {{ source('pipeline', 'creator_viewer_days') }}
 
+    where {{ committed_runs_only() }}
+
 ),
 
 union_of_runs as (

@@ -4,6 +4,8 @@ source as (
 
     select * from {{ source('pipeline', 'dead_letters') }}
 
+    where {{ committed_runs_only() }}
+
 ),
 
 final as (

@@ -1,50 +1,51 @@
-with
-
-source as (
-
+{# A query, not a CTE, read twice: see merged_minute_aggregates. #}
+{% set committed_lake_rows %}
+(
     select * from {{ source('pipeline', 'reaction_minute_aggregates') }}
+    where {{ committed_runs_only() }}
+)
+{% endset %}
 
-),
+with
 
 content_owners as (
 
-    {{ content_owners_cte('source') }}
+    {{ content_owners_cte(committed_lake_rows) }}
 
 ),
 
+{# The lake's own keys first, then the owner (one per content): merged_minute_aggregates. #}
 summed_across_runs as (
 
     select
-        source.epoch_minute,
-        source.content_id,
-        content_owners.creator_id,
-        content_owners.content_type,
-        source.reaction,
-        {{ summed(['reactions'], 'source.') }},
-        max(source.processed_at_ms) as last_processed_at_ms
+        epoch_minute,
+        content_id,
+        reaction,
+        {{ summed(['reactions']) }},
+        max(processed_at_ms) as last_processed_at_ms
 
-    from source
+    from {{ committed_lake_rows }} as lake_rows
 
-    inner join content_owners
-        on source.content_id = content_owners.content_id
-
-    group by 1, 2, 3, 4, 5
+    group by 1, 2, 3
 
 ),
 
 final as (
 
     select
-        epoch_minute,
-        {{ epoch_minute_to_timestamp('epoch_minute') }} as minute_start_at,
-        content_id,
-        creator_id,
-        content_type,
-        reaction,
-        reactions,
-        last_processed_at_ms
+        summed_across_runs.epoch_minute,
+        {{ epoch_minute_to_timestamp('summed_across_runs.epoch_minute') }} as minute_start_at,
+        summed_across_runs.content_id,
+        content_owners.creator_id,
+        content_owners.content_type,
+        summed_across_runs.reaction,
+        summed_across_runs.reactions,
+        summed_across_runs.last_processed_at_ms
 
     from summed_across_runs
+
+    inner join content_owners
+        on summed_across_runs.content_id = content_owners.content_id
 
 )
 

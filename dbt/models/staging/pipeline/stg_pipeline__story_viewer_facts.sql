@@ -4,6 +4,8 @@ source as (
 
     select * from {{ source('pipeline', 'story_viewer_facts') }}
 
+    where {{ committed_runs_only() }}
+
 ),
 
 union_of_runs as (

@@ -10,6 +10,8 @@ source as (
 
     select * from {{ source('pipeline', 'view_summaries') }}
 
+    where {{ committed_runs_only() }}
+
 ),
 
 ranked_partials as (
