@@ -225,6 +225,15 @@ def land_content_with_two_creators(layout: DataLayout) -> None:
     )
 
 
+def land_a_run_before_its_commit(layout: DataLayout) -> None:
+    """Run 2 has landed its file but the ledger has not committed it: the status file the
+    pipeline writes after each commit still names run 1."""
+    land_run(layout, 1, [minute_row(LAST_MINUTE_OF_DAY, "c1", "web", attempts=1)])
+    land_run(layout, 2, [minute_row(LAST_MINUTE_OF_DAY, "c1", "web", attempts=5, played_ms=-5)])
+    layout.pipeline_status.parent.mkdir(parents=True, exist_ok=True)
+    layout.pipeline_status.write_text(json.dumps({"runs_committed": 1, "last_run_id": 1}))
+
+
 def land_good_data(layout: DataLayout) -> None:
     land_good_runs(layout)
     land_views_catalogue_and_rejections(layout)
@@ -234,6 +243,7 @@ SCENARIOS: dict[str, Callable[[DataLayout], None]] = {
     "good": land_good_data,
     "negative_measure_and_unknown_content_type": land_negative_measure_and_unknown_content_type,
     "content_with_two_creators": land_content_with_two_creators,
+    "run_landed_before_its_commit": land_a_run_before_its_commit,
 }
 
 
@@ -467,3 +477,22 @@ def test_snowflake_target_builds_the_same_mart(
             key=lambda row: json.dumps(row, sort_keys=True),
         )
         assert on_snowflake == on_duckdb, table
+
+
+def test_a_build_reads_only_the_runs_the_pipeline_has_committed(
+    builds: dict[str, tuple[DataLayout, DbtBuildResult]],
+) -> None:
+    """Run 2's file is visible before its commit; the build leaves it out whole (its
+    negative measure would fail a test), so every table of one build holds the same runs."""
+    layout, result = builds["run_landed_before_its_commit"]
+    assert result.success, result.output
+    assert query(layout, "select content_id, views from main.content_daily") == [
+        {"content_id": "c1", "views": 1}
+    ]
+    assert query(layout, "select last_committed_run_id from main.stg_pipeline__committed_runs") == [
+        {"last_committed_run_id": 1}
+    ]
+    # The serving view over the lake shows every landed run, committed or not.
+    assert query(
+        layout, "select sum(attempts) as attempts from main.stg_pipeline__minute_aggregates_live"
+    ) == [{"attempts": 6}]
