@@ -8,7 +8,6 @@ out, independently of the pipeline, and compare it with the log, the quarantine 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ import msgspec
 import pytest
 
 from ingestion_api.catalog import CatalogStore
-from marquee.eventlog.segments import iter_records, sealed_segments
+from marquee.eventlog.segments import iter_sealed_records, sealed_segments
 from marquee.history import HistoryMismatch, HistoryPlan, shard_windows
 from marquee.history.__main__ import main as history_main
 from marquee.history.build import BuildOptions, HistoryResult, build_history
@@ -78,11 +77,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return _build(tmp_path_factory.mktemp("history") / "data")
 
 
-def _log_records(directory: Path) -> Iterator[bytes]:
-    for segment in sealed_segments(directory):
-        yield from iter_records(segment)
-
-
 def _epoch_ms(ts: int | str) -> int:
     if isinstance(ts, int):
         return ts
@@ -104,7 +98,8 @@ def test_every_generated_event_is_in_the_log_exactly_once(built: Built) -> None:
     valid = _valid(built.generated)
     assert len(valid) > 10_000, "the history is too small to say anything"
     in_log = Counter(
-        msgspec.json.decode(record)["event_id"] for record in _log_records(built.layout.log_dir)
+        msgspec.json.decode(record)["event_id"]
+        for record in iter_sealed_records(built.layout.log_dir)
     )
     assert in_log == Counter(event["event_id"] for event in valid)
     assert built.result.generation.delivered == len(built.generated)
@@ -126,7 +121,7 @@ def test_deliberately_invalid_events_are_quarantined_with_their_reason(built: Bu
     invalid = [event for event in built.generated if INVALID_MARKER in event]
     assert invalid, "the simulator's faults should include invalid events"
     quarantined = [
-        msgspec.json.decode(record) for record in _log_records(built.layout.quarantine_dir)
+        msgspec.json.decode(record) for record in iter_sealed_records(built.layout.quarantine_dir)
     ]
     assert len(quarantined) == len(invalid) == built.result.generation.quarantined
     assert all(record["app_id"] == "history" and record["reason"] for record in quarantined)
@@ -180,9 +175,11 @@ def test_catalogue_names_every_creator_and_title_in_the_lake(built: Built) -> No
 
 def test_same_seed_into_a_fresh_directory_is_identical(built: Built, tmp_path: Path) -> None:
     again = _build(tmp_path / "data")
-    assert sorted(_log_records(again.layout.log_dir)) == sorted(_log_records(built.layout.log_dir))
-    assert sorted(_log_records(again.layout.quarantine_dir)) == sorted(
-        _log_records(built.layout.quarantine_dir)
+    assert sorted(iter_sealed_records(again.layout.log_dir)) == sorted(
+        iter_sealed_records(built.layout.log_dir)
+    )
+    assert sorted(iter_sealed_records(again.layout.quarantine_dir)) == sorted(
+        iter_sealed_records(built.layout.quarantine_dir)
     )
     merged = (
         "select epoch_minute, content_id, platform, country, sum(attempts), sum(starts), "

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 
 from ingestion_api.enrich import Enricher, Pseudonymiser
 from ingestion_api.ingest import ingest_events
-from marquee.eventlog.segments import iter_records, sealed_segments
+from marquee.eventlog.segments import iter_sealed_records, sealed_segments
 from marquee.events import EventRejected, decode_events
 from marquee.history import HistoryMismatch, HistoryPlan
 from marquee.history.__main__ import main as history_main
@@ -84,11 +83,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return _build(tmp_path_factory.mktemp("history-vector") / "data")
 
 
-def _log_records(directory: Path) -> Iterator[bytes]:
-    for segment in sealed_segments(directory):
-        yield from iter_records(segment)
-
-
 def test_the_vectorised_engine_is_the_default(built: Built) -> None:
     assert built.result.engine == "vectorised"
 
@@ -97,7 +91,8 @@ def test_every_generated_event_is_in_the_log_exactly_as_often_as_delivered(built
     rows = built.rows
     assert rows.height > 30_000, "the history is too small to say anything"
     in_log = Counter(
-        msgspec.json.decode(record)["event_id"] for record in _log_records(built.layout.log_dir)
+        msgspec.json.decode(record)["event_id"]
+        for record in iter_sealed_records(built.layout.log_dir)
     )
     assert in_log == Counter(rows["event_id"].to_list())
     assert max(in_log.values()) == 2, "the simulator's duplicate deliveries are in the log"
@@ -122,7 +117,7 @@ def test_records_are_what_the_api_writes_for_the_same_events(built: Built) -> No
             ours += ("\n".join(window["record"].to_list()) + "\n").encode()
     assert len(api) > 1_000_000
     assert bytes(api) == bytes(ours)
-    first_shard_log = sorted(_log_records(built.layout.log_dir))
+    first_shard_log = sorted(iter_sealed_records(built.layout.log_dir))
     assert set(bytes(api).splitlines()) <= set(first_shard_log)
 
 
@@ -134,7 +129,7 @@ def test_every_event_passes_the_contract(built: Built) -> None:
 
 def test_broken_copies_are_quarantined_with_the_reason_of_their_kind(built: Built) -> None:
     quarantined = [
-        msgspec.json.decode(record) for record in _log_records(built.layout.quarantine_dir)
+        msgspec.json.decode(record) for record in iter_sealed_records(built.layout.quarantine_dir)
     ]
     assert len(quarantined) == int(built.rows["invalid"].sum()) > 20
     assert len(quarantined) == built.result.generation.quarantined
@@ -160,8 +155,8 @@ def test_same_seed_into_a_fresh_directory_is_identical(built: Built, tmp_path: P
     again = build_history(PLAN, settings, BuildOptions(workers=1, run_pipeline=False))
     assert again.generation.delivered == built.result.generation.delivered
     for log in ("log_dir", "quarantine_dir"):
-        assert sorted(_log_records(getattr(settings.layout, log))) == sorted(
-            _log_records(getattr(built.layout, log))
+        assert sorted(iter_sealed_records(getattr(settings.layout, log))) == sorted(
+            iter_sealed_records(getattr(built.layout, log))
         )
 
 
@@ -181,15 +176,21 @@ def test_a_shard_cut_short_by_a_crash_is_written_again_with_the_same_ids(tmp_pat
         write_shard_vectorised(
             plan, plan.shards()[0], writer_config(settings, options, "vectorised"), crash
         )
-    partial = {msgspec.json.decode(r)["event_id"] for r in _log_records(settings.layout.log_dir)}
+    partial = {
+        msgspec.json.decode(r)["event_id"] for r in iter_sealed_records(settings.layout.log_dir)
+    }
     assert partial
     resumed = build_history(plan, settings, options)
     assert resumed.shards_written == 1
     fresh = _settings(tmp_path / "fresh")
     build_history(plan, fresh, options)
-    fresh_ids = {msgspec.json.decode(r)["event_id"] for r in _log_records(fresh.layout.log_dir)}
+    fresh_ids = {
+        msgspec.json.decode(r)["event_id"] for r in iter_sealed_records(fresh.layout.log_dir)
+    }
     assert partial <= fresh_ids, "rewritten events keep their ids, so the pipeline dedups them"
-    written = {msgspec.json.decode(r)["event_id"] for r in _log_records(settings.layout.log_dir)}
+    written = {
+        msgspec.json.decode(r)["event_id"] for r in iter_sealed_records(settings.layout.log_dir)
+    }
     assert written == fresh_ids
 
 

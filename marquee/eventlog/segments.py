@@ -155,6 +155,12 @@ def iter_records(path: Path) -> Iterator[bytes]:
             yield line
 
 
+def iter_sealed_records(directory: Path) -> Iterator[bytes]:
+    """Each record of every sealed segment in a log directory, oldest segment first."""
+    for segment in sealed_segments(directory):
+        yield from iter_records(segment)
+
+
 def recover_open_segments(directory: Path) -> list[Path]:
     """Seal the open segments that no live writer holds, cutting any torn final record.
 
