@@ -96,7 +96,9 @@ def ensure_history(
             "history_pipeline_events_per_cpu_s": result.pipeline.events_per_cpu_s,
         }
         figures_file.write_text(json.dumps(figures, indent=1))
-    return settings, json.loads(figures_file.read_text())
+    # A history built by `python -m marquee.history` has no figures of its own build.
+    figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}
+    return settings, figures
 
 
 def _drop_consumed_segments(layout: DataLayout) -> None:
