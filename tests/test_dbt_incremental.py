@@ -1,5 +1,8 @@
-"""Incremental marts equal a full refresh: build, land more data (late, resumed, new), build
-incrementally, then compare every incremental mart with a full refresh of the same data.
+"""Incremental marts and staging equal a full refresh: build, land more data (late, resumed,
+new), build incrementally, build again with nothing new (no run may count twice), then compare
+every incremental model with a full refresh of the same data. Staging merges only new runs
+into the keys they touch; the second run adds to keys of the first (late data for an old
+minute, a view, a fact seen again) and names the creator of content first seen unnamed.
 
 Real dbt builds on DuckDB over Parquet run files written with the lake's own schemas. "Now"
 is pinned per build (`marquee_now_ms`) so view states are reproducible: the first build
@@ -10,6 +13,7 @@ so the equality above is owed to the lookback, not to luck.
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 from pathlib import Path
@@ -21,8 +25,12 @@ import pytest
 
 from marquee.lake import (
     CREATOR_MINUTE_AGGREGATES,
+    CREATOR_VIEWER_DAYS,
     LAKE_TABLES,
+    LIVE_VIEWER_FACTS,
     MINUTE_AGGREGATES,
+    REACTION_MINUTE_AGGREGATES,
+    STORY_VIEWER_FACTS,
     TIP_MINUTE_AGGREGATES,
     VIEW_SUMMARIES,
     ensure_lake,
@@ -42,6 +50,19 @@ INCREMENTAL_MARTS = (
     "int_live_minutes",
     "int_story_minutes",
 )
+# Staging over the lake merges only the runs it has not merged yet into the rows of the keys
+# they touch (dbt/macros/incremental_staging.sql); the second run adds to keys of the first.
+INCREMENTAL_STAGING = (
+    "stg_pipeline__minute_aggregates",
+    "stg_pipeline__view_summaries",
+    "stg_pipeline__creator_minute_aggregates",
+    "stg_pipeline__tip_minute_aggregates",
+    "stg_pipeline__reaction_minute_aggregates",
+    "stg_pipeline__story_viewer_facts",
+    "stg_pipeline__live_viewer_facts",
+    "stg_pipeline__creator_viewer_days",
+)
+COMPARED = INCREMENTAL_MARTS + INCREMENTAL_STAGING
 DAY_START_MINUTE = 29_506_560  # 2026-02-06 00:00 UTC
 MINUTE = DAY_START_MINUTE + 600  # 10:00
 NEXT_DAY_MINUTE = DAY_START_MINUTE + 1440 + 60  # 2026-02-07 01:00
@@ -60,6 +81,49 @@ def minute_row(epoch_minute: int, content_id: str, **values: Any) -> dict[str, A
     }
     row.update(values)
     return row
+
+
+def creator_minute_row(**values: int) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "epoch_minute": MINUTE,
+        "creator_id": "u1",
+        "platform": "web",
+        "country": "DE",
+        "follows": 0,
+        "unfollows": 0,
+    }
+    row.update(values)
+    return row
+
+
+def reaction_row(**values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "epoch_minute": MINUTE,
+        "content_id": "st1",
+        "creator_id": "u1",
+        "content_type": "story",
+        "reaction": "fire",
+        "reactions": 0,
+    }
+    row.update(values)
+    return row
+
+
+def story_fact(fact: str, at_ms: int) -> dict[str, Any]:
+    return {"story_id": "st1", "viewer_key": "v1", "fact": fact, "at_ms": at_ms, "reaction": ""}
+
+
+def live_fact(fact: str, at_ms: int) -> dict[str, Any]:
+    return {"live_id": "l1", "viewer_key": "v1", "fact": fact, "at_ms": at_ms}
+
+
+def viewer_day(activity: str) -> dict[str, Any]:
+    return {
+        "creator_id": "u1",
+        "viewer_key": "v1",
+        "day": datetime.date(2026, 2, 6),
+        "activity": activity,
+    }
 
 
 def land(layout: DataLayout, run_id: int, tables: dict[str, list[dict[str, Any]]]) -> None:
@@ -94,7 +158,14 @@ def first_run(layout: DataLayout) -> None:
                 minute_row(MINUTE + 1, "c1", played_ms=30_000, stalled_ms=500, stall_count=1),
                 minute_row(MINUTE, "l1", content_type="live", attempts=2, played_ms=40_000),
                 minute_row(MINUTE, "st1", content_type="story", story_views=3, reactions=1),
+                # A share of content the catalogue does not know, sent without its creator.
+                minute_row(MINUTE, "x1", creator_id="", content_type="clip", shares=1),
             ],
+            CREATOR_MINUTE_AGGREGATES: [creator_minute_row(follows=1)],
+            REACTION_MINUTE_AGGREGATES: [reaction_row(reactions=1)],
+            STORY_VIEWER_FACTS: [story_fact("viewed", MINUTE * MS)],
+            LIVE_VIEWER_FACTS: [live_fact("requested", MINUTE * MS)],
+            CREATOR_VIEWER_DAYS: [viewer_day("view")],
             VIEW_SUMMARIES: [
                 view_partial(
                     "s1",
@@ -159,6 +230,8 @@ def second_run(layout: DataLayout) -> None:
                 minute_row(MINUTE, "l1", content_type="live", chat_messages=4),
                 minute_row(MINUTE + 3, "l1", content_type="live", played_ms=60_000),
                 minute_row(MINUTE, "st1", content_type="story", story_completions=1),
+                # The first events naming x1's creator: every row of x1 takes it.
+                minute_row(MINUTE + 5, "x1", creator_id="u9", content_type="clip", attempts=1),
                 minute_row(
                     NEXT_DAY_MINUTE,
                     "c2",
@@ -208,16 +281,22 @@ def second_run(layout: DataLayout) -> None:
                     event_count=3,
                 ),
             ],
-            CREATOR_MINUTE_AGGREGATES: [
-                {
-                    "epoch_minute": MINUTE,
-                    "creator_id": "u1",
-                    "platform": "web",
-                    "country": "DE",
-                    "follows": 2,
-                    "unfollows": 1,
-                },
+            # Late rows for keys the first run built (they add to them, or only refresh
+            # last_processed_at_ms for a fact seen again), and new keys.
+            CREATOR_MINUTE_AGGREGATES: [creator_minute_row(follows=2, unfollows=1)],
+            REACTION_MINUTE_AGGREGATES: [
+                reaction_row(reactions=2),
+                reaction_row(epoch_minute=MINUTE + 3, reactions=1),
             ],
+            STORY_VIEWER_FACTS: [
+                story_fact("viewed", MINUTE * MS),
+                story_fact("completed", MINUTE * MS + 5_000),
+            ],
+            LIVE_VIEWER_FACTS: [
+                live_fact("requested", MINUTE * MS),
+                live_fact("started", MINUTE * MS + 2_000),
+            ],
+            CREATOR_VIEWER_DAYS: [viewer_day("view"), viewer_day("story")],
             TIP_MINUTE_AGGREGATES: [
                 {
                     "epoch_minute": MINUTE,
@@ -239,7 +318,7 @@ def dbt_build(
     layout: DataLayout,
     now_ms: int,
     *extra: str,
-    marts: tuple[str, ...] = INCREMENTAL_MARTS,
+    marts: tuple[str, ...] = COMPARED,
     **variables: int,
 ) -> None:
     arguments = [
@@ -265,7 +344,7 @@ def snapshot(layout: DataLayout) -> dict[str, list[tuple[Any, ...]]]:
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
         return {
             table: sorted(connection.execute(f"select * from main.{table}").fetchall(), key=repr)
-            for table in INCREMENTAL_MARTS
+            for table in COMPARED
         }
 
 
@@ -288,10 +367,15 @@ def new_layout(root: Path) -> DataLayout:
     return layout
 
 
+Builds = tuple[DataLayout, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]
+"""The layout, and snapshots after the first build, the incremental second build, a plain
+build with nothing new, and a full refresh."""
+
+
 @pytest.fixture(scope="module")
 def incremental_then_full(
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[DataLayout, dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> Builds:
     layout = new_layout(tmp_path_factory.mktemp("incremental") / "data")
     first_run(layout)
     dbt_build(layout, FIRST_NOW_MS)
@@ -299,14 +383,17 @@ def incremental_then_full(
     second_run(layout)
     dbt_build(layout, SECOND_NOW_MS)
     incremental = snapshot(layout)
+    # Nothing new: every run is merged already and must not count again.
+    dbt_build(layout, SECOND_NOW_MS)
+    rebuilt = snapshot(layout)
     dbt_build(layout, SECOND_NOW_MS, "--full-refresh")
-    return layout, after_first, incremental, snapshot(layout)
+    return layout, after_first, incremental, rebuilt, snapshot(layout)
 
 
 def test_view_states_follow_the_pinned_now_and_resumption(
-    incremental_then_full: tuple[DataLayout, dict[str, Any], dict[str, Any], dict[str, Any]],
+    incremental_then_full: Builds,
 ) -> None:
-    layout, after_first, _, _ = incremental_then_full
+    layout, after_first, _, _, _ = incremental_then_full
     assert after_first["view_states"] == [("s1", "ended"), ("s2", "open"), ("s3", "dropped")]
     # s3 resumed (one view, now started) and went quiet again; s4 never ended.
     assert view_states(layout) == {"s1": "ended", "s2": "ended", "s3": "dropped", "s4": "dropped"}
@@ -318,11 +405,12 @@ def test_view_states_follow_the_pinned_now_and_resumption(
 
 
 def test_incremental_marts_equal_a_full_refresh(
-    incremental_then_full: tuple[DataLayout, dict[str, Any], dict[str, Any], dict[str, Any]],
+    incremental_then_full: Builds,
 ) -> None:
-    _, after_first, incremental, full = incremental_then_full
-    for table in INCREMENTAL_MARTS:
+    _, after_first, incremental, rebuilt, full = incremental_then_full
+    for table in COMPARED:
         assert incremental[table] == full[table], table
+        assert rebuilt[table] == full[table], f"{table} after a build with no new run"
         assert incremental[table] != after_first[table], f"{table} took in the new data"
 
 

@@ -63,3 +63,111 @@ final as (
 select * from final
 
 {%- endmacro %}
+
+{#
+    The incremental twin of the merge above (macros/incremental_staging.sql), for a
+    per-minute lake table whose creator and content type are attributes of the content
+    (content_owners_cte): the CTEs up to `combined`, the re-merged rows of the keys the new
+    runs touch (keys, `measure_columns`, last_processed_at_ms, creator_id, content_type).
+
+    The owner of a content is re-resolved from the new rows and its built rows (each
+    carries the owner resolved before, which is the greatest named creator so far when the
+    catalogue does not know the content), so it equals the full merge's. When it changes
+    (the first run to name a creator for content seen only through shares), the content's
+    built rows of untouched keys are rewritten with the new owner too.
+#}
+{% macro remerged_content_minutes(new_lake_rows, key_columns, measure_columns) -%}
+
+new_rows as {{ new_lake_rows }},
+
+built_rows_of_contents as (
+
+    select *
+    from {{ this }}
+    where content_id in (select content_id from new_rows)
+
+),
+
+owner_evidence as (
+
+    select content_id, creator_id, content_type from new_rows
+    union all
+    select content_id, creator_id, content_type from built_rows_of_contents
+
+),
+
+content_owners as (
+
+    {{ content_owners_cte('owner_evidence') }}
+
+),
+
+partials as (
+
+    {{ new_partials_with_touched_rows('new_rows', key_columns, key_columns + measure_columns) }}
+
+),
+
+summed_across_runs as (
+
+    select
+        {{ key_columns | join(', ') }},
+        {{ summed(measure_columns) }},
+        max(processed_at_ms) as last_processed_at_ms
+
+    from partials
+
+    group by {{ key_columns | join(', ') }}
+
+),
+
+remerged as (
+
+    select
+        summed_across_runs.*,
+        content_owners.creator_id,
+        content_owners.content_type
+
+    from summed_across_runs
+
+    inner join content_owners
+        on summed_across_runs.content_id = content_owners.content_id
+
+),
+
+reowned as (
+
+    select
+        {% for column in key_columns + measure_columns -%}
+        built.{{ column }},
+        {% endfor -%}
+        built.last_processed_at_ms,
+        content_owners.creator_id,
+        content_owners.content_type
+
+    from built_rows_of_contents as built
+
+    inner join content_owners
+        on built.content_id = content_owners.content_id
+
+    where
+        (built.creator_id <> content_owners.creator_id
+            or built.content_type <> content_owners.content_type)
+        and not exists (
+            select 1 from new_rows
+            where {% for key in key_columns -%}
+                new_rows.{{ key }} = built.{{ key }}{% if not loop.last %} and {% endif %}
+            {%- endfor %}
+        )
+
+),
+
+combined as (
+
+    select * from remerged
+    union all
+    select * from reowned
+
+)
+
+{%- endmacro %}

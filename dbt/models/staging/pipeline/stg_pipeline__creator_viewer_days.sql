@@ -1,10 +1,20 @@
+{#
+    Incremental (macros/incremental_staging.sql): a plain build merges only the runs not
+    merged yet into the rows of the keys they touch.
+#}
+{% set key_columns = ['creator_id', 'viewer_key', 'day', 'activity'] %}
+
+{{ incremental_staging_config('creator_viewer_days', key_columns, none) }}
+
 with
 
 source as (
 
-    select * from {{ source('pipeline', 'creator_viewer_days') }}
-
-    where {{ committed_runs_only() }}
+    {% if staging_is_incremental() -%}
+    {{ new_partials_with_touched_rows(pending_lake_rows('creator_viewer_days'), key_columns, key_columns + []) }}
+    {%- else -%}
+    select * from {{ pending_lake_rows('creator_viewer_days') }} as lake_rows
+    {%- endif %}
 
 ),
 

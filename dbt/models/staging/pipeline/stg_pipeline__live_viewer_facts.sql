@@ -1,10 +1,20 @@
+{#
+    Incremental (macros/incremental_staging.sql): a plain build merges only the runs not
+    merged yet into the rows of the keys they touch.
+#}
+{% set key_columns = ['live_id', 'viewer_key', 'fact', 'at_ms'] %}
+
+{{ incremental_staging_config('live_viewer_facts', key_columns, 'at_ms') }}
+
 with
 
 source as (
 
-    select * from {{ source('pipeline', 'live_viewer_facts') }}
-
-    where {{ committed_runs_only() }}
+    {% if staging_is_incremental() -%}
+    {{ new_partials_with_touched_rows(pending_lake_rows('live_viewer_facts'), key_columns, key_columns + []) }}
+    {%- else -%}
+    select * from {{ pending_lake_rows('live_viewer_facts') }} as lake_rows
+    {%- endif %}
 
 ),
 

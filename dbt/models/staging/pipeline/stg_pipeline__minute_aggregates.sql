@@ -2,15 +2,44 @@
     A table: every mart and test over the minute grain reads it, and as a view each of them
     evaluated the merge over the whole lake again. The minute-level data that serving.duckdb
     shows before the next build is stg_pipeline__minute_aggregates_live.
-#}
 
-{% set committed_lake_rows %}
-(
-    select * from {{ source('pipeline', 'minute_aggregates') }}
-    where {{ committed_runs_only() }}
-)
-{% endset %}
+    Incremental (macros/incremental_staging.sql): a plain build merges only the runs not
+    merged yet into the rows of the keys they touch.
+#}
+{% set key_columns = ['epoch_minute', 'content_id', 'platform', 'country'] %}
+
+{{ incremental_staging_config('minute_aggregates', key_columns, 'epoch_minute * 60000') }}
 
 with
 
-{{ merged_minute_aggregates(committed_lake_rows) }}
+{% if staging_is_incremental() %}
+
+{{ remerged_content_minutes(pending_lake_rows('minute_aggregates'), key_columns, minute_measure_columns()) }},
+
+final as (
+
+    select
+        epoch_minute,
+        {{ epoch_minute_to_timestamp('epoch_minute') }} as minute_start_at,
+        cast({{ epoch_minute_to_timestamp('epoch_minute') }} as date) as minute_date,
+        content_id,
+        creator_id,
+        content_type,
+        platform,
+        country,
+        {% for column in minute_measure_columns() -%}
+        {{ column }},
+        {% endfor -%}
+        last_processed_at_ms
+
+    from combined
+
+)
+
+select * from final
+
+{% else %}
+
+{{ merged_minute_aggregates(pending_lake_rows('minute_aggregates')) }}
+
+{% endif %}

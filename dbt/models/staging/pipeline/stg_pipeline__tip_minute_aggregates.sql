@@ -1,10 +1,20 @@
+{#
+    Incremental (macros/incremental_staging.sql): a plain build merges only the runs not
+    merged yet into the rows of the keys they touch.
+#}
+{% set key_columns = ['epoch_minute', 'creator_id', 'currency'] %}
+
+{{ incremental_staging_config('tip_minute_aggregates', key_columns, 'epoch_minute * 60000') }}
+
 with
 
 source as (
 
-    select * from {{ source('pipeline', 'tip_minute_aggregates') }}
-
-    where {{ committed_runs_only() }}
+    {% if staging_is_incremental() -%}
+    {{ new_partials_with_touched_rows(pending_lake_rows('tip_minute_aggregates'), key_columns, key_columns + ['tips', 'tips_amount_minor']) }}
+    {%- else -%}
+    select * from {{ pending_lake_rows('tip_minute_aggregates') }} as lake_rows
+    {%- endif %}
 
 ),
 

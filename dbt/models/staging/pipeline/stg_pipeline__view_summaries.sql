@@ -2,15 +2,31 @@
     The SQL twin of pipelines.views.merge_view_partials: every run's partial of a view
     merged into one row. Every pick has a total order, so the result does not depend on
     which runs saw which events.
+
+    Incremental (macros/incremental_staging.sql): a plain build merges the new runs'
+    partials with the built rows of the views they touch. Every pick is of the least or
+    greatest partial in a total order, and a built row carries exactly the picked partial's
+    columns, so picking among it and the new partials picks what all partials would.
 #}
+{% set key_columns = ['app_id', 'session_id'] %}
+{% set partial_columns = key_columns + [
+    'first_event_ms', 'last_event_ms', 'play_requested_ms', 'content_id', 'creator_id',
+    'content_type', 'platform', 'country', 'viewer_key', 'started', 'started_at_ms',
+    'startup_ms', 'played_ms', 'stalled_ms', 'stall_count', 'seek_ms', 'failed', 'ended',
+    'ended_at_ms', 'end_reason', 'max_playhead_ms', 'bitrate_weighted', 'event_count',
+] %}
+
+{{ incremental_staging_config('view_summaries', key_columns, 'last_event_ms') }}
 
 with
 
 source as (
 
-    select * from {{ source('pipeline', 'view_summaries') }}
-
-    where {{ committed_runs_only() }}
+    {% if staging_is_incremental() -%}
+    {{ new_partials_with_touched_rows(pending_lake_rows('view_summaries'), key_columns, partial_columns) }}
+    {%- else -%}
+    select * from {{ pending_lake_rows('view_summaries') }} as lake_rows
+    {%- endif %}
 
 ),
 
