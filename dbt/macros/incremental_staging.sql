@@ -20,8 +20,8 @@
     counted twice would double its sums). --full-refresh rebuilds both from every committed
     run.
 
-    A warehouse whose staging table predates the ledger (built as a plain table) needs one
-    `dbt build --full-refresh`: without the ledger every run would count again.
+    A staging table without its ledger (built before staging was incremental) is rebuilt
+    from every committed run on its next build (staging_is_incremental).
 #}
 
 {% macro merged_runs_relation() -%}
@@ -32,21 +32,22 @@
     {{ return(this.incorporate(path={'identifier': this.identifier ~ '__pending_runs'})) }}
 {%- endmacro %}
 
-{# is_incremental(), and an error when the table exists without its ledger (see above). #}
+{#
+    is_incremental(), and the ledger exists. A staging table built before staging was
+    incremental has none: its next build merges every committed run (the upsert then
+    rewrites every key) and starts the ledger, as a full build would.
+#}
 {% macro staging_is_incremental() -%}
     {%- if this is none or model.resource_type == 'unit_test' or not is_incremental() -%}
         {#- Unit tests of staging test the merge of given lake rows. #}
         {{ return(false) }}
     {%- endif -%}
-    {%- if execute and adapter.get_relation(
-        database=this.database, schema=this.schema, identifier=this.identifier ~ '__merged_runs'
-    ) is none -%}
-        {{ exceptions.raise_compiler_error(
-            this.identifier ~ ' exists without ' ~ this.identifier ~ '__merged_runs (built before '
-            ~ 'staging was incremental): run `dbt build --full-refresh` once'
-        ) }}
+    {%- if not execute -%}
+        {{ return(true) }}
     {%- endif -%}
-    {{ return(true) }}
+    {{ return(adapter.get_relation(
+        database=this.database, schema=this.schema, identifier=this.identifier ~ '__merged_runs'
+    ) is not none) }}
 {%- endmacro %}
 
 {# Pre-hook: the committed runs of `lake_table` this build merges. #}
