@@ -14,7 +14,7 @@ class Progress:
         self, label: str, total: int, unit: str, every_s: float = 5.0, out: TextIO | None = None
     ) -> None:
         self.label = label
-        self.total = max(total, 1)
+        self.total = total
         self.unit = unit
         self.every_s = every_s
         self.out = out or sys.stdout
@@ -29,8 +29,9 @@ class Progress:
             self._print()
 
     def finish(self) -> None:
-        """The final line, unless the last one printed already says the same."""
-        if self.done != self._printed_done:
+        """The final line, unless the last one printed already says the same or there was
+        nothing to do (resuming a history that is already complete)."""
+        if self.done != self._printed_done and (self.done or self.total):
             self._print()
 
     def _print(self) -> None:
@@ -48,8 +49,11 @@ class Progress:
         eta = f"ETA {format_duration(left / rate)}" if rate > 0 and left else "ETA -"
         return (
             f"[{self.label}] {self.done:,}/{self.total:,} {self.unit} "
-            f"({100 * self.done / self.total:.0f}%), {rate:,.0f} {self.unit}/s, {eta}"
+            f"({self._percent()}), {rate:,.0f} {self.unit}/s, {eta}"
         )
+
+    def _percent(self) -> str:
+        return f"{100 * self.done / self.total:.0f}%" if self.total else "-"
 
 
 def format_duration(seconds: float) -> str:
