@@ -212,13 +212,14 @@ MERGES: dict[str, Callable[[Sequence[pl.DataFrame]], pl.DataFrame]] = {
 """The merge function of every mergeable output, by lake table name."""
 
 
-MINUTE_PARTIALS = ((aggregates.MINUTES.name, aggregates.MINUTES.partial),)
-ENGAGEMENT_PARTIALS = tuple((table.name, table.partial) for table in aggregates.ENGAGEMENT_TABLES)
-VIEW_PARTIALS = ((VIEW_SUMMARIES, views.view_partials),)
-FACT_PARTIALS = tuple((facts.name, facts.partial) for facts in viewer_facts.FACT_SETS)
-ALL_PARTIALS = (*MINUTE_PARTIALS, *ENGAGEMENT_PARTIALS, *VIEW_PARTIALS, *FACT_PARTIALS)
-"""(table, partial function) of every mergeable output: the transforms below, the
-streaming job's combiner and the benchmark's plain-Polars floor compute exactly these."""
+ALL_PARTIALS = (
+    *((table.name, table.partial) for table in aggregates.SUM_TABLES),
+    (VIEW_SUMMARIES, views.view_partials),
+    *((facts.name, facts.partial) for facts in viewer_facts.FACT_SETS),
+)
+"""(table, partial function) of every mergeable output, in the order of `MERGES`: the
+`Aggregate` step, the streaming job's combiner and the benchmark's plain-Polars floor
+compute exactly these."""
 
 
 class Aggregate(beam.PTransform):
