@@ -32,11 +32,10 @@ from marquee.simulator.audience import (
     _VOD_PULL,
 )
 from marquee.simulator.clock import DAY_MS, HOUR_MS, MINUTE_MS
+from marquee.simulator.engine import _PRIOR_EVENTS_PER_ARRIVAL, _PRIOR_WEIGHT
 from marquee.simulator.faults import FaultRates
 from marquee.simulator.model import BACKFILL_DAYS, STORY_TTL_MS
 
-_PRIOR_EVENTS_PER_ARRIVAL = 20.0
-_PRIOR_WEIGHT = 20
 _KEY = np.int64(1) << np.int64(44)
 _STALE_WITHIN_MS = 3 * HOUR_MS
 
