@@ -18,9 +18,12 @@ from marquee.history.vector.engagement import reactions
 from marquee.history.vector.pieces import Pieces, randint, segment_cumsum
 from marquee.history.vector.playback import Views, play_views
 from marquee.history.vector.population import STORY, Titles, Viewers
-from marquee.simulator.stories import REACT_PROB, REPEAT_REACTION_PROB
+from marquee.simulator.stories import (
+    _MAX_STORIES_PER_TRAY,
+    REACT_PROB,
+    REPEAT_REACTION_PROB,
+)
 
-MAX_STORIES_PER_TRAY = 30
 _ACTIONS = np.array(["", "tap_forward", "tap_exit", "swipe_forward", "tap_back"], dtype=object)
 _CUTS = np.array([0.62, 0.85, 0.93, 0.97])
 
@@ -39,7 +42,7 @@ def watch_trays(
 ) -> int:
     """Plan the trays: tray j shows `story_titles[first_story[j] + i]` for i < `stories[j]`
     (a creator's stories, oldest first); returns the number of sessions used."""
-    length = np.minimum(stories, MAX_STORIES_PER_TRAY)
+    length = np.minimum(stories, _MAX_STORIES_PER_TRAY)
     tray = np.repeat(np.arange(len(t0)), length)
     position = np.arange(len(tray)) - np.repeat(np.cumsum(length) - length, length)
     title = story_titles[first_story[tray] + position]
