@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from marquee.simulator.audience import _APP_VERSIONS, _OS_DEVICES
+from marquee.simulator.audience import _APP_VERSION_CUM, _APP_VERSIONS, _OS_DEVICES
 from marquee.simulator.clock import DAY_MS
 from marquee.simulator.engagement import _TIP_US_CENTS, _round_price
 from marquee.simulator.model import BACKFILL_DAYS, World
@@ -75,7 +75,7 @@ def viewers(seed: int, n_viewers: int) -> Viewers:
     shares = np.array([c.share for c in COUNTRIES])
     platform = rng.choice(len(PLATFORMS), n_viewers, p=np.array(PLATFORM_SHARE) / 1.0)
     country = rng.choice(len(COUNTRIES), n_viewers, p=shares / shares.sum())
-    versions = np.array([1, 2, 4, 6], dtype=float)
+    versions = np.diff(_APP_VERSION_CUM, prepend=0.0)
     app_version = rng.choice(len(_APP_VERSIONS), n_viewers, p=versions / versions.sum())
     os_pick = rng.random(n_viewers)
     device_pick = rng.random(n_viewers)
