@@ -48,6 +48,7 @@ def reason_of(event: dict[str, Any]) -> str | None:
         ({"event_id": ...}, "missing_field"),
         ({"event_id": "not-a-uuid"}, "invalid_field"),
         ({"event_id": EVENT_ID.upper()}, None),
+        ({"event_id": EVENT_ID + "\n"}, "invalid_field"),  # a Python `$` would match here
         ({"type": ...}, "missing_field"),
         ({"type": "teleport"}, "unknown_type"),
         ({"ts": ...}, "missing_field"),
@@ -65,6 +66,7 @@ def reason_of(event: dict[str, Any]) -> str | None:
         ({"country": "BR"}, None),
         ({"country": "Brazil"}, "invalid_field"),
         ({"country": "br"}, "invalid_field"),
+        ({"country": "BR\n"}, "invalid_field"),
         ({"creator_id": ...}, "missing_field"),
         ({"content_id": ...}, "missing_field"),
         ({"content_type": ...}, "missing_field"),
