@@ -136,13 +136,19 @@ def test_unusable_records_become_dead_letters_and_the_rest_counts(tmp_path: Path
     lines, expected = golden_log_lines()
     layout = DataLayout(tmp_path)
     garbage = [b"{this is not json\n", b'{"type":"play_requested","content_id":"vod_g_1"}\n']
-    write_segments(layout, [lines + garbage])
+    # A segment whose records are all complete but one has an id that is not a UUID.
+    bad_id = {**json.loads(lines[0]), "event_id": "not-a-uuid"}
+    write_segments(layout, [lines + garbage, [*lines[1:3], json.dumps(bad_id).encode() + b"\n"]])
     stats = LocalRunner(layout).run_once()
-    assert stats is not None and stats.dead_letters == 2
+    assert stats is not None and stats.dead_letters == 3
     assert totals(layout)["vod_g_1"] == expected["vod_g_1"]
     glob = str(layout.lake_dir / "dead_letters" / "*.parquet")
     reasons = duckdb.execute("select reason from read_parquet(?) order by 1", [glob]).fetchall()
-    assert reasons == [("missing_required_field",), ("unparseable_record",)]
+    assert reasons == [
+        ("invalid_event_id",),
+        ("missing_required_field",),
+        ("unparseable_record",),
+    ]
 
 
 def test_nothing_to_do_returns_none(tmp_path: Path) -> None:
