@@ -16,6 +16,11 @@
     {{ return([0, 250, 500, 1000, 2000, 4000, 8000]) }}
 {%- endmacro %}
 
+{% macro minute_key_columns() -%}
+    {# The grain of minute_aggregates: creator and content type are the content's. #}
+    {{ return(['epoch_minute', 'content_id', 'platform', 'country']) }}
+{%- endmacro %}
+
 {% macro minute_measure_columns() -%}
     {{ return([
         'attempts', 'starts', 'fatal_errors', 'played_ms', 'stalled_ms', 'stall_count',

@@ -14,6 +14,52 @@
 #}
 {% macro merged_minute_aggregates(lake_rows) -%}
 
+{{ summed_content_minutes(lake_rows, minute_key_columns(), minute_measure_columns()) }},
+
+{{ minute_aggregates_final() }}
+
+{%- endmacro %}
+
+{#
+    The last CTE and select of the minute aggregates over `combined` (the CTE that
+    summed_content_minutes or remerged_content_minutes ends with): the minute's timestamp
+    and UTC day, in the table's column order.
+#}
+{% macro minute_aggregates_final() -%}
+
+final as (
+
+    select
+        epoch_minute,
+        {{ epoch_minute_to_timestamp('epoch_minute') }} as minute_start_at,
+        cast({{ epoch_minute_to_timestamp('epoch_minute') }} as date) as minute_date,
+        content_id,
+        creator_id,
+        content_type,
+        platform,
+        country,
+        {% for column in minute_measure_columns() -%}
+        {{ column }},
+        {% endfor -%}
+        last_processed_at_ms
+
+    from combined
+
+)
+
+select * from final
+
+{%- endmacro %}
+
+{#
+    The CTEs up to `combined`: the rows of a per-minute lake table whose creator and
+    content type are attributes of the content, summed at their grain (`key_columns`,
+    `measure_columns`, last_processed_at_ms), with the content's owner (creator_id,
+    content_type). The full-build twin of remerged_content_minutes. `lake_rows` is a
+    parenthesised query (see above).
+#}
+{% macro summed_content_minutes(lake_rows, key_columns, measure_columns) -%}
+
 content_owners as (
 
     {{ content_owners_cte(lake_rows) }}
@@ -23,44 +69,36 @@ content_owners as (
 summed_across_runs as (
 
     select
-        epoch_minute,
-        content_id,
-        platform,
-        country,
-        {{ summed(minute_measure_columns()) }},
+        {{ key_columns | join(', ') }},
+        {{ summed(measure_columns) }},
         max(processed_at_ms) as last_processed_at_ms
 
     from {{ lake_rows }} as lake_rows
 
-    group by 1, 2, 3, 4
+    group by {{ key_columns | join(', ') }}
 
 ),
 
-final as (
+combined as (
 
-    select
-        summed_across_runs.epoch_minute,
-        {{ epoch_minute_to_timestamp('summed_across_runs.epoch_minute') }} as minute_start_at,
-        cast({{ epoch_minute_to_timestamp('summed_across_runs.epoch_minute') }} as date)
-            as minute_date,
-        summed_across_runs.content_id,
-        content_owners.creator_id,
-        content_owners.content_type,
-        summed_across_runs.platform,
-        summed_across_runs.country,
-        {% for column in minute_measure_columns() -%}
-        summed_across_runs.{{ column }},
-        {% endfor -%}
-        summed_across_runs.last_processed_at_ms
-
-    from summed_across_runs
-
-    inner join content_owners
-        on summed_across_runs.content_id = content_owners.content_id
+    {{ with_content_owners('summed_across_runs') }}
 
 )
 
-select * from final
+{%- endmacro %}
+
+{# The rows of the CTE `summed`, with the owner of their content (CTE content_owners). #}
+{% macro with_content_owners(summed) -%}
+
+    select
+        {{ summed }}.*,
+        content_owners.creator_id,
+        content_owners.content_type
+
+    from {{ summed }}
+
+    inner join content_owners
+        on {{ summed }}.content_id = content_owners.content_id
 
 {%- endmacro %}
 
@@ -123,15 +161,7 @@ summed_across_runs as (
 
 remerged as (
 
-    select
-        summed_across_runs.*,
-        content_owners.creator_id,
-        content_owners.content_type
-
-    from summed_across_runs
-
-    inner join content_owners
-        on summed_across_runs.content_id = content_owners.content_id
+    {{ with_content_owners('summed_across_runs') }}
 
 ),
 

@@ -6,7 +6,7 @@
     Incremental (macros/incremental_staging.sql): a plain build merges only the runs not
     merged yet into the rows of the keys they touch.
 #}
-{% set key_columns = ['epoch_minute', 'content_id', 'platform', 'country'] %}
+{% set key_columns = minute_key_columns() %}
 
 {{ incremental_staging_config('minute_aggregates', key_columns, 'epoch_minute * 60000') }}
 
@@ -16,27 +16,7 @@ with
 
 {{ remerged_content_minutes(pending_lake_rows('minute_aggregates'), key_columns, minute_measure_columns()) }},
 
-final as (
-
-    select
-        epoch_minute,
-        {{ epoch_minute_to_timestamp('epoch_minute') }} as minute_start_at,
-        cast({{ epoch_minute_to_timestamp('epoch_minute') }} as date) as minute_date,
-        content_id,
-        creator_id,
-        content_type,
-        platform,
-        country,
-        {% for column in minute_measure_columns() -%}
-        {{ column }},
-        {% endfor -%}
-        last_processed_at_ms
-
-    from combined
-
-)
-
-select * from final
+{{ minute_aggregates_final() }}
 
 {% else %}
 
