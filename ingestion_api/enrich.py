@@ -136,7 +136,7 @@ class Enricher:
         received_at_ms: int,
         sent_at_ms: int | None,
         cdn_country: str | None,
-    ) -> tuple[bytes | bytearray, list[tuple[int, EventRejected]]]:
+    ) -> tuple[bytes, list[tuple[int, EventRejected]]]:
         """NDJSON log records of a request's valid events, and the rejections by index.
 
         A record is the event as validated, with the viewer id replaced by its pseudonym
@@ -192,12 +192,10 @@ class Enricher:
         oldest: int,
         suffix: bytes,
         cdn_country: str | None,
-    ) -> tuple[bytearray, list[tuple[int, EventRejected]]]:
+    ) -> tuple[bytes, list[tuple[int, EventRejected]]]:
         """`encode_batch` event by event, for a batch with a rejection or an RFC 3339 time."""
-        out = bytearray()
+        kept: list[tuple[Event, int, int]] = []
         rejections: list[tuple[int, EventRejected]] = []
-        pseudonymise = self.pseudonymise
-        pseudonyms = pseudonymise.cache_of(app_id)
         for index, event in enumerate(events):
             if isinstance(event, EventRejected):
                 rejections.append((index, event))
@@ -211,13 +209,10 @@ class Enricher:
             if event_time < oldest:
                 rejections.append((index, _TOO_OLD))
                 continue
-            viewer_id = event.viewer_id
-            event.viewer_id = pseudonyms.get(viewer_id) or pseudonymise(app_id, viewer_id)
-            event.event_id = event.event_id.lower()
-            if cdn_country and event.country is None:
-                event.country = cdn_country
-            out += _record(event, event_time, client_ts_ms, suffix)
-        return out, rejections
+            kept.append((event, event_time, client_ts_ms))
+        self._pseudonymise_and_fill([event for event, _, _ in kept], app_id, cdn_country)
+        records = b"".join(_record(*record_of, suffix) for record_of in kept)
+        return records, rejections
 
 
 def _record(event: Event, event_time_ms: int, client_ts_ms: int, suffix: bytes) -> bytes:

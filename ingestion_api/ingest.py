@@ -16,7 +16,7 @@ from marquee.events import Event, EventRejected, Time, decode_events
 
 @dataclass
 class IngestResult:
-    log_bytes: bytes | bytearray = b""
+    log_bytes: bytes = b""
     """Accepted events as NDJSON log records."""
     accepted: int = 0
     rejected: list[dict[str, object]] = field(default_factory=list)
