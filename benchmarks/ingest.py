@@ -72,7 +72,7 @@ async def _baseline(bodies: list[bytes], log_dir: Path) -> tuple[float, float]:
                 None,
                 enricher,
             )
-            await log.append(bytes(result.log_bytes))
+            await log.append(result.log_bytes)
 
     started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))

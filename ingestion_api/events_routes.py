@@ -129,7 +129,7 @@ class EventsEndpoint:
         if result.quarantine:
             await collector.quarantine_log.append(encode_records(result.quarantine))
         started = time.perf_counter()
-        await collector.events_log.append(bytes(result.log_bytes))
+        await collector.events_log.append(result.log_bytes)
         observe_append(time.perf_counter() - started)
         count_events(result.accepted, result.rejected)
         return json_response(202, {"accepted": result.accepted, "rejected": result.rejected})
