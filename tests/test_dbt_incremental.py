@@ -321,6 +321,17 @@ def dbt_build(
     marts: tuple[str, ...] = COMPARED,
     **variables: int,
 ) -> None:
+    completed = run_dbt_build(layout, now_ms, *extra, marts=marts, **variables)
+    assert completed.returncode == 0, completed.stdout[-5000:]
+
+
+def run_dbt_build(
+    layout: DataLayout,
+    now_ms: int,
+    *extra: str,
+    marts: tuple[str, ...] = COMPARED,
+    **variables: int,
+) -> subprocess.CompletedProcess[str]:
     arguments = [
         "build",
         "--select",
@@ -332,12 +343,11 @@ def dbt_build(
         json.dumps({"marquee_now_ms": now_ms, **variables}),
         *extra,
     ]
-    completed = subprocess.run(
+    return subprocess.run(
         dbt_command(layout, *arguments),
         cwd=DBT_PROJECT_DIR, env=dbt_environment(layout), capture_output=True, text=True,
         check=False,
     )  # fmt: skip
-    assert completed.returncode == 0, completed.stdout[-5000:]
 
 
 def snapshot(layout: DataLayout) -> dict[str, list[tuple[Any, ...]]]:
@@ -446,3 +456,18 @@ def test_without_a_lookback_late_data_for_an_old_minute_is_missed(
         full_attempts = connection.execute(sql).fetchall()
     assert incremental_attempts == [(3,)]
     assert full_attempts == [(4,)]
+
+
+def test_an_incremental_build_still_tests_the_rows_it_writes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Tests of a plain build see only the lookback window (dbt/macros/test_window.sql);
+    a bad row a new run lands there must still fail the build."""
+    layout = new_layout(tmp_path_factory.mktemp("bad_new_run") / "data")
+    first_run(layout)
+    only = ("stg_pipeline__minute_aggregates",)
+    dbt_build(layout, FIRST_NOW_MS, marts=only)
+    land(layout, 3, {MINUTE_AGGREGATES: [minute_row(NEXT_DAY_MINUTE, "c1", played_ms=-5)]})
+    completed = run_dbt_build(layout, SECOND_NOW_MS, marts=only)
+    assert completed.returncode != 0
+    assert "FAIL 1 non_negative_stg_pipeline__minute_aggregates" in completed.stdout
