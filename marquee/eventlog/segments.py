@@ -36,8 +36,9 @@ class SegmentWriter:
     """Appends records to the open segment of one writer process; one thread at a time.
 
     `write` only hands bytes to the kernel; `sync` makes everything written so far durable.
-    Positions are counted in bytes across segments, so a caller can ask whether a given
-    write has been synced even if the segment was sealed in between.
+    `written` and `synced` count bytes across segments (sealing does not reset them), so
+    `synced == written` says everything written is durable; the group commit answers a
+    round's waiters only after its sync, so it reads neither.
     """
 
     def __init__(self, directory: Path, max_bytes: int, max_age_s: float) -> None:
