@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -137,8 +138,12 @@ class TimedBuild:
     """Models, unit tests and data tests run, from dbt's run_results.json."""
 
 
-def timed_dbt_build(layout: DataLayout, *args: str) -> TimedBuild:
-    """One `dbt build [args]` exactly as `marquee.refresh` runs it; raises if it fails."""
+def timed_dbt_build(layout: DataLayout, label: str, *args: str) -> TimedBuild:
+    """One `dbt build [args]` exactly as `marquee.refresh` runs it; raises if it fails.
+
+    dbt's run_results.json is kept as `run_results-<label>.json` beside it: the next build
+    overwrites the original, and the per-node times are where to look for what to speed up.
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     build = run_dbt_build(layout, *args)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -146,6 +151,7 @@ def timed_dbt_build(layout: DataLayout, *args: str) -> TimedBuild:
         tail = "\n".join(build.output.rstrip().splitlines()[-FAILURE_TAIL_LINES:])
         raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{tail}")
     run_results = dbt_artifacts_dir(layout) / "target" / "run_results.json"
+    shutil.copyfile(run_results, run_results.with_name(f"run_results-{label}.json"))
     return TimedBuild(
         seconds=build.duration_s,
         cpu_s=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
@@ -185,10 +191,10 @@ def run(
     layout = settings.layout
     rows = lake_rows(layout)
     scan_s = scan_lake_once(layout)
-    full = timed_dbt_build(layout, "--full-refresh")
+    full = timed_dbt_build(layout, "full", "--full-refresh")
     hour_events, hour_s = append_hour(settings, workers)
     # The refresh loop's own build: plain `dbt build` (the warehouse exists by now).
-    incremental = timed_dbt_build(layout, *refresh_build_args(layout))
+    incremental = timed_dbt_build(layout, "incremental", *refresh_build_args(layout))
     status = json.loads(layout.pipeline_status.read_text())
     return {
         **figures,
