@@ -30,6 +30,15 @@ source as (
 
 ),
 
+multi_partial_keys as (
+
+    select app_id, session_id
+    from source
+    group by 1, 2
+    having count(*) > 1
+
+),
+
 ranked_partials as (
 
     select
@@ -53,6 +62,13 @@ ranked_partials as (
         ) as n_last_end
 
     from source
+
+    where exists (
+        select 1 from multi_partial_keys
+        where
+            multi_partial_keys.app_id = source.app_id
+            and multi_partial_keys.session_id = source.session_id
+    )
 
 ),
 
@@ -88,9 +104,55 @@ merged as (
 
 ),
 
+-- A view seen by one run only is its own merge (its columns as merged above would give).
+single_partials as (
+
+    select
+        app_id,
+        session_id,
+        first_event_ms,
+        last_event_ms,
+        play_requested_ms,
+        content_id,
+        creator_id,
+        content_type,
+        platform,
+        country,
+        viewer_key,
+        started,
+        started_at_ms,
+        startup_ms,
+        {% for column in ['played_ms', 'stalled_ms', 'stall_count', 'seek_ms'] -%}
+        cast(coalesce({{ column }}, 0) as {{ dbt.type_bigint() }}) as {{ column }},
+        {% endfor -%}
+        failed,
+        ended,
+        ended_at_ms,
+        end_reason,
+        max_playhead_ms,
+        {% for column in ['bitrate_weighted', 'event_count'] -%}
+        cast(coalesce({{ column }}, 0) as {{ dbt.type_bigint() }}) as {{ column }},
+        {% endfor -%}
+        processed_at_ms as last_processed_at_ms
+
+    from source
+
+    where not exists (
+        select 1 from multi_partial_keys
+        where
+            multi_partial_keys.app_id = source.app_id
+            and multi_partial_keys.session_id = source.session_id
+    )
+
+),
+
 final as (
 
     select * from merged
+
+    union all
+
+    select * from single_partials
 
 )
 
