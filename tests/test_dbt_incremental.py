@@ -196,6 +196,9 @@ def first_run(layout: DataLayout) -> None:
                     event_count=4,
                 ),
                 view_partial("s3", start + 2_000, start + 2_000, play_requested_ms=start + 2_000),
+                # Open at the first build (40 s quiet); no run touches it again, so only
+                # "now" turns it dropped (and EBVS) by the second.
+                view_partial("s5", start + 3_000, start + 60_000, play_requested_ms=start + 3_000),
             ],
         },
     )
@@ -310,7 +313,7 @@ def second_run(layout: DataLayout) -> None:
     )
 
 
-FIRST_NOW_MS = (MINUTE * MS) + 100_000  # s2 open (30 s quiet), s3 dropped (98 s quiet)
+FIRST_NOW_MS = (MINUTE * MS) + 100_000  # s2, s5 open (30, 40 s quiet); s3 dropped (98 s)
 SECOND_NOW_MS = NEXT_DAY_MINUTE * MS + 600_000
 
 
@@ -412,9 +415,21 @@ def test_view_states_follow_the_pinned_now_and_resumption(
     incremental_then_full: Builds,
 ) -> None:
     layout, after_first, _, _, _ = incremental_then_full
-    assert after_first["view_states"] == [("s1", "ended"), ("s2", "open"), ("s3", "dropped")]
-    # s3 resumed (one view, now started) and went quiet again; s4 never ended.
-    assert view_states(layout) == {"s1": "ended", "s2": "ended", "s3": "dropped", "s4": "dropped"}
+    assert after_first["view_states"] == [
+        ("s1", "ended"),
+        ("s2", "open"),
+        ("s3", "dropped"),
+        ("s5", "open"),
+    ]
+    # s3 resumed (one view, now started) and went quiet again; s4 never ended; s5 only
+    # went quiet.
+    assert view_states(layout) == {
+        "s1": "ended",
+        "s2": "ended",
+        "s3": "dropped",
+        "s4": "dropped",
+        "s5": "dropped",
+    }
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
         resumed = connection.execute(
             "select is_started, is_ebvs, startup_ms from views where session_id = 's3'"
