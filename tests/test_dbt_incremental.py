@@ -196,9 +196,22 @@ def first_run(layout: DataLayout) -> None:
                     event_count=4,
                 ),
                 view_partial("s3", start + 2_000, start + 2_000, play_requested_ms=start + 2_000),
-                # Open at the first build (40 s quiet); no run touches it again, so only
-                # "now" turns it dropped (and EBVS) by the second.
-                view_partial("s5", start + 3_000, start + 60_000, play_requested_ms=start + 3_000),
+                # Open at the first build (35 s quiet); no run touches it again, so only
+                # "now" turns it dropped (and EBVS) by the second. It starts in minute
+                # 10:01, whose aggregates no later run touches: content_minute_qoe must
+                # rebuild that minute for its view counts alone.
+                view_partial("s5", start + 61_000, start + 65_000, play_requested_ms=start + 61_000),
+                # Starts in 10:01 too, until a late event of the second run moves its
+                # start to 10:00: 10:01 loses a view.
+                view_partial(
+                    "s6",
+                    start + 62_000,
+                    start + 63_000,
+                    play_requested_ms=start + 62_000,
+                    ended=True,
+                    ended_at_ms=start + 63_000,
+                    end_reason="user_exit",
+                ),
             ],
         },
     )
@@ -269,6 +282,7 @@ def second_run(layout: DataLayout) -> None:
                     played_ms=10_000,
                     event_count=2,
                 ),
+                view_partial("s6", start + 5_000, start + 5_000, play_requested_ms=start + 5_000),
                 view_partial(
                     "s4",
                     NEXT_DAY_MINUTE * MS,
@@ -313,7 +327,7 @@ def second_run(layout: DataLayout) -> None:
     )
 
 
-FIRST_NOW_MS = (MINUTE * MS) + 100_000  # s2, s5 open (30, 40 s quiet); s3 dropped (98 s)
+FIRST_NOW_MS = (MINUTE * MS) + 100_000  # s2, s5 open (30, 35 s quiet); s3 dropped (98 s)
 SECOND_NOW_MS = NEXT_DAY_MINUTE * MS + 600_000
 
 
@@ -420,6 +434,7 @@ def test_view_states_follow_the_pinned_now_and_resumption(
         ("s2", "open"),
         ("s3", "dropped"),
         ("s5", "open"),
+        ("s6", "ended"),
     ]
     # s3 resumed (one view, now started) and went quiet again; s4 never ended; s5 only
     # went quiet.
@@ -429,6 +444,7 @@ def test_view_states_follow_the_pinned_now_and_resumption(
         "s3": "dropped",
         "s4": "dropped",
         "s5": "dropped",
+        "s6": "ended",
     }
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
         resumed = connection.execute(

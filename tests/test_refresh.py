@@ -6,6 +6,7 @@ dbt's start-up; the tests then read what each left behind.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 
 from marquee.lake import MINUTE_AGGREGATES, MINUTE_AGGREGATES_SCHEMA, write_table_atomically
 from marquee.layout import DataLayout
+from marquee.refresh import dbt_artifacts_dir
 from marquee.settings import PROJECT_ROOT
 
 EPOCH_MINUTE = 29_507_039  # 2026-02-06 23:59 UTC
@@ -135,6 +137,19 @@ def test_once_builds_checks_and_publishes_the_serving_snapshot(runs: dict[str, F
     assert any("dbt build ok in" in line for line in step_lines)
     assert any("expectations checkpoint ok in" in line for line in step_lines)
     assert any("published" in line and "serving.duckdb" in line for line in step_lines)
+
+
+def test_first_build_of_a_warehouse_is_a_full_refresh_without_unit_tests(
+    runs: dict[str, Finished],
+) -> None:
+    """The first build writes every row, so it must test every row (a plain build tests
+    only the lookback window); the refresh loop never runs the SQL's unit tests."""
+    run = runs["good"]
+    assert run.returncode == 0, run.output
+    results = json.loads((dbt_artifacts_dir(run.layout) / "target" / "run_results.json").read_text())
+    assert results["args"]["full_refresh"] is True
+    kinds = {result["unique_id"].split(".")[0] for result in results["results"]}
+    assert kinds == {"model", "test"}
 
 
 def test_once_exits_non_zero_and_publishes_nothing_when_dbt_build_fails(

@@ -57,3 +57,19 @@
 {% macro upsert_strategy() -%}
     {{ return('delete+insert' if target.type == 'duckdb' else 'merge') }}
 {%- endmacro %}
+
+{#
+    The newest `column` of the built table, as SQL, for change detection on incremental
+    builds (0 when the table has no rows). A table built before it carried the column
+    (on_schema_change adds it only after this build's query runs) reads 0: every row in
+    scope counts as changed once. The column is qualified, so a missing one can never bind
+    to the outer query's column of the same name.
+#}
+{% macro built_max(column) -%}
+    {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- if column | lower in names -%}
+        (select coalesce(max(built_rows.{{ column }}), 0) from {{ this }} as built_rows)
+    {%- else -%}
+        0
+    {%- endif -%}
+{%- endmacro %}

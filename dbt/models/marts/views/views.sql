@@ -32,9 +32,7 @@ view_summaries as (
 
     {% if is_incremental() -%}
     where
-        staged.last_processed_at_ms > (
-            select coalesce(max(last_processed_at_ms), 0) from {{ this }}
-        )
+        staged.last_processed_at_ms > {{ built_max('last_processed_at_ms') }}
         or exists (
             select 1 from {{ this }} as built
             where
