@@ -18,10 +18,11 @@ Each run then times, in the same process and on the same files:
   rebuilt; every data test, each over every row; no unit tests: REFRESH_EXCLUDES);
 - one more hour of history appended (generated and run through the pipeline, timed on its
   own) and then the build the refresh loop runs every cycle (`marquee.refresh`:
-  `dbt build`, no selection): every model, incremental ones over the late-data lookback
-  (7 days); every data test, those of incremental models over the rows within the lookback of their newest row (dbt/macros/test_window.sql). That is the
-  incremental figure. Each run appends the next hour, so the cache grows by an hour per
-  run.
+  `dbt build`, no unit tests): every model (incremental ones over what can have changed
+  within the late-data lookback, 7 days); every data test, those of incremental models over
+  the rows within the lookback of their newest row (dbt/macros/test_window.sql). That is
+  the incremental figure. Each run appends the next hour, so the cache grows by an hour
+  per run.
 
 Each build also reports its CPU seconds (dbt and DuckDB) and how many nodes it ran.
 

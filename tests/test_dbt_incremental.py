@@ -200,7 +200,9 @@ def first_run(layout: DataLayout) -> None:
                 # "now" turns it dropped (and EBVS) by the second. It starts in minute
                 # 10:01, whose aggregates no later run touches: content_minute_qoe must
                 # rebuild that minute for its view counts alone.
-                view_partial("s5", start + 61_000, start + 65_000, play_requested_ms=start + 61_000),
+                view_partial(
+                    "s5", start + 61_000, start + 65_000, play_requested_ms=start + 61_000
+                ),
                 # Starts in 10:01 too, until a late event of the second run moves its
                 # start to 10:00: 10:01 loses a view.
                 view_partial(

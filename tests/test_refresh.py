@@ -146,7 +146,8 @@ def test_first_build_of_a_warehouse_is_a_full_refresh_without_unit_tests(
     only the lookback window); the refresh loop never runs the SQL's unit tests."""
     run = runs["good"]
     assert run.returncode == 0, run.output
-    results = json.loads((dbt_artifacts_dir(run.layout) / "target" / "run_results.json").read_text())
+    run_results = dbt_artifacts_dir(run.layout) / "target" / "run_results.json"
+    results = json.loads(run_results.read_text())
     assert results["args"]["full_refresh"] is True
     kinds = {result["unique_id"].split(".")[0] for result in results["results"]}
     assert kinds == {"model", "test"}
