@@ -35,11 +35,16 @@
 
 {#
     `sum(column)` of each column as bigint, 0 for none: columns added after a table's first
-    release are NULL in older run files, which count as 0.
+    release are NULL in older run files, which count as 0. With single_row, the same value
+    for a row that is a group of its own, without an aggregate.
 #}
-{% macro summed(columns, prefix='') -%}
+{% macro summed(columns, prefix='', single_row=false) -%}
     {%- for column in columns %}
+        {%- if single_row %}
+        cast(coalesce({{ prefix }}{{ column }}, 0) as {{ dbt.type_bigint() }}) as {{ column }}
+        {%- else %}
         cast(coalesce(sum({{ prefix }}{{ column }}), 0) as {{ dbt.type_bigint() }}) as {{ column }}
+        {%- endif %}
         {%- if not loop.last %},{% endif %}
     {%- endfor %}
 {%- endmacro %}
