@@ -214,6 +214,25 @@ def land_negative_measure_and_unknown_content_type(layout: DataLayout) -> None:
     )
 
 
+def land_an_impossible_view(layout: DataLayout) -> None:
+    """One view no correct pipeline writes: its first event after its last, less than
+    nothing played, and in a run file without the viewer_key column (as a file from a
+    broken writer would be), so the lake reads its viewer as NULL."""
+    start = LAST_MINUTE_OF_DAY * 60_000
+    row = view_partial(
+        "broken", start + 1_000, start, play_requested_ms=start + 1_000,
+        started=True, started_at_ms=start + 100, startup_ms=100, played_ms=-200,
+        stalled_ms=1_000, event_count=1, run_id=1, processed_at_ms=1_000,
+    )  # fmt: skip
+    del row["viewer_key"]
+    schema = LAKE_TABLES[VIEW_SUMMARIES]
+    without_viewer = schema.remove(schema.get_field_index("viewer_key"))
+    write_table_atomically(
+        pa.Table.from_pylist([row], schema=without_viewer),
+        layout.lake_table_dir(VIEW_SUMMARIES) / "run-000001.parquet",
+    )
+
+
 def land_content_with_two_creators(layout: DataLayout) -> None:
     land_run(
         layout,
@@ -243,6 +262,7 @@ SCENARIOS: dict[str, Callable[[DataLayout], None]] = {
     "good": land_good_data,
     "negative_measure_and_unknown_content_type": land_negative_measure_and_unknown_content_type,
     "content_with_two_creators": land_content_with_two_creators,
+    "impossible_view": land_an_impossible_view,
     "run_landed_before_its_commit": land_a_run_before_its_commit,
 }
 
@@ -441,6 +461,20 @@ def test_negative_measure_and_unknown_content_type_fail_the_build(
     assert failed_dbt_tests(layout) == {
         "non_negative_stg_pipeline__minute_aggregates",
         "accepted_values_stg_pipeline__minute_aggregates_content_type__live__vod__clip__story",
+    }
+
+
+def test_each_multi_column_rule_fails_the_build_on_a_view_that_breaks_it(
+    builds: dict[str, tuple[DataLayout, DbtBuildResult]],
+) -> None:
+    """not_null_columns (no viewer), expressions_are_true (first event after the last) and
+    non_negative_columns (negative play time) each catch their rule in staging."""
+    layout, result = builds["impossible_view"]
+    assert not result.success
+    assert failed_dbt_tests(layout) == {
+        "not_null_stg_pipeline__view_summaries",
+        "rules_stg_pipeline__view_summaries",
+        "non_negative_stg_pipeline__view_summaries",
     }
 
 
