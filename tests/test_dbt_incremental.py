@@ -49,6 +49,7 @@ INCREMENTAL_MARTS = (
     "ad_daily_performance",
     "int_live_minutes",
     "int_story_minutes",
+    "int_story_viewers",
 )
 # Staging over the lake merges only the runs it has not merged yet into the rows of the keys
 # they touch (dbt/macros/incremental_staging.sql); the second run adds to keys of the first.
@@ -163,7 +164,11 @@ def first_run(layout: DataLayout) -> None:
             ],
             CREATOR_MINUTE_AGGREGATES: [creator_minute_row(follows=1)],
             REACTION_MINUTE_AGGREGATES: [reaction_row(reactions=1)],
-            STORY_VIEWER_FACTS: [story_fact("viewed", MINUTE * MS)],
+            STORY_VIEWER_FACTS: [
+                story_fact("viewed", MINUTE * MS),
+                # st2 announces live l2; v1 comes to l2 only in the second run.
+                {**story_fact("viewed", MINUTE * MS), "story_id": "st2"},
+            ],
             LIVE_VIEWER_FACTS: [live_fact("requested", MINUTE * MS)],
             CREATOR_VIEWER_DAYS: [viewer_day("view")],
             VIEW_SUMMARIES: [
@@ -314,6 +319,8 @@ def second_run(layout: DataLayout) -> None:
             LIVE_VIEWER_FACTS: [
                 live_fact("requested", MINUTE * MS),
                 live_fact("started", MINUTE * MS + 2_000),
+                # Converts v1 on st2, whose story facts no later run touches.
+                {**live_fact("requested", MINUTE * MS + 60_000), "live_id": "l2"},
             ],
             CREATOR_VIEWER_DAYS: [viewer_day("view"), viewer_day("story")],
             TIP_MINUTE_AGGREGATES: [
@@ -391,6 +398,12 @@ def new_layout(root: Path) -> DataLayout:
         [
             {"content_id": "c1", "creator_id": "u1", "content_type": "vod", "duration_ms": 30_000},
             {"content_id": "c2", "creator_id": "u1", "content_type": "clip", "duration_ms": 5_000},
+            {
+                "content_id": "st2",
+                "creator_id": "u1",
+                "content_type": "story",
+                "announces_live_id": "l2",
+            },
         ],
     )
     return layout

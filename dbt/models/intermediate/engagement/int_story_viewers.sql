@@ -1,4 +1,13 @@
-{{ config(materialized='table') }}
+{# meta.test_window_ms: see macros/test_window.sql #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=upsert_strategy(),
+        unique_key=['story_id', 'viewer_key'],
+        on_schema_change='append_new_columns',
+        meta={'test_window_ms': 'last_processed_at_ms'},
+    )
+}}
 
 {#
     One row per story x viewer with any story fact (viewed, completed, reacted): when the
@@ -7,29 +16,19 @@
     that live (play request or playback start) began within 24 h after their first view of
     the story (METRICS.md, story-to-live conversion). A viewer who was already watching
     the live before seeing the story did not come because of it and does not convert.
+
+    An incremental build rewrites only the story x viewer rows that can have changed
+    (1.7 million rows over a month of history took 5.5 s to rebuild whole):
+    - those with story facts a pipeline run merged since the last build, and those whose
+      viewer has new live facts for the live their story announces (last_processed_at_ms
+      of the staged facts is newer than any this table holds; local-mode runs are stamped
+      one after another);
+    - those whose reaction counts differ from the built ones (recounted over every
+      reaction: validity also depends on the catalogue's expiry), and those whose story's
+      announced live differs from the catalogue's now.
 #}
 
 with
-
-story_viewer_facts as (
-
-    select * from {{ ref('stg_pipeline__story_viewer_facts') }}
-
-),
-
-story_reactions as (
-
-    select * from {{ ref('int_story_reactions') }}
-
-),
-
-live_viewer_facts as (
-
-    select * from {{ ref('stg_pipeline__live_viewer_facts') }}
-
-    where fact in ('requested', 'started')
-
-),
 
 content as (
 
@@ -37,17 +36,9 @@ content as (
 
 ),
 
-first_times as (
+story_reactions as (
 
-    select
-        story_id,
-        viewer_key,
-        min(case when fact = 'viewed' then at_ms end) as first_viewed_ms,
-        min(case when fact = 'completed' then at_ms end) as first_completed_ms
-
-    from story_viewer_facts
-
-    group by 1, 2
+    select * from {{ ref('int_story_reactions') }}
 
 ),
 
@@ -67,12 +58,103 @@ reactions_per_viewer as (
 
 ),
 
+{% if is_incremental() -%}
+built as (
+
+    select
+        story_id, viewer_key, announces_live_id, reactions, valid_reactions,
+        invalid_reactions, valid_reaction_ms
+    from {{ this }}
+
+),
+
+changed_keys as (
+
+    select story_id, viewer_key
+    from {{ ref('stg_pipeline__story_viewer_facts') }}
+    where last_processed_at_ms > {{ built_max('last_processed_at_ms') }}
+
+    union
+
+    select content.content_id as story_id, live_facts.viewer_key
+    from {{ ref('stg_pipeline__live_viewer_facts') }} as live_facts
+    inner join content
+        on live_facts.live_id = content.announces_live_id
+    where
+        live_facts.fact in ('requested', 'started')
+        and live_facts.last_processed_at_ms > {{ built_max('last_processed_at_ms') }}
+
+    union
+
+    select
+        coalesce(built.story_id, reactions_per_viewer.story_id) as story_id,
+        coalesce(built.viewer_key, reactions_per_viewer.viewer_key) as viewer_key
+    from built
+    full outer join reactions_per_viewer
+        on
+            built.story_id = reactions_per_viewer.story_id
+            and built.viewer_key = reactions_per_viewer.viewer_key
+    where
+        coalesce(built.reactions, 0) <> coalesce(reactions_per_viewer.reactions, 0)
+        or coalesce(built.valid_reactions, 0) <> coalesce(reactions_per_viewer.valid_reactions, 0)
+        or coalesce(built.invalid_reactions, 0)
+        <> coalesce(reactions_per_viewer.invalid_reactions, 0)
+        or built.valid_reaction_ms is distinct from reactions_per_viewer.valid_reaction_ms
+
+    union
+
+    select built.story_id, built.viewer_key
+    from built
+    left join content
+        on built.story_id = content.content_id
+    where built.announces_live_id is distinct from content.announces_live_id
+
+),
+{%- endif %}
+
+story_viewer_facts as (
+
+    select * from {{ ref('stg_pipeline__story_viewer_facts') }} as facts
+
+    {% if is_incremental() -%}
+    where exists (
+        select 1 from changed_keys
+        where changed_keys.story_id = facts.story_id and changed_keys.viewer_key = facts.viewer_key
+    )
+    {%- endif %}
+
+),
+
+live_viewer_facts as (
+
+    select * from {{ ref('stg_pipeline__live_viewer_facts') }}
+
+    where fact in ('requested', 'started')
+
+),
+
+first_times as (
+
+    select
+        story_id,
+        viewer_key,
+        min(case when fact = 'viewed' then at_ms end) as first_viewed_ms,
+        min(case when fact = 'completed' then at_ms end) as first_completed_ms,
+        max(last_processed_at_ms) as last_processed_at_ms
+
+    from story_viewer_facts
+
+    group by 1, 2
+
+),
+
 first_live_views as (
 
     select
         live_id,
         viewer_key,
-        min(at_ms) as first_live_view_ms
+        min(at_ms) as first_live_view_ms,
+        max(last_processed_at_ms) as last_processed_at_ms
 
     from live_viewer_facts
 
@@ -101,7 +183,11 @@ joined as (
             first_live_views.first_live_view_ms >= first_times.first_viewed_ms
             and first_live_views.first_live_view_ms <= first_times.first_viewed_ms + 86400000,
             false
-        ) as has_converted_to_live
+        ) as has_converted_to_live,
+        greatest(
+            first_times.last_processed_at_ms,
+            coalesce(first_live_views.last_processed_at_ms, 0)
+        ) as last_processed_at_ms
 
     from first_times
 
