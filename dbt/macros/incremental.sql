@@ -73,3 +73,26 @@
         0
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    The keys whose `value_columns` differ between the CTE `built` (rows of this table) and
+    the CTE `recomputed` (the same values computed again), a key missing on one side
+    counting as 0 there: the rows an incremental build must rewrite for those values.
+    Numeric columns only (NULL compares as 0).
+#}
+{% macro keys_with_changed_values(built, recomputed, key_columns, value_columns) -%}
+    select
+        {% for key in key_columns -%}
+        coalesce({{ built }}.{{ key }}, {{ recomputed }}.{{ key }}) as {{ key }}
+        {%- if not loop.last %},{% endif %}
+        {% endfor %}
+    from {{ built }}
+    full outer join {{ recomputed }}
+        on {% for key in key_columns -%}
+            {{ built }}.{{ key }} = {{ recomputed }}.{{ key }}{% if not loop.last %} and {% endif %}
+        {%- endfor %}
+    where {% for column in value_columns -%}
+        coalesce({{ built }}.{{ column }}, 0) <> coalesce({{ recomputed }}.{{ column }}, 0)
+        {%- if not loop.last %} or {% endif %}
+    {%- endfor %}
+{%- endmacro %}

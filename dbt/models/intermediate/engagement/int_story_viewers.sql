@@ -86,20 +86,10 @@ changed_keys as (
 
     union
 
-    select
-        coalesce(built.story_id, reactions_per_viewer.story_id) as story_id,
-        coalesce(built.viewer_key, reactions_per_viewer.viewer_key) as viewer_key
-    from built
-    full outer join reactions_per_viewer
-        on
-            built.story_id = reactions_per_viewer.story_id
-            and built.viewer_key = reactions_per_viewer.viewer_key
-    where
-        coalesce(built.reactions, 0) <> coalesce(reactions_per_viewer.reactions, 0)
-        or coalesce(built.valid_reactions, 0) <> coalesce(reactions_per_viewer.valid_reactions, 0)
-        or coalesce(built.invalid_reactions, 0)
-        <> coalesce(reactions_per_viewer.invalid_reactions, 0)
-        or built.valid_reaction_ms is distinct from reactions_per_viewer.valid_reaction_ms
+    {{ keys_with_changed_values(
+        'built', 'reactions_per_viewer', ['story_id', 'viewer_key'],
+        ['reactions', 'valid_reactions', 'invalid_reactions', 'valid_reaction_ms'],
+    ) }}
 
     union
 

@@ -100,18 +100,10 @@ changed_minutes as (
 
     union
 
-    select
-        coalesce(built.epoch_minute, views_by_start_minute.epoch_minute) as epoch_minute,
-        coalesce(built.content_id, views_by_start_minute.content_id) as content_id
-    from built
-    full outer join views_by_start_minute
-        on
-            built.epoch_minute = views_by_start_minute.epoch_minute
-            and built.content_id = views_by_start_minute.content_id
-    where
-        coalesce(built.views, 0) <> coalesce(views_by_start_minute.views, 0)
-        or coalesce(built.vsf_views, 0) <> coalesce(views_by_start_minute.vsf_views, 0)
-        or coalesce(built.ebvs_views, 0) <> coalesce(views_by_start_minute.ebvs_views, 0)
+    {{ keys_with_changed_values(
+        'built', 'views_by_start_minute', ['epoch_minute', 'content_id'],
+        ['views', 'vsf_views', 'ebvs_views'],
+    ) }}
 
 ),
 
