@@ -88,11 +88,38 @@
         {% endfor %}
     from {{ built }}
     full outer join {{ recomputed }}
-        on {% for key in key_columns -%}
-            {{ built }}.{{ key }} = {{ recomputed }}.{{ key }}{% if not loop.last %} and {% endif %}
-        {%- endfor %}
+        on {{ keys_match(built, recomputed, key_columns) }}
     where {% for column in value_columns -%}
         coalesce({{ built }}.{{ column }}, 0) <> coalesce({{ recomputed }}.{{ column }}, 0)
         {%- if not loop.last %} or {% endif %}
     {%- endfor %}
+{%- endmacro %}
+
+{# `<left>.<key> = <right>.<key> and ...` over `key_columns`. #}
+{% macro keys_match(left, right, key_columns) -%}
+    {%- for key in key_columns -%}
+        {{ left }}.{{ key }} = {{ right }}.{{ key }}{% if not loop.last %} and {% endif %}
+    {%- endfor -%}
+{%- endmacro %}
+
+{#
+    `select 1 from <relation> [as <alias>]` where its `key_columns` equal those of `other`:
+    the body of an exists() that keeps the rows of `other` whose key is in `relation`.
+#}
+{% macro same_key_in(relation, other, key_columns, alias=none) -%}
+    select 1 from {{ relation }}{% if alias %} as {{ alias }}{% endif %}
+    where {{ keys_match(alias or relation, other, key_columns) }}
+{%- endmacro %}
+
+{#
+    The keys of `rows` (a relation or parenthesised query of partials) that more than one
+    partial carries. Almost every key of a merge has one partial, which is its own merge:
+    merging only these keys, and passing the rest through, halved the full merges of the
+    minute and view staging models.
+#}
+{% macro keys_of_several_partials(rows, key_columns) -%}
+    select {{ key_columns | join(', ') }}
+    from {{ rows }} as partial_rows
+    group by {{ key_columns | join(', ') }}
+    having count(*) > 1
 {%- endmacro %}

@@ -122,10 +122,5 @@
     select {% for column in columns %}existing.{{ column }}, {% endfor -%}
         existing.last_processed_at_ms as processed_at_ms
     from {{ this }} as existing
-    where exists (
-        select 1 from {{ new_rows }} as new_rows
-        where {% for key in key_columns -%}
-            new_rows.{{ key }} = existing.{{ key }}{% if not loop.last %} and {% endif %}
-        {%- endfor %}
-    )
+    where exists ({{ same_key_in(new_rows, 'existing', key_columns, alias='new_rows') }})
 {%- endmacro %}

@@ -59,6 +59,7 @@ reactions_per_viewer as (
 ),
 
 {% if is_incremental() -%}
+{% set built_watermark = built_max('last_processed_at_ms') %}
 built as (
 
     select
@@ -72,7 +73,7 @@ changed_keys as (
 
     select story_id, viewer_key
     from {{ ref('stg_pipeline__story_viewer_facts') }}
-    where last_processed_at_ms > {{ built_max('last_processed_at_ms') }}
+    where last_processed_at_ms > {{ built_watermark }}
 
     union
 
@@ -82,7 +83,7 @@ changed_keys as (
         on live_facts.live_id = content.announces_live_id
     where
         live_facts.fact in ('requested', 'started')
-        and live_facts.last_processed_at_ms > {{ built_max('last_processed_at_ms') }}
+        and live_facts.last_processed_at_ms > {{ built_watermark }}
 
     union
 
@@ -107,10 +108,7 @@ story_viewer_facts as (
     select * from {{ ref('stg_pipeline__story_viewer_facts') }} as facts
 
     {% if is_incremental() -%}
-    where exists (
-        select 1 from changed_keys
-        where changed_keys.story_id = facts.story_id and changed_keys.viewer_key = facts.viewer_key
-    )
+    where exists ({{ same_key_in('changed_keys', 'facts', ['story_id', 'viewer_key']) }})
     {%- endif %}
 
 ),

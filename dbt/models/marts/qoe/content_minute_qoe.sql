@@ -110,12 +110,9 @@ changed_minutes as (
 minute_aggregates as (
 
     select * from minute_aggregates_in_lookback
-    where exists (
-        select 1 from changed_minutes
-        where
-            changed_minutes.epoch_minute = minute_aggregates_in_lookback.epoch_minute
-            and changed_minutes.content_id = minute_aggregates_in_lookback.content_id
-    )
+    where exists ({{ same_key_in(
+        'changed_minutes', 'minute_aggregates_in_lookback', ['epoch_minute', 'content_id']
+    ) }})
 
 ),
 {%- else -%}

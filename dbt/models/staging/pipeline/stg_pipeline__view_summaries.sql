@@ -32,10 +32,7 @@ source as (
 
 multi_partial_keys as (
 
-    select app_id, session_id
-    from source
-    group by 1, 2
-    having count(*) > 1
+    {{ keys_of_several_partials('source', key_columns) }}
 
 ),
 
@@ -63,12 +60,7 @@ ranked_partials as (
 
     from source
 
-    where exists (
-        select 1 from multi_partial_keys
-        where
-            multi_partial_keys.app_id = source.app_id
-            and multi_partial_keys.session_id = source.session_id
-    )
+    where exists ({{ same_key_in('multi_partial_keys', 'source', key_columns) }})
 
 ),
 
@@ -122,27 +114,18 @@ single_partials as (
         started,
         started_at_ms,
         startup_ms,
-        {% for column in ['played_ms', 'stalled_ms', 'stall_count', 'seek_ms'] -%}
-        cast(coalesce({{ column }}, 0) as {{ dbt.type_bigint() }}) as {{ column }},
-        {% endfor -%}
+        {{ summed(['played_ms', 'stalled_ms', 'stall_count', 'seek_ms'], single_row=true) }},
         failed,
         ended,
         ended_at_ms,
         end_reason,
         max_playhead_ms,
-        {% for column in ['bitrate_weighted', 'event_count'] -%}
-        cast(coalesce({{ column }}, 0) as {{ dbt.type_bigint() }}) as {{ column }},
-        {% endfor -%}
+        {{ summed(['bitrate_weighted', 'event_count'], single_row=true) }},
         processed_at_ms as last_processed_at_ms
 
     from source
 
-    where not exists (
-        select 1 from multi_partial_keys
-        where
-            multi_partial_keys.app_id = source.app_id
-            and multi_partial_keys.session_id = source.session_id
-    )
+    where not exists ({{ same_key_in('multi_partial_keys', 'source', key_columns) }})
 
 ),
 
