@@ -107,6 +107,19 @@
 {%- endmacro %}
 
 {#
+    The partials a staging model over `lake_table` merges: on an incremental build the new
+    runs' rows and the built rows of the keys they touch (below); on a full build the rows
+    of every committed run.
+#}
+{% macro partials_to_merge(lake_table, key_columns, columns) -%}
+    {%- if staging_is_incremental() -%}
+    {{ new_partials_with_touched_rows(pending_lake_rows(lake_table), key_columns, columns) }}
+    {%- else -%}
+    select * from {{ pending_lake_rows(lake_table) }} as lake_rows
+    {%- endif -%}
+{%- endmacro %}
+
+{#
     The partials to merge on an incremental build: the new runs' rows (`new_rows`, a CTE
     name or a parenthesised query of lake rows) and the built rows of the grain keys they
     touch, each as one more partial (its last_processed_at_ms as processed_at_ms).

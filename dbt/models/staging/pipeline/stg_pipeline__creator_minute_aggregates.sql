@@ -10,11 +10,7 @@ with
 
 source as (
 
-    {% if staging_is_incremental() -%}
-    {{ new_partials_with_touched_rows(pending_lake_rows('creator_minute_aggregates'), key_columns, key_columns + ['follows', 'unfollows']) }}
-    {%- else -%}
-    select * from {{ pending_lake_rows('creator_minute_aggregates') }} as lake_rows
-    {%- endif %}
+    {{ partials_to_merge('creator_minute_aggregates', key_columns, key_columns + ['follows', 'unfollows']) }}
 
 ),
 

@@ -10,11 +10,7 @@ with
 
 source as (
 
-    {% if staging_is_incremental() -%}
-    {{ new_partials_with_touched_rows(pending_lake_rows('creator_viewer_days'), key_columns, key_columns) }}
-    {%- else -%}
-    select * from {{ pending_lake_rows('creator_viewer_days') }} as lake_rows
-    {%- endif %}
+    {{ partials_to_merge('creator_viewer_days', key_columns, key_columns) }}
 
 ),
 

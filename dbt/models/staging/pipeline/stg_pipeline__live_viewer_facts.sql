@@ -10,11 +10,7 @@ with
 
 source as (
 
-    {% if staging_is_incremental() -%}
-    {{ new_partials_with_touched_rows(pending_lake_rows('live_viewer_facts'), key_columns, key_columns) }}
-    {%- else -%}
-    select * from {{ pending_lake_rows('live_viewer_facts') }} as lake_rows
-    {%- endif %}
+    {{ partials_to_merge('live_viewer_facts', key_columns, key_columns) }}
 
 ),
 

@@ -10,11 +10,7 @@ with
 
 source as (
 
-    {% if staging_is_incremental() -%}
-    {{ new_partials_with_touched_rows(pending_lake_rows('tip_minute_aggregates'), key_columns, key_columns + ['tips', 'tips_amount_minor']) }}
-    {%- else -%}
-    select * from {{ pending_lake_rows('tip_minute_aggregates') }} as lake_rows
-    {%- endif %}
+    {{ partials_to_merge('tip_minute_aggregates', key_columns, key_columns + ['tips', 'tips_amount_minor']) }}
 
 ),
 

@@ -22,11 +22,7 @@ with
 
 source as (
 
-    {% if staging_is_incremental() -%}
-    {{ new_partials_with_touched_rows(pending_lake_rows('view_summaries'), key_columns, partial_columns) }}
-    {%- else -%}
-    select * from {{ pending_lake_rows('view_summaries') }} as lake_rows
-    {%- endif %}
+    {{ partials_to_merge('view_summaries', key_columns, partial_columns) }}
 
 ),
 
