@@ -161,6 +161,15 @@ def broker_messages(data: bytes) -> list[BrokerMessage]:
     ]
 
 
+REPORT_MARGIN_S = 5.0
+"""How much longer than a client's own delivery deadline an append waits for its reports.
+
+The client's failure names its cause (refused connection, bad topic), so it must arrive
+first; the margin only bounds the wait on a client that never reports. Under CI load a
+wait equal to the deadline raced the client's own error and lost its reason.
+"""
+
+
 class DeliveryBatch:
     """Counts the broker's answers for the messages of one append.
 

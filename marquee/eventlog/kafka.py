@@ -26,6 +26,7 @@ from urllib.parse import SplitResult
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from marquee.eventlog.base import (
+    REPORT_MARGIN_S,
     BrokerMessage,
     DeliveryBatch,
     EventLog,
@@ -61,8 +62,6 @@ _MANAGED = {
     "client.id": "set with the client_id option",
 }
 """librdkafka properties the URL's own options set; passing them raw would bypass checks."""
-_REPORT_MARGIN_S = 5.0
-"""How much longer than the delivery timeout an append waits for its reports."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +212,7 @@ class KafkaEventLog(EventLog):
                 raise LogUnavailable("the Kafka producer's local queue is full") from exc
             except KafkaException as exc:
                 raise LogUnavailable(f"kafka produce failed: {exc}") from exc
-        await batch.wait(self.config.delivery_timeout_s + _REPORT_MARGIN_S)
+        await batch.wait(self.config.delivery_timeout_s + REPORT_MARGIN_S)
 
     async def close(self) -> None:
         """Stop polling, then deliver what is still queued (bounded by the delivery timeout)."""

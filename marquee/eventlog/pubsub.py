@@ -11,10 +11,10 @@ raises `LogUnavailable`, so the API answers 503.
 
 With `ordering=true`, player and ad events carry their `session_id` as ordering key, so a
 view's events arrive in order. The library then retries failed publishes without limit
-(our `timeout_s` still bounds how long a request waits) and pauses a key after a
-permanent failure; this log resumes the keys of a failed append so the client's retry can
-go through. Ordering also needs a subscription with ordering enabled, and Google advises
-a regional endpoint (`endpoint=us-east1-pubsub.googleapis.com:443`).
+(our `timeout_s` plus `REPORT_MARGIN_S` still bounds how long a request waits) and pauses
+a key after a permanent failure; this log resumes the keys of a failed append so the
+client's retry can go through. Ordering also needs a subscription with ordering enabled,
+and Google advises a regional endpoint (`endpoint=us-east1-pubsub.googleapis.com:443`).
 
 Outside Google Cloud the client reads Application Default Credentials; with
 `PUBSUB_EMULATOR_HOST` set it talks to the emulator without credentials.
@@ -37,6 +37,7 @@ from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1 import types
 
 from marquee.eventlog.base import (
+    REPORT_MARGIN_S,
     BrokerMessage,
     DeliveryBatch,
     EventLog,
@@ -195,7 +196,7 @@ class PubSubEventLog(EventLog):
                     **message.attributes,
                 )
                 future.add_done_callback(lambda done: batch.settle(_failure(done)))
-            await batch.wait(self.config.timeout_s)
+            await batch.wait(self.config.timeout_s + REPORT_MARGIN_S)
         except (ValueError, RuntimeError, api_exceptions.GoogleAPIError) as exc:
             # publish() raises ValueError for a message over the size limit and
             # RuntimeError once the client is stopped.
