@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import time
 from dataclasses import dataclass
@@ -43,19 +42,15 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from marquee.dbt_cli import dbt_artifacts_dir
+from marquee.dbt_worker import DbtWorker
 from marquee.eventlog.segments import sealed_segments
 from marquee.history.build import BuildOptions, build_history
 from marquee.history.manifest import Manifest
 from marquee.history.plan import HistoryPlan, default_rate
 from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES
 from marquee.layout import DataLayout
-from marquee.refresh import (
-    FAILURE_TAIL_LINES,
-    REFRESH_EXCLUDES,
-    dbt_artifacts_dir,
-    refresh_build_args,
-    run_dbt_build,
-)
+from marquee.refresh import FAILURE_TAIL_LINES, REFRESH_EXCLUDES, refresh_build_args
 from marquee.settings import PROJECT_ROOT, Settings
 from marquee.simulator.clock import HOUR_MS
 
@@ -140,23 +135,22 @@ class TimedBuild:
     out the unit tests: marquee.refresh.REFRESH_EXCLUDES)."""
 
 
-def timed_dbt_build(layout: DataLayout, label: str, *args: str) -> TimedBuild:
-    """One `dbt build [args]` exactly as `marquee.refresh` runs it; raises if it fails.
+def timed_dbt_build(worker: DbtWorker, label: str, *args: str) -> TimedBuild:
+    """One `dbt build [args]` exactly as the refresh loop runs it (in its long-lived dbt
+    worker, `marquee.dbt_worker`); raises if it fails.
 
     dbt's run_results.json is kept as `run_results-<label>.json` beside it: the next build
     overwrites the original, and the per-node times are where to look for what to speed up.
     """
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    build = run_dbt_build(layout, *args)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    build = worker.build(*args)
     if not build.success:
         tail = "\n".join(build.output.rstrip().splitlines()[-FAILURE_TAIL_LINES:])
         raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{tail}")
-    run_results = dbt_artifacts_dir(layout) / "target" / "run_results.json"
+    run_results = dbt_artifacts_dir(worker.layout) / "target" / "run_results.json"
     shutil.copyfile(run_results, run_results.with_name(f"run_results-{label}.json"))
     return TimedBuild(
         seconds=build.duration_s,
-        cpu_s=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        cpu_s=build.cpu_s,
         nodes=len(json.loads(run_results.read_text())["results"]),
     )
 
@@ -193,10 +187,13 @@ def run(
     layout = settings.layout
     rows = lake_rows(layout)
     scan_s = scan_lake_once(layout)
-    full = timed_dbt_build(layout, "full", "--full-refresh", *REFRESH_EXCLUDES)
-    hour_events, hour_s = append_hour(settings, workers)
-    # The refresh loop's own build: plain `dbt build` (the warehouse exists by now).
-    incremental = timed_dbt_build(layout, "incremental", *refresh_build_args(layout))
+    with DbtWorker(layout) as worker:
+        # The worker's first build also imports dbt and parses the project, as the refresh
+        # loop's first build does.
+        full = timed_dbt_build(worker, "full", "--full-refresh", *REFRESH_EXCLUDES)
+        hour_events, hour_s = append_hour(settings, workers)
+        # The refresh loop's next build: plain `dbt build` in the same worker.
+        incremental = timed_dbt_build(worker, "incremental", *refresh_build_args(layout))
     status = json.loads(layout.pipeline_status.read_text())
     return {
         **figures,

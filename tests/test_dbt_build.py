@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from marquee.dbt_cli import DbtBuildResult, dbt_artifacts_dir, run_dbt_build
 from marquee.lake import (
     LAKE_TABLES,
     MINUTE_AGGREGATES,
@@ -31,7 +32,6 @@ from marquee.lake import (
     write_table_atomically,
 )
 from marquee.layout import DataLayout
-from marquee.refresh import DbtBuildResult, dbt_artifacts_dir, run_dbt_build
 from marquee.simulator.catalog_files import write_catalogue
 from pipelines.aggregates import MINUTE_MEASURES
 from tests.conftest import REPO_ROOT
@@ -321,6 +321,7 @@ def builds(
             returncode=snowflake_build.returncode,
             duration_s=0.0,
             output=snowflake_build.stdout + snowflake_build.stderr,
+            cpu_s=0.0,
         ),
     )
     return built

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from marquee.dbt_cli import DBT_PROJECT_DIR, dbt_command, dbt_environment
 from marquee.lake import (
     CREATOR_MINUTE_AGGREGATES,
     CREATOR_VIEWER_DAYS,
@@ -37,7 +38,6 @@ from marquee.lake import (
     write_table_atomically,
 )
 from marquee.layout import DataLayout
-from marquee.refresh import DBT_PROJECT_DIR, dbt_command, dbt_environment
 from marquee.simulator.catalog_files import write_catalogue
 from pipelines.aggregates import MINUTE_MEASURES
 from tests.lake_rows import view_partial

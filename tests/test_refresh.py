@@ -21,9 +21,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from marquee.dbt_cli import dbt_artifacts_dir
 from marquee.lake import MINUTE_AGGREGATES, MINUTE_AGGREGATES_SCHEMA, write_table_atomically
 from marquee.layout import DataLayout
-from marquee.refresh import dbt_artifacts_dir
 from marquee.settings import PROJECT_ROOT
 
 EPOCH_MINUTE = 29_507_039  # 2026-02-06 23:59 UTC
@@ -82,8 +82,9 @@ def start_refresh(layout: DataLayout, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def stop_after_first_cycle(process: subprocess.Popen[str], marker: str) -> tuple[int, str]:
-    """Read the loop's output; once `marker` appears, send SIGTERM and collect the rest."""
+def stop_after(process: subprocess.Popen[str], marker: str, times: int = 1) -> tuple[int, str]:
+    """Read the loop's output; once `marker` has appeared `times` times, send SIGTERM and
+    collect the rest."""
     assert process.stdout is not None
     lines: list[str] = []
     timer = threading.Timer(TIMEOUT_S, process.kill)
@@ -92,7 +93,9 @@ def stop_after_first_cycle(process: subprocess.Popen[str], marker: str) -> tuple
         for line in process.stdout:
             lines.append(line)
             if marker in line:
-                process.send_signal(signal.SIGTERM)
+                times -= 1
+                if times == 0:
+                    process.send_signal(signal.SIGTERM)
         return process.wait(), "".join(lines)
     finally:
         timer.cancel()
@@ -103,19 +106,25 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Finishe
     good = land(tmp_path_factory.mktemp("good"), [minute_row("c1"), minute_row("c2")])
     bad = land(tmp_path_factory.mktemp("bad"), [minute_row("c1", stalled_ms=-1)])
     loop = land(tmp_path_factory.mktemp("loop"), [minute_row("c1", content_type="podcast")])
+    warm = land(tmp_path_factory.mktemp("warm"), [minute_row("c1")])
 
     once_good = start_refresh(good, "--once")
     once_bad = start_refresh(bad, "--once")
     forever = start_refresh(loop, "--interval-s", "3600")
+    forever_warm = start_refresh(warm, "--interval-s", "0")
     try:
-        loop_code, loop_output = stop_after_first_cycle(forever, "dbt build FAILED")
-        finished = {"loop": Finished(loop, loop_code, loop_output)}
+        loop_code, loop_output = stop_after(forever, "dbt build FAILED")
+        warm_code, warm_output = stop_after(forever_warm, "published", times=2)
+        finished = {
+            "loop": Finished(loop, loop_code, loop_output),
+            "warm": Finished(warm, warm_code, warm_output),
+        }
         for name, layout, process in (("good", good, once_good), ("bad", bad, once_bad)):
             output, _ = process.communicate(timeout=TIMEOUT_S)
             finished[name] = Finished(layout, process.returncode, output)
         yield finished
     finally:
-        for process in (once_good, once_bad, forever):
+        for process in (once_good, once_bad, forever, forever_warm):
             if process.poll() is None:
                 process.kill()
                 process.wait()
@@ -172,3 +181,20 @@ def test_loop_stops_cleanly_on_sigterm(runs: dict[str, Finished]) -> None:
     assert "refresh loop stopped" in run.output  # within the 3600 s interval
     assert "Traceback" not in run.output
     assert not run.layout.serving_db.exists()
+
+
+def test_loop_builds_every_cycle_in_one_dbt_worker_that_releases_the_warehouse(
+    runs: dict[str, Finished],
+) -> None:
+    """Only the worker's first build imports dbt and parses the project; after each build
+    the worker lets go of dbt.duckdb, or the checkpoint and the snapshot copy could not
+    open it."""
+    run = runs["warm"]
+    assert run.returncode == 0, run.output
+    lines = run.output.splitlines()
+    assert sum("dbt worker started" in line for line in lines) == 1, run.output
+    assert sum("dbt build ok in" in line for line in lines) >= 2, run.output
+    assert sum("expectations checkpoint ok in" in line for line in lines) >= 2, run.output
+    assert sum("published" in line for line in lines) >= 2, run.output
+    run_results = dbt_artifacts_dir(run.layout) / "target" / "run_results.json"
+    assert json.loads(run_results.read_text())["args"].get("full_refresh") is not True

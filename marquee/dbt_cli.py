@@ -1,0 +1,118 @@
+"""The `dbt` command on the local DuckDB target for one data directory, and its result.
+
+Shared by the refresh loop, its long-lived worker (`marquee.dbt_worker`), the tests and
+the benchmarks, so every build runs with the same project, profile, target and artifact
+directories.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from marquee.layout import DataLayout
+from marquee.settings import PROJECT_ROOT
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+DBT_TARGET = "duckdb"
+
+
+@dataclass(frozen=True)
+class DbtBuildResult:
+    success: bool
+    returncode: int
+    duration_s: float
+    output: str
+    cpu_s: float
+    """User + system CPU seconds of the build (dbt and DuckDB's threads)."""
+
+    @property
+    def summary(self) -> str:
+        """dbt's closing tally, e.g. `PASS=55 WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=55`."""
+        match = re.search(r"Done\. (PASS=.*)$", self.output, flags=re.MULTILINE)
+        return match.group(1).strip() if match else f"exit code {self.returncode}"
+
+
+def dbt_artifacts_dir(layout: DataLayout) -> Path:
+    """dbt's target/ and logs/ for this data directory, so runs on different data never
+    share partial-parse state and nothing generated lands in the source tree."""
+    return layout.root / "dbt"
+
+
+def dbt_command(layout: DataLayout, *args: str) -> list[str]:
+    """A dbt command line on the local target, using the dbt installed next to Python."""
+    executable = Path(sys.executable).parent / "dbt"
+    if not executable.exists():
+        found = shutil.which("dbt")
+        if found is None:
+            raise FileNotFoundError(f"no dbt executable next to {sys.executable} or on PATH")
+        executable = Path(found)
+    artifacts = dbt_artifacts_dir(layout)
+    return [
+        str(executable),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target",
+        DBT_TARGET,
+        "--target-path",
+        str(artifacts / "target"),
+        "--log-path",
+        str(artifacts / "logs"),
+    ]
+
+
+DBT_BYTECODE_CACHE = Path(sys.prefix) / "pycache"
+"""Where the dbt process keeps its compiled bytecode (PYTHONPYCACHEPREFIX), inside the
+virtual environment. With PYTHONDONTWRITEBYTECODE set, as it is in this project's shells,
+every dbt invocation compiled its ~1,300 modules from source again: seconds of CPU per
+build, about a third of an incremental build's fixed cost."""
+
+
+def dbt_environment(layout: DataLayout) -> dict[str, str]:
+    environment = {
+        **os.environ,
+        "MARQUEE_DATA_DIR": str(layout.root.resolve()),
+        "DBT_USE_COLORS": "false",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+        "PYTHONPYCACHEPREFIX": str(DBT_BYTECODE_CACHE),
+    }
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    return environment
+
+
+def run_dbt_build(layout: DataLayout, *args: str) -> DbtBuildResult:
+    """Run `dbt build [args]` (models, unit tests and data tests) and capture its output."""
+    started = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    completed = subprocess.run(
+        dbt_command(layout, "build", *args),
+        cwd=DBT_PROJECT_DIR,
+        env=dbt_environment(layout),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return DbtBuildResult(
+        success=completed.returncode == 0,
+        returncode=completed.returncode,
+        duration_s=time.monotonic() - started,
+        output=completed.stdout + completed.stderr,
+        # Children that ended meanwhile count too: exact only when builds do not overlap.
+        cpu_s=cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN), before),
+    )
+
+
+def cpu_seconds(after: resource.struct_rusage, before: resource.struct_rusage) -> float:
+    """User + system CPU seconds between two getrusage() readings."""
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
