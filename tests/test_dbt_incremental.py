@@ -46,6 +46,8 @@ INCREMENTAL_MARTS = (
     "views",
     "content_minute_qoe",
     "content_daily_qoe",
+    "vod_clip_performance",
+    "vod_clip_retention",
     "ad_daily_performance",
     "int_live_minutes",
     "int_story_minutes",
@@ -207,6 +209,16 @@ def first_run(layout: DataLayout) -> None:
                 # rebuild that minute for its view counts alone.
                 view_partial(
                     "s5", start + 61_000, start + 65_000, play_requested_ms=start + 61_000
+                ),
+                # c3's only view: open at the first build, dropped by "now" alone at the
+                # second; no run touches c3 again, so the marts per content must rebuild
+                # it for the state of its open view alone.
+                view_partial(
+                    "s7",
+                    start + 70_000,
+                    start + 70_000,
+                    play_requested_ms=start + 70_000,
+                    content_id="c3",
                 ),
                 # Starts in 10:01 too, until a late event of the second run moves its
                 # start to 10:00: 10:01 loses a view.
@@ -398,6 +410,7 @@ def new_layout(root: Path) -> DataLayout:
         [
             {"content_id": "c1", "creator_id": "u1", "content_type": "vod", "duration_ms": 30_000},
             {"content_id": "c2", "creator_id": "u1", "content_type": "clip", "duration_ms": 5_000},
+            {"content_id": "c3", "creator_id": "u1", "content_type": "vod", "duration_ms": 9_000},
             {
                 "content_id": "st2",
                 "creator_id": "u1",
@@ -433,8 +446,15 @@ def incremental_then_full(
     # watermark column (built before it had one) rewrites every row it can, once.
     with duckdb.connect(str(layout.dbt_db)) as connection:
         connection.execute("drop table main.stg_pipeline__minute_aggregates__merged_runs")
-        for mart in ("content_minute_qoe", "int_story_viewers"):
+        for mart in (
+            "content_minute_qoe",
+            "int_story_viewers",
+            "content_daily_qoe",
+            "vod_clip_retention",
+        ):
             connection.execute(f"alter table main.{mart} drop column last_processed_at_ms")
+        connection.execute("alter table main.vod_clip_performance drop column open_views")
+        connection.execute("alter table main.vod_clip_performance drop column last_processed_at_ms")
     dbt_build(layout, SECOND_NOW_MS)
     rebuilt.update(
         (f"{table} without its ledger", rows) for table, rows in snapshot(layout).items()
@@ -453,6 +473,7 @@ def test_view_states_follow_the_pinned_now_and_resumption(
         ("s3", "dropped"),
         ("s5", "open"),
         ("s6", "ended"),
+        ("s7", "open"),
     ]
     # s3 resumed (one view, now started) and went quiet again; s4 never ended; s5 only
     # went quiet.
@@ -463,6 +484,7 @@ def test_view_states_follow_the_pinned_now_and_resumption(
         "s4": "dropped",
         "s5": "dropped",
         "s6": "ended",
+        "s7": "dropped",
     }
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
         resumed = connection.execute(

@@ -66,12 +66,44 @@
     to the outer query's column of the same name.
 #}
 {% macro built_max(column) -%}
-    {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- if column | lower in names -%}
+    {%- if built_has_column(column) -%}
         (select coalesce(max(built_rows.{{ column }}), 0) from {{ this }} as built_rows)
     {%- else -%}
         0
     {%- endif -%}
+{%- endmacro %}
+
+{# Whether the built table (`this`) has `column` yet; see built_max. #}
+{% macro built_has_column(column) -%}
+    {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {{ return(column | lower in names) }}
+{%- endmacro %}
+
+{#
+    On an incremental build of a mart over the `views` mart that keeps whole content
+    together (per content, or per content and day), the content whose views can have
+    changed since this table was built:
+    - content with a view a pipeline run merged since: the view's last_processed_at_ms is
+      newer than any this table has read (the same ordering of runs the `views` mart
+      relies on), so the mart carries the newest it read as `last_processed_at_ms`;
+    - unless `by_state` is false (a mart that reads nothing a view's state changes),
+      content with a view still open, or open when this table was built (`open_views`):
+      the `views` mart rewrites open views on every build, their state moving with "now".
+    Every view of any other content is final, and so are its rows. A table built before
+    it had these columns reads as if every content changed, once.
+#}
+{% macro content_with_changed_views(by_state=true) -%}
+    select changed_views.content_id
+    from {{ ref('views') }} as changed_views
+    where
+        changed_views.last_processed_at_ms > {{ built_max('last_processed_at_ms') }}
+    {%- if by_state %}
+        or changed_views.view_state = 'open'
+    {%- endif %}
+    {%- if by_state and built_has_column('open_views') %}
+    union
+    select built_rows.content_id from {{ this }} as built_rows where built_rows.open_views > 0
+    {%- endif %}
 {%- endmacro %}
 
 {#
@@ -122,4 +154,10 @@
     from {{ rows }} as partial_rows
     group by {{ key_columns | join(', ') }}
     having count(*) > 1
+{%- endmacro %}
+
+{# The columns content_with_changed_views reads, as select-list items over `views` rows. #}
+{% macro open_views_and_watermark() -%}
+        cast(sum(case when view_state = 'open' then 1 else 0 end) as {{ dbt.type_bigint() }}) as open_views,
+        max(last_processed_at_ms) as last_processed_at_ms
 {%- endmacro %}

@@ -15,7 +15,11 @@ views as (
 
     select * from {{ ref('views') }}
 
-    where {{ incremental_lookback_day_filter('view_date', 'last_view_start_ms') }}
+    where
+        {{ incremental_lookback_day_filter('view_date', 'last_view_start_ms') }}
+        {%- if is_incremental() %}
+        and content_id in ({{ content_with_changed_views() }})
+        {%- endif %}
 
 ),
 
@@ -27,7 +31,8 @@ final as (
         max(creator_id) as creator_id,
         max(content_type) as content_type,
         {{ view_set_metrics() }},
-        max(view_start_ms) as last_view_start_ms
+        max(view_start_ms) as last_view_start_ms,
+        {{ open_views_and_watermark() }}
 
     from views
 

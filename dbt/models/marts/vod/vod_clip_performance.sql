@@ -1,10 +1,30 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=upsert_strategy(),
+        unique_key=['content_id'],
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{#
+    Incremental builds recompute only the content whose views can have changed
+    (content_with_changed_views), from all of its views; every other row stands. Over a
+    month of history, an hour's new views touch about 1,400 of 47,000 vod and clip
+    content, which hold about a third of the views.
+#}
+
 with
 
 views as (
 
     select * from {{ ref('views') }}
 
-    where content_type in ('vod', 'clip')
+    where
+        content_type in ('vod', 'clip')
+        {%- if is_incremental() %}
+        and content_id in ({{ content_with_changed_views() }})
+        {%- endif %}
 
 ),
 
@@ -30,15 +50,32 @@ per_content as (
 
 ),
 
+content_state as (
+
+    select
+        content_id,
+        {{ open_views_and_watermark() }}
+
+    from views
+
+    group by 1
+
+),
+
 final as (
 
     select
         per_content.*,
         content.title as content_title,
         content.duration_ms,
-        content.published_at
+        content.published_at,
+        content_state.open_views,
+        content_state.last_processed_at_ms
 
     from per_content
+
+    inner join content_state
+        on per_content.content_id = content_state.content_id
 
     left join content
         on per_content.content_id = content.content_id
