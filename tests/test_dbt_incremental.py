@@ -46,6 +46,7 @@ INCREMENTAL_MARTS = (
     "views",
     "content_minute_qoe",
     "content_daily_qoe",
+    "content_daily",
     "vod_clip_performance",
     "vod_clip_retention",
     "ad_daily_performance",

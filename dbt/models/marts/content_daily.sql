@@ -1,8 +1,25 @@
+{# meta.test_window_ms: see macros/test_window.sql #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=upsert_strategy(),
+        unique_key=['day', 'content_id'],
+        on_schema_change='append_new_columns',
+        meta={'test_window_ms': timestamp_to_epoch_ms('last_minute_start_at')},
+    )
+}}
+
+{# Incremental builds rebuild the whole days inside the lookback, as content_daily_qoe. #}
+
 with
 
 minute_aggregates as (
 
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
+
+    where {{ incremental_lookback_day_filter(
+        'minute_date', timestamp_to_epoch_ms('last_minute_start_at')
+    ) }}
 
 ),
 
