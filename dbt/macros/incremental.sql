@@ -36,15 +36,20 @@
 #}
 {% macro incremental_lookback_day_filter(day_column, this_ms_expression) -%}
     {%- if is_incremental() -%}
-        {{ day_column }} >= (
-            select cast({{ epoch_ms_to_timestamp(
-                'coalesce(max(' ~ this_ms_expression ~ '), 0) - ' ~ lookback_ms()
-            ) }} as date)
-            from {{ this }}
-        )
+        {{ day_column }} >= {{ lookback_start_day(this_ms_expression) }}
     {%- else -%}
         1 = 1
     {%- endif -%}
+{%- endmacro %}
+
+{# The UTC day of the cutoff, as a scalar subquery over `this` (incremental runs only). #}
+{% macro lookback_start_day(this_ms_expression) -%}
+    (
+        select cast({{ epoch_ms_to_timestamp(
+            'coalesce(max(' ~ this_ms_expression ~ '), 0) - ' ~ lookback_ms()
+        ) }} as date)
+        from {{ this }}
+    )
 {%- endmacro %}
 
 {#

@@ -1,8 +1,28 @@
 {#
     The headline numbers of METRICS.md per creator per UTC day. Views and QoE by view
-    start day; engagement counts by event day. A table rebuilt each run from the marts and
-    staging models below (one row per creator and day is small).
+    start day; engagement counts by event day.
+
+    Incremental: a build replaces the whole days inside the lookback (delete+insert on
+    the day, on both adapters: a content whose owner is resolved late moves its numbers
+    from one creator to another, so a (creator, day) row can vanish, which an upsert on
+    creator and day would leave behind). It reads a week more than the lookback, the
+    weeks before of the week-over-week changes.
 #}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['day'],
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{%- set read_since -%}
+    {%- if is_incremental() -%}
+    cast({{ dbt.dateadd('day', -7, lookback_start_day(timestamp_to_epoch_ms('day'))) }} as date)
+    {%- endif -%}
+{%- endset %}
 
 with
 
@@ -10,17 +30,29 @@ views as (
 
     select * from {{ ref('views') }}
 
+    {% if is_incremental() -%}
+    where view_date >= {{ read_since }}
+    {%- endif %}
+
 ),
 
 minute_aggregates as (
 
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
 
+    {% if is_incremental() -%}
+    where minute_date >= {{ read_since }}
+    {%- endif %}
+
 ),
 
 creator_viewer_days as (
 
     select * from {{ ref('stg_pipeline__creator_viewer_days') }}
+
+    {% if is_incremental() -%}
+    where day >= {{ read_since }}
+    {%- endif %}
 
 ),
 
@@ -34,6 +66,10 @@ creators as (
 engagement_daily as (
 
     select * from {{ ref('int_creator_engagement_daily') }}
+
+    {% if is_incremental() -%}
+    where day >= {{ read_since }}
+    {%- endif %}
 
 ),
 
@@ -196,6 +232,10 @@ final as (
         on
             joined.creator_id = week_before.creator_id
             and week_before.day = cast({{ dbt.dateadd('day', -7, 'joined.day') }} as date)
+
+    {% if is_incremental() -%}
+    where joined.day >= {{ lookback_start_day(timestamp_to_epoch_ms('day')) }}
+    {%- endif %}
 
 )
 
