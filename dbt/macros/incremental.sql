@@ -13,6 +13,22 @@
 {%- endmacro %}
 
 {#
+    The config of an incremental mart or intermediate model: an upsert on `unique_key`
+    (`upsert_strategy()`, unless `strategy` names another), new columns appended to the
+    built table, and `test_window_ms`, the model's time in epoch ms for the windowed tests
+    of incremental builds (macros/test_window.sql; none tests every row).
+#}
+{% macro incremental_mart_config(unique_key, test_window_ms=none, strategy=none) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy=strategy or upsert_strategy(),
+        unique_key=unique_key,
+        on_schema_change='append_new_columns',
+        meta={'test_window_ms': test_window_ms},
+    ) }}
+{%- endmacro %}
+
+{#
     `<column> >= <cutoff>` on incremental runs, where the cutoff is the newest value of
     `this_column` (epoch ms, or epoch minutes with unit='minute') in the built table minus
     the lookback; `1 = 1` on full builds.

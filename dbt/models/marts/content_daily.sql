@@ -1,13 +1,4 @@
-{# meta.test_window_ms: see macros/test_window.sql #}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=upsert_strategy(),
-        unique_key=['day', 'content_id'],
-        on_schema_change='append_new_columns',
-        meta={'test_window_ms': timestamp_to_epoch_ms('last_minute_start_at')},
-    )
-}}
+{{ incremental_mart_config(['day', 'content_id'], test_window_ms=timestamp_to_epoch_ms('last_minute_start_at')) }}
 
 {# Incremental builds rebuild the whole days inside the lookback, as content_daily_qoe. #}
 

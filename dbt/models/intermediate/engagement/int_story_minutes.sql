@@ -1,13 +1,4 @@
-{# meta.test_window_ms: see macros/test_window.sql #}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=upsert_strategy(),
-        unique_key=['story_id', 'epoch_minute'],
-        on_schema_change='append_new_columns',
-        meta={'test_window_ms': 'epoch_minute * 60000'},
-    )
-}}
+{{ incremental_mart_config(['story_id', 'epoch_minute'], test_window_ms='epoch_minute * 60000') }}
 
 {#
     The per-minute aggregates of stories, summed over platform and country: impressions,

@@ -1,13 +1,4 @@
-{# meta.test_window_ms: see macros/test_window.sql #}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=upsert_strategy(),
-        unique_key=['story_id', 'viewer_key'],
-        on_schema_change='append_new_columns',
-        meta={'test_window_ms': 'last_processed_at_ms'},
-    )
-}}
+{{ incremental_mart_config(['story_id', 'viewer_key'], test_window_ms='last_processed_at_ms') }}
 
 {#
     One row per story x viewer with any story fact (viewed, completed, reacted): when the

@@ -1,13 +1,4 @@
-{# meta.test_window_ms: see macros/test_window.sql #}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=upsert_strategy(),
-        unique_key=['day', 'content_id'],
-        on_schema_change='append_new_columns',
-        meta={'test_window_ms': 'last_epoch_minute * 60000'},
-    )
-}}
+{{ incremental_mart_config(['day', 'content_id'], test_window_ms='last_epoch_minute * 60000') }}
 
 {#
     The lake counts ad events per minute and content (the content the ad played in); it

@@ -9,14 +9,7 @@
     weeks before of the week-over-week changes.
 #}
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['day'],
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ incremental_mart_config(['day'], strategy='delete+insert') }}
 
 {%- set read_since -%}
     {%- if is_incremental() -%}

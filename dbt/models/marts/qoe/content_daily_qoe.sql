@@ -1,13 +1,4 @@
-{# meta.test_window_ms: see macros/test_window.sql #}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=upsert_strategy(),
-        unique_key=['view_date', 'content_id'],
-        on_schema_change='append_new_columns',
-        meta={'test_window_ms': 'last_view_start_ms'},
-    )
-}}
+{{ incremental_mart_config(['view_date', 'content_id'], test_window_ms='last_view_start_ms') }}
 
 with
 

@@ -1,13 +1,4 @@
-{# meta.test_window_ms: see macros/test_window.sql #}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=upsert_strategy(),
-        unique_key=['epoch_minute', 'content_id'],
-        on_schema_change='append_new_columns',
-        meta={'test_window_ms': 'epoch_minute * 60000'},
-    )
-}}
+{{ incremental_mart_config(['epoch_minute', 'content_id'], test_window_ms='epoch_minute * 60000') }}
 
 {#
     Event-time measures come from the per-minute aggregates (what happened in the minute);

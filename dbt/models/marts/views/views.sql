@@ -1,13 +1,4 @@
-{# meta.test_window_ms: see macros/test_window.sql #}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=upsert_strategy(),
-        unique_key=['app_id', 'session_id'],
-        on_schema_change='append_new_columns',
-        meta={'test_window_ms': 'last_event_ms'},
-    )
-}}
+{{ incremental_mart_config(['app_id', 'session_id'], test_window_ms='last_event_ms') }}
 
 {#
     The SQL twin of pipelines.views.finalize_views, plus the Mux-style scores and the

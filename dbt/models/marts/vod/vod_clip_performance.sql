@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=upsert_strategy(),
-        unique_key=['content_id'],
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ incremental_mart_config(['content_id']) }}
 
 {#
     Incremental builds recompute only the content whose views can have changed

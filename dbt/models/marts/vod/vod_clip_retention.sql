@@ -12,14 +12,7 @@
     only open do not count.
 #}
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=upsert_strategy(),
-        unique_key=['content_id', 'percent_point'],
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ incremental_mart_config(['content_id', 'percent_point']) }}
 
 with
 
