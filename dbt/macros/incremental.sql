@@ -127,6 +127,15 @@
     {%- endif %}
 {%- endmacro %}
 
+{# `content_id in (<content_with_changed_views>)` on incremental runs; `1 = 1` on full builds. #}
+{% macro changed_content_filter(by_state=true) -%}
+    {%- if is_incremental() -%}
+        content_id in ({{ content_with_changed_views(by_state) }})
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
 {#
     The keys whose `value_columns` differ between the CTE `built` (rows of this table) and
     the CTE `recomputed` (the same values computed again), a key missing on one side

@@ -1,4 +1,6 @@
-{{ incremental_mart_config(['day', 'content_id'], test_window_ms=timestamp_to_epoch_ms('last_minute_start_at')) }}
+{{ incremental_mart_config(
+    ['day', 'content_id'], test_window_ms=timestamp_to_epoch_ms('last_minute_start_at')
+) }}
 
 {# Incremental builds rebuild the whole days inside the lookback, as content_daily_qoe. #}
 

@@ -11,11 +11,10 @@
 
 {{ incremental_mart_config(['day'], strategy='delete+insert') }}
 
-{%- set read_since -%}
-    {%- if is_incremental() -%}
-    cast({{ dbt.dateadd('day', -7, lookback_start_day(timestamp_to_epoch_ms('day'))) }} as date)
-    {%- endif -%}
-{%- endset %}
+{% if is_incremental() %}
+    {% set lookback_start = lookback_start_day(timestamp_to_epoch_ms('day')) %}
+    {% set read_since = 'cast(' ~ dbt.dateadd('day', -7, lookback_start) ~ ' as date)' %}
+{% endif %}
 
 with
 

@@ -8,9 +8,7 @@ views as (
 
     where
         {{ incremental_lookback_day_filter('view_date', 'last_view_start_ms') }}
-        {%- if is_incremental() %}
-        and content_id in ({{ content_with_changed_views() }})
-        {%- endif %}
+        and {{ changed_content_filter() }}
 
 ),
 

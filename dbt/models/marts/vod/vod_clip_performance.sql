@@ -15,9 +15,7 @@ views as (
 
     where
         content_type in ('vod', 'clip')
-        {%- if is_incremental() %}
-        and content_id in ({{ content_with_changed_views() }})
-        {%- endif %}
+        and {{ changed_content_filter() }}
 
 ),
 

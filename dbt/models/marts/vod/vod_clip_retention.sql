@@ -24,9 +24,7 @@ views as (
         content_type in ('vod', 'clip')
         and is_started
         and percent_reached is not null
-        {%- if is_incremental() %}
-        and content_id in ({{ content_with_changed_views(by_state=false) }})
-        {%- endif %}
+        and {{ changed_content_filter(by_state=false) }}
 
 ),
 
