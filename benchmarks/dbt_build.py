@@ -50,7 +50,7 @@ from marquee.history.manifest import Manifest
 from marquee.history.plan import HistoryPlan, default_rate
 from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES
 from marquee.layout import DataLayout
-from marquee.refresh import FAILURE_TAIL_LINES, REFRESH_EXCLUDES, refresh_build_args
+from marquee.refresh import REFRESH_EXCLUDES, refresh_build_args
 from marquee.settings import PROJECT_ROOT, Settings
 from marquee.simulator.clock import HOUR_MS
 
@@ -144,10 +144,10 @@ def timed_dbt_build(worker: DbtWorker, label: str, *args: str) -> TimedBuild:
     """
     build = worker.build(*args)
     if not build.success:
-        tail = "\n".join(build.output.rstrip().splitlines()[-FAILURE_TAIL_LINES:])
-        raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{tail}")
+        raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{build.tail()}")
     run_results = dbt_artifacts_dir(worker.layout) / "target" / "run_results.json"
     shutil.copyfile(run_results, run_results.with_name(f"run_results-{label}.json"))
+    assert build.cpu_s is not None  # the worker measures its own process
     return TimedBuild(
         seconds=build.duration_s,
         cpu_s=build.cpu_s,

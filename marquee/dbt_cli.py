@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -30,14 +29,19 @@ class DbtBuildResult:
     returncode: int
     duration_s: float
     output: str
-    cpu_s: float
-    """User + system CPU seconds of the build (dbt and DuckDB's threads)."""
+    cpu_s: float | None = None
+    """User + system CPU seconds of the build (dbt and DuckDB's threads); measured by the
+    dbt worker only, whose process is its own."""
 
     @property
     def summary(self) -> str:
         """dbt's closing tally, e.g. `PASS=55 WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=55`."""
         match = re.search(r"Done\. (PASS=.*)$", self.output, flags=re.MULTILINE)
         return match.group(1).strip() if match else f"exit code {self.returncode}"
+
+    def tail(self, lines: int = 40) -> str:
+        """The last `lines` lines of dbt's output: where a failed build names what failed."""
+        return "\n".join(self.output.rstrip().splitlines()[-lines:])
 
 
 def dbt_artifacts_dir(layout: DataLayout) -> Path:
@@ -54,9 +58,14 @@ def dbt_command(layout: DataLayout, *args: str) -> list[str]:
         if found is None:
             raise FileNotFoundError(f"no dbt executable next to {sys.executable} or on PATH")
         executable = Path(found)
+    return [str(executable), *dbt_arguments(layout, *args)]
+
+
+def dbt_arguments(layout: DataLayout, *args: str) -> list[str]:
+    """`args` plus the project, profile, target and artifact options of this data
+    directory: the command line without the executable, as dbt's Python API takes it."""
     artifacts = dbt_artifacts_dir(layout)
     return [
-        str(executable),
         *args,
         "--project-dir",
         str(DBT_PROJECT_DIR),
@@ -94,7 +103,6 @@ def dbt_environment(layout: DataLayout) -> dict[str, str]:
 def run_dbt_build(layout: DataLayout, *args: str) -> DbtBuildResult:
     """Run `dbt build [args]` (models, unit tests and data tests) and capture its output."""
     started = time.monotonic()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     completed = subprocess.run(
         dbt_command(layout, "build", *args),
         cwd=DBT_PROJECT_DIR,
@@ -108,11 +116,4 @@ def run_dbt_build(layout: DataLayout, *args: str) -> DbtBuildResult:
         returncode=completed.returncode,
         duration_s=time.monotonic() - started,
         output=completed.stdout + completed.stderr,
-        # Children that ended meanwhile count too: exact only when builds do not overlap.
-        cpu_s=cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN), before),
     )
-
-
-def cpu_seconds(after: resource.struct_rusage, before: resource.struct_rusage) -> float:
-    """User + system CPU seconds between two getrusage() readings."""
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

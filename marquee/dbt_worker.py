@@ -38,8 +38,7 @@ from marquee.dbt_cli import (
     DBT_BYTECODE_CACHE,
     DBT_PROJECT_DIR,
     DbtBuildResult,
-    cpu_seconds,
-    dbt_command,
+    dbt_arguments,
     dbt_environment,
 )
 from marquee.layout import DataLayout
@@ -55,12 +54,6 @@ class DbtWorker:
         self.layout = layout
         self._process: Any = None
         self._connection: Connection | None = None
-        self.builds = 0
-        """Builds run by the current child (1 for its first, parsing one)."""
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
 
     def build(self, *args: str) -> DbtBuildResult:
         started = time.monotonic()
@@ -76,9 +69,7 @@ class DbtWorker:
                 duration_s=time.monotonic() - started,
                 output=f"the dbt worker process died during the build ({exc!r}, "
                 f"exit code {exitcode})",
-                cpu_s=0.0,
             )
-        self.builds += 1
         return DbtBuildResult(
             success=success,
             returncode=0 if success else 1,
@@ -110,7 +101,6 @@ class DbtWorker:
         child_end.close()
         log.info("dbt worker started (pid %d)", self._process.pid)
         self._connection = parent_end
-        self.builds = 0
         return parent_end
 
     def _reap(self, timeout_s: float = 30.0) -> int | None:
@@ -165,7 +155,7 @@ def _invoke(layout: DataLayout, *args: str, manifest: Any = None) -> tuple[bool,
     from dbt.cli.main import dbtRunner
 
     try:
-        result = dbtRunner(manifest=manifest).invoke(dbt_command(layout, *args)[1:])
+        result = dbtRunner(manifest=manifest).invoke(dbt_arguments(layout, *args))
     except BaseException as exc:  # KeyboardInterrupt too: report it, serve the next build
         print(f"dbt raised {type(exc).__name__}: {exc}")
         return False, None
@@ -185,3 +175,8 @@ def _release_warehouse() -> None:
         DuckDBConnectionManager._ENV = None
         if environment is not None:
             environment.close()
+
+
+def cpu_seconds(after: resource.struct_rusage, before: resource.struct_rusage) -> float:
+    """User + system CPU seconds between two getrusage() readings."""
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

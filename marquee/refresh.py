@@ -47,7 +47,6 @@ DbtBuild = Callable[..., DbtBuildResult]
 """`dbt build [args]` for one data directory: a one-off `dbt` command
 (`run_dbt_build`) or the loop's long-lived worker (`DbtWorker.build`)."""
 
-FAILURE_TAIL_LINES = 40
 
 log = logging.getLogger("marquee.refresh")
 
@@ -132,13 +131,12 @@ def refresh_once(
         if stop.is_set():
             log.warning("dbt build interrupted after %.1fs", build.duration_s)
         else:
-            tail = "\n".join(build.output.rstrip().splitlines()[-FAILURE_TAIL_LINES:])
             log.error(
                 "dbt build FAILED in %.1fs (%s); serving.duckdb not updated; log: %s\n%s",
                 build.duration_s,
                 build.summary,
                 dbt_artifacts_dir(layout) / "logs" / "dbt.log",
-                tail,
+                build.tail(),
             )
         return CycleResult(dbt_ok=False, checks_ok=None, published=False)
     log.info("dbt build ok in %.1fs (%s)", build.duration_s, build.summary)
