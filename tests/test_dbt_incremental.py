@@ -394,12 +394,21 @@ def run_dbt_build(
     )  # fmt: skip
 
 
+BUILD_STAMPS = {"built_at_ms", "views_built_at_ms"}
+"""When the build that wrote a row started: differs between any two builds by design."""
+
+
 def snapshot(layout: DataLayout) -> dict[str, list[tuple[Any, ...]]]:
+    """Each compared table's rows, columns by name (a column a build appended to an older
+    table comes last), without the build stamps."""
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
-        return {
-            table: sorted(connection.execute(f"select * from main.{table}").fetchall(), key=repr)
-            for table in COMPARED
-        }
+        return {table: table_rows(connection, table) for table in COMPARED}
+
+
+def table_rows(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple[Any, ...]]:
+    relation = connection.table(f"main.{table}")
+    columns = sorted(set(relation.columns) - BUILD_STAMPS)
+    return sorted(relation.select(*columns).fetchall(), key=repr)
 
 
 def view_states(layout: DataLayout) -> dict[str, str]:
@@ -452,15 +461,10 @@ def incremental_then_full(
     # watermark column (built before it had one) rewrites every row it can, once.
     with duckdb.connect(str(layout.dbt_db)) as connection:
         connection.execute("drop table main.stg_pipeline__minute_aggregates__merged_runs")
-        for mart in (
-            "content_minute_qoe",
-            "int_story_viewers",
-            "content_daily_qoe",
-            "vod_clip_retention",
-        ):
+        for mart in ("content_minute_qoe", "int_story_viewers"):
             connection.execute(f"alter table main.{mart} drop column last_processed_at_ms")
-        connection.execute("alter table main.vod_clip_performance drop column open_views")
-        connection.execute("alter table main.vod_clip_performance drop column last_processed_at_ms")
+        for mart in ("content_daily_qoe", "vod_clip_performance", "vod_clip_retention"):
+            connection.execute(f"alter table main.{mart} drop column views_built_at_ms")
     dbt_build(layout, SECOND_NOW_MS)
     rebuilt.update(
         (f"{table} without its ledger", rows) for table, rows in snapshot(layout).items()

@@ -103,34 +103,21 @@
 {#
     On an incremental build of a mart over the `views` mart that keeps whole content
     together (per content, or per content and day), the content whose views can have
-    changed since this table was built:
-    - content with a view a pipeline run merged since: the view's last_processed_at_ms is
-      newer than any this table has read (the same ordering of runs the `views` mart
-      relies on), so the mart carries the newest it read as `last_processed_at_ms`;
-    - unless `by_state` is false (a mart that reads nothing a view's state changes),
-      content with a view still open, or open when this table was built (`open_views`):
-      the `views` mart rewrites open views on every build, their state moving with "now".
-    Every view of any other content is final, and so are its rows. A table built before
-    it had these columns reads as if every content changed, once.
+    changed since this table was built: those with a view that `views` wrote since, its
+    `built_at_ms` newer than any this table has read (the mart keeps the newest it read as
+    `views_built_at_ms`). `views` rewrites exactly the views that can change: those a new
+    pipeline run touched and those still open, whose state moves with "now". Every view of
+    any other content is final, and so are its rows; a view never changes content. A
+    table built before it had `views_built_at_ms` reads as if every content changed, once.
+    `content_id in (...)` on incremental runs; `1 = 1` on full builds.
 #}
-{% macro content_with_changed_views(by_state=true) -%}
-    select changed_views.content_id
-    from {{ ref('views') }} as changed_views
-    where
-        changed_views.last_processed_at_ms > {{ built_max('last_processed_at_ms') }}
-    {%- if by_state %}
-        or changed_views.view_state = 'open'
-    {%- endif %}
-    {%- if by_state and built_has_column('open_views') %}
-    union
-    select built_rows.content_id from {{ this }} as built_rows where built_rows.open_views > 0
-    {%- endif %}
-{%- endmacro %}
-
-{# `content_id in (<content_with_changed_views>)` on incremental runs; `1 = 1` on full builds. #}
-{% macro changed_content_filter(by_state=true) -%}
+{% macro changed_content_filter() -%}
     {%- if is_incremental() -%}
-        content_id in ({{ content_with_changed_views(by_state) }})
+        content_id in (
+            select rewritten_views.content_id
+            from {{ ref('views') }} as rewritten_views
+            where rewritten_views.built_at_ms > {{ built_max('views_built_at_ms') }}
+        )
     {%- else -%}
         1 = 1
     {%- endif -%}
@@ -184,10 +171,4 @@
     from {{ rows }} as partial_rows
     group by {{ key_columns | join(', ') }}
     having count(*) > 1
-{%- endmacro %}
-
-{# The columns content_with_changed_views reads, as select-list items over `views` rows. #}
-{% macro open_views_and_watermark() -%}
-        cast(sum(case when view_state = 'open' then 1 else 0 end) as {{ dbt.type_bigint() }}) as open_views,
-        max(last_processed_at_ms) as last_processed_at_ms
 {%- endmacro %}

@@ -71,8 +71,16 @@
     {%- if pinned is not none -%}
         cast({{ pinned | int }} as {{ dbt.type_bigint() }})
     {%- else -%}
-        cast({{ (run_started_at.timestamp() * 1000) | int }} as {{ dbt.type_bigint() }})
+        {{ build_started_epoch_ms() }}
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    When this dbt invocation started, in epoch milliseconds: the stamp of the rows a build
+    writes (`views.built_at_ms`). Never pinned: it orders builds, not the data.
+#}
+{% macro build_started_epoch_ms() -%}
+    cast({{ (run_started_at.timestamp() * 1000) | int }} as {{ dbt.type_bigint() }})
 {%- endmacro %}
 
 

@@ -226,7 +226,7 @@ final as (
             and week_before.day = cast({{ dbt.dateadd('day', -7, 'joined.day') }} as date)
 
     {% if is_incremental() -%}
-    where joined.day >= {{ lookback_start_day(timestamp_to_epoch_ms('day')) }}
+    where joined.day >= {{ lookback_start }}
     {%- endif %}
 
 )

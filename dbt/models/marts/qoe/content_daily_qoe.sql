@@ -21,7 +21,7 @@ final as (
         max(content_type) as content_type,
         {{ view_set_metrics() }},
         max(view_start_ms) as last_view_start_ms,
-        {{ open_views_and_watermark() }}
+        max(built_at_ms) as views_built_at_ms
 
     from views
 

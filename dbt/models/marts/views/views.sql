@@ -142,7 +142,8 @@ final as (
                 ) / 2
         end as smoothness_score,
         with_catalogue.event_count,
-        with_catalogue.last_processed_at_ms
+        with_catalogue.last_processed_at_ms,
+        {{ build_started_epoch_ms() }} as built_at_ms
 
     from with_catalogue
 

@@ -6,10 +6,8 @@
     (9.3 s of 47 s). The comparisons are the definition's own (percent_reached >=
     point / 100.0), so boundary views land exactly where the definition puts them.
 
-    Incremental builds recompute only the content with newly merged views
-    (content_with_changed_views), from all of its views, as vod_clip_performance does. A
-    view's state does not move its highest point or whether it started, so views that are
-    only open do not count.
+    Incremental builds recompute only the content whose views changed
+    (changed_content_filter), from all of its views, as vod_clip_performance does.
 #}
 
 {{ incremental_mart_config(['content_id', 'percent_point']) }}
@@ -24,7 +22,7 @@ views as (
         content_type in ('vod', 'clip')
         and is_started
         and percent_reached is not null
-        and {{ changed_content_filter(by_state=false) }}
+        and {{ changed_content_filter() }}
 
 ),
 
@@ -44,7 +42,7 @@ highest_points as (
         content_id,
         creator_id,
         content_type,
-        last_processed_at_ms,
+        built_at_ms,
         0
         {%- for point in range(5, 101, 5) %}
         + case when percent_reached >= {{ point }} / 100.0 then 5 else 0 end
@@ -62,7 +60,7 @@ views_per_highest_point as (
         max(creator_id) as creator_id,
         max(content_type) as content_type,
         count(*) as views,
-        max(last_processed_at_ms) as last_processed_at_ms
+        max(built_at_ms) as views_built_at_ms
 
     from highest_points
 
@@ -77,7 +75,7 @@ started_per_content as (
         max(creator_id) as creator_id,
         max(content_type) as content_type,
         cast(sum(views) as {{ dbt.type_bigint() }}) as started_views,
-        max(last_processed_at_ms) as last_processed_at_ms
+        max(views_built_at_ms) as views_built_at_ms
 
     from views_per_highest_point
 
@@ -115,7 +113,7 @@ final as (
         started_per_content.started_views,
         reached.views_reaching,
         {{ pct('reached.views_reaching', 'started_per_content.started_views') }} as retention_pct,
-        started_per_content.last_processed_at_ms
+        started_per_content.views_built_at_ms
 
     from reached
 
