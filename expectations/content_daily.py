@@ -28,7 +28,9 @@ MEASURE_COLUMNS = (
     "startup_ms_sum",
     "watched_ms",
 )
-COLUMNS = (*KEY_COLUMNS, *ATTRIBUTE_COLUMNS, *MEASURE_COLUMNS, "last_minute_start_at")
+BUILD_COLUMNS = ("last_minute_start_at", "built_at_ms")
+"""When the newest minute of the row started, and when the dbt build that wrote it started."""
+COLUMNS = (*KEY_COLUMNS, *ATTRIBUTE_COLUMNS, *MEASURE_COLUMNS, *BUILD_COLUMNS)
 CONTENT_TYPES = ("live", "vod", "clip", "story")
 
 
@@ -41,7 +43,7 @@ def build_suite() -> ExpectationSuite:
     suite.add_expectation(
         gxe.ExpectTableColumnsToMatchSet(column_set=list(COLUMNS), exact_match=True)
     )
-    for column in (*KEY_COLUMNS, *ATTRIBUTE_COLUMNS, "last_minute_start_at"):
+    for column in (*KEY_COLUMNS, *ATTRIBUTE_COLUMNS, *BUILD_COLUMNS):
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column))
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeInSet(column="content_type", value_set=list(CONTENT_TYPES))

@@ -91,15 +91,21 @@ class DbtWorker:
             return self._connection
         self._reap()
         parent_end, child_end = _START.Pipe()
-        self._process = _START.Process(
+        process = _START.Process(
             target=_serve,
             args=(child_end, str(self.layout.root)),
             name="marquee-dbt-worker",
             daemon=True,
         )
-        self._process.start()
-        child_end.close()
-        log.info("dbt worker started (pid %d)", self._process.pid)
+        try:
+            process.start()
+        except BaseException:
+            parent_end.close()
+            raise
+        finally:
+            child_end.close()
+        log.info("dbt worker started (pid %d)", process.pid)
+        self._process = process
         self._connection = parent_end
         return parent_end
 

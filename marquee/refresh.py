@@ -5,8 +5,9 @@ Every cycle (about once a minute in the demo):
 1. `dbt build` of the project in `dbt/` on the local DuckDB target: the staging models read
    the Parquet files of the runs the pipeline has committed under `$MARQUEE_DATA_DIR/lake/`,
    the marts are rebuilt in `warehouse/dbt.duckdb` (incremental ones over the late-data
-   lookback only) and every unit and data test runs (on incremental models over the rows
-   the build can have rewritten; the first build of a warehouse is a full refresh).
+   lookback only) and every data test runs (on incremental models over the rows the build
+   wrote, once the loop has had a passing build; the first build of a warehouse is a full
+   refresh).
 2. The Great Expectations checkpoint (`expectations.run_mart_checkpoint`) on the marts;
    results land as JSON under `$MARQUEE_DATA_DIR/gx/`.
 3. Publish: copy `dbt.duckdb` to `serving.duckdb` under a temporary name, fsync, rename.
@@ -73,16 +74,24 @@ runs them (tests/test_dbt_build.py builds without this). Over a month of history
 6 of the 89 node-seconds of every cycle."""
 
 
-def refresh_build_args(layout: DataLayout) -> list[str]:
+TEST_ALL_ROWS = ("--vars", '{"marquee_test_all_rows": true}')
+"""Data tests over every row of the incremental models, not only the rows the build wrote
+(dbt/macros/test_window.sql)."""
+
+
+def refresh_build_args(layout: DataLayout, test_all_rows: bool = True) -> list[str]:
     """The refresh loop's `dbt build` arguments: `--full-refresh` for the first build of a
     warehouse, a plain build after; never the unit tests (REFRESH_EXCLUDES).
 
-    An incremental build tests only the rows of its incremental models that it can have
-    rewritten (dbt/macros/test_window.sql); the first build writes every row, so it must
-    test every row, which is what dbt does on a full refresh.
+    A plain build's data tests check only the rows of the incremental models that it wrote
+    (dbt/macros/test_window.sql); the rows an earlier build wrote were checked then, but
+    only if that build passed. `test_all_rows` (TEST_ALL_ROWS) makes the build test every
+    row: the loop asks for it on its first build and after a failed one, and `--once`
+    always. A full refresh writes, and so tests, every row anyway.
     """
-    first = [] if layout.dbt_db.exists() else ["--full-refresh"]
-    return [*first, *REFRESH_EXCLUDES]
+    if not layout.dbt_db.exists():
+        return ["--full-refresh", *REFRESH_EXCLUDES]
+    return [*(TEST_ALL_ROWS if test_all_rows else ()), *REFRESH_EXCLUDES]
 
 
 def publish_snapshot(layout: DataLayout) -> int:
@@ -115,18 +124,22 @@ def _fold_wal_into(database: Path) -> None:
 
 
 def refresh_once(
-    layout: DataLayout, stop: threading.Event | None = None, dbt_build: DbtBuild | None = None
+    layout: DataLayout,
+    stop: threading.Event | None = None,
+    dbt_build: DbtBuild | None = None,
+    test_all_rows: bool = True,
 ) -> CycleResult:
     """One cycle: dbt build, checkpoint, publish; each step logs one line with its duration.
 
     `dbt_build` runs the build; by default a one-off `dbt` command (`--once`).
+    `test_all_rows`: see refresh_build_args.
     """
     stop = stop or threading.Event()
     dbt_build = dbt_build or (lambda *args: run_dbt_build(layout, *args))
     layout.ensure()
     ensure_lake(layout)
 
-    build = dbt_build(*refresh_build_args(layout))
+    build = dbt_build(*refresh_build_args(layout, test_all_rows))
     if not build.success:
         if stop.is_set():
             log.warning("dbt build interrupted after %.1fs", build.duration_s)
@@ -196,16 +209,22 @@ def run_forever(layout: DataLayout, interval_s: float, stop: threading.Event) ->
     """Start a cycle every `interval_s` seconds (or right after a longer one) until `stop`.
 
     Every build runs in one long-lived dbt worker (`marquee.dbt_worker`), so only the first
-    pays for importing dbt and parsing the project.
+    pays for importing dbt and parsing the project. A build after a passing one tests only
+    the rows it wrote; the first, and the one after a failure, test every row.
     """
+    last_build_passed = False
     with DbtWorker(layout) as worker:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                refresh_once(layout, stop, worker.build)
+                cycle = refresh_once(
+                    layout, stop, worker.build, test_all_rows=not last_build_passed
+                )
+                last_build_passed = cycle.dbt_ok
             except Exception:
                 # Keep the loop alive through a transient fault (disk full, dbt missing for
                 # a moment during an upgrade); the next cycle starts from scratch.
+                last_build_passed = False
                 log.exception("refresh cycle crashed; retrying at the next interval")
             stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
     log.info("refresh loop stopped")

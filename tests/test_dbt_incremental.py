@@ -542,8 +542,8 @@ def test_without_a_lookback_late_data_for_an_old_minute_is_missed(
 def test_an_incremental_build_still_tests_the_rows_it_writes(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """Tests of a plain build see only the lookback window (dbt/macros/test_window.sql);
-    a bad row a new run lands there must still fail the build."""
+    """Tests of a plain build see only the rows it wrote (dbt/macros/test_window.sql); a
+    bad row a new run lands must still fail the build."""
     layout = new_layout(tmp_path_factory.mktemp("bad_new_run") / "data")
     first_run(layout)
     only = ("stg_pipeline__minute_aggregates",)
@@ -552,3 +552,24 @@ def test_an_incremental_build_still_tests_the_rows_it_writes(
     completed = run_dbt_build(layout, SECOND_NOW_MS, marts=only)
     assert completed.returncode != 0
     assert "FAIL 1 non_negative_stg_pipeline__minute_aggregates" in completed.stdout
+
+
+def test_a_bad_row_an_earlier_build_wrote_fails_every_build_that_tests_all_rows(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Once a later build has written other rows, a plain build no longer sees the bad row
+    a failed build wrote; the build that tests every row, which the refresh loop runs after
+    a failure (marquee.refresh.TEST_ALL_ROWS), still fails on it."""
+    layout = new_layout(tmp_path_factory.mktemp("bad_old_row") / "data")
+    first_run(layout)
+    only = ("stg_pipeline__minute_aggregates",)
+    dbt_build(layout, FIRST_NOW_MS, marts=only)
+    land(layout, 3, {MINUTE_AGGREGATES: [minute_row(NEXT_DAY_MINUTE, "c1", played_ms=-5)]})
+    assert run_dbt_build(layout, SECOND_NOW_MS, marts=only).returncode != 0
+    land(layout, 4, {MINUTE_AGGREGATES: [minute_row(NEXT_DAY_MINUTE + 1, "c1")]})
+
+    dbt_build(layout, SECOND_NOW_MS, marts=only)
+    every_row = run_dbt_build(layout, SECOND_NOW_MS, marts=only, marquee_test_all_rows=True)
+
+    assert every_row.returncode != 0
+    assert "FAIL 1 non_negative_stg_pipeline__minute_aggregates" in every_row.stdout

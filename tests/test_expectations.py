@@ -32,6 +32,7 @@ def mart_row(content_id: str, **values: Any) -> dict[str, Any]:
         "startup_ms_sum": 1_500,
         "watched_ms": 52_200,
         "last_minute_start_at": dt.datetime(2026, 2, 6, 23, 59),
+        "built_at_ms": 1_770_422_400_000,
     }
     row.update(values)
     return row
@@ -67,7 +68,7 @@ def test_checkpoint_passes_on_good_mart(tmp_path: Path, results_dir: Path) -> No
 
     assert summary.success, summary.failed_expectation_names
     assert summary.failed_expectations == 0
-    assert summary.evaluated_expectations == 27
+    assert summary.evaluated_expectations == 28
     assert summary.results_path == results_dir / "content_daily" / "latest.json"
     written = json.loads(summary.results_path.read_text())
     assert written["success"] is True
@@ -107,7 +108,7 @@ def test_checkpoint_fails_and_names_each_broken_rule(tmp_path: Path, results_dir
         "expect_column_values_to_not_be_null(creator_id)",
     }
     assert summary.failed_expectations == 5
-    assert summary.evaluated_expectations == 27
+    assert summary.evaluated_expectations == 28
     written = json.loads((results_dir / "content_daily" / "latest.json").read_text())
     assert written["success"] is False
     assert set(written["failed_expectations"]) == set(summary.failed_expectation_names)

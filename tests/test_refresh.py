@@ -24,6 +24,7 @@ import pytest
 from marquee.dbt_cli import dbt_artifacts_dir
 from marquee.lake import MINUTE_AGGREGATES, MINUTE_AGGREGATES_SCHEMA, write_table_atomically
 from marquee.layout import DataLayout
+from marquee.refresh import TEST_ALL_ROWS, refresh_build_args
 from marquee.settings import PROJECT_ROOT
 
 EPOCH_MINUTE = 29_507_039  # 2026-02-06 23:59 UTC
@@ -152,7 +153,7 @@ def test_first_build_of_a_warehouse_is_a_full_refresh_without_unit_tests(
     runs: dict[str, Finished],
 ) -> None:
     """The first build writes every row, so it must test every row (a plain build tests
-    only the lookback window); the refresh loop never runs the SQL's unit tests."""
+    only the rows it wrote); the refresh loop never runs the SQL's unit tests."""
     run = runs["good"]
     assert run.returncode == 0, run.output
     run_results = dbt_artifacts_dir(run.layout) / "target" / "run_results.json"
@@ -197,4 +198,15 @@ def test_loop_builds_every_cycle_in_one_dbt_worker_that_releases_the_warehouse(
     assert sum("expectations checkpoint ok in" in line for line in lines) >= 2, run.output
     assert sum("published" in line for line in lines) >= 2, run.output
     run_results = dbt_artifacts_dir(run.layout) / "target" / "run_results.json"
-    assert json.loads(run_results.read_text())["args"].get("full_refresh") is not True
+    last_build = json.loads(run_results.read_text())["args"]
+    assert last_build.get("full_refresh") is not True
+    # After a passing build, the next tests only the rows it writes.
+    assert "marquee_test_all_rows" not in last_build.get("vars", {}), last_build
+
+
+def test_a_build_tests_every_row_unless_the_previous_build_passed(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path / "data").ensure()
+    assert refresh_build_args(layout)[0] == "--full-refresh"  # no warehouse yet
+    layout.dbt_db.touch()
+    assert refresh_build_args(layout, test_all_rows=True)[:2] == list(TEST_ALL_ROWS)
+    assert not set(TEST_ALL_ROWS) & set(refresh_build_args(layout, test_all_rows=False))

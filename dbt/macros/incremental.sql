@@ -14,17 +14,16 @@
 
 {#
     The config of an incremental mart or intermediate model: an upsert on `unique_key`
-    (`upsert_strategy()`, unless `strategy` names another), new columns appended to the
-    built table, and `test_window_ms`, the model's time in epoch ms for the windowed tests
-    of incremental builds (macros/test_window.sql; none tests every row).
+    (`upsert_strategy()`, unless `strategy` names another) and new columns appended to the
+    built table. The model stamps every row it writes with `built_at_ms`, which is how the
+    data tests of a plain build find the rows it wrote (macros/test_window.sql).
 #}
-{% macro incremental_mart_config(unique_key, test_window_ms=none, strategy=none) -%}
+{% macro incremental_mart_config(unique_key, strategy=none) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy=strategy or upsert_strategy(),
         unique_key=unique_key,
         on_schema_change='append_new_columns',
-        meta={'test_window_ms': test_window_ms},
     ) }}
 {%- endmacro %}
 

@@ -91,10 +91,9 @@
 
 {#
     The model's config for incremental staging over `lake_table` with grain `unique_key`.
-    `test_window_ms` (epoch ms over the model's columns) limits the tests of a plain build
-    to the late-data lookback (macros/test_window.sql): a run can only touch keys there.
+    The model stamps every row it writes with `built_at_ms` (macros/test_window.sql).
 #}
-{% macro incremental_staging_config(lake_table, unique_key, test_window_ms) -%}
+{% macro incremental_staging_config(lake_table, unique_key) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy=upsert_strategy(),
@@ -102,7 +101,6 @@
         on_schema_change='fail',
         pre_hook="{{ record_pending_runs('" ~ lake_table ~ "') }}",
         post_hook="{{ record_merged_runs() }}",
-        meta={'test_window_ms': test_window_ms},
     ) }}
 {%- endmacro %}
 

@@ -12,20 +12,21 @@
     group-by gives the same rows, and grouping the lake rows by their own keys straight
     off the files is an order of magnitude cheaper than grouping the joined rows.
 #}
-{% macro merged_minute_aggregates(lake_rows) -%}
+{% macro merged_minute_aggregates(lake_rows, stamped=false) -%}
 
 {{ summed_content_minutes(lake_rows, minute_key_columns(), minute_measure_columns()) }},
 
-{{ minute_aggregates_final() }}
+{{ minute_aggregates_final(stamped) }}
 
 {%- endmacro %}
 
 {#
     The last CTE and select of the minute aggregates over `combined` (the CTE that
     summed_content_minutes or remerged_content_minutes ends with): the minute's timestamp
-    and UTC day, in the table's column order.
+    and UTC day, in the table's column order; `stamped` adds the build stamp of the
+    incremental table (`built_at_ms`, macros/test_window.sql).
 #}
-{% macro minute_aggregates_final() -%}
+{% macro minute_aggregates_final(stamped=false) -%}
 
 final as (
 
@@ -47,7 +48,13 @@ final as (
 
 )
 
-select * from final
+select
+    *
+    {%- if stamped %},
+    {{ build_started_epoch_ms() }} as built_at_ms
+    {%- endif %}
+
+from final
 
 {%- endmacro %}
 

@@ -1,6 +1,4 @@
-{{ incremental_mart_config(
-    ['day', 'content_id'], test_window_ms=timestamp_to_epoch_ms('last_minute_start_at')
-) }}
+{{ incremental_mart_config(['day', 'content_id']) }}
 
 {# Incremental builds rebuild the whole days inside the lookback, as content_daily_qoe. #}
 
@@ -61,4 +59,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

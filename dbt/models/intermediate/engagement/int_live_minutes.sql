@@ -1,4 +1,4 @@
-{{ incremental_mart_config(['live_id', 'epoch_minute'], test_window_ms='epoch_minute * 60000') }}
+{{ incremental_mart_config(['live_id', 'epoch_minute']) }}
 
 {#
     The per-minute aggregates of live content, summed over platform and country: the one
@@ -66,4 +66,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

@@ -1,4 +1,4 @@
-{{ incremental_mart_config(['story_id', 'epoch_minute'], test_window_ms='epoch_minute * 60000') }}
+{{ incremental_mart_config(['story_id', 'epoch_minute']) }}
 
 {#
     The per-minute aggregates of stories, summed over platform and country: impressions,
@@ -38,4 +38,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

@@ -1,4 +1,4 @@
-{{ incremental_mart_config(['story_id', 'viewer_key'], test_window_ms='last_processed_at_ms') }}
+{{ incremental_mart_config(['story_id', 'viewer_key']) }}
 
 {#
     One row per story x viewer with any story fact (viewed, completed, reacted): when the
@@ -191,4 +191,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

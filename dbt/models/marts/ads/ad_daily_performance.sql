@@ -1,4 +1,4 @@
-{{ incremental_mart_config(['day', 'content_id'], test_window_ms='last_epoch_minute * 60000') }}
+{{ incremental_mart_config(['day', 'content_id']) }}
 
 {#
     The lake counts ad events per minute and content (the content the ad played in); it
@@ -61,4 +61,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

@@ -231,4 +231,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

@@ -1,4 +1,4 @@
-{{ incremental_mart_config(['view_date', 'content_id'], test_window_ms='last_view_start_ms') }}
+{{ incremental_mart_config(['view_date', 'content_id']) }}
 
 with
 
@@ -29,4 +29,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

@@ -1,4 +1,4 @@
-{{ incremental_mart_config(['epoch_minute', 'content_id'], test_window_ms='epoch_minute * 60000') }}
+{{ incremental_mart_config(['epoch_minute', 'content_id']) }}
 
 {#
     Event-time measures come from the per-minute aggregates (what happened in the minute);
@@ -197,4 +197,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

@@ -1,4 +1,4 @@
-{{ incremental_mart_config(['app_id', 'session_id'], test_window_ms='last_event_ms') }}
+{{ incremental_mart_config(['app_id', 'session_id']) }}
 
 {#
     The SQL twin of pipelines.views.finalize_views, plus the Mux-style scores and the

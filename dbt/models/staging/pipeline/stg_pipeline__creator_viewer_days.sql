@@ -4,7 +4,7 @@
 #}
 {% set key_columns = ['creator_id', 'viewer_key', 'day', 'activity'] %}
 
-{{ incremental_staging_config('creator_viewer_days', key_columns, none) }}
+{{ incremental_staging_config('creator_viewer_days', key_columns) }}
 
 with
 
@@ -35,4 +35,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

@@ -4,7 +4,7 @@
 #}
 {% set key_columns = ['live_id', 'viewer_key', 'fact', 'at_ms'] %}
 
-{{ incremental_staging_config('live_viewer_facts', key_columns, 'at_ms') }}
+{{ incremental_staging_config('live_viewer_facts', key_columns) }}
 
 with
 
@@ -35,4 +35,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

@@ -8,7 +8,7 @@
 #}
 {% set key_columns = minute_key_columns() %}
 
-{{ incremental_staging_config('minute_aggregates', key_columns, 'epoch_minute * 60000') }}
+{{ incremental_staging_config('minute_aggregates', key_columns) }}
 
 with
 
@@ -16,10 +16,10 @@ with
 
 {{ remerged_content_minutes(pending_lake_rows('minute_aggregates'), key_columns, minute_measure_columns()) }},
 
-{{ minute_aggregates_final() }}
+{{ minute_aggregates_final(stamped=true) }}
 
 {% else %}
 
-{{ merged_minute_aggregates(pending_lake_rows('minute_aggregates')) }}
+{{ merged_minute_aggregates(pending_lake_rows('minute_aggregates'), stamped=true) }}
 
 {% endif %}

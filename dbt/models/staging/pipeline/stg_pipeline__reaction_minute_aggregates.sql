@@ -4,7 +4,7 @@
 #}
 {% set key_columns = ['epoch_minute', 'content_id', 'reaction'] %}
 
-{{ incremental_staging_config('reaction_minute_aggregates', key_columns, 'epoch_minute * 60000') }}
+{{ incremental_staging_config('reaction_minute_aggregates', key_columns) }}
 
 with
 
@@ -34,4 +34,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

@@ -4,7 +4,7 @@
 #}
 {% set key_columns = ['story_id', 'viewer_key', 'fact', 'at_ms', 'reaction'] %}
 
-{{ incremental_staging_config('story_viewer_facts', key_columns, 'at_ms') }}
+{{ incremental_staging_config('story_viewer_facts', key_columns) }}
 
 with
 
@@ -36,4 +36,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final

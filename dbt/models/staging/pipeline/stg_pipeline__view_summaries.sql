@@ -16,7 +16,7 @@
     'ended_at_ms', 'end_reason', 'max_playhead_ms', 'bitrate_weighted', 'event_count',
 ] %}
 
-{{ incremental_staging_config('view_summaries', key_columns, 'last_event_ms') }}
+{{ incremental_staging_config('view_summaries', key_columns) }}
 
 with
 
@@ -135,4 +135,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from final
