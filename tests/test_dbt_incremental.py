@@ -54,6 +54,7 @@ INCREMENTAL_MARTS = (
     "int_live_minutes",
     "int_story_minutes",
     "int_story_viewers",
+    "int_creator_engagement_daily",
 )
 # Staging over the lake merges only the runs it has not merged yet into the rows of the keys
 # they touch (dbt/macros/incremental_staging.sql); the second run adds to keys of the first.

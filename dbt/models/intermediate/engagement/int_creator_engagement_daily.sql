@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 {#
     One row per creator x UTC day with any story, live, follow or tip activity: the
     engagement numbers creator_daily_performance joins on (creator_id, day). Story reach and
@@ -7,7 +5,17 @@
     invalid reactions by the day the reaction was made; chat messages by the minute's day;
     follows and tips by event day. Stories take their creator from the stories mart, the
     one place that resolves it (catalogue first, else the story's events).
+
+    Incremental: a build replaces the whole days inside the lookback (delete+insert on the
+    day, as creator_daily_performance, whose (creator, day) rows can move between
+    creators), counting each of those days from every row of its inputs for that day.
 #}
+
+{{ incremental_mart_config(['day'], strategy='delete+insert') }}
+
+{% if is_incremental() %}
+    {% set lookback_start = lookback_start_day(timestamp_to_epoch_ms('day')) %}
+{% endif %}
 
 with
 
@@ -15,11 +23,19 @@ story_viewers as (
 
     select * from {{ ref('int_story_viewers') }}
 
+    {% if is_incremental() -%}
+    where cast({{ epoch_ms_to_timestamp('first_viewed_ms') }} as date) >= {{ lookback_start }}
+    {%- endif %}
+
 ),
 
 story_reactions as (
 
     select * from {{ ref('int_story_reactions') }}
+
+    {% if is_incremental() -%}
+    where cast({{ epoch_ms_to_timestamp('at_ms') }} as date) >= {{ lookback_start }}
+    {%- endif %}
 
 ),
 
@@ -37,17 +53,29 @@ live_minutes as (
 
     select * from {{ ref('int_live_minutes') }}
 
+    {% if is_incremental() -%}
+    where cast(minute_start_at as date) >= {{ lookback_start }}
+    {%- endif %}
+
 ),
 
 creator_minutes as (
 
     select * from {{ ref('stg_pipeline__creator_minute_aggregates') }}
 
+    {% if is_incremental() -%}
+    where cast(minute_start_at as date) >= {{ lookback_start }}
+    {%- endif %}
+
 ),
 
 tip_minutes as (
 
     select * from {{ ref('stg_pipeline__tip_minute_aggregates') }}
+
+    {% if is_incremental() -%}
+    where cast(minute_start_at as date) >= {{ lookback_start }}
+    {%- endif %}
 
 ),
 
@@ -176,7 +204,8 @@ final as (
         coalesce(follower_numbers.follows, 0) as follows,
         coalesce(follower_numbers.unfollows, 0) as unfollows,
         coalesce(follower_numbers.follows, 0)
-        - coalesce(follower_numbers.unfollows, 0) as net_followers
+        - coalesce(follower_numbers.unfollows, 0) as net_followers,
+        {{ build_started_epoch_ms() }} as built_at_ms
 
     from creator_days
 
