@@ -61,16 +61,16 @@ def dbt_command(layout: DataLayout, *args: str) -> list[str]:
     return [str(executable), *dbt_arguments(layout, *args)]
 
 
-def dbt_arguments(layout: DataLayout, *args: str) -> list[str]:
+def dbt_arguments(layout: DataLayout, *args: str, project_dir: Path = DBT_PROJECT_DIR) -> list[str]:
     """`args` plus the project, profile, target and artifact options of this data
     directory: the command line without the executable, as dbt's Python API takes it."""
     artifacts = dbt_artifacts_dir(layout)
     return [
         *args,
         "--project-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--profiles-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--target",
         DBT_TARGET,
         "--target-path",
@@ -85,6 +85,27 @@ DBT_BYTECODE_CACHE = Path(sys.prefix) / "pycache"
 virtual environment. With PYTHONDONTWRITEBYTECODE set, as it is in this project's shells,
 every dbt invocation compiled its ~1,300 modules from source again: seconds of CPU per
 build, about a third of an incremental build's fixed cost."""
+
+
+PROJECT_SOURCES = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
+"""What a parse of the dbt project reads, under its directory."""
+
+
+def project_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> tuple[tuple[str, int, int], ...]:
+    """Every project source file's path, size and modification time: differs after any
+    edit, addition or removal, so a parsed manifest can be known stale (a few ms)."""
+    files: list[Path] = []
+    for name in PROJECT_SOURCES:
+        source = project_dir / name
+        if source.is_dir():
+            files.extend(path for path in source.rglob("*") if path.is_file())
+        elif source.is_file():
+            files.append(source)
+    fingerprint = []
+    for path in sorted(files):
+        stat = path.stat()
+        fingerprint.append((str(path.relative_to(project_dir)), stat.st_size, stat.st_mtime_ns))
+    return tuple(fingerprint)
 
 
 def dbt_environment(layout: DataLayout) -> dict[str, str]:

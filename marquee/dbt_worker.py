@@ -1,10 +1,11 @@
-"""A long-lived dbt process for the refresh loop: dbt imported and the project parsed once.
+"""A long-lived dbt process for the refresh loop: dbt imported once, the project parsed again
+only after an edit.
 
 Every `dbt build` in a fresh process first imports dbt and its adapters (about 4 s here)
 and loads the project (partial parsing, about 1 s more). The refresh loop builds every
 minute, so those seconds were a fifth of each incremental cycle over a month of history.
 `DbtWorker` keeps one child process that runs dbt's programmatic API (`dbtRunner`) and
-hands every build after the first the manifest the first one parsed.
+hands every build the manifest it parsed last.
 
 Why a child process and not dbt inside the loop itself: dbt keeps global state and does
 not support two invocations at once in one process; a crash or leak in dbt stays in the
@@ -15,9 +16,10 @@ After each build the child closes dbt-duckdb's DuckDB instance, which otherwise 
 open between invocations and holds the warehouse's file lock: the expectations checkpoint
 and the snapshot copy open that file next.
 
-The manifest is parsed once per worker, so SQL edited while the loop runs is picked up
-when the loop restarts (`make demo` restarts it), or at once with `python -m
-marquee.refresh --once`, which runs the `dbt` command as before.
+Before each build the child compares the project's source files (path, size, modification
+time: `project_fingerprint`) with those it parsed, and parses again when any changed, so
+SQL or YAML edited while the loop runs takes effect at the next cycle, as it did when
+every cycle ran the `dbt` command.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from marquee.dbt_cli import (
     DbtBuildResult,
     dbt_arguments,
     dbt_environment,
+    project_fingerprint,
 )
 from marquee.layout import DataLayout
 
@@ -50,8 +53,9 @@ log = logging.getLogger("marquee.dbt_worker")
 class DbtWorker:
     """Runs `dbt build [args]` in one reused child process; see the module docstring."""
 
-    def __init__(self, layout: DataLayout) -> None:
+    def __init__(self, layout: DataLayout, project_dir: Path = DBT_PROJECT_DIR) -> None:
         self.layout = layout
+        self.project_dir = project_dir
         self._process: Any = None
         self._connection: Connection | None = None
 
@@ -93,7 +97,7 @@ class DbtWorker:
         parent_end, child_end = _START.Pipe()
         process = _START.Process(
             target=_serve,
-            args=(child_end, str(self.layout.root)),
+            args=(child_end, str(self.layout.root), str(self.project_dir)),
             name="marquee-dbt-worker",
             daemon=True,
         )
@@ -130,15 +134,17 @@ class DbtWorker:
         self.close()
 
 
-def _serve(connection: Connection, data_dir: str) -> None:
+def _serve(connection: Connection, data_dir: str, project: str) -> None:
     """The child: run each requested build until told to stop (None) or the pipe closes."""
     layout = DataLayout(Path(data_dir))
+    project_dir = Path(project)
     os.environ.update(dbt_environment(layout))
-    os.chdir(DBT_PROJECT_DIR)
+    os.chdir(project_dir)
     # What PYTHONPYCACHEPREFIX does for the `dbt` command (see DBT_BYTECODE_CACHE).
     sys.pycache_prefix = str(DBT_BYTECODE_CACHE)
     sys.dont_write_bytecode = False
     manifest: Any = None
+    parsed: tuple[tuple[str, int, int], ...] = ()
     while True:
         try:
             args = connection.recv()
@@ -149,19 +155,25 @@ def _serve(connection: Connection, data_dir: str) -> None:
         before = resource.getrusage(resource.RUSAGE_SELF)
         output = io.StringIO()
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            if manifest is None:
-                manifest = _invoke(layout, "parse")[1]
-            success, _ = _invoke(layout, "build", *args, manifest=manifest)
+            sources = project_fingerprint(project_dir)
+            if manifest is None or sources != parsed:
+                # dbt's partial parsing re-reads only the files that changed.
+                manifest, parsed = _invoke(layout, project_dir, "parse")[1], sources
+            success, _ = _invoke(layout, project_dir, "build", *args, manifest=manifest)
         cpu_s = cpu_seconds(resource.getrusage(resource.RUSAGE_SELF), before)
         connection.send((success, output.getvalue(), cpu_s))
 
 
-def _invoke(layout: DataLayout, *args: str, manifest: Any = None) -> tuple[bool, Any]:
+def _invoke(
+    layout: DataLayout, project_dir: Path, *args: str, manifest: Any = None
+) -> tuple[bool, Any]:
     """`dbt <args>` in this process: (success, dbt's result); dbt's errors are printed."""
     from dbt.cli.main import dbtRunner
 
     try:
-        result = dbtRunner(manifest=manifest).invoke(dbt_arguments(layout, *args))
+        result = dbtRunner(manifest=manifest).invoke(
+            dbt_arguments(layout, *args, project_dir=project_dir)
+        )
     except BaseException as exc:  # KeyboardInterrupt too: report it, serve the next build
         print(f"dbt raised {type(exc).__name__}: {exc}")
         return False, None

@@ -1,0 +1,44 @@
+"""The refresh loop's long-lived dbt worker (marquee.dbt_worker) parses the project again
+when its sources change, so an edit takes effect at the next build, as it did when each
+build was a fresh `dbt` command. Runs the real worker and dbt on a copy of the project."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from marquee.dbt_cli import DBT_PROJECT_DIR
+from marquee.dbt_worker import DbtWorker
+from marquee.layout import DataLayout
+
+PROBE = ("--select", "worker_probe")
+
+
+def answer(layout: DataLayout) -> int:
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        row = connection.execute("select answer from main.worker_probe").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_the_worker_builds_models_added_and_edited_while_it_runs(tmp_path: Path) -> None:
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    layout = DataLayout(tmp_path / "data").ensure()
+    probe = project / "models" / "worker_probe.sql"
+
+    with DbtWorker(layout, project_dir=project) as worker:
+        first = worker.build(*PROBE)
+        assert first.success, first.tail()  # selects nothing yet
+
+        probe.write_text("select 42 as answer\n")
+        added = worker.build(*PROBE)
+        assert added.success, added.tail()
+        assert answer(layout) == 42
+
+        probe.write_text("select 43 as answer\n")
+        edited = worker.build(*PROBE)
+        assert edited.success, edited.tail()
+        assert answer(layout) == 43
