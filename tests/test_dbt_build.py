@@ -519,7 +519,7 @@ def test_snowflake_target_builds_the_same_mart(
         ], table
 
 
-BUILD_STAMPS = {"built_at_ms", "views_built_at_ms"}
+BUILD_STAMPS = {"built_at_ms", "views_built_at_ms", "staged_built_at_ms"}
 
 
 def without_build_stamp(row: dict[str, Any]) -> dict[str, Any]:

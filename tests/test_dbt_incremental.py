@@ -132,10 +132,16 @@ def viewer_day(activity: str) -> dict[str, Any]:
     }
 
 
-def land(layout: DataLayout, run_id: int, tables: dict[str, list[dict[str, Any]]]) -> None:
+def land(
+    layout: DataLayout,
+    run_id: int,
+    tables: dict[str, list[dict[str, Any]]],
+    processed_at_ms: int | None = None,
+) -> None:
+    """Commit run `run_id` to the lake; processed at `run_id` seconds unless given."""
     for table, rows in tables.items():
         for row in rows:
-            row.update(run_id=run_id, processed_at_ms=run_id * 1000)
+            row.update(run_id=run_id, processed_at_ms=processed_at_ms or run_id * 1000)
         write_table_atomically(
             pa.Table.from_pylist(rows, schema=LAKE_TABLES[table]),
             layout.lake_table_dir(table) / f"run-{run_id:012d}.parquet",
@@ -395,15 +401,17 @@ def run_dbt_build(
     )  # fmt: skip
 
 
-BUILD_STAMPS = {"built_at_ms", "views_built_at_ms"}
+BUILD_STAMPS = {"built_at_ms", "views_built_at_ms", "staged_built_at_ms"}
 """When the build that wrote a row started: differs between any two builds by design."""
 
 
-def snapshot(layout: DataLayout) -> dict[str, list[tuple[Any, ...]]]:
-    """Each compared table's rows, columns by name (a column a build appended to an older
-    table comes last), without the build stamps."""
+def snapshot(
+    layout: DataLayout, tables: tuple[str, ...] = COMPARED
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Each table's rows, columns by name (a column a build appended to an older table
+    comes last), without the build stamps."""
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
-        return {table: table_rows(connection, table) for table in COMPARED}
+        return {table: table_rows(connection, table) for table in tables}
 
 
 def table_rows(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple[Any, ...]]:
@@ -462,8 +470,8 @@ def incremental_then_full(
     # watermark column (built before it had one) rewrites every row it can, once.
     with duckdb.connect(str(layout.dbt_db)) as connection:
         connection.execute("drop table main.stg_pipeline__minute_aggregates__merged_runs")
-        for mart in ("content_minute_qoe", "int_story_viewers"):
-            connection.execute(f"alter table main.{mart} drop column last_processed_at_ms")
+        for mart in ("views", "content_minute_qoe", "int_story_viewers"):
+            connection.execute(f"alter table main.{mart} drop column staged_built_at_ms")
         for mart in ("content_daily_qoe", "vod_clip_performance", "vod_clip_retention"):
             connection.execute(f"alter table main.{mart} drop column views_built_at_ms")
     dbt_build(layout, SECOND_NOW_MS)
@@ -538,6 +546,42 @@ def test_without_a_lookback_late_data_for_an_old_minute_is_missed(
         full_attempts = connection.execute(sql).fetchall()
     assert incremental_attempts == [(3,)]
     assert full_attempts == [(4,)]
+
+
+def test_a_run_processed_before_runs_already_built_still_reaches_the_marts(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Streaming batches commit in any order, so a run can land after runs processed later.
+    The marts find what staging rewrote by staging's build stamps, not by the runs' times:
+    an incremental build takes in the late-committed run as a full refresh does (with the
+    runs' processed_at_ms as the watermark, views missed s9 and story viewer v9)."""
+    layout = new_layout(tmp_path_factory.mktemp("out_of_order") / "data")
+    first_run(layout)
+    second_run(layout)
+    marts = ("views", "content_minute_qoe", "int_story_viewers")
+    dbt_build(layout, SECOND_NOW_MS, marts=marts)
+    start = MINUTE * MS
+    land(
+        layout,
+        3,
+        {
+            MINUTE_AGGREGATES: [minute_row(MINUTE + 5, "c2", content_type="clip", attempts=1)],
+            VIEW_SUMMARIES: [
+                view_partial("s9", start + 300_000, start + 300_000, content_id="c2"),
+            ],
+            STORY_VIEWER_FACTS: [{**story_fact("viewed", start + 9_000), "viewer_key": "v9"}],
+        },
+        processed_at_ms=500,  # before run 1
+    )
+
+    dbt_build(layout, SECOND_NOW_MS, marts=marts)
+    incremental = snapshot(layout, marts)
+    dbt_build(layout, SECOND_NOW_MS, "--full-refresh", marts=marts)
+    full = snapshot(layout, marts)
+
+    for mart in marts:
+        assert incremental[mart] == full[mart], mart
+    assert any("s9" in row for row in full["views"])
 
 
 def test_an_incremental_build_still_tests_the_rows_it_writes(

@@ -10,10 +10,9 @@
 
     An incremental build rewrites only the story x viewer rows that can have changed
     (1.7 million rows over a month of history took 5.5 s to rebuild whole):
-    - those with story facts a pipeline run merged since the last build, and those whose
-      viewer has new live facts for the live their story announces (last_processed_at_ms
-      of the staged facts is newer than any this table holds; local-mode runs are stamped
-      one after another);
+    - those with story facts staging rewrote since the last build, and those whose viewer
+      has new live facts for the live their story announces (stamped by a staging build,
+      built_at_ms, newer than any this table has read, staged_built_at_ms);
     - those whose reaction counts differ from the built ones (recounted over every
       reaction: validity also depends on the catalogue's expiry), and those whose story's
       announced live differs from the catalogue's now.
@@ -50,7 +49,7 @@ reactions_per_viewer as (
 ),
 
 {% if is_incremental() -%}
-{% set built_watermark = built_max('last_processed_at_ms') %}
+{% set built_watermark = built_max('staged_built_at_ms') %}
 built as (
 
     select
@@ -64,7 +63,7 @@ changed_keys as (
 
     select story_id, viewer_key
     from {{ ref('stg_pipeline__story_viewer_facts') }}
-    where last_processed_at_ms > {{ built_watermark }}
+    where built_at_ms > {{ built_watermark }}
 
     union
 
@@ -74,7 +73,7 @@ changed_keys as (
         on live_facts.live_id = content.announces_live_id
     where
         live_facts.fact in ('requested', 'started')
-        and live_facts.last_processed_at_ms > {{ built_watermark }}
+        and live_facts.built_at_ms > {{ built_watermark }}
 
     union
 
@@ -119,7 +118,8 @@ first_times as (
         viewer_key,
         min(case when fact = 'viewed' then at_ms end) as first_viewed_ms,
         min(case when fact = 'completed' then at_ms end) as first_completed_ms,
-        max(last_processed_at_ms) as last_processed_at_ms
+        max(last_processed_at_ms) as last_processed_at_ms,
+        max(built_at_ms) as staged_built_at_ms
 
     from story_viewer_facts
 
@@ -133,7 +133,8 @@ first_live_views as (
         live_id,
         viewer_key,
         min(at_ms) as first_live_view_ms,
-        max(last_processed_at_ms) as last_processed_at_ms
+        max(last_processed_at_ms) as last_processed_at_ms,
+        max(built_at_ms) as staged_built_at_ms
 
     from live_viewer_facts
 
@@ -166,7 +167,11 @@ joined as (
         greatest(
             first_times.last_processed_at_ms,
             coalesce(first_live_views.last_processed_at_ms, 0)
-        ) as last_processed_at_ms
+        ) as last_processed_at_ms,
+        greatest(
+            first_times.staged_built_at_ms,
+            coalesce(first_live_views.staged_built_at_ms, 0)
+        ) as staged_built_at_ms
 
     from first_times
 

@@ -6,9 +6,8 @@
 
     An incremental build rewrites only the minutes that changed, out of the lookback's
     (about 1.5 million rows over a month of history, which took 8.7 s to rewrite):
-    - minutes whose aggregates a pipeline run merged into staging since the last build
-      (staging's last_processed_at_ms is newer than any this table holds; local-mode runs
-      are stamped one after another);
+    - minutes whose aggregates staging rewrote since the last build (stamped by a staging
+      build newer than any this table has read, staged_built_at_ms);
     - minutes of content whose owner (creator, type) staging resolved anew: it rewrites
       every row of such content without a new run;
     - minutes whose view counts differ from the built ones. The counts are recomputed over
@@ -81,7 +80,7 @@ changed_minutes as (
 
     select epoch_minute, content_id
     from minute_aggregates_in_lookback
-    where last_processed_at_ms > {{ built_max('last_processed_at_ms') }}
+    where built_at_ms > {{ built_max('staged_built_at_ms') }}
 
     union
 
@@ -125,7 +124,8 @@ summed_minutes as (
             ['attempts', 'starts', 'fatal_errors', 'played_ms', 'stalled_ms', 'stall_count',
              'seek_ms', 'startup_ms_sum', 'bitrate_weighted'] + startup_bucket_columns()
         ) }},
-        max(last_processed_at_ms) as last_processed_at_ms
+        max(last_processed_at_ms) as last_processed_at_ms,
+        max(built_at_ms) as staged_built_at_ms
 
     from minute_aggregates
 
@@ -186,7 +186,8 @@ final as (
             + summed_minutes.stalled_ms
             + summed_minutes.seek_ms
         ) / 3600000.0 as watch_time_hours,
-        summed_minutes.last_processed_at_ms
+        summed_minutes.last_processed_at_ms,
+        summed_minutes.staged_built_at_ms
 
     from summed_minutes
 
