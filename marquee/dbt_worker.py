@@ -47,6 +47,13 @@ from marquee.dbt_cli import (
 from marquee.layout import DataLayout
 
 _START = multiprocessing.get_context("spawn")
+
+FILE_LOG_LEVEL = ("--log-level-file", "warn")
+"""The worker's parses and builds write warnings and errors (failed tests and models
+among them) to dbt.log, not dbt's debug events: formatting one for every statement was
+about a tenth of a build's fixed cost (a build over a lake of two rows, four runs each:
+9.8 s against 11.0 s; 8.7 s with no file log at all). `--once` and the tests keep dbt's
+debug log."""
 log = logging.getLogger("marquee.dbt_worker")
 
 
@@ -172,7 +179,7 @@ def _invoke(
 
     try:
         result = dbtRunner(manifest=manifest).invoke(
-            dbt_arguments(layout, *args, project_dir=project_dir)
+            dbt_arguments(layout, *args, *FILE_LOG_LEVEL, project_dir=project_dir)
         )
     except BaseException as exc:  # KeyboardInterrupt too: report it, serve the next build
         print(f"dbt raised {type(exc).__name__}: {exc}")

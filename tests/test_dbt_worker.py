@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from marquee.dbt_cli import DBT_PROJECT_DIR
+from marquee.dbt_cli import DBT_PROJECT_DIR, dbt_artifacts_dir
 from marquee.dbt_worker import DbtWorker
 from marquee.layout import DataLayout
 
@@ -42,3 +42,20 @@ def test_the_worker_builds_models_added_and_edited_while_it_runs(tmp_path: Path)
         edited = worker.build(*PROBE)
         assert edited.success, edited.tail()
         assert answer(layout) == 43
+
+
+def test_a_failed_build_is_in_dbt_log_without_the_debug_events(tmp_path: Path) -> None:
+    """The refresh loop's failure message points at dbt.log: the failure must be there.
+    The worker leaves dbt's debug events (every statement) out of it (FILE_LOG_LEVEL)."""
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "models" / "worker_probe.sql").write_text("select * from no_such_table\n")
+    layout = DataLayout(tmp_path / "data").ensure()
+
+    with DbtWorker(layout, project_dir=project) as worker:
+        failed = worker.build(*PROBE)
+
+    assert not failed.success
+    log = (dbt_artifacts_dir(layout) / "logs" / "dbt.log").read_text()
+    assert "no_such_table" in log
+    assert "[debug]" not in log
