@@ -48,13 +48,11 @@ final as (
 
 )
 
-select
-    *
-    {%- if stamped %},
-    {{ build_started_epoch_ms() }} as built_at_ms
-    {%- endif %}
-
-from final
+{% if stamped -%}
+{{ select_build_stamped('final') }}
+{%- else -%}
+select * from final
+{%- endif %}
 
 {%- endmacro %}
 

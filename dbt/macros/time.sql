@@ -77,10 +77,23 @@
 
 {#
     When this dbt invocation started, in epoch milliseconds: the stamp of the rows a build
-    writes (`views.built_at_ms`). Never pinned: it orders builds, not the data.
+    writes (`built_at_ms`). Never pinned: it orders builds, not the data.
 #}
 {% macro build_started_epoch_ms() -%}
     cast({{ (run_started_at.timestamp() * 1000) | int }} as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+{#
+    The closing select of an incremental model: every column of the CTE `cte` and the
+    build's stamp, `built_at_ms`, by which the data tests of a plain build find the rows it
+    wrote (macros/test_window.sql) and the models downstream what changed.
+#}
+{% macro select_build_stamped(cte) -%}
+select
+    *,
+    {{ build_started_epoch_ms() }} as built_at_ms
+
+from {{ cte }}
 {%- endmacro %}
 
 

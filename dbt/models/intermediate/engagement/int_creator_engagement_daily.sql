@@ -13,9 +13,7 @@
 
 {{ incremental_mart_config(['day'], strategy='delete+insert') }}
 
-{% if is_incremental() %}
-    {% set lookback_start = lookback_start_day(timestamp_to_epoch_ms('day')) %}
-{% endif %}
+{% set built_day_ms = timestamp_to_epoch_ms('day') %}
 
 with
 
@@ -23,9 +21,9 @@ story_viewers as (
 
     select * from {{ ref('int_story_viewers') }}
 
-    {% if is_incremental() -%}
-    where cast({{ epoch_ms_to_timestamp('first_viewed_ms') }} as date) >= {{ lookback_start }}
-    {%- endif %}
+    where {{ incremental_lookback_day_filter(
+        'cast(' ~ epoch_ms_to_timestamp('first_viewed_ms') ~ ' as date)', built_day_ms
+    ) }}
 
 ),
 
@@ -33,9 +31,9 @@ story_reactions as (
 
     select * from {{ ref('int_story_reactions') }}
 
-    {% if is_incremental() -%}
-    where cast({{ epoch_ms_to_timestamp('at_ms') }} as date) >= {{ lookback_start }}
-    {%- endif %}
+    where {{ incremental_lookback_day_filter(
+        'cast(' ~ epoch_ms_to_timestamp('at_ms') ~ ' as date)', built_day_ms
+    ) }}
 
 ),
 
@@ -53,9 +51,7 @@ live_minutes as (
 
     select * from {{ ref('int_live_minutes') }}
 
-    {% if is_incremental() -%}
-    where cast(minute_start_at as date) >= {{ lookback_start }}
-    {%- endif %}
+    where {{ incremental_lookback_day_filter('cast(minute_start_at as date)', built_day_ms) }}
 
 ),
 
@@ -63,9 +59,7 @@ creator_minutes as (
 
     select * from {{ ref('stg_pipeline__creator_minute_aggregates') }}
 
-    {% if is_incremental() -%}
-    where cast(minute_start_at as date) >= {{ lookback_start }}
-    {%- endif %}
+    where {{ incremental_lookback_day_filter('cast(minute_start_at as date)', built_day_ms) }}
 
 ),
 
@@ -73,9 +67,7 @@ tip_minutes as (
 
     select * from {{ ref('stg_pipeline__tip_minute_aggregates') }}
 
-    {% if is_incremental() -%}
-    where cast(minute_start_at as date) >= {{ lookback_start }}
-    {%- endif %}
+    where {{ incremental_lookback_day_filter('cast(minute_start_at as date)', built_day_ms) }}
 
 ),
 
@@ -204,8 +196,7 @@ final as (
         coalesce(follower_numbers.follows, 0) as follows,
         coalesce(follower_numbers.unfollows, 0) as unfollows,
         coalesce(follower_numbers.follows, 0)
-        - coalesce(follower_numbers.unfollows, 0) as net_followers,
-        {{ build_started_epoch_ms() }} as built_at_ms
+        - coalesce(follower_numbers.unfollows, 0) as net_followers
 
     from creator_days
 
@@ -236,4 +227,4 @@ final as (
 
 )
 
-select * from final
+{{ select_build_stamped('final') }}

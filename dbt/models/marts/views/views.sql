@@ -142,8 +142,7 @@ final as (
         end as smoothness_score,
         with_catalogue.event_count,
         with_catalogue.last_processed_at_ms,
-        with_catalogue.built_at_ms as staged_built_at_ms,
-        {{ build_started_epoch_ms() }} as built_at_ms
+        with_catalogue.built_at_ms as staged_built_at_ms
 
     from with_catalogue
 
@@ -152,4 +151,4 @@ final as (
 
 )
 
-select * from final
+{{ select_build_stamped('final') }}

@@ -57,8 +57,4 @@ final as (
 
 )
 
-select
-    *,
-    {{ build_started_epoch_ms() }} as built_at_ms
-
-from final
+{{ select_build_stamped('final') }}
