@@ -141,7 +141,8 @@ def land(
     """Commit run `run_id` to the lake; processed at `run_id` seconds unless given."""
     for table, rows in tables.items():
         for row in rows:
-            row.update(run_id=run_id, processed_at_ms=processed_at_ms or run_id * 1000)
+            processed = run_id * 1000 if processed_at_ms is None else processed_at_ms
+            row.update(run_id=run_id, processed_at_ms=processed)
         write_table_atomically(
             pa.Table.from_pylist(rows, schema=LAKE_TABLES[table]),
             layout.lake_table_dir(table) / f"run-{run_id:012d}.parquet",

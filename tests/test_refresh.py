@@ -24,7 +24,6 @@ import pytest
 from marquee.dbt_cli import dbt_artifacts_dir
 from marquee.lake import MINUTE_AGGREGATES, MINUTE_AGGREGATES_SCHEMA, write_table_atomically
 from marquee.layout import DataLayout
-from marquee.refresh import TEST_ALL_ROWS, refresh_build_args
 from marquee.settings import PROJECT_ROOT
 
 EPOCH_MINUTE = 29_507_039  # 2026-02-06 23:59 UTC
@@ -108,24 +107,28 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Finishe
     bad = land(tmp_path_factory.mktemp("bad"), [minute_row("c1", stalled_ms=-1)])
     loop = land(tmp_path_factory.mktemp("loop"), [minute_row("c1", content_type="podcast")])
     warm = land(tmp_path_factory.mktemp("warm"), [minute_row("c1")])
+    failing = land(tmp_path_factory.mktemp("failing"), [minute_row("c1", stalled_ms=-1)])
 
     once_good = start_refresh(good, "--once")
     once_bad = start_refresh(bad, "--once")
     forever = start_refresh(loop, "--interval-s", "3600")
     forever_warm = start_refresh(warm, "--interval-s", "0")
+    forever_failing = start_refresh(failing, "--interval-s", "0")
     try:
         loop_code, loop_output = stop_after(forever, "dbt build FAILED")
         warm_code, warm_output = stop_after(forever_warm, "published", times=2)
+        failing_code, failing_output = stop_after(forever_failing, "dbt build FAILED", times=2)
         finished = {
             "loop": Finished(loop, loop_code, loop_output),
             "warm": Finished(warm, warm_code, warm_output),
+            "failing": Finished(failing, failing_code, failing_output),
         }
         for name, layout, process in (("good", good, once_good), ("bad", bad, once_bad)):
             output, _ = process.communicate(timeout=TIMEOUT_S)
             finished[name] = Finished(layout, process.returncode, output)
         yield finished
     finally:
-        for process in (once_good, once_bad, forever, forever_warm):
+        for process in (once_good, once_bad, forever, forever_warm, forever_failing):
             if process.poll() is None:
                 process.kill()
                 process.wait()
@@ -204,9 +207,12 @@ def test_loop_builds_every_cycle_in_one_dbt_worker_that_releases_the_warehouse(
     assert "marquee_test_all_rows" not in last_build.get("vars", {}), last_build
 
 
-def test_a_build_tests_every_row_unless_the_previous_build_passed(tmp_path: Path) -> None:
-    layout = DataLayout(tmp_path / "data").ensure()
-    assert refresh_build_args(layout)[0] == "--full-refresh"  # no warehouse yet
-    layout.dbt_db.touch()
-    assert refresh_build_args(layout, test_all_rows=True)[:2] == list(TEST_ALL_ROWS)
-    assert not set(TEST_ALL_ROWS) & set(refresh_build_args(layout, test_all_rows=False))
+def test_the_loop_tests_every_row_after_a_failed_build(runs: dict[str, Finished]) -> None:
+    """A plain build tests only the rows it wrote, and a failed build's rows were never
+    tested clean: the build after a failure tests every row (TEST_ALL_ROWS)."""
+    run = runs["failing"]
+    assert run.output.count("dbt build FAILED") >= 2, run.output
+    run_results = dbt_artifacts_dir(run.layout) / "target" / "run_results.json"
+    build = json.loads(run_results.read_text())["args"]
+    assert build.get("full_refresh") is not True  # the second build, or a later one
+    assert build.get("vars", {}).get("marquee_test_all_rows") is True, build
