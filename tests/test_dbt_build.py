@@ -34,6 +34,7 @@ from marquee.lake import (
 from marquee.layout import DataLayout
 from marquee.simulator.catalog_files import write_catalogue
 from pipelines.aggregates import MINUTE_MEASURES
+from tests.build_stamps import is_build_stamp
 from tests.conftest import REPO_ROOT
 from tests.lake_rows import view_partial
 
@@ -85,6 +86,26 @@ def failed_dbt_tests(layout: DataLayout) -> set[str]:
         if result["unique_id"].startswith(("test.", "unit_test."))
         and result["status"] in ("fail", "error")
     }
+
+
+def failed_rules(layout: DataLayout) -> dict[str, set[str]]:
+    """The rules each failed `row_rules` test reports (its `failed_check` rows), from the
+    test's compiled SQL run again on the warehouse, as a user reads a failure."""
+    run_results = json.loads(
+        (dbt_artifacts_dir(layout) / "target" / "run_results.json").read_text()
+    )
+    failed = [
+        result
+        for result in run_results["results"]
+        if result["unique_id"].startswith("test.marquee.row_rules_") and result["status"] == "fail"
+    ]
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        return {
+            result["unique_id"].split(".")[2]: {
+                check for (check, _rows) in connection.sql(result["compiled_code"]).fetchall()
+            }
+            for result in failed
+        }
 
 
 def query(layout: DataLayout, sql: str) -> list[dict[str, Any]]:
@@ -461,23 +482,29 @@ def test_negative_measure_and_unknown_content_type_fail_the_build(
     layout, result = builds["negative_measure_and_unknown_content_type"]
     assert not result.success
     assert result.returncode != 0
-    assert failed_dbt_tests(layout) == {
-        "non_negative_stg_pipeline__minute_aggregates",
-        "accepted_values_stg_pipeline__minute_aggregates_content_type__live__vod__clip__story",
+    assert failed_dbt_tests(layout) == {"row_rules_stg_pipeline__minute_aggregates"}
+    assert failed_rules(layout) == {
+        "row_rules_stg_pipeline__minute_aggregates": {
+            "non_negative: played_ms",
+            "accepted_values: content_type",
+        }
     }
 
 
 def test_each_multi_column_rule_fails_the_build_on_a_view_that_breaks_it(
     builds: dict[str, tuple[DataLayout, DbtBuildResult]],
 ) -> None:
-    """not_null_columns (no viewer), expressions_are_true (first event after the last) and
-    non_negative_columns (negative play time) each catch their rule in staging."""
+    """row_rules reports each rule the view breaks in staging: no viewer (not_null), its
+    first event after its last (a business rule) and negative play time (non_negative)."""
     layout, result = builds["impossible_view"]
     assert not result.success
-    assert failed_dbt_tests(layout) == {
-        "not_null_stg_pipeline__view_summaries",
-        "rules_stg_pipeline__view_summaries",
-        "non_negative_stg_pipeline__view_summaries",
+    assert failed_dbt_tests(layout) == {"row_rules_stg_pipeline__view_summaries"}
+    assert failed_rules(layout) == {
+        "row_rules_stg_pipeline__view_summaries": {
+            "not_null: viewer_key",
+            "rule: first_event_ms <= last_event_ms",
+            "non_negative: played_ms",
+        }
     }
 
 
@@ -519,11 +546,8 @@ def test_snowflake_target_builds_the_same_mart(
         ], table
 
 
-BUILD_STAMPS = {"built_at_ms", "views_built_at_ms", "staged_built_at_ms"}
-
-
 def without_build_stamp(row: dict[str, Any]) -> dict[str, Any]:
-    return {column: value for column, value in row.items() if column not in BUILD_STAMPS}
+    return {column: value for column, value in row.items() if not is_build_stamp(column)}
 
 
 def test_a_build_reads_only_the_runs_the_pipeline_has_committed(

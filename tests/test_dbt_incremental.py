@@ -40,6 +40,7 @@ from marquee.lake import (
 from marquee.layout import DataLayout
 from marquee.simulator.catalog_files import write_catalogue
 from pipelines.aggregates import MINUTE_MEASURES
+from tests.build_stamps import is_build_stamp
 from tests.lake_rows import view_partial
 
 INCREMENTAL_MARTS = (
@@ -55,6 +56,7 @@ INCREMENTAL_MARTS = (
     "int_story_minutes",
     "int_story_viewers",
     "int_creator_engagement_daily",
+    "stories",
 )
 # Staging over the lake merges only the runs it has not merged yet into the rows of the keys
 # they touch (dbt/macros/incremental_staging.sql); the second run adds to keys of the first.
@@ -390,7 +392,7 @@ def run_dbt_build(
         # The stories mart (a parent of creator_daily_performance) is not compared here,
         # and these rows are not a consistent story: reactions without reaction facts.
         "--exclude",
-        "rules_stories",
+        "row_rules_stories",
         "--vars",
         json.dumps({"marquee_now_ms": now_ms, **variables}),
         *extra,
@@ -400,10 +402,6 @@ def run_dbt_build(
         cwd=DBT_PROJECT_DIR, env=dbt_environment(layout), capture_output=True, text=True,
         check=False,
     )  # fmt: skip
-
-
-BUILD_STAMPS = {"built_at_ms", "views_built_at_ms", "staged_built_at_ms"}
-"""When the build that wrote a row started: differs between any two builds by design."""
 
 
 def snapshot(
@@ -417,7 +415,7 @@ def snapshot(
 
 def table_rows(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple[Any, ...]]:
     relation = connection.table(f"main.{table}")
-    columns = sorted(set(relation.columns) - BUILD_STAMPS)
+    columns = sorted(column for column in relation.columns if not is_build_stamp(column))
     return sorted(relation.select(*columns).fetchall(), key=repr)
 
 
@@ -426,24 +424,19 @@ def view_states(layout: DataLayout) -> dict[str, str]:
         return dict(connection.execute("select session_id, view_state from views").fetchall())
 
 
+CREATORS: list[dict[str, Any]] = [{"creator_id": "u1", "name": "One"}]
+CONTENT: list[dict[str, Any]] = [
+    {"content_id": "c1", "creator_id": "u1", "content_type": "vod", "duration_ms": 30_000},
+    {"content_id": "c2", "creator_id": "u1", "content_type": "clip", "duration_ms": 5_000},
+    {"content_id": "c3", "creator_id": "u1", "content_type": "vod", "duration_ms": 9_000},
+    {"content_id": "st2", "creator_id": "u1", "content_type": "story", "announces_live_id": "l2"},
+]
+
+
 def new_layout(root: Path) -> DataLayout:
     layout = DataLayout(root).ensure()
     ensure_lake(layout)
-    write_catalogue(
-        layout.catalog_dir,
-        [{"creator_id": "u1", "name": "One"}],
-        [
-            {"content_id": "c1", "creator_id": "u1", "content_type": "vod", "duration_ms": 30_000},
-            {"content_id": "c2", "creator_id": "u1", "content_type": "clip", "duration_ms": 5_000},
-            {"content_id": "c3", "creator_id": "u1", "content_type": "vod", "duration_ms": 9_000},
-            {
-                "content_id": "st2",
-                "creator_id": "u1",
-                "content_type": "story",
-                "announces_live_id": "l2",
-            },
-        ],
-    )
+    write_catalogue(layout.catalog_dir, CREATORS, CONTENT)
     return layout
 
 
@@ -475,6 +468,8 @@ def incremental_then_full(
             connection.execute(f"alter table main.{mart} drop column staged_built_at_ms")
         for mart in ("content_daily_qoe", "vod_clip_performance", "vod_clip_retention"):
             connection.execute(f"alter table main.{mart} drop column views_built_at_ms")
+        for column in ("minutes_built_at_ms", "viewers_built_at_ms"):
+            connection.execute(f"alter table main.stories drop column {column}")
     dbt_build(layout, SECOND_NOW_MS)
     rebuilt.update(
         (f"{table} without its ledger", rows) for table, rows in snapshot(layout).items()
@@ -597,7 +592,7 @@ def test_an_incremental_build_still_tests_the_rows_it_writes(
     land(layout, 3, {MINUTE_AGGREGATES: [minute_row(NEXT_DAY_MINUTE, "c1", played_ms=-5)]})
     completed = run_dbt_build(layout, SECOND_NOW_MS, marts=only)
     assert completed.returncode != 0
-    assert "FAIL 1 non_negative_stg_pipeline__minute_aggregates" in completed.stdout
+    assert "FAIL 1 row_rules_stg_pipeline__minute_aggregates" in completed.stdout
 
 
 def test_a_bad_row_an_earlier_build_wrote_fails_every_build_that_tests_all_rows(
@@ -618,4 +613,39 @@ def test_a_bad_row_an_earlier_build_wrote_fails_every_build_that_tests_all_rows(
     every_row = run_dbt_build(layout, SECOND_NOW_MS, marts=only, marquee_test_all_rows=True)
 
     assert every_row.returncode != 0
-    assert "FAIL 1 non_negative_stg_pipeline__minute_aggregates" in every_row.stdout
+    assert "FAIL 1 row_rules_stg_pipeline__minute_aggregates" in every_row.stdout
+
+
+def test_a_catalogue_change_alone_reaches_the_stories_mart(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """stories rewrites the stories whose rows upstream models rewrote, and also those the
+    catalogue changed with no new event: a story retitled, a creator renamed, a story
+    published before its first view. Each build equals a full refresh."""
+    layout = new_layout(tmp_path_factory.mktemp("catalogue_change") / "data")
+    first_run(layout)
+    only = ("stories",)
+    dbt_build(layout, FIRST_NOW_MS, marts=only)
+    retitled = [
+        {**content, "title": "Now titled"} if content["content_id"] == "st2" else content
+        for content in CONTENT
+    ]
+    unseen_story = {"content_id": "st9", "creator_id": "u1", "content_type": "story"}
+    write_catalogue(
+        layout.catalog_dir, [{"creator_id": "u1", "name": "Renamed"}], [*retitled, unseen_story]
+    )
+
+    dbt_build(layout, FIRST_NOW_MS, marts=only)
+    incremental = snapshot(layout, only)
+    dbt_build(layout, FIRST_NOW_MS, "--full-refresh", marts=only)
+
+    assert incremental == snapshot(layout, only)
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        stories = connection.execute(
+            "select story_id, content_title, creator_name from stories order by story_id"
+        ).fetchall()
+    assert stories == [
+        ("st1", None, "Renamed"),
+        ("st2", "Now titled", "Renamed"),
+        ("st9", None, "Renamed"),
+    ]

@@ -172,7 +172,7 @@ def test_once_exits_non_zero_and_publishes_nothing_when_dbt_build_fails(
     run = runs["bad"]
     assert run.returncode == 1, run.output
     assert "dbt build FAILED" in run.output
-    assert "non_negative_stg_pipeline__minute_aggregates" in run.output
+    assert "row_rules_stg_pipeline__minute_aggregates" in run.output
     assert run.layout.dbt_db.exists()
     assert not run.layout.serving_db.exists()
     assert "expectations checkpoint" not in run.output

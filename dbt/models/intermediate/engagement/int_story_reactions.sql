@@ -46,7 +46,7 @@ with_expiry as (
 
     select
         ranked.*,
-        coalesce(content.expires_at_ms, content.published_at_ms + 86400000) as expires_at_ms
+        {{ story_expires_at_ms('content') }} as expires_at_ms
 
     from ranked
 

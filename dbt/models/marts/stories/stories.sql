@@ -6,7 +6,21 @@
     reaction event on the story and valid + invalid reactions must account for all of
     them. Rates over reach count only viewers in the reach (a completion or valid
     reaction whose story_viewed was lost does not lift a rate above 100 %).
+
+    Incremental: a build rewrites the stories that can have changed, each recomputed over
+    all its rows: those with rows int_story_minutes or int_story_viewers wrote since this
+    table last read them (their built_at_ms newer than any read here: minutes_built_at_ms,
+    viewers_built_at_ms), and those whose catalogue attributes (creator, title, times,
+    announced live, creator name) are new or differ from the built ones. Rebuilding every
+    story took 1.3-4.5 s of an hourly build over a month of history.
 #}
+
+{{ incremental_mart_config('story_id') }}
+
+{%- set changed_only = (
+    'story_id in (select changed_stories.story_id from changed_stories)'
+    if is_incremental() else '1 = 1'
+) %}
 
 with
 
@@ -34,6 +48,46 @@ creators as (
 
 ),
 
+{% if is_incremental() -%}
+changed_stories as (
+
+    select story_id
+    from story_minutes
+    where built_at_ms > {{ built_max('minutes_built_at_ms') }}
+
+    union
+
+    select story_id
+    from story_viewers
+    where built_at_ms > {{ built_max('viewers_built_at_ms') }}
+
+    union
+
+    select content.content_id as story_id
+    from content
+    where
+        content.content_type = 'story'
+        and content.content_id not in (select built_stories.story_id from {{ this }} as built_stories)
+
+    union
+
+    select built_stories.story_id
+    from {{ this }} as built_stories
+    left join content
+        on built_stories.story_id = content.content_id
+    left join creators
+        on coalesce(content.creator_id, built_stories.creator_id) = creators.creator_id
+    where
+        (content.content_id is not null and built_stories.creator_id != content.creator_id)
+        or built_stories.content_title is distinct from content.title
+        or built_stories.published_at is distinct from content.published_at
+        or built_stories.expires_at_ms is distinct from {{ story_expires_at_ms('content') }}
+        or built_stories.announces_live_id is distinct from content.announces_live_id
+        or built_stories.creator_name is distinct from creators.creator_name
+
+),
+
+{% endif -%}
 event_totals as (
 
     select
@@ -43,9 +97,12 @@ event_totals as (
             'story_views', 'story_completions', 'story_tap_forward', 'story_tap_back',
             'story_tap_exit', 'story_swipe_forward', 'shares', 'reactions',
         ]) }},
-        max(last_processed_at_ms) as last_processed_at_ms
+        max(last_processed_at_ms) as last_processed_at_ms,
+        max(built_at_ms) as minutes_built_at_ms
 
     from story_minutes
+
+    where {{ changed_only }}
 
     group by 1
 
@@ -61,9 +118,12 @@ viewer_totals as (
         count(case when has_valid_reaction then 1 end) as valid_reactors,
         count(case when is_reached and has_valid_reaction then 1 end) as reached_valid_reactors,
         count(case when is_reached and has_converted_to_live then 1 end) as converted_viewers,
-        min(first_viewed_ms) as first_viewed_ms
+        min(first_viewed_ms) as first_viewed_ms,
+        max(built_at_ms) as viewers_built_at_ms
 
     from story_viewers
+
+    where {{ changed_only }}
 
     group by 1
 
@@ -71,13 +131,19 @@ viewer_totals as (
 
 stories as (
 
-    select content_id as story_id
-    from content
-    where content_type = 'story'
-    union
-    select story_id from event_totals
-    union
-    select story_id from viewer_totals
+    select named_stories.story_id
+
+    from (
+        select content_id as story_id
+        from content
+        where content_type = 'story'
+        union
+        select story_id from event_totals
+        union
+        select story_id from viewer_totals
+    ) as named_stories
+
+    where {{ changed_only }}
 
 ),
 
@@ -89,10 +155,8 @@ joined as (
         creators.creator_name,
         content.title as content_title,
         content.published_at,
-        coalesce(content.expires_at_ms, content.published_at_ms + 86400000) as expires_at_ms,
-        {{ epoch_ms_to_timestamp(
-            'coalesce(content.expires_at_ms, content.published_at_ms + 86400000)'
-        ) }} as expires_at,
+        {{ story_expires_at_ms('content') }} as expires_at_ms,
+        {{ epoch_ms_to_timestamp(story_expires_at_ms('content')) }} as expires_at,
         content.announces_live_id,
         viewer_totals.first_viewed_ms,
         cast({{ epoch_ms_to_timestamp('viewer_totals.first_viewed_ms') }} as date)
@@ -130,7 +194,9 @@ joined as (
             when content.announces_live_id is not null
                 then {{ pct('viewer_totals.converted_viewers', 'viewer_totals.reach') }}
         end as story_to_live_conversion_pct,
-        event_totals.last_processed_at_ms
+        event_totals.last_processed_at_ms,
+        event_totals.minutes_built_at_ms,
+        viewer_totals.viewers_built_at_ms
 
     from stories
 
@@ -154,4 +220,4 @@ final as (
 
 )
 
-select * from final
+{{ select_build_stamped('final') }}
