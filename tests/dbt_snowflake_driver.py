@@ -45,6 +45,7 @@ QUARANTINE_COLUMNS: dict[str, pa.DataType] = {
     "detail": pa.string(),
     "payload": pa.string(),
     "index": pa.int64(),
+    "segment": pa.string(),
 }
 SNOWFLAKE_TYPES = {
     pa.string(): "VARCHAR",
@@ -73,7 +74,7 @@ def source_tables(data_dir: Path) -> dict[tuple[str, str], pa.Table]:
         records = json.loads(path.read_text()) if path.exists() else []
         tables[("CATALOG", name.upper())] = records_table(records, columns)
     rejections = [
-        json.loads(line)
+        {**json.loads(line), "segment": path.name}
         for path in sorted((data_dir / "quarantine").glob("*.seg"))
         for line in path.read_text().splitlines()
         if line.strip()

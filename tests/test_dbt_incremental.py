@@ -649,3 +649,39 @@ def test_a_catalogue_change_alone_reaches_the_stories_mart(
         ("st2", "Now titled", "Renamed"),
         ("st9", None, "Renamed"),
     ]
+
+
+def seal_quarantine_segment(layout: DataLayout, name: str, reasons: list[str]) -> None:
+    """A sealed quarantine segment of one rejected event per reason, quarantined at MINUTE."""
+    records = [
+        {"quarantined_at_ms": MINUTE * MS, "app_id": "app", "reason": reason,
+         "detail": "rejected", "payload": "{}", "index": index}
+        for index, reason in enumerate(reasons)
+    ]  # fmt: skip
+    (layout.quarantine_dir / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_each_quarantine_segment_is_read_once(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """stg_quarantine__rejections appends only the segments it has not read: a new segment
+    adds its rejections once, a build with nothing new adds none, and the tables equal a
+    full refresh."""
+    layout = new_layout(tmp_path_factory.mktemp("quarantine") / "data")
+    only = ("rejected_events_hourly",)
+    tables = ("stg_quarantine__rejections", "rejected_events_hourly")
+    seal_quarantine_segment(layout, "1000-a-000001.seg", ["unknown_type", "unknown_type"])
+    dbt_build(layout, FIRST_NOW_MS, marts=only)
+    seal_quarantine_segment(layout, "2000-b-000001.seg", ["too_old"])
+
+    dbt_build(layout, SECOND_NOW_MS, marts=only)
+    dbt_build(layout, SECOND_NOW_MS, marts=only)
+    incremental = snapshot(layout, tables)
+    dbt_build(layout, SECOND_NOW_MS, "--full-refresh", marts=only)
+
+    assert incremental == snapshot(layout, tables)
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        counts = connection.execute(
+            "select reason, rejected_events from rejected_events_hourly order by reason"
+        ).fetchall()
+    assert counts == [("too_old", 1), ("unknown_type", 2)]
