@@ -419,6 +419,20 @@ def table_rows(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple[
     return sorted(relation.select(*columns).fetchall(), key=repr)
 
 
+def query_rows(layout: DataLayout, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def assert_a_full_refresh_changes_nothing(
+    layout: DataLayout, now_ms: int, marts: tuple[str, ...], tables: tuple[str, ...]
+) -> None:
+    """`tables`, as the incremental builds of `marts` left them, equal a full refresh."""
+    incremental = snapshot(layout, tables)
+    dbt_build(layout, now_ms, "--full-refresh", marts=marts)
+    assert incremental == snapshot(layout, tables)
+
+
 def view_states(layout: DataLayout) -> dict[str, str]:
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
         return dict(connection.execute("select session_id, view_state from views").fetchall())
@@ -636,14 +650,11 @@ def test_a_catalogue_change_alone_reaches_the_stories_mart(
     )
 
     dbt_build(layout, FIRST_NOW_MS, marts=only)
-    incremental = snapshot(layout, only)
-    dbt_build(layout, FIRST_NOW_MS, "--full-refresh", marts=only)
 
-    assert incremental == snapshot(layout, only)
-    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
-        stories = connection.execute(
-            "select story_id, content_title, creator_name from stories order by story_id"
-        ).fetchall()
+    assert_a_full_refresh_changes_nothing(layout, FIRST_NOW_MS, only, only)
+    stories = query_rows(
+        layout, "select story_id, content_title, creator_name from stories order by story_id"
+    )
     assert stories == [
         ("st1", None, "Renamed"),
         ("st2", "Now titled", "Renamed"),
@@ -669,19 +680,17 @@ def test_each_quarantine_segment_is_read_once(
     full refresh."""
     layout = new_layout(tmp_path_factory.mktemp("quarantine") / "data")
     only = ("rejected_events_hourly",)
-    tables = ("stg_quarantine__rejections", "rejected_events_hourly")
     seal_quarantine_segment(layout, "1000-a-000001.seg", ["unknown_type", "unknown_type"])
     dbt_build(layout, FIRST_NOW_MS, marts=only)
     seal_quarantine_segment(layout, "2000-b-000001.seg", ["too_old"])
 
     dbt_build(layout, SECOND_NOW_MS, marts=only)
     dbt_build(layout, SECOND_NOW_MS, marts=only)
-    incremental = snapshot(layout, tables)
-    dbt_build(layout, SECOND_NOW_MS, "--full-refresh", marts=only)
 
-    assert incremental == snapshot(layout, tables)
-    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
-        counts = connection.execute(
-            "select reason, rejected_events from rejected_events_hourly order by reason"
-        ).fetchall()
+    assert_a_full_refresh_changes_nothing(
+        layout, SECOND_NOW_MS, only, ("stg_quarantine__rejections", *only)
+    )
+    counts = query_rows(
+        layout, "select reason, rejected_events from rejected_events_hourly order by reason"
+    )
     assert counts == [("too_old", 1), ("unknown_type", 2)]
