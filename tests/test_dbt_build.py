@@ -75,14 +75,18 @@ def new_layout(root: Path) -> DataLayout:
     return layout
 
 
+def last_run_results(layout: DataLayout) -> list[dict[str, Any]]:
+    """Per-node results of the last dbt invocation (target/run_results.json)."""
+    run_results = dbt_artifacts_dir(layout) / "target" / "run_results.json"
+    results: list[dict[str, Any]] = json.loads(run_results.read_text())["results"]
+    return results
+
+
 def failed_dbt_tests(layout: DataLayout) -> set[str]:
     """Names of the data/unit tests that failed or errored in the last dbt invocation."""
-    run_results = json.loads(
-        (dbt_artifacts_dir(layout) / "target" / "run_results.json").read_text()
-    )
     return {
         result["unique_id"].split(".")[2]
-        for result in run_results["results"]
+        for result in last_run_results(layout)
         if result["unique_id"].startswith(("test.", "unit_test."))
         and result["status"] in ("fail", "error")
     }
@@ -91,12 +95,9 @@ def failed_dbt_tests(layout: DataLayout) -> set[str]:
 def failed_rules(layout: DataLayout) -> dict[str, set[str]]:
     """The rules each failed `row_rules` test reports (its `failed_check` rows), from the
     test's compiled SQL run again on the warehouse, as a user reads a failure."""
-    run_results = json.loads(
-        (dbt_artifacts_dir(layout) / "target" / "run_results.json").read_text()
-    )
     failed = [
         result
-        for result in run_results["results"]
+        for result in last_run_results(layout)
         if result["unique_id"].startswith("test.marquee.row_rules_") and result["status"] == "fail"
     ]
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
@@ -355,8 +356,7 @@ def built(builds: dict[str, tuple[DataLayout, DbtBuildResult]]) -> DataLayout:
 
 
 def test_build_runs_every_model_unit_test_and_data_test(built: DataLayout) -> None:
-    run_results = json.loads((dbt_artifacts_dir(built) / "target" / "run_results.json").read_text())
-    statuses = {result["unique_id"]: result["status"] for result in run_results["results"]}
+    statuses = {result["unique_id"]: result["status"] for result in last_run_results(built)}
     assert statuses["model.marquee.stg_pipeline__minute_aggregates"] == "success"
     assert statuses["model.marquee.content_daily"] == "success"
     unit_tests = [uid for uid in statuses if uid.startswith("unit_test.")]
@@ -491,7 +491,7 @@ def test_negative_measure_and_unknown_content_type_fail_the_build(
     }
 
 
-def test_each_multi_column_rule_fails_the_build_on_a_view_that_breaks_it(
+def test_row_rules_names_each_rule_a_view_breaks(
     builds: dict[str, tuple[DataLayout, DbtBuildResult]],
 ) -> None:
     """row_rules reports each rule the view breaks in staging: no viewer (not_null), its
@@ -516,10 +516,9 @@ def test_content_whose_events_name_two_creators_keeps_one_row_and_warns(
     source (the catalogue, not the events, is the system of record)."""
     layout, result = builds["content_with_two_creators"]
     assert result.success, result.output
-    run_results = json.loads(
-        (dbt_artifacts_dir(layout) / "target" / "run_results.json").read_text()
-    )
-    warned = {r["unique_id"].split(".")[2] for r in run_results["results"] if r["status"] == "warn"}
+    warned = {
+        r["unique_id"].split(".")[2] for r in last_run_results(layout) if r["status"] == "warn"
+    }
     contract = "source_one_value_per_key_pipeline_minute_aggregates_creator_id____content_id"
     assert contract in warned
     # The scenario has no catalogue: the marts' catalogue relationships warn too, nothing else.
