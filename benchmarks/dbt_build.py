@@ -19,7 +19,7 @@ Each run then times, in the same process and on the same files:
 - one more hour of history appended (generated and run through the pipeline, timed on its
   own) and then the build the refresh loop runs every cycle after a passing one
   (`marquee.refresh`: `dbt build`, no unit tests): every model (incremental ones over what
-  can have changed within the late-data lookback, 7 days); every data test, those of
+  changed since their last build: dbt/macros/incremental.sql); every data test, those of
   incremental models over the rows the build wrote (dbt/macros/test_window.sql). That is
   the incremental figure. Each run appends the next hour, so the cache grows by an hour
   per run.

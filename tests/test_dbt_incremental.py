@@ -6,9 +6,9 @@ minute, a view, a fact seen again) and names the creator of content first seen u
 
 Real dbt builds on DuckDB over Parquet run files written with the lake's own schemas. "Now"
 is pinned per build (`marquee_now_ms`) so view states are reproducible: the first build
-sees view s2 open and s3 dropped; the second sees s2 ended and s3 resumed. A second scenario
-shrinks the lookback to nothing and shows that late data for an old minute is then missed,
-so the equality above is owed to the lookback, not to luck.
+sees view s2 open and s3 dropped; the second sees s2 ended and s3 resumed. Another scenario
+backfills a day ten days older than the newest built, which a fixed lookback of the ingestion
+horizon would miss: incremental models rebuild from the earliest time their inputs changed.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ INCREMENTAL_STAGING = (
     "stg_pipeline__creator_viewer_days",
 )
 COMPARED = INCREMENTAL_MARTS + INCREMENTAL_STAGING
-DAY_START_MINUTE = 29_506_560  # 2026-02-06 00:00 UTC
+DAY_START_MINUTE = 29_505_600  # 2026-02-06 00:00 UTC
 MINUTE = DAY_START_MINUTE + 600  # 10:00
 NEXT_DAY_MINUTE = DAY_START_MINUTE + 1440 + 60  # 2026-02-07 01:00
 MS = 60_000
@@ -419,9 +419,11 @@ def table_rows(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple[
     return sorted(relation.select(*columns).fetchall(), key=repr)
 
 
-def query_rows(layout: DataLayout, sql: str) -> list[tuple[Any, ...]]:
+def query_rows(
+    layout: DataLayout, sql: str, parameters: dict[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+        return connection.execute(sql, parameters).fetchall()
 
 
 def assert_a_full_refresh_changes_nothing(
@@ -533,29 +535,81 @@ def test_incremental_marts_equal_a_full_refresh(
         assert incremental[table] != after_first[table], f"{table} took in the new data"
 
 
-def test_without_a_lookback_late_data_for_an_old_minute_is_missed(
+def test_a_backfill_older_than_the_ingestion_horizon_reaches_every_incremental_mart(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """The lookback is what makes incremental equal full: with none, the late attempt for
-    minute 10:00 (older than the newest minute built) never reaches content_minute_qoe."""
-    layout = new_layout(tmp_path_factory.mktemp("no_lookback") / "data")
-    no_lookback = {"marquee_lateness_horizon_s": 0, "marquee_future_horizon_s": 0}
+    """A backfill or a quarantine replay can land runs for any past time. Incremental builds
+    rebuild from the earliest time their inputs changed (dbt/macros/incremental.sql), not
+    from a fixed lookback, so a day a week and more older than the newest built reaches
+    every incremental mart as a full refresh takes it in (a 7-day lookback missed it). A
+    later build that rebuilds only the newer days compares their week-over-week changes
+    with that day as the table holds it."""
+    layout = new_layout(tmp_path_factory.mktemp("backfill") / "data")
     first_run(layout)
-    only = ("content_minute_qoe",)
-    dbt_build(layout, FIRST_NOW_MS, marts=only, **no_lookback)
     second_run(layout)
-    dbt_build(layout, SECOND_NOW_MS, marts=only, **no_lookback)
-    sql = (
-        "select attempts from main.content_minute_qoe "
-        f"where epoch_minute = {MINUTE} and content_id = 'c1'"
+    dbt_build(layout, SECOND_NOW_MS)
+    week_before_minute = MINUTE - 7 * 1440
+    week_before_ms = week_before_minute * MS
+    week_before_day = datetime.date(2026, 1, 30)
+    land(
+        layout,
+        3,
+        {
+            MINUTE_AGGREGATES: [
+                minute_row(
+                    week_before_minute, "c1", attempts=2, starts=1, played_ms=9_000, ad_impressions=1
+                ),
+                minute_row(
+                    week_before_minute, "l1", content_type="live", played_ms=30_000, chat_messages=2
+                ),
+                minute_row(week_before_minute, "st1", content_type="story", story_views=1),
+            ],
+            VIEW_SUMMARIES: [
+                view_partial(
+                    "s10",
+                    week_before_ms,
+                    week_before_ms + 9_500,
+                    play_requested_ms=week_before_ms,
+                    started=True,
+                    started_at_ms=week_before_ms + 500,
+                    startup_ms=500,
+                    played_ms=9_000,
+                    ended=True,
+                    ended_at_ms=week_before_ms + 9_500,
+                    end_reason="user_exit",
+                    event_count=3,
+                ),
+            ],
+            CREATOR_MINUTE_AGGREGATES: [
+                creator_minute_row(epoch_minute=week_before_minute, follows=1)
+            ],
+            CREATOR_VIEWER_DAYS: [{**viewer_day("view"), "day": week_before_day}],
+            STORY_VIEWER_FACTS: [{**story_fact("viewed", week_before_ms), "viewer_key": "v7"}],
+        },
     )
-    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
-        incremental_attempts = connection.execute(sql).fetchall()
-    dbt_build(layout, SECOND_NOW_MS, "--full-refresh", marts=only, **no_lookback)
-    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
-        full_attempts = connection.execute(sql).fetchall()
-    assert incremental_attempts == [(3,)]
-    assert full_attempts == [(4,)]
+    dbt_build(layout, SECOND_NOW_MS)
+    backfilled = query_rows(
+        layout,
+        "select (select views from content_daily where day = $day and content_id = 'c1'),"
+        " (select views from creator_daily_performance where day = $day and creator_id = 'u1'),"
+        " (select follows from int_creator_engagement_daily where day = $day)",
+        {"day": week_before_day},
+    )
+    assert backfilled == [(2, 1, 1)]
+    assert_a_full_refresh_changes_nothing(layout, SECOND_NOW_MS, COMPARED, INCREMENTAL_MARTS)
+
+    # A late view a week after the backfilled day: the build rebuilds from that day on.
+    start = MINUTE * MS
+    land(layout, 4, {VIEW_SUMMARIES: [view_partial("s11", start + 9_000, start + 9_000)]})
+    dbt_build(layout, SECOND_NOW_MS)
+    assert_a_full_refresh_changes_nothing(layout, SECOND_NOW_MS, COMPARED, INCREMENTAL_MARTS)
+    week_over_week = query_rows(
+        layout,
+        "select views, views_wow_change_pct from creator_daily_performance"
+        " where day = $day and creator_id = 'u1'",
+        {"day": week_before_day + datetime.timedelta(days=7)},
+    )
+    assert week_over_week == [(7, 600.0)]
 
 
 def test_a_run_processed_before_runs_already_built_still_reaches_the_marts(

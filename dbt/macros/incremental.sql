@@ -1,15 +1,67 @@
 {#
-    The late-data lookback of incremental models.
+    Change-driven incremental builds over time-keyed rows (minutes, days).
 
-    The API rejects events older than its lateness horizon (settings.lateness_horizon_s,
-    7 days) or more than its future horizon (300 s) ahead, so no new event can land before
-    (newest event time already built) - (lateness + future horizons). An incremental run
-    rebuilds every row from that point on; older rows can no longer change, which is what
-    makes incremental runs equal a full refresh. Set the vars when the API's horizons
-    change.
+    Every incremental model and every staging model stamps the rows it writes with its
+    build's start (`built_at_ms`, macros/time.sql). A model over minutes or days rebuilds
+    every row from the earliest time at which any of its inputs changed since it was last
+    built: the earliest time of an input row stamped after this table's newest stamp. An
+    earlier row has no changed input, so it already is what a full refresh would write.
+    That holds because a changed input row never leaves an output row behind at a later
+    time: minute and day rows never move, and a view's start or a viewer's first view only
+    moves earlier (a late event).
+
+    A fixed lookback (the ingestion horizon, 7 days) rebuilt a week of rows on every
+    build; this rebuilds an hour's minutes and one day after an hour of new data, and it
+    also takes in a backfill or a quarantine replay of any age.
+
+    `inputs`: a list of {'relation': ref(...), 'time_ms': the row's time in epoch ms,
+    'where': an optional condition, 'stamp': the stamp column when not built_at_ms}.
 #}
-{% macro lookback_ms() -%}
-    {{ return((var('marquee_lateness_horizon_s', 604800) + var('marquee_future_horizon_s', 300)) * 1000) }}
+{% macro changed_since_ms(inputs) -%}
+    {%- set watermark = built_max('built_at_ms') -%}
+    (
+        select min(changed_inputs.changed_ms)
+        from (
+            {%- for input in inputs %}
+            select min({{ input.time_ms }}) as changed_ms
+            from {{ input.relation }}
+            where
+                {{ input.get('stamp', 'built_at_ms') }} > {{ watermark }}
+                {%- if input.get('where') %} and ({{ input.where }}){% endif %}
+            {% if not loop.last %}union all{% endif %}
+            {%- endfor %}
+        ) as changed_inputs
+    )
+{%- endmacro %}
+
+{# The UTC day of changed_since_ms (NULL when nothing changed). #}
+{% macro changed_since_day(inputs) -%}
+    cast({{ epoch_ms_to_timestamp(changed_since_ms(inputs)) }} as date)
+{%- endmacro %}
+
+{#
+    `<minute_column> >= <the epoch minute of changed_since_ms>` on incremental runs (no row
+    when no input changed), `1 = 1` on full builds.
+#}
+{% macro changed_minutes_filter(minute_column, inputs) -%}
+    {%- if is_incremental() -%}
+        {{ minute_column }} >= {{ epoch_ms_to_epoch_minute(changed_since_ms(inputs)) }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    `<day_column> >= <the UTC day of changed_since_ms>` on incremental runs, `1 = 1` on
+    full builds: daily marts rebuild whole days, never a day cut short (a partial sum would
+    overwrite the day's row).
+#}
+{% macro changed_days_filter(day_column, inputs) -%}
+    {%- if is_incremental() -%}
+        {{ day_column }} >= {{ changed_since_day(inputs) }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
 {%- endmacro %}
 
 {#
@@ -25,46 +77,6 @@
         unique_key=unique_key,
         on_schema_change='append_new_columns',
     ) }}
-{%- endmacro %}
-
-{#
-    `<column> >= <cutoff>` on incremental runs, where the cutoff is the newest value of
-    `this_column` (epoch ms, or epoch minutes with unit='minute') in the built table minus
-    the lookback; `1 = 1` on full builds.
-#}
-{% macro incremental_lookback_filter(column, this_column, unit='ms') -%}
-    {%- if is_incremental() -%}
-        {%- set divisor = 60000 if unit == 'minute' else 1 -%}
-        {{ column }} >= (
-            select coalesce(max({{ this_column }}), 0) - {{ (lookback_ms() / divisor) | int }}
-            from {{ this }}
-        )
-    {%- else -%}
-        1 = 1
-    {%- endif -%}
-{%- endmacro %}
-
-{#
-    `<day_column> >= <the UTC day of the cutoff>` on incremental runs: daily marts rebuild
-    whole days, never a day cut by the lookback (a partial sum would overwrite the day's
-    row). `this_ms_expression` is the newest epoch-ms time built, over `this`.
-#}
-{% macro incremental_lookback_day_filter(day_column, this_ms_expression) -%}
-    {%- if is_incremental() -%}
-        {{ day_column }} >= {{ lookback_start_day(this_ms_expression) }}
-    {%- else -%}
-        1 = 1
-    {%- endif -%}
-{%- endmacro %}
-
-{# The UTC day of the cutoff, as a scalar subquery over `this` (incremental runs only). #}
-{% macro lookback_start_day(this_ms_expression) -%}
-    (
-        select cast({{ epoch_ms_to_timestamp(
-            'coalesce(max(' ~ this_ms_expression ~ '), 0) - ' ~ lookback_ms()
-        ) }} as date)
-        from {{ this }}
-    )
 {%- endmacro %}
 
 {#

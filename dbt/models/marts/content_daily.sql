@@ -1,6 +1,9 @@
 {{ incremental_mart_config(['day', 'content_id']) }}
 
-{# Incremental builds rebuild the whole days inside the lookback, as content_daily_qoe. #}
+{#
+    Incremental builds rebuild whole days, from the day of the earliest minute staging
+    rewrote since this table was built (macros/incremental.sql).
+#}
 
 with
 
@@ -8,9 +11,9 @@ minute_aggregates as (
 
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
 
-    where {{ incremental_lookback_day_filter(
-        'minute_date', timestamp_to_epoch_ms('last_minute_start_at')
-    ) }}
+    where {{ changed_days_filter('minute_date', [{
+        'relation': ref('stg_pipeline__minute_aggregates'), 'time_ms': 'epoch_minute * 60000',
+    }]) }}
 
 ),
 

@@ -6,14 +6,24 @@
     follows and tips by event day. Stories take their creator from the stories mart, the
     one place that resolves it (catalogue first, else the story's events).
 
-    Incremental: a build replaces the whole days inside the lookback (delete+insert on the
-    day, as creator_daily_performance, whose (creator, day) rows can move between
-    creators), counting each of those days from every row of its inputs for that day.
+    Incremental: a build replaces whole days (delete+insert on the day, as
+    creator_daily_performance, whose (creator, day) rows can move between creators), from
+    the day of the earliest input row written since this table was built
+    (macros/incremental.sql), counting each of those days from every row of its inputs for
+    that day. A reaction's row carries the build stamp of its fact (int_story_reactions is
+    rebuilt whole every build); a story's creator comes from the stories mart.
 #}
 
 {{ incremental_mart_config(['day'], strategy='delete+insert') }}
 
-{% set built_day_ms = timestamp_to_epoch_ms('day') %}
+{% set inputs = [
+    {'relation': ref('int_story_viewers'), 'time_ms': 'first_viewed_ms'},
+    {'relation': ref('int_story_reactions'), 'time_ms': 'at_ms', 'stamp': 'staged_built_at_ms'},
+    {'relation': ref('stories'), 'time_ms': 'first_viewed_ms'},
+    {'relation': ref('int_live_minutes'), 'time_ms': 'epoch_minute * 60000'},
+    {'relation': ref('stg_pipeline__creator_minute_aggregates'), 'time_ms': 'epoch_minute * 60000'},
+    {'relation': ref('stg_pipeline__tip_minute_aggregates'), 'time_ms': 'epoch_minute * 60000'},
+] %}
 
 with
 
@@ -21,8 +31,8 @@ story_viewers as (
 
     select * from {{ ref('int_story_viewers') }}
 
-    where {{ incremental_lookback_day_filter(
-        'cast(' ~ epoch_ms_to_timestamp('first_viewed_ms') ~ ' as date)', built_day_ms
+    where {{ changed_days_filter(
+        'cast(' ~ epoch_ms_to_timestamp('first_viewed_ms') ~ ' as date)', inputs
     ) }}
 
 ),
@@ -31,9 +41,7 @@ story_reactions as (
 
     select * from {{ ref('int_story_reactions') }}
 
-    where {{ incremental_lookback_day_filter(
-        'cast(' ~ epoch_ms_to_timestamp('at_ms') ~ ' as date)', built_day_ms
-    ) }}
+    where {{ changed_days_filter('cast(' ~ epoch_ms_to_timestamp('at_ms') ~ ' as date)', inputs) }}
 
 ),
 
@@ -51,7 +59,7 @@ live_minutes as (
 
     select * from {{ ref('int_live_minutes') }}
 
-    where {{ incremental_lookback_day_filter('cast(minute_start_at as date)', built_day_ms) }}
+    where {{ changed_days_filter('cast(minute_start_at as date)', inputs) }}
 
 ),
 
@@ -59,7 +67,7 @@ creator_minutes as (
 
     select * from {{ ref('stg_pipeline__creator_minute_aggregates') }}
 
-    where {{ incremental_lookback_day_filter('cast(minute_start_at as date)', built_day_ms) }}
+    where {{ changed_days_filter('cast(minute_start_at as date)', inputs) }}
 
 ),
 
@@ -67,7 +75,7 @@ tip_minutes as (
 
     select * from {{ ref('stg_pipeline__tip_minute_aggregates') }}
 
-    where {{ incremental_lookback_day_filter('cast(minute_start_at as date)', built_day_ms) }}
+    where {{ changed_days_filter('cast(minute_start_at as date)', inputs) }}
 
 ),
 

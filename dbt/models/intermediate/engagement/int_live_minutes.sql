@@ -4,8 +4,8 @@
     The per-minute aggregates of live content, summed over platform and country: the one
     minute series the live-session marts, the live retention curve and the creator
     engagement numbers read, so the staging view behind it (every lake run) is scanned
-    once. Incremental: minutes inside the lookback (macros/incremental.sql) are rebuilt;
-    older minutes can no longer change.
+    once. Incremental: the minutes from the earliest one staging rewrote since this table
+    was built are rebuilt (macros/incremental.sql); earlier minutes have not changed.
 #}
 
 with
@@ -16,7 +16,11 @@ minute_aggregates as (
 
     where
         content_type = 'live'
-        and {{ incremental_lookback_filter('epoch_minute', 'epoch_minute', unit='minute') }}
+        and {{ changed_minutes_filter('epoch_minute', [{
+            'relation': ref('stg_pipeline__minute_aggregates'),
+            'time_ms': 'epoch_minute * 60000',
+            'where': "content_type = 'live'",
+        }]) }}
 
 ),
 

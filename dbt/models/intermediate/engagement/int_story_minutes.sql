@@ -3,9 +3,9 @@
 {#
     The per-minute aggregates of stories, summed over platform and country: impressions,
     completions, navigation, shares and every reaction, per story and minute. The stories
-    mart sums this small table instead of scanning every lake run. Incremental: minutes
-    inside the lookback (macros/incremental.sql) are rebuilt; older minutes can no longer
-    change.
+    mart sums this small table instead of scanning every lake run. Incremental: the
+    minutes from the earliest one staging rewrote since this table was built are rebuilt
+    (macros/incremental.sql); earlier minutes have not changed.
 #}
 
 with
@@ -16,7 +16,11 @@ minute_aggregates as (
 
     where
         content_type = 'story'
-        and {{ incremental_lookback_filter('epoch_minute', 'epoch_minute', unit='minute') }}
+        and {{ changed_minutes_filter('epoch_minute', [{
+            'relation': ref('stg_pipeline__minute_aggregates'),
+            'time_ms': 'epoch_minute * 60000',
+            'where': "content_type = 'story'",
+        }]) }}
 
 ),
 

@@ -3,7 +3,9 @@
     time x reaction code), judged valid or invalid (EVENTS.md, METRICS.md): only a
     viewer's first reaction to a story can be valid, and only if it was not made after the
     story expired. Later reactions of the same viewer are repeats; a reaction after
-    expiry is invalid even when it is the viewer's first.
+    expiry is invalid even when it is the viewer's first. Each row keeps the build stamp
+    of its fact (staged_built_at_ms), by which incremental models downstream find new
+    reactions in this table, rebuilt whole every build.
 
     Expiry is the catalogue's expires_at, else 24 h after publication (stories live 24 h);
     a story the catalogue does not know has no known expiry, so no reaction to it is
@@ -34,6 +36,7 @@ ranked as (
         viewer_key,
         at_ms,
         reaction,
+        built_at_ms as staged_built_at_ms,
         row_number() over (
             partition by story_id, viewer_key order by at_ms, reaction
         ) as n_reaction_of_viewer
@@ -66,7 +69,8 @@ final as (
         expires_at_ms,
         coalesce(at_ms > expires_at_ms, false) as is_after_expiry,
         n_reaction_of_viewer > 1 as is_repeat,
-        n_reaction_of_viewer = 1 and not coalesce(at_ms > expires_at_ms, false) as is_valid
+        n_reaction_of_viewer = 1 and not coalesce(at_ms > expires_at_ms, false) as is_valid,
+        staged_built_at_ms
 
     from with_expiry
 

@@ -3,8 +3,14 @@
 {#
     The lake counts ad events per minute and content (the content the ad played in); it
     does not keep ad_id or the break position yet, so this mart's finest grain is the
-    content, rolled up by creator with a sum.
+    content, rolled up by creator with a sum. Incremental: whole days are rebuilt, from the
+    day of the earliest minute with ad events that staging rewrote since this table was
+    built.
 #}
+
+{% set has_ad_activity = (
+    'ad_impressions + ad_q25 + ad_q50 + ad_q75 + ad_q100 + ad_skips + ad_clicks > 0'
+) %}
 
 with
 
@@ -13,8 +19,12 @@ minute_aggregates as (
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
 
     where
-        ad_impressions + ad_q25 + ad_q50 + ad_q75 + ad_q100 + ad_skips + ad_clicks > 0
-        and {{ incremental_lookback_day_filter('minute_date', 'last_epoch_minute * 60000') }}
+        {{ has_ad_activity }}
+        and {{ changed_days_filter('minute_date', [{
+            'relation': ref('stg_pipeline__minute_aggregates'),
+            'time_ms': 'epoch_minute * 60000',
+            'where': has_ad_activity,
+        }]) }}
 
 ),
 

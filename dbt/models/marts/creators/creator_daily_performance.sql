@@ -2,19 +2,22 @@
     The headline numbers of METRICS.md per creator per UTC day. Views and QoE by view
     start day; engagement counts by event day.
 
-    Incremental: a build replaces the whole days inside the lookback (delete+insert on
-    the day, on both adapters: a content whose owner is resolved late moves its numbers
-    from one creator to another, so a (creator, day) row can vanish, which an upsert on
-    creator and day would leave behind). It reads a week more than the lookback, the
-    weeks before of the week-over-week changes.
+    Incremental: a build replaces whole days (delete+insert on the day, on both adapters:
+    a content whose owner is resolved late moves its numbers from one creator to another,
+    so a (creator, day) row can vanish, which an upsert on creator and day would leave
+    behind), from the day of the earliest input row written since this table was built
+    (macros/incremental.sql). The week-over-week changes of the first week of those days
+    compare with days this table already holds, which have not changed.
 #}
 
 {{ incremental_mart_config(['day'], strategy='delete+insert') }}
 
-{% if is_incremental() %}
-    {% set lookback_start = lookback_start_day(timestamp_to_epoch_ms('day')) %}
-    {% set read_since = 'cast(' ~ dbt.dateadd('day', -7, lookback_start) ~ ' as date)' %}
-{% endif %}
+{% set inputs = [
+    {'relation': ref('views'), 'time_ms': 'view_start_ms'},
+    {'relation': ref('stg_pipeline__minute_aggregates'), 'time_ms': 'epoch_minute * 60000'},
+    {'relation': ref('stg_pipeline__creator_viewer_days'), 'time_ms': timestamp_to_epoch_ms('day')},
+    {'relation': ref('int_creator_engagement_daily'), 'time_ms': timestamp_to_epoch_ms('day')},
+] %}
 
 with
 
@@ -22,9 +25,7 @@ views as (
 
     select * from {{ ref('views') }}
 
-    {% if is_incremental() -%}
-    where view_date >= {{ read_since }}
-    {%- endif %}
+    where {{ changed_days_filter('view_date', inputs) }}
 
 ),
 
@@ -32,9 +33,7 @@ minute_aggregates as (
 
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
 
-    {% if is_incremental() -%}
-    where minute_date >= {{ read_since }}
-    {%- endif %}
+    where {{ changed_days_filter('minute_date', inputs) }}
 
 ),
 
@@ -42,9 +41,7 @@ creator_viewer_days as (
 
     select * from {{ ref('stg_pipeline__creator_viewer_days') }}
 
-    {% if is_incremental() -%}
-    where day >= {{ read_since }}
-    {%- endif %}
+    where {{ changed_days_filter('day', inputs) }}
 
 ),
 
@@ -59,9 +56,7 @@ engagement_daily as (
 
     select * from {{ ref('int_creator_engagement_daily') }}
 
-    {% if is_incremental() -%}
-    where day >= {{ read_since }}
-    {%- endif %}
+    where {{ changed_days_filter('day', inputs) }}
 
 ),
 
@@ -206,6 +201,37 @@ joined as (
 
 ),
 
+{# The rows the week-over-week changes compare with: the days rebuilt, and the week
+   before them as this table holds it. #}
+weeks_before as (
+
+    select
+        creator_id,
+        day,
+        views,
+        unique_viewers,
+        watch_time_hours,
+        net_followers
+    from joined
+    {% if is_incremental() -%}
+
+    union all
+
+    select
+        creator_id,
+        day,
+        views,
+        unique_viewers,
+        watch_time_hours,
+        net_followers
+    from {{ this }}
+    where
+        day < {{ changed_since_day(inputs) }}
+        and day >= cast({{ dbt.dateadd('day', -7, changed_since_day(inputs)) }} as date)
+    {%- endif %}
+
+),
+
 final as (
 
     select
@@ -220,14 +246,10 @@ final as (
 
     from joined
 
-    left join joined as week_before
+    left join weeks_before as week_before
         on
             joined.creator_id = week_before.creator_id
             and week_before.day = cast({{ dbt.dateadd('day', -7, 'joined.day') }} as date)
-
-    {% if is_incremental() -%}
-    where joined.day >= {{ lookback_start }}
-    {%- endif %}
 
 )
 

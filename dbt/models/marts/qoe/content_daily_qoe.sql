@@ -7,7 +7,9 @@ views as (
     select * from {{ ref('views') }}
 
     where
-        {{ incremental_lookback_day_filter('view_date', 'last_view_start_ms') }}
+        {{ changed_days_filter('view_date', [
+            {'relation': ref('views'), 'time_ms': 'view_start_ms'},
+        ]) }}
         and {{ changed_content_filter() }}
 
 ),

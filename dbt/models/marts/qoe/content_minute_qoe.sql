@@ -4,26 +4,33 @@
     Event-time measures come from the per-minute aggregates (what happened in the minute);
     the view-level rates (VSF, EBVS) from the views that started in the minute.
 
-    An incremental build rewrites only the minutes that changed, out of the lookback's
-    (about 1.5 million rows over a month of history, which took 8.7 s to rewrite):
+    An incremental build rewrites only the minutes that changed, out of those from the
+    earliest minute of an aggregate or a view start that changed since this table was
+    built (macros/incremental.sql; rewriting a week of rows, about 1.5 million over a
+    month of history, took 8.7 s):
     - minutes whose aggregates staging rewrote since the last build (stamped by a staging
       build newer than any this table has read, staged_built_at_ms);
     - minutes of content whose owner (creator, type) staging resolved anew: it rewrites
       every row of such content without a new run;
     - minutes whose view counts differ from the built ones. The counts are recomputed over
-      every view in the lookback (cheap: no percentiles), because a view's start can move
-      to an earlier minute (a late event) and the minute it left changes too, and a view
-      turns EBVS by time alone.
-    Every other minute in the lookback would be rewritten with the values it has.
+      every view from that minute on (cheap: no percentiles), because a view's start can
+      move to an earlier minute (a late event) and the minute it left changes too, and a
+      view turns EBVS by time alone.
+    Every other minute from that minute on would be rewritten with the values it has.
 #}
+
+{% set inputs = [
+    {'relation': ref('stg_pipeline__minute_aggregates'), 'time_ms': 'epoch_minute * 60000'},
+    {'relation': ref('views'), 'time_ms': 'view_start_ms'},
+] %}
 
 with
 
-minute_aggregates_in_lookback as (
+minute_aggregates_in_scope as (
 
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
 
-    where {{ incremental_lookback_filter('epoch_minute', 'epoch_minute', unit='minute') }}
+    where {{ changed_minutes_filter('epoch_minute', inputs) }}
 
 ),
 
@@ -31,7 +38,7 @@ views as (
 
     select * from {{ ref('views') }}
 
-    where {{ incremental_lookback_filter('view_start_minute * 60000', 'epoch_minute * 60000') }}
+    where {{ changed_minutes_filter('view_start_minute', inputs) }}
 
 ),
 
@@ -55,7 +62,7 @@ built as (
 
     select epoch_minute, content_id, creator_id, content_type, views, vsf_views, ebvs_views
     from {{ this }}
-    where {{ incremental_lookback_filter('epoch_minute', 'epoch_minute', unit='minute') }}
+    where {{ changed_minutes_filter('epoch_minute', inputs) }}
 
 ),
 
@@ -64,7 +71,7 @@ contents_with_a_new_owner as (
 
     select distinct staged.content_id
     from (
-        select distinct content_id, creator_id, content_type from minute_aggregates_in_lookback
+        select distinct content_id, creator_id, content_type from minute_aggregates_in_scope
     ) as staged
     inner join (
         select distinct content_id, creator_id, content_type from built
@@ -79,7 +86,7 @@ contents_with_a_new_owner as (
 changed_minutes as (
 
     select epoch_minute, content_id
-    from minute_aggregates_in_lookback
+    from minute_aggregates_in_scope
     where built_at_ms > {{ built_max('staged_built_at_ms') }}
 
     union
@@ -99,16 +106,16 @@ changed_minutes as (
 
 minute_aggregates as (
 
-    select * from minute_aggregates_in_lookback
+    select * from minute_aggregates_in_scope
     where exists ({{ same_key_in(
-        'changed_minutes', 'minute_aggregates_in_lookback', ['epoch_minute', 'content_id']
+        'changed_minutes', 'minute_aggregates_in_scope', ['epoch_minute', 'content_id']
     ) }})
 
 ),
 {%- else -%}
 minute_aggregates as (
 
-    select * from minute_aggregates_in_lookback
+    select * from minute_aggregates_in_scope
 
 ),
 {%- endif %}
