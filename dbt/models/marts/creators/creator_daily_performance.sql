@@ -203,27 +203,20 @@ joined as (
 
 {# The rows the week-over-week changes compare with: the days rebuilt, and the week
    before them as this table holds it. #}
+{% set week_over_week_columns = [
+    'creator_id', 'day', 'views', 'unique_viewers', 'watch_time_hours', 'net_followers',
+] %}
 weeks_before as (
 
     select
-        creator_id,
-        day,
-        views,
-        unique_viewers,
-        watch_time_hours,
-        net_followers
+        {{ week_over_week_columns | join(',\n        ') }}
     from joined
     {% if is_incremental() -%}
 
     union all
 
     select
-        creator_id,
-        day,
-        views,
-        unique_viewers,
-        watch_time_hours,
-        net_followers
+        {{ week_over_week_columns | join(',\n        ') }}
     from {{ this }}
     where
         day < {{ changed_since_day(inputs) }}
