@@ -5,9 +5,9 @@ Every cycle (about once a minute in the demo):
 1. `dbt build` of the project in `dbt/` on the local DuckDB target: the staging models read
    the Parquet files of the runs the pipeline has committed under `$MARQUEE_DATA_DIR/lake/`,
    the marts are rebuilt in `warehouse/dbt.duckdb` (incremental ones over what changed
-   since their last build only) and every data test runs (on incremental models over the rows the build
-   wrote, once the loop has had a passing build; the first build of a warehouse is a full
-   refresh).
+   since their last build only) and every data test runs (on incremental models over the
+   rows the build wrote, once the loop has had a passing build; the first build of a
+   warehouse is a full refresh).
 2. The Great Expectations checkpoint (`expectations.run_mart_checkpoint`) on the marts;
    results land as JSON under `$MARQUEE_DATA_DIR/gx/`.
 3. Publish: copy `dbt.duckdb` to `serving.duckdb` under a temporary name, fsync, rename.

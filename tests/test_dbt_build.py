@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -22,7 +23,14 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from marquee.dbt_cli import DbtBuildResult, dbt_artifacts_dir, run_dbt_build
+from marquee.dbt_cli import (
+    DBT_PROJECT_DIR,
+    DbtBuildResult,
+    dbt_artifacts_dir,
+    dbt_command,
+    dbt_environment,
+    run_dbt_build,
+)
 from marquee.lake import (
     LAKE_TABLES,
     MINUTE_AGGREGATES,
@@ -506,6 +514,35 @@ def test_row_rules_names_each_rule_a_view_breaks(
             "non_negative: played_ms",
         }
     }
+
+
+def test_a_repeated_key_fails_its_primary_key_test(built: DataLayout, tmp_path: Path) -> None:
+    """unique_combination groups by a hash of the key first: a key written twice still
+    fails it, and the failure names that key (a copy of the good warehouse, one row of a
+    two-column and one of a four-column grain written again)."""
+    layout = DataLayout(tmp_path / "data")
+    shutil.copytree(built.root, layout.root)
+    with duckdb.connect(str(layout.dbt_db)) as connection:
+        for table in ("content_daily", "stg_pipeline__minute_aggregates"):
+            connection.execute(
+                f"insert into main.{table} select * from main.{table} order by all limit 1"
+            )
+    completed = subprocess.run(
+        dbt_command(layout, "test", "--select", "content_daily", "stg_pipeline__minute_aggregates"),
+        cwd=DBT_PROJECT_DIR, env=dbt_environment(layout), capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert failed_dbt_tests(layout) == {
+        "unique_combination_content_daily_day__content_id",
+        "unique_combination_stg_pipeline__minute_aggregates_epoch_minute__content_id__platform__country",
+    }
+    repeated = {
+        result["unique_id"].split(".")[2]: result["failures"]
+        for result in last_run_results(layout)
+        if result["status"] == "fail"
+    }
+    assert set(repeated.values()) == {1}
 
 
 def test_content_whose_events_name_two_creators_keeps_one_row_and_warns(

@@ -557,7 +557,12 @@ def test_a_backfill_older_than_the_ingestion_horizon_reaches_every_incremental_m
         {
             MINUTE_AGGREGATES: [
                 minute_row(
-                    week_before_minute, "c1", attempts=2, starts=1, played_ms=9_000, ad_impressions=1
+                    week_before_minute,
+                    "c1",
+                    attempts=2,
+                    starts=1,
+                    played_ms=9_000,
+                    ad_impressions=1,
                 ),
                 minute_row(
                     week_before_minute, "l1", content_type="live", played_ms=30_000, chat_messages=2

@@ -172,14 +172,33 @@
 {%- endmacro %}
 
 {#
-    The keys of `rows` (a relation or parenthesised query of partials) that more than one
-    partial carries. Almost every key of a merge has one partial, which is its own merge:
-    merging only these keys, and passing the rest through, halved the full merges of the
-    minute and view staging models.
+    The hashes of the keys of `rows` (a relation or parenthesised query of partials) that
+    more than one partial carries, as `key_hash`. Almost every key of a merge has one
+    partial, which is its own merge: merging only these keys, and passing the rest through,
+    halved the full merges of the minute and view staging models.
+
+    Grouping by one 64-bit hash instead of the key columns took the full merge of the
+    minute staging from 25 to 21 CPU-s (8.9 million keys). Two keys with the same hash only
+    send a key with one partial through the merge, which gives it the same row: routing by
+    hash is exact whatever the collisions. has_several_partials() tests a row.
 #}
 {% macro keys_of_several_partials(rows, key_columns) -%}
-    select {{ key_columns | join(', ') }}
+    select {{ key_hash('partial_rows', key_columns) }} as key_hash
     from {{ rows }} as partial_rows
-    group by {{ key_columns | join(', ') }}
+    group by 1
     having count(*) > 1
+{%- endmacro %}
+
+{# Whether the key of the row `alias` is among `several_partial_keys` (keys_of_several_partials). #}
+{% macro has_several_partials(several_partial_keys, alias, key_columns) -%}
+    {{ key_hash(alias, key_columns) }} in (select several.key_hash from {{ several_partial_keys }} as several)
+{%- endmacro %}
+
+{#
+    One 64-bit hash of the `key_columns` of `alias` (unqualified when `alias` is none):
+    `hash(...)` on DuckDB and Snowflake alike.
+#}
+{% macro key_hash(alias, key_columns) -%}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    hash({% for key in key_columns %}{{ prefix }}{{ key }}{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}

@@ -56,7 +56,7 @@ ranked_partials as (
 
     from source
 
-    where exists ({{ same_key_in('multi_partial_keys', 'source', key_columns) }})
+    where {{ has_several_partials('multi_partial_keys', 'source', key_columns) }}
 
 ),
 
@@ -121,7 +121,7 @@ single_partials as (
 
     from source
 
-    where not exists ({{ same_key_in('multi_partial_keys', 'source', key_columns) }})
+    where not {{ has_several_partials('multi_partial_keys', 'source', key_columns) }}
 
 ),
 
