@@ -12,6 +12,12 @@ not support two invocations at once in one process; a crash or leak in dbt stays
 child, which the loop replaces on its next build; and Ctrl-C reaches the child's build as
 it reached the `dbt` command before (same process group).
 
+The child is a fresh interpreter (`python -m marquee.dbt_worker`, talking over a socket
+pair), not a multiprocessing child: "spawn" imports the parent's main module again in the
+child, which for the benchmark's main module cost 3 s of every worker's first build (6.1 s
+against 9.4 s to a first tiny build). Its environment is the `dbt` command's
+(dbt_environment), bytecode cache included.
+
 After each build the child closes dbt-duckdb's DuckDB instance, which otherwise stays
 open between invocations and holds the warehouse's file lock: the expectations checkpoint
 and the snapshot copy open that file next.
@@ -27,9 +33,10 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import multiprocessing
 import os
 import resource
+import socket
+import subprocess
 import sys
 import time
 from multiprocessing.connection import Connection
@@ -37,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 from marquee.dbt_cli import (
-    DBT_BYTECODE_CACHE,
     DBT_PROJECT_DIR,
     DbtBuildResult,
     dbt_arguments,
@@ -45,8 +51,7 @@ from marquee.dbt_cli import (
     project_fingerprint,
 )
 from marquee.layout import DataLayout
-
-_START = multiprocessing.get_context("spawn")
+from marquee.settings import PROJECT_ROOT
 
 FILE_LOG_LEVEL = ("--log-level-file", "warn")
 """The worker's parses and builds write warnings and errors (failed tests and models
@@ -63,7 +68,7 @@ class DbtWorker:
     def __init__(self, layout: DataLayout, project_dir: Path = DBT_PROJECT_DIR) -> None:
         self.layout = layout
         self.project_dir = project_dir
-        self._process: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._connection: Connection | None = None
 
     def build(self, *args: str) -> DbtBuildResult:
@@ -89,6 +94,11 @@ class DbtWorker:
             cpu_s=cpu_s,
         )
 
+    @property
+    def child_pid(self) -> int | None:
+        """The worker process's id, None before the first build and after close()."""
+        return self._process.pid if self._process is not None else None
+
     def close(self) -> None:
         """Ask the child to exit, then reap it (killed if it does not exit in time)."""
         if self._connection is not None:
@@ -97,19 +107,26 @@ class DbtWorker:
         self._reap()
 
     def _ensure_started(self) -> Connection:
-        if self._process is not None and self._process.is_alive():
+        if self._process is not None and self._process.poll() is None:
             assert self._connection is not None
             return self._connection
         self._reap()
-        parent_end, child_end = _START.Pipe()
-        process = _START.Process(
-            target=_serve,
-            args=(child_end, str(self.layout.root), str(self.project_dir)),
-            name="marquee-dbt-worker",
-            daemon=True,
-        )
+        parent_end, child_end = socket.socketpair()
+        command = [
+            sys.executable,
+            "-m",
+            "marquee.dbt_worker",
+            str(child_end.fileno()),
+            str(self.layout.root),
+            str(self.project_dir),
+        ]
         try:
-            process.start()
+            process = subprocess.Popen(
+                command,
+                pass_fds=[child_end.fileno()],
+                cwd=PROJECT_ROOT,
+                env=dbt_environment(self.layout),
+            )
         except BaseException:
             parent_end.close()
             raise
@@ -117,8 +134,8 @@ class DbtWorker:
             child_end.close()
         log.info("dbt worker started (pid %d)", process.pid)
         self._process = process
-        self._connection = parent_end
-        return parent_end
+        self._connection = Connection(parent_end.detach())
+        return self._connection
 
     def _reap(self, timeout_s: float = 30.0) -> int | None:
         process, self._process = self._process, None
@@ -127,12 +144,11 @@ class DbtWorker:
             self._connection = None
         if process is None:
             return None
-        process.join(timeout_s)
-        if process.is_alive():
+        try:
+            return process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
             process.kill()
-            process.join()
-        exitcode: int | None = process.exitcode
-        return exitcode
+            return process.wait()
 
     def __enter__(self) -> DbtWorker:
         return self
@@ -147,9 +163,6 @@ def _serve(connection: Connection, data_dir: str, project: str) -> None:
     project_dir = Path(project)
     os.environ.update(dbt_environment(layout))
     os.chdir(project_dir)
-    # What PYTHONPYCACHEPREFIX does for the `dbt` command (see DBT_BYTECODE_CACHE).
-    sys.pycache_prefix = str(DBT_BYTECODE_CACHE)
-    sys.dont_write_bytecode = False
     manifest: Any = None
     parsed: tuple[tuple[str, int, int], ...] = ()
     while True:
@@ -205,3 +218,8 @@ def _release_warehouse() -> None:
 def cpu_seconds(after: resource.struct_rusage, before: resource.struct_rusage) -> float:
     """User + system CPU seconds between two getrusage() readings."""
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+if __name__ == "__main__":
+    # DbtWorker's child: the socket's descriptor, the data directory, the dbt project.
+    _serve(Connection(int(sys.argv[1])), sys.argv[2], sys.argv[3])

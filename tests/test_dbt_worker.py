@@ -4,7 +4,10 @@ build was a fresh `dbt` command. Runs the real worker and dbt on a copy of the p
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import time
 from pathlib import Path
 
 import duckdb
@@ -59,3 +62,34 @@ def test_a_failed_build_is_in_dbt_log_without_the_debug_events(tmp_path: Path) -
     log = (dbt_artifacts_dir(layout) / "logs" / "dbt.log").read_text()
     assert "no_such_table" in log
     assert "[debug]" not in log
+
+
+def test_a_worker_killed_between_builds_is_replaced_by_the_next_build(tmp_path: Path) -> None:
+    """The worker is a separate interpreter (`python -m marquee.dbt_worker`); when it dies,
+    the next build starts another, as the refresh loop relies on."""
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "models" / "worker_probe.sql").write_text("select 42 as answer\n")
+    layout = DataLayout(tmp_path / "data").ensure()
+
+    with DbtWorker(layout, project_dir=project) as worker:
+        first = worker.build(*PROBE)
+        assert first.success, first.tail()
+        child = worker.child_pid
+        assert child is not None
+        os.kill(child, signal.SIGKILL)
+        wait_until_dead(child)
+
+        after = worker.build(*PROBE)
+        assert after.success, after.tail()
+        assert worker.child_pid not in (None, child)
+        assert answer(layout) == 42
+
+
+def wait_until_dead(pid: int) -> None:
+    """Until the killed child can be reaped (every thread of it gone), without reaping it:
+    the worker finds it dead at its next build."""
+    deadline = time.monotonic() + 10
+    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+        assert time.monotonic() < deadline, f"process {pid} still running"
+        time.sleep(0.02)
