@@ -26,10 +26,18 @@ def answer(layout: DataLayout) -> int:
     return int(row[0])
 
 
-def test_the_worker_builds_models_added_and_edited_while_it_runs(tmp_path: Path) -> None:
+def project_with_probe(tmp_path: Path, probe_sql: str | None) -> tuple[Path, DataLayout]:
+    """A copy of the dbt project (with models/worker_probe.sql when `probe_sql` is given)
+    and an empty data directory."""
     project = tmp_path / "dbt"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
-    layout = DataLayout(tmp_path / "data").ensure()
+    if probe_sql is not None:
+        (project / "models" / "worker_probe.sql").write_text(probe_sql)
+    return project, DataLayout(tmp_path / "data").ensure()
+
+
+def test_the_worker_builds_models_added_and_edited_while_it_runs(tmp_path: Path) -> None:
+    project, layout = project_with_probe(tmp_path, None)
     probe = project / "models" / "worker_probe.sql"
 
     with DbtWorker(layout, project_dir=project) as worker:
@@ -50,10 +58,7 @@ def test_the_worker_builds_models_added_and_edited_while_it_runs(tmp_path: Path)
 def test_a_failed_build_is_in_dbt_log_without_the_debug_events(tmp_path: Path) -> None:
     """The refresh loop's failure message points at dbt.log: the failure must be there.
     The worker leaves dbt's debug events (every statement) out of it (FILE_LOG_LEVEL)."""
-    project = tmp_path / "dbt"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
-    (project / "models" / "worker_probe.sql").write_text("select * from no_such_table\n")
-    layout = DataLayout(tmp_path / "data").ensure()
+    project, layout = project_with_probe(tmp_path, "select * from no_such_table\n")
 
     with DbtWorker(layout, project_dir=project) as worker:
         failed = worker.build(*PROBE)
@@ -67,10 +72,7 @@ def test_a_failed_build_is_in_dbt_log_without_the_debug_events(tmp_path: Path) -
 def test_a_worker_killed_between_builds_is_replaced_by_the_next_build(tmp_path: Path) -> None:
     """The worker is a separate interpreter (`python -m marquee.dbt_worker`); when it dies,
     the next build starts another, as the refresh loop relies on."""
-    project = tmp_path / "dbt"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
-    (project / "models" / "worker_probe.sql").write_text("select 42 as answer\n")
-    layout = DataLayout(tmp_path / "data").ensure()
+    project, layout = project_with_probe(tmp_path, "select 42 as answer\n")
 
     with DbtWorker(layout, project_dir=project) as worker:
         first = worker.build(*PROBE)
