@@ -14,51 +14,64 @@
     build; this rebuilds an hour's minutes and one day after an hour of new data, and it
     also takes in a backfill or a quarantine replay of any age.
 
-    `inputs`: a list of {'relation': ref(...), 'time_ms': the row's time in epoch ms,
-    'where': an optional condition, 'stamp': the stamp column when not built_at_ms}.
+    `changed_since_cte(inputs)` opens the model's CTEs on incremental runs with
+    `changed_since` (one row: changed_ms, that time in epoch ms, NULL when no input
+    changed), computed once and read by every filter below. `inputs`: a list of
+    {'relation': ref(...), 'time_ms': the row's time in epoch ms, 'where': an optional
+    condition, 'stamp': the stamp column when not built_at_ms}.
 #}
-{% macro changed_since_ms(inputs) -%}
-    {%- set watermark = built_max('built_at_ms') -%}
-    (
-        select min(changed_inputs.changed_ms)
-        from (
-            {%- for input in inputs %}
-            select min({{ input.time_ms }}) as changed_ms
-            from {{ input.relation }}
-            where
-                {{ input.get('stamp', 'built_at_ms') }} > {{ watermark }}
-                {%- if input.get('where') %} and ({{ input.where }}){% endif %}
-            {% if not loop.last %}union all{% endif %}
-            {%- endfor %}
-        ) as changed_inputs
-    )
-{%- endmacro %}
+{% macro changed_since_cte(inputs) -%}
+    {%- if is_incremental() -%}
+    {%- set watermark = built_max('built_at_ms') %}
+changed_since as (
 
-{# The UTC day of changed_since_ms (NULL when nothing changed). #}
-{% macro changed_since_day(inputs) -%}
-    cast({{ epoch_ms_to_timestamp(changed_since_ms(inputs)) }} as date)
+    select min(changed_inputs.changed_ms) as changed_ms
+
+    from (
+        {%- for input in inputs %}
+        select min({{ input.time_ms }}) as changed_ms
+        from {{ input.relation }}
+        where
+            {{ input.get('stamp', 'built_at_ms') }} > {{ watermark }}
+            {%- if input.get('where') %} and ({{ input.where }}){% endif %}
+        {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
+    ) as changed_inputs
+
+),
+    {%- endif %}
 {%- endmacro %}
 
 {#
-    `<minute_column> >= <the epoch minute of changed_since_ms>` on incremental runs (no row
+    The UTC day of changed_since.changed_ms, as a scalar subquery (NULL when nothing
+    changed); incremental runs only.
+#}
+{% macro changed_since_day() -%}
+    (select cast({{ epoch_ms_to_timestamp('changed_since.changed_ms') }} as date) from changed_since)
+{%- endmacro %}
+
+{#
+    `<minute_column> >= <the epoch minute of changed_since>` on incremental runs (no row
     when no input changed), `1 = 1` on full builds.
 #}
-{% macro changed_minutes_filter(minute_column, inputs) -%}
+{% macro changed_minutes_filter(minute_column) -%}
     {%- if is_incremental() -%}
-        {{ minute_column }} >= {{ epoch_ms_to_epoch_minute(changed_since_ms(inputs)) }}
+        {{ minute_column }} >= (
+            select {{ epoch_ms_to_epoch_minute('changed_since.changed_ms') }} from changed_since
+        )
     {%- else -%}
         1 = 1
     {%- endif -%}
 {%- endmacro %}
 
 {#
-    `<day_column> >= <the UTC day of changed_since_ms>` on incremental runs, `1 = 1` on
-    full builds: daily marts rebuild whole days, never a day cut short (a partial sum would
+    `<day_column> >= <the UTC day of changed_since>` on incremental runs, `1 = 1` on full
+    builds: daily marts rebuild whole days, never a day cut short (a partial sum would
     overwrite the day's row).
 #}
-{% macro changed_days_filter(day_column, inputs) -%}
+{% macro changed_days_filter(day_column) -%}
     {%- if is_incremental() -%}
-        {{ day_column }} >= {{ changed_since_day(inputs) }}
+        {{ day_column }} >= {{ changed_since_day() }}
     {%- else -%}
         1 = 1
     {%- endif -%}

@@ -7,13 +7,15 @@
 
 with
 
+{{ changed_since_cte([{
+    'relation': ref('stg_pipeline__minute_aggregates'), 'time_ms': 'epoch_minute * 60000',
+}]) }}
+
 minute_aggregates as (
 
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
 
-    where {{ changed_days_filter('minute_date', [{
-        'relation': ref('stg_pipeline__minute_aggregates'), 'time_ms': 'epoch_minute * 60000',
-    }]) }}
+    where {{ changed_days_filter('minute_date') }}
 
 ),
 

@@ -11,7 +11,7 @@
     the day of the earliest input row written since this table was built
     (macros/incremental.sql), counting each of those days from every row of its inputs for
     that day. A reaction's row carries the build stamp of its fact (int_story_reactions is
-    rebuilt whole every build); a story's creator comes from the stories mart.
+    rebuilt whole every build).
 #}
 
 {{ incremental_mart_config(['day'], strategy='delete+insert') }}
@@ -27,12 +27,14 @@
 
 with
 
+{{ changed_since_cte(inputs) }}
+
 story_viewers as (
 
     select * from {{ ref('int_story_viewers') }}
 
     where {{ changed_days_filter(
-        'cast(' ~ epoch_ms_to_timestamp('first_viewed_ms') ~ ' as date)', inputs
+        'cast(' ~ epoch_ms_to_timestamp('first_viewed_ms') ~ ' as date)'
     ) }}
 
 ),
@@ -41,7 +43,7 @@ story_reactions as (
 
     select * from {{ ref('int_story_reactions') }}
 
-    where {{ changed_days_filter('cast(' ~ epoch_ms_to_timestamp('at_ms') ~ ' as date)', inputs) }}
+    where {{ changed_days_filter('cast(' ~ epoch_ms_to_timestamp('at_ms') ~ ' as date)') }}
 
 ),
 
@@ -59,7 +61,7 @@ live_minutes as (
 
     select * from {{ ref('int_live_minutes') }}
 
-    where {{ changed_days_filter('cast(minute_start_at as date)', inputs) }}
+    where {{ changed_days_filter('cast(minute_start_at as date)') }}
 
 ),
 
@@ -67,7 +69,7 @@ creator_minutes as (
 
     select * from {{ ref('stg_pipeline__creator_minute_aggregates') }}
 
-    where {{ changed_days_filter('cast(minute_start_at as date)', inputs) }}
+    where {{ changed_days_filter('cast(minute_start_at as date)') }}
 
 ),
 
@@ -75,7 +77,7 @@ tip_minutes as (
 
     select * from {{ ref('stg_pipeline__tip_minute_aggregates') }}
 
-    where {{ changed_days_filter('cast(minute_start_at as date)', inputs) }}
+    where {{ changed_days_filter('cast(minute_start_at as date)') }}
 
 ),
 

@@ -10,17 +10,19 @@
 
 with
 
+{{ changed_since_cte([{
+    'relation': ref('stg_pipeline__minute_aggregates'),
+    'time_ms': 'epoch_minute * 60000',
+    'where': "content_type = 'story'",
+}]) }}
+
 minute_aggregates as (
 
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
 
     where
         content_type = 'story'
-        and {{ changed_minutes_filter('epoch_minute', [{
-            'relation': ref('stg_pipeline__minute_aggregates'),
-            'time_ms': 'epoch_minute * 60000',
-            'where': "content_type = 'story'",
-        }]) }}
+        and {{ changed_minutes_filter('epoch_minute') }}
 
 ),
 

@@ -14,17 +14,19 @@
 
 with
 
+{{ changed_since_cte([{
+    'relation': ref('stg_pipeline__minute_aggregates'),
+    'time_ms': 'epoch_minute * 60000',
+    'where': has_ad_activity,
+}]) }}
+
 minute_aggregates as (
 
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
 
     where
         {{ has_ad_activity }}
-        and {{ changed_days_filter('minute_date', [{
-            'relation': ref('stg_pipeline__minute_aggregates'),
-            'time_ms': 'epoch_minute * 60000',
-            'where': has_ad_activity,
-        }]) }}
+        and {{ changed_days_filter('minute_date') }}
 
 ),
 

@@ -21,11 +21,13 @@
 
 with
 
+{{ changed_since_cte(inputs) }}
+
 views as (
 
     select * from {{ ref('views') }}
 
-    where {{ changed_days_filter('view_date', inputs) }}
+    where {{ changed_days_filter('view_date') }}
 
 ),
 
@@ -33,7 +35,7 @@ minute_aggregates as (
 
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
 
-    where {{ changed_days_filter('minute_date', inputs) }}
+    where {{ changed_days_filter('minute_date') }}
 
 ),
 
@@ -41,7 +43,7 @@ creator_viewer_days as (
 
     select * from {{ ref('stg_pipeline__creator_viewer_days') }}
 
-    where {{ changed_days_filter('day', inputs) }}
+    where {{ changed_days_filter('day') }}
 
 ),
 
@@ -56,7 +58,7 @@ engagement_daily as (
 
     select * from {{ ref('int_creator_engagement_daily') }}
 
-    where {{ changed_days_filter('day', inputs) }}
+    where {{ changed_days_filter('day') }}
 
 ),
 
@@ -219,8 +221,8 @@ weeks_before as (
         {{ week_over_week_columns | join(',\n        ') }}
     from {{ this }}
     where
-        day < {{ changed_since_day(inputs) }}
-        and day >= cast({{ dbt.dateadd('day', -7, changed_since_day(inputs)) }} as date)
+        day < {{ changed_since_day() }}
+        and day >= cast({{ dbt.dateadd('day', -7, changed_since_day()) }} as date)
     {%- endif %}
 
 ),

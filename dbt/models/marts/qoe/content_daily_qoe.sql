@@ -2,14 +2,14 @@
 
 with
 
+{{ changed_since_cte([{'relation': ref('views'), 'time_ms': 'view_start_ms'}]) }}
+
 views as (
 
     select * from {{ ref('views') }}
 
     where
-        {{ changed_days_filter('view_date', [
-            {'relation': ref('views'), 'time_ms': 'view_start_ms'},
-        ]) }}
+        {{ changed_days_filter('view_date') }}
         and {{ changed_content_filter() }}
 
 ),

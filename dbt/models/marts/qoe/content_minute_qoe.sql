@@ -26,11 +26,13 @@
 
 with
 
+{{ changed_since_cte(inputs) }}
+
 minute_aggregates_in_scope as (
 
     select * from {{ ref('stg_pipeline__minute_aggregates') }}
 
-    where {{ changed_minutes_filter('epoch_minute', inputs) }}
+    where {{ changed_minutes_filter('epoch_minute') }}
 
 ),
 
@@ -38,7 +40,7 @@ views as (
 
     select * from {{ ref('views') }}
 
-    where {{ changed_minutes_filter('view_start_minute', inputs) }}
+    where {{ changed_minutes_filter('view_start_minute') }}
 
 ),
 
@@ -62,7 +64,7 @@ built as (
 
     select epoch_minute, content_id, creator_id, content_type, views, vsf_views, ebvs_views
     from {{ this }}
-    where {{ changed_minutes_filter('epoch_minute', inputs) }}
+    where {{ changed_minutes_filter('epoch_minute') }}
 
 ),
 
