@@ -543,7 +543,7 @@ def test_a_backfill_older_than_the_ingestion_horizon_reaches_every_incremental_m
     from a fixed lookback, so a day a week and more older than the newest built reaches
     every incremental mart as a full refresh takes it in (a 7-day lookback missed it). A
     later build that rebuilds only the newer days compares their week-over-week changes
-    with that day as the table holds it."""
+    with that day as the table holds it, and takes in a reaction dated by nothing else."""
     layout = new_layout(tmp_path_factory.mktemp("backfill") / "data")
     first_run(layout)
     second_run(layout)
@@ -603,9 +603,26 @@ def test_a_backfill_older_than_the_ingestion_horizon_reaches_every_incremental_m
     assert backfilled == [(2, 1, 1)]
     assert_a_full_refresh_changes_nothing(layout, SECOND_NOW_MS, COMPARED, INCREMENTAL_MARTS)
 
-    # A late view a week after the backfilled day: the build rebuilds from that day on.
+    # A late view a week after the backfilled day, and a reaction the day after it to a
+    # story nobody has viewed (only the reaction's own stamp dates it): the build rebuilds
+    # from that reaction's day on.
     start = MINUTE * MS
-    land(layout, 4, {VIEW_SUMMARIES: [view_partial("s11", start + 9_000, start + 9_000)]})
+    reaction_ms = week_before_ms + 86_400_000
+    land(
+        layout,
+        4,
+        {
+            VIEW_SUMMARIES: [view_partial("s11", start + 9_000, start + 9_000)],
+            STORY_VIEWER_FACTS: [
+                {
+                    **story_fact("reacted", reaction_ms),
+                    "story_id": "st9",
+                    "viewer_key": "v8",
+                    "reaction": "fire",
+                }
+            ],
+        },
+    )
     dbt_build(layout, SECOND_NOW_MS)
     assert_a_full_refresh_changes_nothing(layout, SECOND_NOW_MS, COMPARED, INCREMENTAL_MARTS)
     week_over_week = query_rows(
@@ -615,6 +632,12 @@ def test_a_backfill_older_than_the_ingestion_horizon_reaches_every_incremental_m
         {"day": week_before_day + datetime.timedelta(days=7)},
     )
     assert week_over_week == [(7, 600.0)]
+    reactions_that_day = query_rows(
+        layout,
+        "select valid_story_reactions from int_creator_engagement_daily where day = $day",
+        {"day": week_before_day + datetime.timedelta(days=1)},
+    )
+    assert reactions_that_day == [(1,)]
 
 
 def test_a_run_processed_before_runs_already_built_still_reaches_the_marts(
