@@ -744,6 +744,87 @@ def test_a_catalogue_change_alone_reaches_the_stories_mart(
     ]
 
 
+def test_a_catalogue_change_alone_reaches_every_mart_that_copies_it(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A creator renamed and a content's duration and title changed, with no new event:
+    the views of that content and that creator (title, duration, completion, creator
+    name), the clip performance and every day of the creator's daily numbers, a day
+    without views among them, are rewritten as a full refresh writes them; and content
+    seen only in events that enters the catalogue takes its owner from it, in staging and
+    every mart (macros/catalogue_changes.sql)."""
+    layout = new_layout(tmp_path_factory.mktemp("catalogue_copies") / "data")
+    first_run(layout)
+    second_run(layout)
+    # A day of the creator with a follow and no view: only the creator's record reaches it.
+    day_before_minute = DAY_START_MINUTE - 600
+    land(
+        layout,
+        3,
+        {
+            CREATOR_MINUTE_AGGREGATES: [
+                creator_minute_row(epoch_minute=day_before_minute, follows=1)
+            ]
+        },
+    )
+    dbt_build(layout, SECOND_NOW_MS)
+    longer = [
+        {**content, "title": "Director's cut", "duration_ms": 60_000}
+        if content["content_id"] == "c1"
+        else content
+        for content in CONTENT
+    ]
+    # x1, seen only in events (its creator u9 from the second run), enters the catalogue.
+    x1 = {"content_id": "x1", "creator_id": "u1", "content_type": "clip", "duration_ms": 8_000}
+    write_catalogue(layout.catalog_dir, [{"creator_id": "u1", "name": "Renamed"}], [*longer, x1])
+
+    dbt_build(layout, SECOND_NOW_MS)
+
+    assert_a_full_refresh_changes_nothing(layout, SECOND_NOW_MS, COMPARED, COMPARED)
+    assert query_rows(
+        layout,
+        "select distinct creator_id from stg_pipeline__minute_aggregates where content_id = 'x1'",
+    ) == [("u1",)]
+    assert query_rows(
+        layout,
+        "select distinct content_title, duration_ms, creator_name from views"
+        " where content_id = 'c1'",
+    ) == [("Director's cut", 60_000, "Renamed")]
+    assert query_rows(
+        layout, "select duration_ms from vod_clip_performance where content_id = 'c1'"
+    ) == [(60_000,)]
+    creator_names = query_rows(
+        layout,
+        "select day, creator_name from creator_daily_performance where creator_id = 'u1'"
+        " order by day",
+    )
+    assert [name for _, name in creator_names] == ["Renamed"] * 3, creator_names
+
+
+def test_a_view_that_moves_to_an_earlier_day_leaves_no_row_behind(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A late event moves a view's start to the day before: the content's row for the
+    later day, whose only view that was, goes, as a full refresh has no such row."""
+    layout = new_layout(tmp_path_factory.mktemp("moved_view") / "data")
+    first_run(layout)
+    second_run(layout)
+    later_ms = NEXT_DAY_MINUTE * MS + 60_000
+    land(layout, 3, {VIEW_SUMMARIES: [view_partial("s30", later_ms, later_ms, content_id="c3")]})
+    dbt_build(layout, SECOND_NOW_MS)
+    next_day = datetime.date(2026, 2, 7)
+    c3_days = "select view_date, views from content_daily_qoe where content_id = 'c3' order by 1"
+    assert query_rows(layout, c3_days)[-1] == (next_day, 1)
+
+    earlier_ms = (NEXT_DAY_MINUTE - 120) * MS  # 23:00 the day before
+    late_partial = view_partial("s30", earlier_ms, earlier_ms, content_id="c3")
+    land(layout, 4, {VIEW_SUMMARIES: [late_partial]})
+    dbt_build(layout, SECOND_NOW_MS)
+
+    assert [day for day, _ in query_rows(layout, c3_days)] == [next_day - datetime.timedelta(1)]
+    assert_a_full_refresh_changes_nothing(layout, SECOND_NOW_MS, COMPARED, INCREMENTAL_MARTS)
+
+
 def seal_quarantine_segment(layout: DataLayout, name: str, reasons: list[str]) -> None:
     """A sealed quarantine segment of one rejected event per reason, quarantined at MINUTE."""
     records = [

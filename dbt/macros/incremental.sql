@@ -148,6 +148,31 @@ changed_since as (
 {%- endmacro %}
 
 {#
+    A post-hook for a mart over `views` that rebuilds, per content, every day from the
+    first it rebuilds (changed_days_filter and changed_content_filter): deletes the rows
+    of those days and content that this build did not write. A view's start only moves
+    earlier (a late event), so a (day, content) row can lose its last view to an earlier
+    day; the upsert writes only the keys that still have views, and would leave that row
+    behind where a full refresh has none. The rows this build wrote carry its stamp, the
+    earliest of their days is the first day it rebuilt (the earliest rewritten view is
+    one of them), and their content is the content it rebuilt.
+#}
+{% macro delete_rows_left_behind(day_column) -%}
+    {%- set stamp = build_started_epoch_ms() -%}
+    delete from {{ this }}
+    where
+        built_at_ms < {{ stamp }}
+        and {{ day_column }} >= (
+            select min(written.{{ day_column }}) from {{ this }} as written
+            where written.built_at_ms = {{ stamp }}
+        )
+        and content_id in (
+            select written.content_id from {{ this }} as written
+            where written.built_at_ms = {{ stamp }}
+        )
+{%- endmacro %}
+
+{#
     The keys whose `value_columns` differ between the CTE `built` (rows of this table) and
     the CTE `recomputed` (the same values computed again), a key missing on one side
     counting as 0 there: the rows an incremental build must rewrite for those values.

@@ -137,8 +137,9 @@ combined as (
     The owner of a content is re-resolved from the new rows and its built rows (each
     carries the owner resolved before, which is the greatest named creator so far when the
     catalogue does not know the content), so it equals the full merge's. When it changes
-    (the first run to name a creator for content seen only through shares), the content's
-    built rows of untouched keys are rewritten with the new owner too.
+    (the first run to name a creator for content seen only through shares, or a catalogue
+    record new or changed since the table was built: macros/catalogue_changes.sql), the
+    content's built rows of untouched keys are rewritten with the new owner too.
 #}
 {% macro remerged_content_minutes(new_lake_rows, key_columns, measure_columns) -%}
 
@@ -148,7 +149,13 @@ built_rows_of_contents as (
 
     select *
     from {{ this }}
-    where content_id in (select content_id from new_rows)
+    where
+        content_id in (select content_id from new_rows)
+        or content_id in (
+            select changed_content.content_id
+            from {{ ref('stg_catalog__content') }} as changed_content
+            where changed_content.changed_at_ms > {{ built_max('built_at_ms') }}
+        )
 
 ),
 

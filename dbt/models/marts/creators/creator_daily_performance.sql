@@ -6,17 +6,32 @@
     a content whose owner is resolved late moves its numbers from one creator to another,
     so a (creator, day) row can vanish, which an upsert on creator and day would leave
     behind), from the day of the earliest input row written since this table was built
-    (macros/incremental.sql). The week-over-week changes of the first week of those days
-    compare with days this table already holds, which have not changed.
+    (macros/incremental.sql), a creator's catalogue record among those inputs: a renamed
+    creator rebuilds every day from its first. The week-over-week changes of the first
+    week of those days compare with days this table already holds, which have not changed.
 #}
 
 {{ incremental_mart_config(['day'], strategy='delete+insert') }}
 
+{# The built days of creators whose catalogue record changed: their name is copied. #}
+{% set days_of_changed_creators %}
+    (
+        select built_days.day, creators.changed_at_ms
+        from {{ this }} as built_days
+        inner join {{ ref('stg_catalog__creators') }} as creators
+            on built_days.creator_id = creators.creator_id
+    ) as days_of_changed_creators
+{% endset %}
 {% set inputs = [
     {'relation': ref('views'), 'time_ms': 'view_start_ms'},
     {'relation': ref('stg_pipeline__minute_aggregates'), 'time_ms': 'epoch_minute * 60000'},
     {'relation': ref('stg_pipeline__creator_viewer_days'), 'time_ms': timestamp_to_epoch_ms('day')},
     {'relation': ref('int_creator_engagement_daily'), 'time_ms': timestamp_to_epoch_ms('day')},
+    {
+        'relation': days_of_changed_creators,
+        'time_ms': timestamp_to_epoch_ms('day'),
+        'stamp': 'changed_at_ms',
+    },
 ] %}
 
 with

@@ -1,4 +1,6 @@
 {{ incremental_mart_config(['view_date', 'content_id']) }}
+{# A (day, content) row whose last view started earlier after a late event goes. #}
+{{ config(post_hook="{{ delete_rows_left_behind('view_date') }}") }}
 
 with
 

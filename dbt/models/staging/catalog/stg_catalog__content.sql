@@ -54,4 +54,7 @@ final as (
 
 )
 
-select * from final
+{{ select_change_stamped('final', 'content_id', [
+    'creator_id', 'content_type', 'title', 'duration_ms', 'published_at', 'expires_at',
+    'deleted_at', 'announces_live_id',
+]) }}

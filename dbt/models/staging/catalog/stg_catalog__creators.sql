@@ -34,4 +34,4 @@ final as (
 
 )
 
-select * from final
+{{ select_change_stamped('final', 'creator_id', ['creator_name', 'created_at']) }}
