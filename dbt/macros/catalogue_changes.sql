@@ -45,32 +45,39 @@ left join {{ previous }} as previous
 {%- endmacro %}
 
 {#
+    The content ids (`changed_catalogue_content`) and creator ids
+    (`changed_catalogue_creators`) whose catalogue record changed after `watermark`, a
+    model's own newest build stamp (select_change_stamped): subqueries for `in (...)`. A
+    content counts as changed when its owner's record did, since the owner's name is
+    copied with it.
+#}
+{% macro changed_catalogue_creators(watermark) -%}
+    select changed_creators.creator_id
+    from {{ ref('stg_catalog__creators') }} as changed_creators
+    where changed_creators.changed_at_ms > {{ watermark }}
+{%- endmacro %}
+
+{% macro changed_catalogue_content(watermark) -%}
+    select changed_content.content_id
+    from {{ ref('stg_catalog__content') }} as changed_content
+    where
+        changed_content.changed_at_ms > {{ watermark }}
+        or changed_content.creator_id in ({{ changed_catalogue_creators(watermark) }})
+{%- endmacro %}
+
+{#
     On incremental builds, a condition true for rows of content whose catalogue record, or
-    its owner's, changed since this table was last built (select_change_stamped): the
-    content `content_column` names, or a creator `creator_column` names. `1 = 0` on full
-    builds, which read the catalogue as it is.
+    its owner's, changed since this table was last built: the content `content_column`
+    names, or a creator `creator_column` names. `1 = 0` on full builds, which read the
+    catalogue as it is.
 #}
 {% macro catalogue_changed_since(content_column, creator_column=none) -%}
     {%- if is_incremental() -%}
     {%- set watermark = built_max('built_at_ms') -%}
     (
-        {{ content_column }} in (
-            select changed_content.content_id
-            from {{ ref('stg_catalog__content') }} as changed_content
-            where
-                changed_content.changed_at_ms > {{ watermark }}
-                or changed_content.creator_id in (
-                    select changed_creators.creator_id
-                    from {{ ref('stg_catalog__creators') }} as changed_creators
-                    where changed_creators.changed_at_ms > {{ watermark }}
-                )
-        )
+        {{ content_column }} in ({{ changed_catalogue_content(watermark) }})
         {%- if creator_column %}
-        or {{ creator_column }} in (
-            select changed_creators.creator_id
-            from {{ ref('stg_catalog__creators') }} as changed_creators
-            where changed_creators.changed_at_ms > {{ watermark }}
-        )
+        or {{ creator_column }} in ({{ changed_catalogue_creators(watermark) }})
         {%- endif %}
     )
     {%- else -%}
