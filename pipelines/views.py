@@ -60,7 +60,13 @@ SUMMED = ["played_ms", "stalled_ms", "stall_count", "seek_ms", "bitrate_weighted
 
 @dataclass(frozen=True)
 class Pick:
-    """Columns a merged view takes from one of its rows: the least in a total order."""
+    """Columns a merged view takes from one of its rows: the least in a total order.
+
+    Only rows whose first order column is set are candidates (a view with none picks
+    nulls): a row without a `playback_started` has no start to pick, and every partial
+    this module makes leaves the picked columns null on such rows, so the least of them
+    would be null too.
+    """
 
     columns: list[str]
     order_by: list[str]
@@ -68,9 +74,27 @@ class Pick:
     descending: bool
     nulls_last: bool
 
-    def order(self) -> pl.Expr:
-        """Row numbers from the least row to the greatest."""
-        return pl.arg_sort_by(self.order_by, descending=self.descending, nulls_last=self.nulls_last)
+    def order(self, rows: pl.DataFrame) -> pl.Series:
+        """Row numbers of the candidate rows, in an order that is this pick's within a view.
+
+        Sorting every row by all the order columns (strings among them) cost more than the
+        rest of the merge. The candidates are sorted by the first column alone, an integer,
+        and only runs of equal values are sorted again by the whole order, in place: a
+        view's tied rows are all in one such run, and ranks are only ever compared within
+        a view.
+        """
+        lead = pl.col(self.order_by[0])
+        candidates = rows.select(self.order_by).with_row_index("row").filter(lead.is_not_null())
+        by_lead = candidates.sort(self.order_by[0], descending=self.descending)
+        tied = by_lead.select(
+            ((lead == lead.shift(1)) | (lead == lead.shift(-1))).fill_null(False)
+        ).to_series()
+        if not tied.any():
+            return by_lead["row"]
+        runs = by_lead.filter(tied).sort(
+            self.order_by, descending=self.descending, nulls_last=self.nulls_last
+        )
+        return by_lead["row"].scatter(tied.arg_true(), runs["row"])
 
 
 PICKS = (
@@ -138,12 +162,23 @@ def merge_view_partials(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     if not non_empty:
         return _event_partials(empty_records())
     rows = pl.concat([frame.select(VIEW_PARTIAL_COLUMNS) for frame in non_empty], rechunk=True)
+    return _merged(rows, sort=True)
+
+
+def _merged(rows: pl.DataFrame, sort: bool) -> pl.DataFrame:
+    """One row per view of partial rows; sorted by the view key if asked to.
+
+    A run's partials are landed, never read in order, so `view_partials` leaves them
+    unsorted: sorting the views by their key strings cost a tenth of the whole.
+    """
     # A pick per group and column (sort_by(...).first() in the aggregation) cost as much as
-    # the rest of the merge together. Instead each pick's order is found once over all
-    # rows, each view keeps its least rank in that order (an integer min), and the picked
-    # columns are gathered from the rows those ranks name.
-    orders = rows.select(pick.order().alias(f"order_{index}") for index, pick in enumerate(PICKS))
-    ranks = orders.select(pl.all().arg_sort().name.map(lambda name: name.replace("order", "rank")))
+    # the rest of the merge together. Instead each pick's candidates are ordered once,
+    # each view keeps its least rank in that order (an integer min, null without a
+    # candidate), and the picked columns are gathered from the rows those ranks name.
+    orders = [pick.order(rows) for pick in PICKS]
+    ranks = pl.DataFrame(
+        [_ranks(order, rows.height).alias(f"rank_{index}") for index, order in enumerate(orders)]
+    )
     picked = {name for pick in PICKS for name in pick.columns}
     merged = collect(
         rows.select(name for name in VIEW_PARTIAL_COLUMNS if name not in picked)
@@ -161,23 +196,30 @@ def merge_view_partials(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
             pl.col("max_playhead_ms").max(),
             pl.col(ranks.columns).min(),
         )
-        .sort(VIEW_KEY)
     )
+    if sort:
+        merged = merged.sort(VIEW_KEY)
     return pl.concat(
         [
             merged.drop(ranks.columns),
             *(
-                rows.select(pick.columns).gather(orders[order].gather(merged[rank]))
-                for pick, order, rank in zip(PICKS, orders.columns, ranks.columns, strict=True)
+                rows.select(pick.columns).gather(order.gather(merged[rank]))
+                for pick, order, rank in zip(PICKS, orders, ranks.columns, strict=True)
             ),
         ],
         how="horizontal",
     ).select(VIEW_PARTIAL_COLUMNS)
 
 
+def _ranks(order: pl.Series, height: int) -> pl.Series:
+    """Each row's place in `order` (row numbers), null for a row not in it."""
+    places = pl.int_range(0, order.len(), dtype=pl.UInt32, eager=True)
+    return pl.Series(dtype=pl.UInt32).extend_constant(None, height).scatter(order, places)
+
+
 def view_partials(events: pl.DataFrame) -> pl.DataFrame:
     """Partial view summaries of one batch of unique events: one row per session seen."""
-    return merge_view_partials([_event_partials(events)])
+    return _merged(_event_partials(events), sort=False)
 
 
 def finalize_views(

@@ -369,6 +369,47 @@ def test_view_merge_picks_first_start_last_end_and_first_attributes() -> None:
     assert (row["played_ms"], row["max_playhead_ms"], row["event_count"]) == (29_000, 29_000, 6)
 
 
+def tied_session_events(at_ms: int) -> list[dict[str, Any]]:
+    """A session whose first events, starts and ends each tie on the millisecond, and
+    another session's events at the same milliseconds."""
+    base = {"creator_id": "cr_x", "content_id": "vod_x", "content_type": "vod"}
+    tied = {**base, "session_id": "s_tied"}
+    other = {**base, "session_id": "s_other", "country": "AR"}
+    return [
+        event("play_requested", at_ms, **{**tied, "country": "US"}),
+        event("heartbeat", at_ms, played_ms=0, **{**tied, "country": "BR"}),
+        event("play_requested", at_ms, **other),
+        event("playback_started", at_ms + 1_000, startup_ms=900, **tied),
+        event("playback_started", at_ms + 1_000, startup_ms=400, **tied),
+        event("playback_started", at_ms + 1_000, startup_ms=100, **other),
+        event("playback_ended", at_ms + 9_000, reason="completed", played_ms=1, **tied),
+        event("playback_ended", at_ms + 9_000, reason="user_exit", played_ms=1, **tied),
+    ]
+
+
+def test_view_merge_breaks_ties_by_the_whole_order() -> None:
+    """Tied rows pick the least country, the least startup and the greatest end reason,
+    whatever the order and split of the events."""
+    frame = log_records(tied_session_events(int(time.time() * 1000) - 3_600_000))
+    rng = random.Random(5)
+    for _ in range(12):
+        shuffled = frame.sample(fraction=1.0, shuffle=True, seed=rng.randrange(1 << 30))
+        cut = rng.randrange(frame.height + 1)
+        parts = [shuffled.head(cut), shuffled.tail(frame.height - cut)]
+        for merged in (
+            views.view_partials(shuffled),
+            views.merge_view_partials([views.view_partials(part) for part in parts]),
+        ):
+            tied = merged.filter(pl.col("session_id") == "s_tied").row(0, named=True)
+            assert (tied["country"], tied["startup_ms"], tied["end_reason"]) == (
+                "BR",
+                400,
+                "user_exit",
+            )
+            other = merged.filter(pl.col("session_id") == "s_other").row(0, named=True)
+            assert (other["country"], other["startup_ms"]) == ("AR", 100)
+
+
 @pytest.fixture(scope="module")
 def property_records() -> pl.DataFrame:
     lines, _ = golden_log_lines()
