@@ -606,3 +606,20 @@ def test_creator_and_tip_tables_land_per_run(resumed_lake: DataLayout) -> None:
     ]
     minutes = read_lake(resumed_lake, MINUTE_AGGREGATES).filter(pl.col("content_id") == "live_x")
     assert minutes.select("chat_messages", "shares", "reactions").sum().row(0) == (1, 1, 1)
+
+
+def test_deduplication_keeps_the_copy_received_first() -> None:
+    """Of an event's copies the first received stays (ties: the earlier corrected time),
+    whatever their order in the batch; events without copies all stay."""
+    copies = pl.DataFrame(
+        {
+            "event_id": ["a", "b", "a", "c", "a", "b"],
+            "received_at_ms": [30, 5, 10, 7, 10, 5],
+            "event_time_ms": [1, 9, 4, 2, 3, 8],
+            "tag": ["a-late", "b-later-time", "a-tie-later", "c", "a-first", "b-first"],
+        }
+    )
+    for seed in range(5):
+        shuffled = copies.sample(fraction=1.0, shuffle=True, seed=seed)
+        kept = aggregates.deduplicate(shuffled).sort("event_id")["tag"].to_list()
+        assert kept == ["a-first", "b-first", "c"]
