@@ -16,7 +16,7 @@ def show(title: str, figures: dict[str, float]) -> None:
     print(f"\n{title}")
     for name, value in figures.items():
         shown = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
-        print(f"  {name:28} {shown}")
+        print(f"  {name:36} {shown}")
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     show("ingestion: API (1 worker, 32 connections, 100-event batches) vs no-HTTP baseline",
          ingest.run(args.events))  # fmt: skip
-    show("pipeline: local mode (Beam, one core) vs plain Polars floor computing every output",
+    show("pipeline: local mode (Beam) vs plain Polars floor computing every output, one core",
          pipeline.run(args.pipeline_events))  # fmt: skip
     show("lag: probe event appended -> its minute queryable in serving.duckdb (demo load)",
          lag.run(args.lag_probes))  # fmt: skip

@@ -1,4 +1,4 @@
-"""Pipeline: events/s from sealed segments to committed outputs, against a Polars floor.
+"""Pipeline: events/s from sealed segments to committed outputs, one core, against a floor.
 
 Floor: plain Polars reading the same segments and computing every output local mode
 computes (validation, deduplication, the per-minute and engagement tables, view partials,
@@ -7,15 +7,29 @@ process, with no Beam, no ledger and no files. Local mode: `LocalRunner.drain()`
 same segments in one run (Beam FnApiRunner, the seen-id lookup, Parquet writes, the ledger
 commit). Beam is imported before timing (its import costs about 5 s once per process).
 
-Each size is measured separately so the fixed cost of a run shows: at 200,000 events it
-weighs far more than at 1,000,000. `fixed_run_s` is one run over a single 100-event segment.
-CPU seconds (the process's, all threads) are shown too: on a shared machine they move far
-less than wall time, so they are what to compare between versions there.
+Both are measured in a child process pinned to one CPU with Polars on one thread (the
+issue's figure is per core), so wall time is CPU time there.
+
+Two workloads:
+- `uniform`: the synthetic player events of `benchmarks.workload` (short records, five
+  events per session, every event on a random platform and country: almost no two events
+  share a minute row). Measured at each size so the fixed cost of a run shows (it weighs
+  far more at 200,000 events than at 1,000,000); `fixed_run_s` is one run over a single
+  100-event segment.
+- `simulator`: one day of the history generator's traffic for 600 creators (about 1.06
+  million events of every kind, longer records with device fields, retried copies):
+  what the demo's traffic looks like to the pipeline.
+
+    uv run python -m benchmarks.pipeline [--sizes 200000 1000000]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -33,9 +47,15 @@ from pipelines.transforms import ALL_PARTIALS, PartialsOf, validate_segment
 
 SIZES = (200_000, 1_000_000)
 PER_SEGMENT = 20_000
+SIMULATOR_CREATORS = 600
+"""One day at the history's default rate (0.02 events/s per creator): ~1.04M events."""
+SIMULATOR_END = "2026-11-01"
+"""A fixed day, so the generated traffic is the same in every run."""
 
 
 def write_segments(layout: DataLayout, total_events: int, per_segment: int = PER_SEGMENT) -> int:
+    """The uniform workload's events through the API's ingest code into `per_segment`-line
+    segments; returns how many were accepted."""
     enricher = Enricher(Pseudonymiser(b"bench"), future_horizon_s=300, lateness_horizon_s=86400 * 7)
     layout.log_dir.mkdir(parents=True, exist_ok=True)
     lines = bytearray()
@@ -53,37 +73,52 @@ def write_segments(layout: DataLayout, total_events: int, per_segment: int = PER
     return count
 
 
-def polars_floor(layout: DataLayout) -> tuple[float, float]:
-    """(wall, CPU) seconds for plain Polars to compute every output of local mode."""
+def write_simulator_history(data_dir: Path) -> None:
+    """One day of simulated traffic into `data_dir`'s segment log (both cores, untimed)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "marquee.history",
+            "--days=1",
+            f"--creators={SIMULATOR_CREATORS}",
+            f"--end={SIMULATOR_END}",
+            f"--data-dir={data_dir}",
+            "--no-run-pipeline",
+            "--progress-s=3600",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def polars_floor(log_dir: Path) -> tuple[int, float, float]:
+    """(events read, wall s, CPU s) for plain Polars to compute every output of local mode."""
     started, cpu_started = time.perf_counter(), time.process_time()
-    valid = [
-        validate_segment(records.read_segment(path))[0]
-        for path in sorted(layout.log_dir.glob("*.seg"))
-    ]
+    batches = [records.read_segment(path) for path in sorted(log_dir.glob("*.seg"))]
+    valid = [validate_segment(batch)[0] for batch in batches]
     unique = aggregates.deduplicate(pl.concat(valid))
     PartialsOf(ALL_PARTIALS)(unique)
     unique.select(SEEN_IDS_SCHEMA.keys())
-    return time.perf_counter() - started, time.process_time() - cpu_started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return sum(batch.frame.height + len(batch.bad_lines) for batch in batches), elapsed, cpu
 
 
-def local_mode(layout: DataLayout) -> tuple[float, float]:
+def local_mode(root: Path) -> tuple[float, float]:
     """(wall, CPU) seconds for local mode to commit every sealed segment (one run here)."""
-    runner = LocalRunner(layout, max_segments_per_run=10_000)
+    runner = LocalRunner(DataLayout(root), max_segments_per_run=10_000)
     started, cpu_started = time.perf_counter(), time.process_time()
     runner.drain()
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def measure(total_events: int) -> dict[str, float]:
-    label = f"{total_events // 1000}k"
-    with tempfile.TemporaryDirectory() as tmp:
-        layout = DataLayout(Path(tmp))
-        events = write_segments(layout, total_events)
-        floor_seconds, floor_cpu = polars_floor(layout)
-        beam_seconds, beam_cpu = local_mode(layout)
+def figures_of(label: str, root: Path) -> dict[str, float]:
+    events, floor_seconds, floor_cpu = polars_floor(DataLayout(root).log_dir)
+    beam_seconds, beam_cpu = local_mode(root)
     floor_rate = events / floor_seconds
     beam_rate = events / beam_seconds
     return {
+        f"{label} events": events,
         f"{label} floor events/s": floor_rate,
         f"{label} local mode events/s": beam_rate,
         f"{label} ratio to floor": beam_rate / floor_rate,
@@ -92,16 +127,66 @@ def measure(total_events: int) -> dict[str, float]:
     }
 
 
+def uniform_figures(total_events: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        write_segments(DataLayout(Path(tmp)), total_events)
+        return figures_of(f"uniform {total_events // 1000}k", Path(tmp))
+
+
 def fixed_run_seconds() -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        layout = DataLayout(Path(tmp))
-        write_segments(layout, 100)
-        return local_mode(layout)[0]
+        write_segments(DataLayout(Path(tmp)), 100)
+        return local_mode(Path(tmp))[0]
 
 
-def run(sizes: Sequence[int] = SIZES) -> dict[str, float]:
+def measure_on_this_core(sizes: Sequence[int], simulator_dir: Path | None) -> dict[str, float]:
     figures: dict[str, float] = {}
     for size in sizes:
-        figures.update(measure(size))
+        figures.update(uniform_figures(size))
+    if simulator_dir is not None:
+        figures.update(figures_of("simulator", simulator_dir))
     figures["fixed_run_s"] = fixed_run_seconds()
     return figures
+
+
+def one_core() -> int:
+    """The CPU the measurement is pinned to: the last one this process may use."""
+    return max(os.sched_getaffinity(0))
+
+
+def run(sizes: Sequence[int] = SIZES, simulator: bool = True) -> dict[str, float]:
+    """Every figure, measured in a child process pinned to one CPU."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "benchmarks.pipeline", "--child", "--sizes"]
+        command += [str(size) for size in sizes]
+        if simulator:
+            write_simulator_history(Path(tmp))
+            command += ["--simulator-dir", tmp]
+        cpu = one_core()
+        child = subprocess.run(
+            command,
+            check=True,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "POLARS_MAX_THREADS": "1"},
+            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+        )
+    figures: dict[str, float] = json.loads(child.stdout.decode().splitlines()[-1])
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pipeline")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--no-simulator", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--simulator-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure_on_this_core(args.sizes, args.simulator_dir)))
+        return
+    for name, value in run(args.sizes, simulator=not args.no_simulator).items():
+        print(f"  {name:36} {value:,.3f}")
+
+
+if __name__ == "__main__":
+    main()

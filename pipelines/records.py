@@ -12,9 +12,10 @@ the simulator's records in 3.2 µs each against Polars' 4.9 µs, and parsing is 
 single cost of local mode. Bytes that are not a file (a streaming message) are parsed by
 Polars (`parse_segment`); DuckDB reads only files without fsspec. Both give the same frame
 for every record the API writes (`tests/test_pipeline_records.py`). Neither is strict
-about a value of another JSON type than its column's (DuckDB casts `"12"` to 12): log
-records are written by the API from validated events, so such a value means a hand-made
-or damaged log, and its record is still checked like any other (`validate_segment`).
+about a value of another JSON type than its column's: DuckDB casts `"12"` to 12, and so
+does the line-by-line path Polars falls back to. Log records are written by the API from
+validated events, so such a value means a hand-made or damaged log; its record is still
+checked like any other (`validate_segment`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ LOG_RECORD_SCHEMA: dict[str, pl.DataType] = {
     "type": pl.Utf8(),
     "event_time_ms": pl.Int64(),
     "received_at_ms": pl.Int64(),
-    "client_ts_ms": pl.Int64(),
     "app_id": pl.Utf8(),
     "viewer_key": pl.Utf8(),
     "platform": pl.Utf8(),
@@ -68,7 +68,8 @@ LOG_RECORD_SCHEMA: dict[str, pl.DataType] = {
 """The log-record columns the pipeline reads; the full record is EVENTS.md plus enrichment.
 
 `position` is left out on purpose: it is an integer on `story_viewed` and a string on ad
-events, and no output needs it.
+events, and no output needs it. So is `client_ts_ms` (no output needs it): each column
+costs the JSON reader about 0.05 µs a record whether the record has the field or not.
 """
 
 REQUIRED_COLUMNS = ("event_id", "type", "event_time_ms", "platform")
