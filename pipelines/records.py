@@ -129,19 +129,54 @@ def parse_segment(segment: str, data: bytes) -> SegmentBatch:
 
 
 def _read_line_by_line(segment: str, data: bytes) -> SegmentBatch:
+    """Decode each line on its own, so that only unusable lines become dead letters.
+
+    A line is unusable (`unparseable_record`) when it is not a JSON object in UTF-8, or
+    when a value of it cannot be held by its column (an integer past 64 bits, an object
+    where a number belongs). Either used to stop the whole run, and so the pipeline, at
+    the same segment every time it was retried.
+    """
     rows: list[dict[str, object]] = []
+    lines: list[bytes] = []
     bad: list[tuple[str, str]] = []
     for line in data.splitlines():
         if not line.strip():
             continue
-        try:
-            record = msgspec.json.decode(line)
-        except msgspec.DecodeError:
-            bad.append(("unparseable_record", line.decode("utf-8", "replace")))
-            continue
-        if not isinstance(record, dict):
+        record = _decoded(line)
+        if record is None:
             bad.append(("unparseable_record", line.decode("utf-8", "replace")))
             continue
         rows.append({name: record.get(name) for name in LOG_RECORD_SCHEMA})
-    frame = pl.DataFrame(rows, schema=LOG_RECORD_SCHEMA) if rows else empty_records()
+        lines.append(line)
+    try:
+        frame = pl.DataFrame(rows, schema=LOG_RECORD_SCHEMA) if rows else empty_records()
+    except UNFIT_VALUE_ERRORS:
+        frame, unfit = _fitting_rows(rows, lines)
+        bad += unfit
     return SegmentBatch(segment, frame, bad)
+
+
+UNFIT_VALUE_ERRORS = (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError)
+"""What Polars raises when a value cannot be held by its column."""
+
+
+def _decoded(line: bytes) -> dict[str, object] | None:
+    try:
+        record = msgspec.json.decode(line)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _fitting_rows(
+    rows: list[dict[str, object]], lines: list[bytes]
+) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
+    """The rows whose values fit the schema, one frame each, and the lines of the others."""
+    kept: list[pl.DataFrame] = []
+    unfit: list[tuple[str, str]] = []
+    for row, line in zip(rows, lines, strict=True):
+        try:
+            kept.append(pl.DataFrame([row], schema=LOG_RECORD_SCHEMA))
+        except UNFIT_VALUE_ERRORS:
+            unfit.append(("unparseable_record", line.decode("utf-8", "replace")))
+    return (pl.concat(kept) if kept else empty_records()), unfit

@@ -140,7 +140,7 @@ def check_record(line: bytes) -> tuple[str | None, str | None]:
         fields = _required.decode(line)
     except msgspec.ValidationError:
         return None, "missing_required_field"
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # not JSON, or not UTF-8
         return None, "unparseable_record"
     if not _uuid.match(fields.event_id):
         return None, "invalid_event_id"

@@ -1,7 +1,8 @@
 """Log records parse the same from a segment file (DuckDB) and from bytes (Polars).
 
 Local mode parses segment files with DuckDB's JSON reader and the streaming job parses
-messages with Polars; both must give the frame every output is computed from.
+messages with Polars; both must give the frame every output is computed from, and both
+must turn only the unusable lines of a segment into dead letters.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from pathlib import Path
 
 from polars.testing import assert_frame_equal
 
+from marquee.layout import DataLayout
+from pipelines.local_runner import LocalRunner
 from pipelines.records import LOG_RECORD_SCHEMA, parse_segment, read_segment
-from tests.test_pipeline_local import golden_log_lines
+from tests.test_pipeline_local import golden_log_lines, totals, write_segments
 
 AWKWARD_RECORDS = [
     # Escapes, non-ASCII text and a field of another JSON type on each event kind.
@@ -72,3 +75,26 @@ def test_a_torn_last_line_is_the_only_bad_line(tmp_path: Path) -> None:
 
     assert batch.frame.height == len(lines)
     assert batch.bad_lines == [("unparseable_record", lines[0][:25].decode())]
+
+
+def test_lines_no_column_can_hold_are_dead_letters_and_the_run_goes_on(tmp_path: Path) -> None:
+    """Invalid UTF-8, an integer past 64 bits and an object where a number belongs each
+    used to stop every retry of the run at the same segment."""
+    lines, expected = golden_log_lines()
+    unfit = [
+        b'{"event_id":"bad\xff","type":"heartbeat","event_time_ms":1,"platform":"web"}\n',
+        b'{"event_id":"x","type":"heartbeat","event_time_ms":99999999999999999999}\n',
+        b'{"event_id":"y","type":"heartbeat","event_time_ms":1,"startup_ms":{"ms":1}}\n',
+    ]
+    layout = DataLayout(tmp_path)
+    write_segments(layout, [[*lines[:10], *unfit, *lines[10:]]])
+    segment = next(layout.log_dir.iterdir())
+
+    batch = read_segment(segment)
+    assert batch.frame.height == len(lines)
+    assert [reason for reason, _ in batch.bad_lines] == ["unparseable_record"] * 3
+    assert parse_segment(segment.name, segment.read_bytes()).bad_lines == batch.bad_lines
+
+    stats = LocalRunner(layout).run_once()
+    assert stats is not None and stats.dead_letters == 3
+    assert totals(layout)["vod_g_1"] == expected["vod_g_1"]

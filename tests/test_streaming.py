@@ -43,6 +43,7 @@ from pipelines.streaming import (
     StreamingAggregates,
     StreamingConfig,
     WritePanes,
+    check_record,
     land_dead_letters,
 )
 from pipelines.transforms import MERGES
@@ -196,3 +197,9 @@ def test_the_expired_event_is_kept_as_a_dead_letter(
         expected.filter(pl.col("epoch_minute") == first_minute),
         check_row_order=False,
     )
+
+
+def test_a_record_that_is_not_utf8_is_a_dead_letter_not_a_crash() -> None:
+    """It used to raise inside the job, which a runner retries forever."""
+    line = b'{"event_id":"bad\xff","type":"heartbeat","event_time_ms":1,"platform":"web"}'
+    assert check_record(line) == (None, "unparseable_record")
