@@ -199,7 +199,17 @@ def test_the_expired_event_is_kept_as_a_dead_letter(
     )
 
 
-def test_a_record_that_is_not_utf8_is_a_dead_letter_not_a_crash() -> None:
-    """It used to raise inside the job, which a runner retries forever."""
-    line = b'{"event_id":"bad\xff","type":"heartbeat","event_time_ms":1,"platform":"web"}'
-    assert check_record(line) == (None, "unparseable_record")
+def test_records_the_aggregation_cannot_parse_are_dead_letters(golden_lines: list[bytes]) -> None:
+    """Not UTF-8: it used to raise inside the job, which a runner retries forever. A value
+    no column can hold: it used to pass the check and vanish inside the combiner."""
+    good = json.loads(golden_lines[0])
+    unparseable = [
+        b'{"event_id":"bad\xff","type":"heartbeat","event_time_ms":1,"platform":"web"}',
+        json.dumps({**good, "event_time_ms": 2**64}).encode(),
+        json.dumps({**good, "startup_ms": {"ms": 1}}).encode(),
+        json.dumps({**good, "fatal": [True]}).encode(),
+    ]
+    for line in unparseable:
+        assert check_record(line) == (None, "unparseable_record"), line
+    lax = json.dumps({**good, "startup_ms": "12"}).encode()
+    assert check_record(golden_lines[0]) == check_record(lax) == (good["event_id"], None)
