@@ -98,3 +98,13 @@ def test_lines_no_column_can_hold_are_dead_letters_and_the_run_goes_on(tmp_path:
     stats = LocalRunner(layout).run_once()
     assert stats is not None and stats.dead_letters == 3
     assert totals(layout)["vod_g_1"] == expected["vod_g_1"]
+
+
+def test_a_segment_under_a_path_duckdb_would_glob_is_read_alone(tmp_path: Path) -> None:
+    """`log?/a.seg` as a DuckDB pattern also names `logX/a.seg`."""
+    lines, _ = golden_log_lines()
+    for folder, part in (("log?", lines[:5]), ("logX", lines[5:])):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.seg").write_bytes(b"".join(part))
+
+    assert read_segment(tmp_path / "log?" / "a.seg").frame.height == 5
