@@ -24,6 +24,7 @@ import io
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
 import duckdb
 import msgspec
@@ -118,15 +119,21 @@ def read_segment(path: Path) -> SegmentBatch:
     if GLOB_CHARACTERS.intersection(str(path)):
         return parse_segment(path.name, path.read_bytes())
     try:
-        relation = _reader().sql(
-            "select * from read_ndjson($path, columns = $columns, format = 'newline_delimited')",
-            params={"path": str(path), "columns": DUCKDB_COLUMNS},
-        )
-        frame = pl.from_arrow(relation.to_arrow_table(), rechunk=False)
+        frame = duckdb_frame(path)
     except duckdb.Error:
         return _read_line_by_line(path.name, path.read_bytes())
-    assert isinstance(frame, pl.DataFrame)
     return SegmentBatch(path.name, frame, [])
+
+
+def duckdb_frame(path: Path) -> pl.DataFrame:
+    """A segment file's records read by DuckDB; raises `duckdb.Error` on a bad line."""
+    relation = _reader().sql(
+        "select * from read_ndjson($path, columns = $columns, format = 'newline_delimited')",
+        params={"path": str(path), "columns": DUCKDB_COLUMNS},
+    )
+    frame = pl.from_arrow(relation.to_arrow_table(), rechunk=False)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def parse_segment(segment: str, data: bytes) -> SegmentBatch:
@@ -141,52 +148,45 @@ def parse_segment(segment: str, data: bytes) -> SegmentBatch:
 def _read_line_by_line(segment: str, data: bytes) -> SegmentBatch:
     """Decode each line on its own, so that only unusable lines become dead letters.
 
-    A line is unusable (`unparseable_record`) when it is not a JSON object in UTF-8, or
-    when a value of it cannot be held by its column (an integer past 64 bits, an object
-    where a number belongs). Either used to stop the whole run, and so the pipeline, at
-    the same segment every time it was retried.
+    A line is unusable (`unparseable_record`) when `decode_record` refuses it. Lines it
+    accepts hold only values their columns can hold, so the frame of them always builds;
+    before, a line that was not UTF-8 or held an integer past 64 bits made this raise, and
+    the run failed at the same segment every time it was retried.
     """
-    rows: list[dict[str, object]] = []
-    lines: list[bytes] = []
+    rows: list[tuple[object, ...]] = []
     bad: list[tuple[str, str]] = []
     for line in data.splitlines():
         if not line.strip():
             continue
-        record = _decoded(line)
+        record = decode_record(line)
         if record is None:
             bad.append(("unparseable_record", line.decode("utf-8", "replace")))
-            continue
-        rows.append({name: record.get(name) for name in LOG_RECORD_SCHEMA})
-        lines.append(line)
-    try:
-        frame = pl.DataFrame(rows, schema=LOG_RECORD_SCHEMA) if rows else empty_records()
-    except UNFIT_VALUE_ERRORS:
-        frame, unfit = _fitting_rows(rows, lines)
-        bad += unfit
+        else:
+            rows.append(msgspec.structs.astuple(record))
+    frame = pl.DataFrame(rows, schema=LOG_RECORD_SCHEMA, orient="row") if rows else empty_records()
     return SegmentBatch(segment, frame, bad)
 
 
-UNFIT_VALUE_ERRORS = (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError)
-"""What Polars raises when a value cannot be held by its column."""
+_INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_VALUE_TYPES: dict[pl.DataType, Any] = {pl.Utf8(): str, pl.Int64(): _INT64, pl.Boolean(): bool}
+LogRecord = msgspec.defstruct(
+    "LogRecord",
+    [(name, _VALUE_TYPES[dtype] | None, None) for name, dtype in LOG_RECORD_SCHEMA.items()],
+)
+"""A log record's `LOG_RECORD_SCHEMA` columns, each a value its column can hold (fields
+outside the schema are ignored)."""
+_record_decoder = msgspec.json.Decoder(LogRecord, strict=False)
 
 
-def _decoded(line: bytes) -> dict[str, object] | None:
+def decode_record(line: bytes) -> msgspec.Struct | None:
+    """One log line as a `LogRecord`, or None when it cannot be one.
+
+    None for a line that is not a JSON object in UTF-8, or holds a value its column cannot
+    (an integer past 64 bits, an object where a number belongs). Lax, as DuckDB's reader
+    is: `"12"` is taken as 12. Shared by local mode's line-by-line path and the streaming
+    job's record check, so both refuse the same lines.
+    """
     try:
-        record = msgspec.json.decode(line)
+        return _record_decoder.decode(line)
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
-    return record if isinstance(record, dict) else None
-
-
-def _fitting_rows(
-    rows: list[dict[str, object]], lines: list[bytes]
-) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
-    """The rows whose values fit the schema, one frame each, and the lines of the others."""
-    kept: list[pl.DataFrame] = []
-    unfit: list[tuple[str, str]] = []
-    for row, line in zip(rows, lines, strict=True):
-        try:
-            kept.append(pl.DataFrame([row], schema=LOG_RECORD_SCHEMA))
-        except UNFIT_VALUE_ERRORS:
-            unfit.append(("unparseable_record", line.decode("utf-8", "replace")))
-    return (pl.concat(kept) if kept else empty_records()), unfit

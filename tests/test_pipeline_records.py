@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 
 from marquee.layout import DataLayout
 from pipelines.local_runner import LocalRunner
-from pipelines.records import LOG_RECORD_SCHEMA, parse_segment, read_segment
+from pipelines.records import LOG_RECORD_SCHEMA, duckdb_frame, parse_segment, read_segment
 from tests.test_pipeline_local import golden_log_lines, totals, write_segments
 
 AWKWARD_RECORDS = [
@@ -56,14 +56,15 @@ def test_a_segment_file_parses_as_its_bytes_do(tmp_path: Path) -> None:
     path = tmp_path / "1700000000000-test0000-000000.seg"
     path.write_bytes(data)
 
-    from_file = read_segment(path)
+    from_file = duckdb_frame(path)
     from_bytes = parse_segment(path.name, data)
 
-    assert from_file.bad_lines == from_bytes.bad_lines == []
-    assert from_file.frame.schema == LOG_RECORD_SCHEMA
-    assert from_file.frame.height == len(lines) + len(AWKWARD_RECORDS)
-    assert_frame_equal(from_file.frame, from_bytes.frame)
-    assert from_file.frame["live_id"][len(lines)] == AWKWARD_RECORDS[0]["live_id"]
+    assert from_bytes.bad_lines == []
+    assert from_file.schema == LOG_RECORD_SCHEMA
+    assert from_file.height == len(lines) + len(AWKWARD_RECORDS)
+    assert_frame_equal(from_file, from_bytes.frame)
+    assert from_file["live_id"][len(lines)] == AWKWARD_RECORDS[0]["live_id"]
+    assert_frame_equal(read_segment(path).frame, from_file)
 
 
 def test_a_torn_last_line_is_the_only_bad_line(tmp_path: Path) -> None:
