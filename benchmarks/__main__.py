@@ -9,14 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import dbt_build, ingest, lag, pipeline
-
-
-def show(title: str, figures: dict[str, float]) -> None:
-    print(f"\n{title}")
-    for name, value in figures.items():
-        shown = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
-        print(f"  {name:36} {shown}")
+from benchmarks import dbt_build, ingest, lag, pipeline, show
 
 
 def main() -> None:

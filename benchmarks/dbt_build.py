@@ -42,6 +42,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from benchmarks import show
 from marquee.dbt_cli import dbt_artifacts_dir
 from marquee.dbt_worker import DbtWorker
 from marquee.eventlog.segments import sealed_segments
@@ -233,9 +234,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     figures = run(args.days, args.creators, args.rate, workers=args.workers, data_dir=args.data_dir)
-    print("\ndbt build over history (targets: full < 120 s, incremental < 20 s)")
-    for name, value in figures.items():
-        print(f"  {name:34} {value:,.0f}" if abs(value) >= 100 else f"  {name:34} {value:.3f}")
+    show("dbt build over history (targets: full < 120 s, incremental < 20 s)", figures)
 
 
 if __name__ == "__main__":

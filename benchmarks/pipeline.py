@@ -37,6 +37,7 @@ from pathlib import Path
 
 import polars as pl
 
+from benchmarks import show
 from benchmarks.workload import request_bodies
 from ingestion_api.enrich import Enricher, Pseudonymiser
 from ingestion_api.ingest import ingest_events
@@ -53,24 +54,21 @@ SIMULATOR_END = "2026-11-01"
 """A fixed day, so the generated traffic is the same in every run."""
 
 
-def write_segments(layout: DataLayout, total_events: int, per_segment: int = PER_SEGMENT) -> int:
+def write_segments(layout: DataLayout, total_events: int, per_segment: int = PER_SEGMENT) -> None:
     """The uniform workload's events through the API's ingest code into `per_segment`-line
-    segments; returns how many were accepted."""
+    segments (the events counted are those the floor reads back)."""
     enricher = Enricher(Pseudonymiser(b"bench"), future_horizon_s=300, lateness_horizon_s=86400 * 7)
     layout.log_dir.mkdir(parents=True, exist_ok=True)
     lines = bytearray()
-    count = 0
     for body in request_bodies(total_events):
         parsed = json.loads(body)
         raw = [json.dumps(event).encode() for event in parsed["events"]]
         result = ingest_events(raw, None, "bench", int(time.time() * 1000), None, enricher)
         lines += result.log_bytes
-        count += result.accepted
     log_records = bytes(lines).splitlines(keepends=True)
     for index in range(0, len(log_records), per_segment):
         name = f"{1_700_000_000_000 + index:013d}-bench000-{index:06d}.seg"
         (layout.log_dir / name).write_bytes(b"".join(log_records[index : index + per_segment]))
-    return count
 
 
 def write_simulator_history(data_dir: Path) -> None:
@@ -184,8 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(measure_on_this_core(args.sizes, args.simulator_dir)))
         return
-    for name, value in run(args.sizes, simulator=not args.no_simulator).items():
-        print(f"  {name:36} {value:,.3f}")
+    show("pipeline, one core", run(args.sizes, simulator=not args.no_simulator))
 
 
 if __name__ == "__main__":
