@@ -59,6 +59,7 @@ Run it (docs/pipelines-streaming.md has the details and what cannot run here):
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 import time
 import zlib
@@ -69,7 +70,6 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import apache_beam as beam
-import msgspec
 import polars as pl
 from apache_beam.coders import BooleanCoder, VarIntCoder
 from apache_beam.metrics import Metrics
@@ -116,40 +116,27 @@ class StreamingConfig:
 # -- parse -------------------------------------------------------------------------------
 
 
-class RequiredFields(msgspec.Struct):
-    """The fields a record needs to be counted at all (`records.REQUIRED_COLUMNS`)."""
-
-    event_id: str
-    type: str
-    event_time_ms: int
-    platform: str
-
-
-_required = msgspec.json.Decoder(RequiredFields)
 _uuid = re.compile(UUID_PATTERN)
+_required_values = operator.attrgetter(*records.REQUIRED_COLUMNS)
 
 
 def check_record(line: bytes) -> tuple[str | None, str | None]:
     """(event_id, None) for a usable record, (None, reason) otherwise.
 
-    The reasons are local mode's: `unparseable_record` (not a JSON object in UTF-8, or a
-    value its column cannot hold, such as an integer past 64 bits), `missing_required_field`
-    (also a required field of the wrong type, which local mode's schema read nulls out)
-    and `invalid_event_id`. A record that passes is one the aggregation can parse: before
-    the value check, such a record failed inside the combiner, where it was dropped
-    unseen.
+    Local mode's rules and reasons, on one decode of the line (`records.decode_record`):
+    `unparseable_record` (not a JSON object in UTF-8, or a value its column cannot hold,
+    such as an integer past 64 bits), `missing_required_field` (`records.REQUIRED_COLUMNS`)
+    and `invalid_event_id`. A record that passes is one the aggregation can parse.
     """
-    try:
-        fields = _required.decode(line)
-    except msgspec.ValidationError:
+    record = records.decode_record(line)
+    if record is None:
+        return None, "unparseable_record"
+    if None in _required_values(record):
         return None, "missing_required_field"
-    except (msgspec.DecodeError, UnicodeDecodeError):  # not JSON, or not UTF-8
-        return None, "unparseable_record"
-    if not _uuid.match(fields.event_id):
+    event_id: str = record.event_id  # type: ignore[attr-defined]
+    if not _uuid.match(event_id):
         return None, "invalid_event_id"
-    if records.decode_record(line) is None:
-        return None, "unparseable_record"
-    return fields.event_id, None
+    return event_id, None
 
 
 class ParseRecords(beam.DoFn):
