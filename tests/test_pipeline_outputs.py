@@ -623,3 +623,20 @@ def test_deduplication_keeps_the_copy_received_first() -> None:
         shuffled = copies.sample(fraction=1.0, shuffle=True, seed=seed)
         kept = aggregates.deduplicate(shuffled).sort("event_id")["tag"].to_list()
         assert kept == ["a-first", "b-first", "c"]
+
+
+def test_deduplication_keeps_distinct_ids_whose_hashes_collide(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Repeated ids are found by their hash; ids that only share a hash all stay. Every
+    hash is made equal here, the worst collision there can be."""
+    monkeypatch.setattr(pl.Expr, "hash", lambda self, *_: self.is_null().cast(pl.UInt64))
+    frame = pl.DataFrame(
+        {
+            "event_id": ["a", "b", "c", "a", "d"],
+            "received_at_ms": [2, 1, 1, 1, 1],
+            "event_time_ms": [0, 0, 0, 0, 0],
+        }
+    )
+    kept = aggregates.deduplicate(frame)
+    assert kept.sort("event_id").rows() == [("a", 1, 0), ("b", 1, 0), ("c", 1, 0), ("d", 1, 0)]
