@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -125,11 +126,28 @@ def read_segment(path: Path) -> SegmentBatch:
     return SegmentBatch(path.name, frame, [])
 
 
-def duckdb_frame(path: Path) -> pl.DataFrame:
-    """A segment file's records read by DuckDB; raises `duckdb.Error` on a bad line."""
+def read_segments_at_once(paths: Sequence[Path]) -> pl.DataFrame | None:
+    """The records of all these segment files in one DuckDB query, or None when a file
+    holds a line DuckDB cannot parse (or a path it would read as a pattern).
+
+    A query per segment cost a tenth of a second per million records more than one
+    query over a run's 50 segments (the reader's setup, paid per query); on None the
+    caller reads segment by segment, so only the bad lines become dead letters.
+    """
+    if not paths or any(GLOB_CHARACTERS.intersection(str(path)) for path in paths):
+        return None
+    try:
+        return duckdb_frame(paths)
+    except duckdb.Error:
+        return None
+
+
+def duckdb_frame(path: Path | Sequence[Path]) -> pl.DataFrame:
+    """Segment files' records read by DuckDB; raises `duckdb.Error` on a bad line."""
+    files = str(path) if isinstance(path, Path) else [str(each) for each in path]
     relation = _reader().sql(
         "select * from read_ndjson($path, columns = $columns, format = 'newline_delimited')",
-        params={"path": str(path), "columns": DUCKDB_COLUMNS},
+        params={"path": files, "columns": DUCKDB_COLUMNS},
     )
     frame = pl.from_arrow(relation.to_arrow_table(), rechunk=False)
     assert isinstance(frame, pl.DataFrame)

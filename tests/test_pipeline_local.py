@@ -151,6 +151,27 @@ def test_unusable_records_become_dead_letters_and_the_rest_counts(tmp_path: Path
     ]
 
 
+def test_dead_letters_of_parseable_segments_name_their_segment(tmp_path: Path) -> None:
+    """Every line parses, so the run is read in one query; its unusable records still
+    leave as dead letters naming the segment that held them."""
+    lines, expected = golden_log_lines()
+    layout = DataLayout(tmp_path)
+    bad_id = {**json.loads(lines[0]), "event_id": "not-a-uuid"}
+    no_type = {key: value for key, value in json.loads(lines[1]).items() if key != "type"}
+    bad = [json.dumps(record).encode() + b"\n" for record in (bad_id, no_type)]
+    write_segments(layout, [lines[:20], [*lines[20:], *bad], lines[:5]])
+    stats = LocalRunner(layout).run_once()
+    assert stats is not None and stats.dead_letters == 2
+    assert stats.events_read == len(lines) + 2 + 5
+    assert totals(layout)["vod_g_1"] == expected["vod_g_1"]
+    glob = str(layout.lake_dir / "dead_letters" / "*.parquet")
+    letters = duckdb.execute(
+        "select segment, reason from read_parquet(?) order by reason", [glob]
+    ).fetchall()
+    second = sorted(path.name for path in layout.log_dir.iterdir())[1]
+    assert letters == [(second, "invalid_event_id"), (second, "missing_required_field")]
+
+
 def test_nothing_to_do_returns_none(tmp_path: Path) -> None:
     assert LocalRunner(DataLayout(tmp_path)).run_once() is None
 
