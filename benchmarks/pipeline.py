@@ -35,7 +35,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import polars as pl
 
 from benchmarks import show
 from benchmarks.workload import request_bodies
