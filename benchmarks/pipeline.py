@@ -35,7 +35,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from benchmarks import show
 from benchmarks.workload import request_bodies
 from ingestion_api.enrich import Enricher, Pseudonymiser
