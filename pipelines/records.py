@@ -118,13 +118,13 @@ GLOB_CHARACTERS = frozenset("*?[")
 
 def read_segment(path: Path) -> SegmentBatch:
     """Parse a segment file with DuckDB, or line by line if a line cannot be parsed."""
-    if GLOB_CHARACTERS.intersection(str(path)):
-        return parse_segment(path.name, path.read_bytes())
-    try:
-        frame = duckdb_frame(path)
-    except duckdb.Error:
-        return _read_line_by_line(path.name, path.read_bytes())
-    return SegmentBatch(path.name, frame, [])
+    frame = read_segments_at_once([path])
+    if frame is not None:
+        return SegmentBatch(path.name, frame, [])
+    data = path.read_bytes()
+    if GLOB_CHARACTERS.intersection(str(path)):  # DuckDB was not asked: try Polars first
+        return parse_segment(path.name, data)
+    return _read_line_by_line(path.name, data)
 
 
 def read_segments_at_once(paths: Sequence[Path]) -> pl.DataFrame | None:
@@ -144,12 +144,11 @@ def read_segments_at_once(paths: Sequence[Path]) -> pl.DataFrame | None:
         return None
 
 
-def duckdb_frame(path: Path | Sequence[Path]) -> pl.DataFrame:
+def duckdb_frame(paths: Sequence[Path]) -> pl.DataFrame:
     """Segment files' records read by DuckDB; raises `duckdb.Error` on a bad line."""
-    files = str(path) if isinstance(path, Path) else [str(each) for each in path]
     relation = _reader().sql(
-        "select * from read_ndjson($path, columns = $columns, format = 'newline_delimited')",
-        params={"path": files, "columns": DUCKDB_COLUMNS},
+        "select * from read_ndjson($paths, columns = $columns, format = 'newline_delimited')",
+        params={"paths": [str(path) for path in paths], "columns": DUCKDB_COLUMNS},
     )
     return relation.pl()  # 2-3 % cheaper than to_arrow_table() then pl.from_arrow()
 

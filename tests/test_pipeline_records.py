@@ -56,7 +56,7 @@ def test_a_segment_file_parses_as_its_bytes_do(tmp_path: Path) -> None:
     path = tmp_path / "1700000000000-test0000-000000.seg"
     path.write_bytes(data)
 
-    from_file = duckdb_frame(path)
+    from_file = duckdb_frame([path])
     from_bytes = parse_segment(path.name, data)
 
     assert from_bytes.bad_lines == []
