@@ -98,7 +98,7 @@ DUCKDB_COLUMNS = {name: DUCKDB_TYPES[dtype] for name, dtype in LOG_RECORD_SCHEMA
 
 _readers = threading.local()
 
-READER_SETTINGS: dict[str, object] = {
+READER_SETTINGS: dict[str, str | bool | int | float | list[str]] = {
     "threads": 1,
     "produce_arrow_string_view": True,
     "arrow_output_version": "1.5",  # the first Arrow format version with string views
