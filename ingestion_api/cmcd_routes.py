@@ -107,6 +107,7 @@ async def _refuse_body(
         payload=mapper.scrub(
             body.decode("utf-8", "replace"), app_id, collector.enricher.pseudonymise
         ),
+        cdn_country=collector.cdn_country(request),
     )
     await collector.quarantine_log.append(encode_records([record]))
     return error_response(error.status, error.code, error.detail)
@@ -169,6 +170,7 @@ async def _ingest_reports(
                     detail=f"cmcd: {rejection.detail}",
                     index=index,
                     payload=mapper.scrub(line, app_id, collector.enricher.pseudonymise),
+                    cdn_country=cdn_country,
                 )
             )
             continue

@@ -81,8 +81,10 @@ class Collector:
         header = self.settings.trusted_country_header
         return country_code(request.headers.get(header)) if header else None
 
-    async def quarantine_body(self, app_id: str, code: str, detail: str, body: bytes) -> None:
-        """Keep a body refused as a whole, viewer ids pseudonymised."""
+    async def quarantine_body(
+        self, app_id: str, code: str, detail: str, body: bytes, cdn_country: str | None
+    ) -> None:
+        """Keep a body refused as a whole, viewer ids pseudonymised, with the CDN country."""
         payload = scrub_viewer_ids(body, app_id, self.enricher.pseudonymise)
         record = QuarantineRecord(
             quarantined_at_ms=int(time.time() * 1000),
@@ -90,5 +92,6 @@ class Collector:
             reason=code,
             detail=detail,
             payload=payload.decode("utf-8", "replace"),
+            cdn_country=cdn_country,
         )
         await self.quarantine_log.append(encode_records([record]))

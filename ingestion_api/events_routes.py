@@ -91,6 +91,10 @@ class EventsEndpoint:
         app_id = collector.apps_by_key.get(write_key) if write_key is not None else None
         if app_id is None:
             return unknown_write_key()
+        country = None
+        if settings.trusted_country_header:
+            value = headers.get(settings.trusted_country_header.lower().encode("latin-1"))
+            country = country_code(None if value is None else value.decode("latin-1"))
         body = b""
         try:
             length = headers.get(b"content-length")
@@ -108,15 +112,11 @@ class EventsEndpoint:
                 settings.max_event_bytes,
             )
         except BodyError as error:
-            await collector.quarantine_body(app_id, error.code, error.detail, body)
+            await collector.quarantine_body(app_id, error.code, error.detail, body, country)
             return error_response(error.status, error.code, error.detail)
         limited = await write_key_limited(self.limiter, write_key or "", len(batch.events))
         if limited is not None:
             return limited
-        country = None
-        if settings.trusted_country_header:
-            value = headers.get(settings.trusted_country_header.lower().encode("latin-1"))
-            country = country_code(None if value is None else value.decode("latin-1"))
         result = ingest_decoded(
             batch.events,
             batch.raw_event,

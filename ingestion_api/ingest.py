@@ -69,6 +69,8 @@ def ingest_decoded(
                 reason=rejection.reason.value,
                 detail=rejection.detail,
                 index=index,
+                sent_at_ms=sent_at_ms,
+                cdn_country=cdn_country,
                 payload=scrub_viewer_ids(raw_event(index), app_id, enricher.pseudonymise).decode(
                     "utf-8", "replace"
                 ),

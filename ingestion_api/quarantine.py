@@ -18,6 +18,12 @@ class QuarantineRecord(msgspec.Struct, omit_defaults=True):
     payload: str
     index: int | None = None
     """Position of the event in its request; absent when the whole body was refused."""
+    sent_at_ms: int | None = None
+    """The request's `sent_at` for a refused event, so a replay corrects the client clock
+    as the API did (a refused body keeps its own `sent_at`); absent without one."""
+    cdn_country: str | None = None
+    """The country the trusted CDN header gave the request, so a replay fills it in as the
+    API did; absent without the header."""
 
 
 _encoder = msgspec.json.Encoder()

@@ -15,9 +15,11 @@ committing outputs, and with a broker event log the streaming job counts them th
 - `--quarantine [--since T] [--until T]`: records the API refused, re-validated with the
   current contract and ingest path (`ingestion_api.ingest`), with the original arrival time
   as `received_at` (so the time horizons judge them as they arrived) and without
-  pseudonymising again (the quarantine already holds pseudonyms). The quarantine does not
-  keep the request's `sent_at` nor the CDN country: a replayed event's time is its client
-  `ts` uncorrected, and its country is the one the event carried.
+  pseudonymising again (the quarantine already holds pseudonyms), with the request's
+  `sent_at` and CDN country the quarantine kept (a refused body keeps its own `sent_at`),
+  so a replayed event gets the event time and country the API would have given it then.
+  Records quarantined before those were kept have neither: their time is the client `ts`
+  uncorrected, their country the one the event carried.
 
 Idempotent, within and beyond the deduplication window. Every source record replay has
 dealt with is recorded in `state/replay.duckdb` (source, segment, line, item within a
@@ -57,6 +59,7 @@ from ingestion_api.ingest import ingest_events
 from ingestion_api.quarantine import QuarantineRecord
 from marquee.eventlog.factory import local_directory, open_event_log
 from marquee.eventlog.segments import recover_open_segments, sealed_segments
+from marquee.events import Time
 from marquee.lake import DEAD_LETTERS
 from marquee.layout import DataLayout
 from pipelines.ledger import RunStats, already_seen, connect_with_retry
@@ -387,8 +390,9 @@ class Replay:
         summary: ReplaySummary,
     ) -> Iterator[Candidate]:
         payload = record.payload.encode()
+        sent_at: Time | None = record.sent_at_ms
         if record.index is not None:
-            raw_events, sent_at, items = [payload], None, [WHOLE_BODY]
+            raw_events, items = [payload], [WHOLE_BODY]
         else:
             try:
                 body = split_body(payload)
@@ -412,7 +416,7 @@ class Replay:
             sent_at,
             record.app_id,
             record.quarantined_at_ms,
-            None,
+            record.cdn_country,
             enricher,
         )
         rejected = {int(str(item["index"])): str(item["reason"]) for item in result.rejected}

@@ -28,6 +28,7 @@ import httpx
 import pytest
 
 import pipelines.transforms
+from marquee.eventlog.segments import iter_sealed_records
 from marquee.layout import DataLayout
 from marquee.settings import Settings
 from pipelines.local_runner import LocalRunner
@@ -126,6 +127,42 @@ def test_quarantine_replay_takes_only_the_chosen_time_range(data_dir: Path) -> N
     after = Replay(settings, progress=False).quarantine(middle, None)
     assert after.records_read == len(golden) - 10
     assert totals(settings.layout) == golden_totals(data_dir.parent / "reference")
+
+
+def test_quarantine_replay_corrects_the_clock_and_fills_the_cdn_country(data_dir: Path) -> None:
+    """A refused event replays with its request's `sent_at` and CDN country, so it gets
+    the event time and country the API would have given it; without them its time would
+    be its client clock's, an hour off here, and its country none."""
+    api = start_api(
+        data_dir,
+        {"MARQUEE_LATENESS_HORIZON_S": "60", "MARQUEE_TRUSTED_COUNTRY_HEADER": "CF-IPCountry"},
+    )
+    client_behind_ms = 3_600_000
+    now_ms = int(time.time() * 1000)
+    event_time_ms = now_ms - 600_000  # ten minutes ago: too old for a 60 s horizon
+    event = {
+        key: value
+        for key, value in load_scenario()["events_in_delivery_order"][0].items()
+        if key != "country"
+    }
+    event["event_id"] = "0a1b2c3d-0000-4000-8000-00000000cafe"
+    event["ts"] = event_time_ms - client_behind_ms
+    try:
+        answer = httpx.post(
+            f"{api.url}/v1/events",
+            json={"sent_at": now_ms - client_behind_ms, "events": [event]},
+            headers={"X-Write-Key": WRITE_KEY, "CF-IPCountry": "NZ"},
+        ).json()
+        assert answer["rejected"] == [{"index": 0, "reason": "event_too_old"}]
+    finally:
+        api.stop()
+
+    settings = Settings()
+    assert Replay(settings, progress=False).quarantine(None, None).newly_counted == 1
+    records = [json.loads(line) for line in iter_sealed_records(settings.layout.log_dir)]
+    (replayed,) = [record for record in records if record["event_id"] == event["event_id"]]
+    assert abs(replayed["event_time_ms"] - event_time_ms) < 60_000, "client clock corrected"
+    assert replayed["country"] == "NZ"
 
 
 def old_reader(monkeypatch: pytest.MonkeyPatch) -> None:
