@@ -129,40 +129,57 @@ def test_quarantine_replay_takes_only_the_chosen_time_range(data_dir: Path) -> N
     assert totals(settings.layout) == golden_totals(data_dir.parent / "reference")
 
 
-def test_quarantine_replay_corrects_the_clock_and_fills_the_cdn_country(data_dir: Path) -> None:
-    """A refused event replays with its request's `sent_at` and CDN country, so it gets
-    the event time and country the API would have given it; without them its time would
-    be its client clock's, an hour off here, and its country none."""
-    api = start_api(
-        data_dir,
-        {"MARQUEE_LATENESS_HORIZON_S": "60", "MARQUEE_TRUSTED_COUNTRY_HEADER": "CF-IPCountry"},
+@pytest.mark.parametrize("refused", ["event", "body"])
+def test_quarantine_replay_corrects_the_clock_and_fills_the_cdn_country(
+    data_dir: Path, refused: str
+) -> None:
+    """Refused events replay with their request's `sent_at` and CDN country, so they get the
+    event time and country the API would have given them; without them a refused event's
+    time would be its client clock's, an hour off here, and neither would have a country.
+
+    `event`: the API refuses the event (too old for a 60 s horizon). `body`: it refuses the
+    whole body (more events than its limit of one), which keeps its own `sent_at`.
+    """
+    limits = (
+        {"MARQUEE_LATENESS_HORIZON_S": "60"}
+        if refused == "event"
+        else {"MARQUEE_MAX_EVENTS_PER_REQUEST": "1"}
     )
+    api = start_api(data_dir, {**limits, "MARQUEE_TRUSTED_COUNTRY_HEADER": "CF-IPCountry"})
     client_behind_ms = 3_600_000
     now_ms = int(time.time() * 1000)
-    event_time_ms = now_ms - 600_000  # ten minutes ago: too old for a 60 s horizon
-    event = {
+    event_time_ms = now_ms - 600_000  # ten minutes ago
+    template = {
         key: value
         for key, value in load_scenario()["events_in_delivery_order"][0].items()
         if key != "country"
     }
-    event["event_id"] = "0a1b2c3d-0000-4000-8000-00000000cafe"
-    event["ts"] = event_time_ms - client_behind_ms
+    events = [
+        {**template, "event_id": f"0a1b2c3d-0000-4000-8000-00000000caf{n}", "seq": n}
+        | {"ts": event_time_ms - client_behind_ms}
+        for n in range(1 if refused == "event" else 2)
+    ]
     try:
         answer = httpx.post(
             f"{api.url}/v1/events",
-            json={"sent_at": now_ms - client_behind_ms, "events": [event]},
+            json={"sent_at": now_ms - client_behind_ms, "events": events},
             headers={"X-Write-Key": WRITE_KEY, "CF-IPCountry": "NZ"},
-        ).json()
-        assert answer["rejected"] == [{"index": 0, "reason": "event_too_old"}]
+        )
+        if refused == "event":
+            assert answer.json()["rejected"] == [{"index": 0, "reason": "event_too_old"}]
+        else:
+            assert answer.status_code != 202, answer.text
     finally:
         api.stop()
 
     settings = Settings()
-    assert Replay(settings, progress=False).quarantine(None, None).newly_counted == 1
+    assert Replay(settings, progress=False).quarantine(None, None).newly_counted == len(events)
     records = [json.loads(line) for line in iter_sealed_records(settings.layout.log_dir)]
-    (replayed,) = [record for record in records if record["event_id"] == event["event_id"]]
-    assert abs(replayed["event_time_ms"] - event_time_ms) < 60_000, "client clock corrected"
-    assert replayed["country"] == "NZ"
+    replayed = {record["event_id"]: record for record in records}
+    for event in events:
+        record = replayed[event["event_id"]]
+        assert abs(record["event_time_ms"] - event_time_ms) < 60_000, "client clock corrected"
+        assert record.get("country") == "NZ"
 
 
 def old_reader(monkeypatch: pytest.MonkeyPatch) -> None:
