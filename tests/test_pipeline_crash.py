@@ -30,9 +30,10 @@ from tests.conftest import REPO_ROOT
 pytestmark = pytest.mark.timeout(900)
 
 KILLS = 20
-SEGMENT_EVENTS = 1_000
-"""Small segments, one per run while being killed: enough runs (over 100) that 20 kills land
-before a fast machine finishes them all."""
+SEGMENT_EVENTS = 250
+"""Small segments, one per run while being killed: enough runs (487) that 20 kills land
+before a fast machine finishes them all. With 1,000 events a segment (122 runs), a quiet
+machine once finished every run after 11 kills; with 250, 20 kills there took 143 runs."""
 
 
 def write_simulated_segments(log_dir: Path, target_events: int) -> int:
