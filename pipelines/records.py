@@ -98,25 +98,26 @@ DUCKDB_COLUMNS = {name: DUCKDB_TYPES[dtype] for name, dtype in LOG_RECORD_SCHEMA
 
 _readers = threading.local()
 
-READER_SETTINGS: dict[str, str | bool | int | float | list[str]] = {
-    "threads": 1,
-    "produce_arrow_string_view": True,
-    "arrow_output_version": "1.5",  # the first Arrow format version with string views
-}
-
 
 def _reader() -> duckdb.DuckDBPyConnection:
     """This thread's in-memory DuckDB connection (a connection is not shared by threads).
 
     One DuckDB thread: a run parses its segments one after another, and a second thread
     spent the same CPU (measured) while taking a core the rest of the machine may need.
-    Strings leave DuckDB as Arrow string views, the layout Polars keeps them in, so the
-    hand-over copies no string: 10-15 % of the parse (1.3-1.8 -> 1.1-1.3 s for the
-    benchmark's uniform million, 2.2-2.4 -> 1.9-2.1 s for the simulator's, on one core).
+    Strings leave DuckDB as Arrow string views (Arrow format 1.5 is the first with them),
+    the layout Polars keeps them in, so the hand-over copies no string: 10-15 % of the
+    parse (1.3-1.8 -> 1.1-1.3 s for the benchmark's uniform million, 2.2-2.4 -> 1.9-2.1 s
+    for the simulator's, on one core).
     """
     connection: duckdb.DuckDBPyConnection | None = getattr(_readers, "connection", None)
     if connection is None:
-        connection = duckdb.connect(config=READER_SETTINGS)
+        connection = duckdb.connect(
+            config={
+                "threads": 1,
+                "produce_arrow_string_view": True,
+                "arrow_output_version": "1.5",
+            }
+        )
         _readers.connection = connection
     return connection
 

@@ -390,9 +390,9 @@ class Replay:
         summary: ReplaySummary,
     ) -> Iterator[Candidate]:
         payload = record.payload.encode()
-        sent_at: Time | None = record.sent_at_ms
+        sent_at: Time | None
         if record.index is not None:
-            raw_events, items = [payload], [WHOLE_BODY]
+            raw_events, sent_at, items = [payload], record.sent_at_ms, [WHOLE_BODY]
         else:
             try:
                 body = split_body(payload)

@@ -155,8 +155,12 @@ def test_quarantine_replay_corrects_the_clock_and_fills_the_cdn_country(
         if key != "country"
     }
     events = [
-        {**template, "event_id": f"0a1b2c3d-0000-4000-8000-00000000caf{n}", "seq": n}
-        | {"ts": event_time_ms - client_behind_ms}
+        {
+            **template,
+            "event_id": f"0a1b2c3d-0000-4000-8000-00000000caf{n}",
+            "seq": n,
+            "ts": event_time_ms - client_behind_ms,
+        }
         for n in range(1 if refused == "event" else 2)
     ]
     try:
