@@ -497,9 +497,10 @@ def test_story_facts_keep_the_first_view_and_every_reaction() -> None:
 def test_startup_histogram_bucket_edges() -> None:
     values = [0, 249, 250, 499, 500, 999, 1000, 1999, 2000, 3999, 4000, 7999, 8000, 120_000]
     base = {"creator_id": "c", "content_id": "vod_1", "content_type": "vod", "session_id": "s"}
+    minute_start = (int(time.time() * 1000) - 3_600_000) // 60_000 * 60_000
     frame = log_records(
         [
-            event("playback_started", 1_795_000_000_000 + i, startup_ms=v, **base)
+            event("playback_started", minute_start + i, startup_ms=v, **base)
             for i, v in enumerate(values)
         ]
     )
