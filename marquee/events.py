@@ -140,6 +140,8 @@ class AdEvent(SessionEvent, kw_only=True):
     ad_break_id: ShortText | None = None
     position: Literal["pre", "mid", "post"] | None = None
     ad_duration_ms: NonNegative | None = None
+    ad_format: Literal["linear", "squeezeback", "overlay"] | None = None
+    """None means `linear` (EVENTS.md: optional, default linear)."""
 
 
 class AdBreakStarted(AdEvent, tag="ad_break_started", kw_only=True):
