@@ -7,6 +7,17 @@ import random
 import time
 import uuid
 
+ENVELOPES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "web": (
+        ("2026.11.2", "Windows 10", "Chrome 131"),
+        ("2026.11.2", "Mac OS X 10.15.7", "Safari 18"),
+    ),
+    "ios": (("5.4.1 (5567)", "iOS 17.6.1", "iPhone15,2"), ("5.4.0", "iOS 18.1", "iPhone16,1")),
+    "android": (("5.4.1", "Android 14", "Pixel 8"), ("5.3.0-beta", "android 13", "SM-S918B")),
+    "tv": (("3.2.0", "tvOS 18.1", "AppleTV14,1"), ("3.1.9", "Tizen 8.0", "Samsung QN90D")),
+}
+"""(app_version, os, device) a platform's apps send, raw as players write them."""
+
 
 def player_events(count: int, seed: int = 7) -> list[dict[str, object]]:
     rng = random.Random(seed)
@@ -16,12 +27,19 @@ def player_events(count: int, seed: int = 7) -> list[dict[str, object]]:
     for index in range(count):
         kind = kinds[index % len(kinds)]
         session = index // len(kinds)
+        event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        ts = now - rng.randint(0, 3_600_000)
+        platform = rng.choice(["web", "ios", "android", "tv"])
+        app_version, os_name, device = ENVELOPES[platform][session % 2]
         event: dict[str, object] = {
-            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "event_id": event_id,
             "type": kind,
-            "ts": now - rng.randint(0, 3_600_000),
+            "ts": ts,
             "viewer_id": f"viewer-{session % 5000}",
-            "platform": rng.choice(["web", "ios", "android", "tv"]),
+            "platform": platform,
+            "app_version": app_version,
+            "os": os_name,
+            "device": device,
             "country": rng.choice(["US", "BR", "IN", "DE", "NG"]),
             "creator_id": f"cr_{session % 200}",
             "content_id": f"vod_{session % 2000}",
