@@ -83,7 +83,7 @@ def test_write_key_rate_limit_covers_cmcd_reports(launched: Callable[..., Launch
     api = launched(
         {"MARQUEE_RATE_LIMIT_KEY_EVENTS_PER_S": "0.01", "MARQUEE_RATE_LIMIT_BURST_S": "200"}
     )
-    report = {"CMCD": 'sid="s1",cid="unknown-content",ts=1700000000000'}
+    report = {"CMCD": f'sid="s1",cid="unknown-content",ts={int(time.time() * 1000)}'}
     url = f"{api.url}/v1/cmcd"
     headers = {"X-Write-Key": WRITE_KEY}
     statuses = [httpx.get(url, params=report, headers=headers).status_code for _ in range(3)]

@@ -50,6 +50,9 @@ MEASURES = ["attempts", "starts", "fatal_errors", "played_ms", "stalled_ms", "st
 MEASURES += ["startup_ms_sum"]
 
 
+HOUR_MS = 3_600_000
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -142,7 +145,7 @@ def summary(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 def test_reports_map_to_player_events_with_deltas_from_the_previous_state(
     mapper: CmcdMapper,
 ) -> None:
-    t = 1_790_000_000_000
+    t = now_ms() - HOUR_MS
     r = [
         report("s1", 0, t, "e=ps,sta=s"),
         report("s1", 1, t + 700, "e=ps,sta=p,msd=700,br=(3000;v 128;a),bl=(4000)"),
@@ -187,7 +190,7 @@ def test_reports_map_to_player_events_with_deltas_from_the_previous_state(
 def test_retries_repeat_their_events_and_gaps_or_late_reports_count_no_time(
     mapper: CmcdMapper,
 ) -> None:
-    t = 1_790_000_000_000
+    t = now_ms() - HOUR_MS
     mapped(mapper, report("s2", 0, t, "e=ps,sta=p"))
     first = mapped(mapper, report("s2", 1, t + 20_000, "e=t,sta=p"))
     assert first[0]["played_ms"] == 20_000
@@ -211,7 +214,7 @@ def test_two_workers_never_count_the_same_time_twice(tmp_path: Path) -> None:
         index.refresh()
         return CmcdMapper(index, SessionMemory(10), "com.marquee-vid", "com.marquee-pf", 120_000)
 
-    t = 1_790_000_000_000
+    t = now_ms() - HOUR_MS
     lines = [report("s9", n, t + n * 10_000, "e=t,sta=p") for n in range(7)]
     one = worker()
     alone = sum(e.get("played_ms", 0) for line in lines for e in mapped(one, line))
@@ -226,7 +229,7 @@ def test_two_workers_never_count_the_same_time_twice(tmp_path: Path) -> None:
 
 
 def test_lifecycle_events_have_one_id_per_session(mapper: CmcdMapper) -> None:
-    t = 1_790_000_000_000
+    t = now_ms() - HOUR_MS
     first = mapped(mapper, report("s3", 0, t, "e=t,sta=s"))
     again = mapped(mapper, report("s3", 1, t + 500, "e=ps,sta=s"))
     assert first[0]["event_id"] == again[0]["event_id"]
@@ -237,12 +240,12 @@ def test_lifecycle_events_have_one_id_per_session(mapper: CmcdMapper) -> None:
 def test_a_session_first_seen_mid_stream_counts_only_what_its_report_carries(
     mapper: CmcdMapper,
 ) -> None:
-    events = mapped(mapper, report("s5", 7, 1_790_000_000_000, "e=ps,sta=p,bsd=(800;v)"))
+    events = mapped(mapper, report("s5", 7, now_ms() - HOUR_MS, "e=ps,sta=p,bsd=(800;v)"))
     assert summary(events) == [("heartbeat", 0, 800, 1)]
 
 
 def test_fatal_error_ends_the_view(mapper: CmcdMapper) -> None:
-    t = 1_790_000_000_000
+    t = now_ms() - HOUR_MS
     mapped(mapper, report("s6", 0, t, "e=ps,sta=s"))
     events = mapped(mapper, report("s6", 1, t + 3_000, 'e=ps,sta=f,ec=("DRM")'))
     assert [(e["type"], e.get("fatal"), e.get("reason")) for e in events] == [
@@ -252,7 +255,7 @@ def test_fatal_error_ends_the_view(mapper: CmcdMapper) -> None:
 
 
 def test_unsupported_event_types_are_ignored(mapper: CmcdMapper) -> None:
-    result = mapper.map_line(report("s7", 0, 1_790_000_000_000, "e=abs"), APP_ID, now_ms())
+    result = mapper.map_line(report("s7", 0, now_ms() - HOUR_MS, "e=abs"), APP_ID, now_ms())
     assert result.ignored and result.events == []
 
 

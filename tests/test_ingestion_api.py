@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,11 +19,16 @@ from marquee.events import EventRejected, decode_event, decode_events
 from tests.conftest import WRITE_KEY, ApiProcess
 
 
+def an_hour_ago_rfc3339() -> str:
+    moment = datetime.now(UTC) - timedelta(hours=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def player_event(**overrides: object) -> dict[str, object]:
     event: dict[str, object] = {
         "event_id": str(uuid.uuid4()),
         "type": "play_requested",
-        "ts": "2026-11-21T00:00:00.000Z",
+        "ts": an_hour_ago_rfc3339(),
         "viewer_id": "viewer-raw-id-42",
         "platform": "web",
         "creator_id": "cr_1",
@@ -227,7 +233,7 @@ def test_a_batch_gives_the_records_that_enriching_event_by_event_gives() -> None
         for i in range(12)
     ]
     events = [{k: v for k, v in event.items() if v is not None} for event in events]
-    rfc3339 = player_event(ts="2026-11-21T00:00:00.000Z")
+    rfc3339 = player_event(ts=an_hour_ago_rfc3339())
 
     def records(body: list[dict[str, object]], app_id: str) -> list[bytes]:
         enricher = Enricher(Pseudonymiser(b"k"), future_horizon_s=300, lateness_horizon_s=10**9)

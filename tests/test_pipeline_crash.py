@@ -53,7 +53,7 @@ def write_simulated_segments(log_dir: Path, target_events: int, batch: int = 0) 
     lines = bytes(result.log_bytes).splitlines(keepends=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     for index in range(0, len(lines), SEGMENT_EVENTS):
-        name = f"{1_700_000_000_000 + index:013d}-crash{batch:03d}-{index:06d}.seg"
+        name = f"{now_ms + index:013d}-crash{batch:03d}-{index:06d}.seg"
         (log_dir / name).write_bytes(b"".join(lines[index : index + SEGMENT_EVENTS]))
     return result.accepted
 

@@ -18,6 +18,8 @@ from marquee.layout import DataLayout
 from pipelines.local_runner import LocalRunner
 from tests.golden import load_scenario
 
+SEGMENTS_CREATED_MS = int(time.time() * 1000)
+"""Segment names start with their creation time, as the API names them."""
 MEASURES = ("attempts", "starts", "fatal_errors", "played_ms", "stalled_ms")
 
 
@@ -40,7 +42,7 @@ def golden_log_lines(
 def write_segments(layout: DataLayout, chunks: list[list[bytes]], start: int = 0) -> None:
     layout.log_dir.mkdir(parents=True, exist_ok=True)
     for offset, chunk in enumerate(chunks):
-        name = f"{1_700_000_000_000 + start + offset:013d}-test0000-{offset:06d}.seg"
+        name = f"{SEGMENTS_CREATED_MS + start + offset:013d}-test0000-{offset:06d}.seg"
         (layout.log_dir / name).write_bytes(b"".join(chunk))
 
 
