@@ -82,7 +82,8 @@ class EventBase(msgspec.Struct, kw_only=True, tag_field="type", omit_defaults=Tr
 
 
 class ContentEvent(EventBase, kw_only=True):
-    """Events about one piece of content: creator, content and its type are required."""
+    """Events about one piece of content (player, ad, story, chat, share): creator, content
+    and its type are required (EVENTS.md, envelope)."""
 
     creator_id: ShortText
     content_id: ShortText
@@ -182,6 +183,9 @@ class StoryCompleted(ContentEvent, tag="story_completed", kw_only=True):
 
 
 class ReactionAdded(EventBase, tag="reaction_added", kw_only=True):
+    """Its content is `target_id` (of type `target_type`); `creator_id` is the content's."""
+
+    creator_id: ShortText
     target_id: ShortText
     target_type: Literal["story", "live", "clip", "vod"]
     reaction: Annotated[str, Meta(min_length=1, max_length=32)]
@@ -200,8 +204,7 @@ class Unfollow(EventBase, tag="unfollow", kw_only=True):
     creator_id: ShortText
 
 
-class Share(EventBase, tag="share", kw_only=True):
-    content_id: ShortText
+class Share(ContentEvent, tag="share", kw_only=True):
     channel: ShortText | None = None
 
 

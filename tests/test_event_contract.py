@@ -109,13 +109,29 @@ def test_envelope_rows(fields: dict[str, Any], reason: str | None) -> None:
             None,
         ),
         (player(type="reaction_added", session_id=..., target_id="st"), "missing_field"),
+        (
+            player(type="reaction_added", session_id=..., content_id=..., content_type=...,
+                   creator_id=..., target_id="st", target_type="story", reaction="fire"),
+            "missing_field",
+        ),
         (player(type="chat_message", session_id=..., live_id="l", length=12), None),
         (player(type="follow", session_id=..., content_id=..., content_type=...), None),
         (player(type="unfollow", session_id=..., content_id=..., creator_id=...), "missing_field"),
         (player(type="share", session_id=..., channel="whatsapp"), None),
-        (player(type="share", session_id=..., content_type=...), "missing_content_type"),
+        (player(type="share", session_id=..., content_type=...), "missing_field"),
+        (player(type="share", session_id=..., creator_id=...), "missing_field"),
+        (player(type="share", session_id=..., content_id=...), "missing_field"),
+        (player(type="chat_message", session_id=..., creator_id=..., live_id="l"), "missing_field"),
+        (player(type="story_viewed", session_id=..., creator_id=...), "missing_field"),
+        (player(type="ad_clicked", creator_id=...), "missing_field"),
         (player(type="tip", session_id=..., amount_minor=500, currency="EUR"), None),
         (player(type="tip", session_id=..., amount_minor=500, currency="euro"), "invalid_field"),
+        (player(type="tip", session_id=..., content_id=..., content_type=..., amount_minor=500,
+                currency="EUR"), None),
+        (player(type="tip", session_id=..., creator_id=..., amount_minor=500, currency="EUR"),
+         "missing_field"),
+        (player(type="tip", session_id=..., content_type=..., amount_minor=500, currency="EUR"),
+         "missing_content_type"),
     ],
 )  # fmt: skip
 def test_event_type_rows(event: dict[str, Any], reason: str | None) -> None:
@@ -136,7 +152,7 @@ def test_batch_decoding_tells_each_bad_event_apart() -> None:
         json.dumps(player()).encode(),
         json.dumps(player(platform="xbox")).encode(),
         b"{broken",
-        json.dumps(player(type="share", session_id=..., content_type=...)).encode(),
+        json.dumps(player(type="follow", session_id=..., content_type=...)).encode(),
     ]
     decoded = decode_events(raws)
     assert isinstance(decoded[0], typing.get_args(Event))
@@ -148,6 +164,7 @@ def test_batch_decoding_tells_each_bad_event_apart() -> None:
 
 
 def test_batch_fast_path_still_applies_cross_field_rules() -> None:
-    raws = [json.dumps(player(type="share", session_id=..., content_type=...)).encode()]
+    raws = [json.dumps(player(type="follow", session_id=..., content_type=...)).encode()]
     (only,) = decode_events(raws)
     assert isinstance(only, EventRejected)
+    assert only.reason.value == "missing_content_type"

@@ -263,11 +263,14 @@ def test_a_batch_gives_the_records_that_enriching_event_by_event_gives() -> None
 def test_content_id_without_content_type_is_rejected(api: ApiProcess) -> None:
     event = {
         "event_id": str(uuid.uuid4()),
-        "type": "share",
+        "type": "tip",
         "ts": now_ms(),
         "viewer_id": "v",
         "platform": "ios",
+        "creator_id": "cr_1",
         "content_id": "clip_1",
+        "amount_minor": 500,
+        "currency": "EUR",
     }
     assert api.post({"events": [event]}).json()["rejected"] == [
         {"index": 0, "reason": "missing_content_type"}
