@@ -29,6 +29,12 @@ supported, and why, is in docs/cmcd-and-catalogue.md:
   report), counts no interval, so two workers never count the same time. A report
   without a known predecessor counts only what it carries itself: `bsd` (buffer
   starvation duration) as one stall.
+- The numeric bounds of the contract (`marquee.events`) hold for what this module derives:
+  an interval, and a `bsd` stall, count at most `MAX_DELTA_MS` (a longer one is still one
+  stall); a `pt` over `MAX_PLAYHEAD_MS` (a live timeline anchored at 1970) is left out,
+  as completion only needs the playhead of non-live content. What the player measured
+  (`br`, `bl`, `msd`) is checked as a native event's field is: over its bound, the report
+  is rejected as `out_of_range`.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from typing import Any
 
 from ingestion_api.catalog import CatalogIndex, ContentInfo
 from ingestion_api.enrich import Pseudonymiser
+from marquee.events import MAX_DELTA_MS, MAX_PLAYHEAD_MS
 
 # ---------------------------------------------------------------------------------------
 # Structured Field dictionaries (RFC 8941), the encoding of every CMCD report
@@ -490,7 +497,9 @@ class CmcdMapper:
         self.memory = memory
         self.viewer_key = viewer_key
         self.platform_key = platform_key
-        self.max_interval_ms = max_interval_ms
+        # Never above the contract's bound of a delta: no interval can make an event that
+        # is rejected as out of range.
+        self.max_interval_ms = min(max_interval_ms, MAX_DELTA_MS)
         self._viewer_in_line = re.compile(
             "(?<![a-z0-9_.*-])(" + re.escape(viewer_key) + r'=)("(?:[^"\\]|\\.)*"|[^,;\s]*)'
         )
@@ -550,7 +559,9 @@ class CmcdMapper:
         counts only what it carries itself.
         """
         carried = (
-            Deltas(stalled_ms=report.stall_ms, stall_count=1) if report.stall_ms else NO_DELTAS
+            Deltas(stalled_ms=min(report.stall_ms, MAX_DELTA_MS), stall_count=1)
+            if report.stall_ms
+            else NO_DELTAS
         )
         if session is None or not session.history:
             return carried, content, True
@@ -602,7 +613,7 @@ class CmcdMapper:
             quality["bitrate_kbps"] = report.bitrate_kbps
         if report.buffer_ms is not None:
             quality["buffer_ms"] = report.buffer_ms
-        if report.playhead_ms is not None:
+        if report.playhead_ms is not None and report.playhead_ms <= MAX_PLAYHEAD_MS:
             quality["playhead_ms"] = report.playhead_ms
 
         events: list[dict[str, Any]] = []

@@ -24,10 +24,37 @@ from msgspec import Meta
 Platform = Literal["web", "ios", "android", "tv", "other"]
 ContentType = Literal["live", "vod", "clip", "story"]
 PlayerState = Literal["playing", "paused", "stalled", "seeking"]
-Time = datetime | int
-"""RFC 3339 UTC string or integer epoch milliseconds."""
+
+# Upper bounds of the numeric fields, each physically plausible; why each value is what it
+# is: docs/api.md, "Numeric bounds". Every measure's bound, and bitrate_kbps * played_ms
+# (the pipeline's bitrate weight), is at most 2**63 / 10**7, so a 64-bit sum of ten million
+# events at the bound in one row still fits (times are compared, never summed). An event
+# over a bound is rejected as `out_of_range` by msgspec's check while decoding.
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+MAX_EPOCH_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z, the last time an RFC 3339 string can give."""
+MAX_DELTA_MS = HOUR_MS
+MAX_STALL_COUNT = 3_600
+MAX_STARTUP_MS = 10 * MINUTE_MS
+MAX_BITRATE_KBPS = 200_000
+MAX_PLAYHEAD_MS = 10 * 366 * DAY_MS
+MAX_BUFFER_MS = DAY_MS
+MAX_DROPPED_FRAMES = 240 * DAY_MS // 1_000
+MAX_HEIGHT = 16_384
+MAX_AD_DURATION_MS = HOUR_MS
+MAX_STORY_POSITION = 10_000
+MAX_CHAT_LENGTH = 10_000
+MAX_AMOUNT_MINOR = 10**11
+MAX_SEQ = 10**9
+
+Time = datetime | Annotated[int, Meta(ge=0, le=MAX_EPOCH_MS)]
+"""RFC 3339 UTC string or integer epoch milliseconds (within the RFC 3339 range)."""
 
 NonNegative = Annotated[int, Meta(ge=0)]
+DeltaMs = Annotated[int, Meta(ge=0, le=MAX_DELTA_MS)]
+BitrateKbps = Annotated[int, Meta(ge=0, le=MAX_BITRATE_KBPS)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=256)]
 ViewerId = Annotated[str, Meta(min_length=1, max_length=128)]
 COUNTRY_PATTERN = "^[A-Z]{2}$"
@@ -52,6 +79,7 @@ class RejectReason(enum.StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     MISSING_FIELD = "missing_field"
     INVALID_FIELD = "invalid_field"
+    OUT_OF_RANGE = "out_of_range"
     MISSING_CONTENT_TYPE = "missing_content_type"
     EVENT_TOO_LARGE = "event_too_large"
     EVENT_IN_FUTURE = "event_in_future"
@@ -78,7 +106,7 @@ class EventBase(msgspec.Struct, kw_only=True, tag_field="type", omit_defaults=Tr
     content_id: ShortText | None = None
     content_type: ContentType | None = None
     session_id: ShortText | None = None
-    seq: NonNegative | None = None
+    seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)] | None = None
 
 
 class ContentEvent(EventBase, kw_only=True):
@@ -99,14 +127,14 @@ class SessionEvent(ContentEvent, kw_only=True):
 class DeltaEvent(SessionEvent, kw_only=True):
     """Durations since the previous player event of the session, so they add up."""
 
-    played_ms: NonNegative = 0
-    stalled_ms: NonNegative = 0
-    stall_count: NonNegative = 0
-    seek_ms: NonNegative = 0
-    bitrate_kbps: NonNegative | None = None
-    playhead_ms: NonNegative | None = None
-    buffer_ms: NonNegative | None = None
-    dropped_frames: NonNegative | None = None
+    played_ms: DeltaMs = 0
+    stalled_ms: DeltaMs = 0
+    stall_count: Annotated[int, Meta(ge=0, le=MAX_STALL_COUNT)] = 0
+    seek_ms: DeltaMs = 0
+    bitrate_kbps: BitrateKbps | None = None
+    playhead_ms: Annotated[int, Meta(ge=0, le=MAX_PLAYHEAD_MS)] | None = None
+    buffer_ms: Annotated[int, Meta(ge=0, le=MAX_BUFFER_MS)] | None = None
+    dropped_frames: Annotated[int, Meta(ge=0, le=MAX_DROPPED_FRAMES)] | None = None
 
 
 class PlayRequested(SessionEvent, tag="play_requested", kw_only=True):
@@ -114,7 +142,7 @@ class PlayRequested(SessionEvent, tag="play_requested", kw_only=True):
 
 
 class PlaybackStarted(SessionEvent, tag="playback_started", kw_only=True):
-    startup_ms: NonNegative
+    startup_ms: Annotated[int, Meta(ge=0, le=MAX_STARTUP_MS)]
 
 
 class Heartbeat(DeltaEvent, tag="heartbeat", kw_only=True):
@@ -128,8 +156,8 @@ class PlaybackError(SessionEvent, tag="playback_error", kw_only=True):
 
 
 class QualityChanged(SessionEvent, tag="quality_changed", kw_only=True):
-    bitrate_kbps: NonNegative | None = None
-    height: NonNegative | None = None
+    bitrate_kbps: BitrateKbps | None = None
+    height: Annotated[int, Meta(ge=0, le=MAX_HEIGHT)] | None = None
 
 
 class PlaybackEnded(DeltaEvent, tag="playback_ended", kw_only=True):
@@ -140,7 +168,7 @@ class AdEvent(SessionEvent, kw_only=True):
     ad_id: ShortText | None = None
     ad_break_id: ShortText | None = None
     position: Literal["pre", "mid", "post"] | None = None
-    ad_duration_ms: NonNegative | None = None
+    ad_duration_ms: Annotated[int, Meta(ge=0, le=MAX_AD_DURATION_MS)] | None = None
     ad_format: Literal["linear", "squeezeback", "overlay"] | None = None
     """None means `linear` (EVENTS.md: optional, default linear)."""
 
@@ -171,7 +199,7 @@ class AdBreakEnded(AdEvent, tag="ad_break_ended", kw_only=True):
 
 class StoryViewed(ContentEvent, tag="story_viewed", kw_only=True):
     story_id: ShortText | None = None
-    position: NonNegative | None = None
+    position: Annotated[int, Meta(ge=0, le=MAX_STORY_POSITION)] | None = None
 
 
 class StoryNavigated(ContentEvent, tag="story_navigated", kw_only=True):
@@ -193,7 +221,7 @@ class ReactionAdded(EventBase, tag="reaction_added", kw_only=True):
 
 class ChatMessage(ContentEvent, tag="chat_message", kw_only=True):
     live_id: ShortText | None = None
-    length: NonNegative | None = None
+    length: Annotated[int, Meta(ge=0, le=MAX_CHAT_LENGTH)] | None = None
 
 
 class Follow(EventBase, tag="follow", kw_only=True):
@@ -210,7 +238,7 @@ class Share(ContentEvent, tag="share", kw_only=True):
 
 class Tip(EventBase, tag="tip", kw_only=True):
     creator_id: ShortText
-    amount_minor: NonNegative
+    amount_minor: Annotated[int, Meta(ge=0, le=MAX_AMOUNT_MINOR)]
     currency: Annotated[str, Meta(pattern="^[A-Z]{3}$")]
 
 
@@ -262,6 +290,8 @@ def classify_validation_error(message: str) -> RejectReason:
         return RejectReason.UNKNOWN_TYPE
     if " - at `" not in message:
         return RejectReason.MALFORMED_EVENT
+    if message.startswith("Expected `int` <= "):
+        return RejectReason.OUT_OF_RANGE
     return RejectReason.INVALID_FIELD
 
 
