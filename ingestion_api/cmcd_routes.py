@@ -41,6 +41,12 @@ navigator.sendBeacon sends a string as text/plain."""
 _encoder = msgspec.json.Encoder()
 
 
+def now_ms() -> int:
+    """Now in epoch ms. A route takes it first, as the request's `received_at` (EVENTS.md:
+    when the API began reading the request), before the body is read."""
+    return int(time.time() * 1000)
+
+
 def mapper_of(state: State, settings: Settings) -> CmcdMapper:
     """The worker's mapper, made on first use: its session memory lives as long as the app."""
     mapper: CmcdMapper | None = getattr(state, "cmcd_mapper", None)
@@ -75,6 +81,7 @@ def split_reports(body: bytes, settings: Settings) -> list[str]:
 
 
 async def post_cmcd(request: Request) -> Response:
+    received_at_ms = now_ms()
     collector: Collector = request.app.state.collector
     settings = collector.settings
     app_id = require_app(request, collector.apps_by_key)
@@ -87,7 +94,7 @@ async def post_cmcd(request: Request) -> Response:
         lines = split_reports(body, settings)
     except BodyError as error:
         return await _refuse_body(request, collector, app_id, error, body)
-    return await _ingest_reports(request, collector, app_id, lines)
+    return await _ingest_reports(request, collector, app_id, lines, received_at_ms)
 
 
 async def _refuse_body(
@@ -114,6 +121,7 @@ async def _refuse_body(
 
 
 async def get_cmcd(request: Request) -> Response:
+    received_at_ms = now_ms()
     collector: Collector = request.app.state.collector
     settings = collector.settings
     app_id = require_app(request, collector.apps_by_key)
@@ -125,11 +133,11 @@ async def get_cmcd(request: Request) -> Response:
             413, "event_too_large", f"report is over {settings.max_event_bytes} bytes"
         )
         return await _refuse_body(request, collector, app_id, error, report.encode())
-    return await _ingest_reports(request, collector, app_id, [report])
+    return await _ingest_reports(request, collector, app_id, [report], received_at_ms)
 
 
 async def _ingest_reports(
-    request: Request, collector: Collector, app_id: str, lines: list[str]
+    request: Request, collector: Collector, app_id: str, lines: list[str], received_at_ms: int
 ) -> Response:
     limited = await limit_write_key(request, len(lines))
     if limited is not None:
@@ -137,7 +145,6 @@ async def _ingest_reports(
     mapper = mapper_of(request.app.state, collector.settings)
     if mapper.catalog.stale():
         await run_in_threadpool(mapper.catalog.refresh)
-    received_at_ms = int(time.time() * 1000)
     cdn_country = collector.cdn_country(request)
     log_bytes = bytearray()
     quarantine: list[QuarantineRecord] = []

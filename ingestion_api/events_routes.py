@@ -52,9 +52,12 @@ class EventsEndpoint:
         self.cors = cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # `received_at` is when the API began reading the request (EVENTS.md, event time):
+        # taken before the body, so a slow upload does not shift the corrected event times.
+        received_at_ms = int(time.time() * 1000)
         headers: dict[bytes, bytes] = dict(reversed(scope["headers"]))  # the first of each wins
         try:
-            response = await self._respond(scope, receive, headers)
+            response = await self._respond(scope, receive, headers, received_at_ms)
         except ClientDisconnect:
             return
         except LogUnavailable as exc:
@@ -77,7 +80,7 @@ class EventsEndpoint:
         count_request(EVENTS_PATH, "POST", status, error_code)
 
     async def _respond(
-        self, scope: Scope, receive: Receive, headers: dict[bytes, bytes]
+        self, scope: Scope, receive: Receive, headers: dict[bytes, bytes], received_at_ms: int
     ) -> Response:
         limited = await client_limited(self.limiter, scope)
         if limited is not None:
@@ -122,7 +125,7 @@ class EventsEndpoint:
             batch.raw_event,
             batch.sent_at,
             app_id,
-            int(time.time() * 1000),
+            received_at_ms,
             country,
             collector.enricher,
         )
