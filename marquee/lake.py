@@ -199,6 +199,46 @@ ended_at_ms of the row with the greatest (ended_at_ms, end_reason); the descript
 content_id..viewer_key of the row with the least (first_event_ms, content_id, ...,
 viewer_key)). `pipelines.views.finalize_views` derives the METRICS.md per-view fields."""
 
+AD_PLAYS = "ad_plays"
+
+AD_PLAYS_SCHEMA = pa.schema(
+    [
+        pa.field("app_id", pa.string(), nullable=False),
+        pa.field("session_id", pa.string(), nullable=False),
+        pa.field("ad_break_id", pa.string(), nullable=False),
+        pa.field("ad_id", pa.string(), nullable=False),
+        pa.field("content_id", pa.string(), nullable=False),
+        pa.field("creator_id", pa.string(), nullable=False),
+        pa.field("content_type", pa.string(), nullable=False),
+        pa.field("position", pa.string(), nullable=True),
+        pa.field("ad_format", pa.string(), nullable=True),
+        pa.field("first_event_ms", pa.int64(), nullable=False),
+        pa.field("impression_ms", pa.int64(), nullable=True),
+        pa.field("impressions", pa.int64(), nullable=False),
+        pa.field("reached_q25", pa.bool_(), nullable=False),
+        pa.field("reached_q50", pa.bool_(), nullable=False),
+        pa.field("reached_q75", pa.bool_(), nullable=False),
+        pa.field("reached_q100", pa.bool_(), nullable=False),
+        pa.field("skipped", pa.bool_(), nullable=False),
+        pa.field("clicked", pa.bool_(), nullable=False),
+        pa.field("run_id", pa.int64(), nullable=False),
+        pa.field("processed_at_ms", pa.int64(), nullable=False),
+    ]
+)
+"""Partial ad plays. Grain: app x session_id x ad_break_id x ad_id (one ad played in one
+break of one view), per run.
+
+Built from `ad_impression`, `ad_quartile`, `ad_skipped` and `ad_clicked`; an absent
+`ad_break_id` or `ad_id` is ''. The rows of a key merge (`pipelines.ads.merge_ad_plays`):
+min of first_event_ms and impression_ms (the first `ad_impression`, null without one), sum
+of impressions (`ad_impression` events), bool-or of the quartiles reached, skipped and
+clicked, and max of the attributes content_id .. ad_format (every event of a play names
+the same; max prefers a named position or format to an absent one, null: the event named
+none, and an absent `ad_format` means linear). A play counts on the day of its first
+event, which is its impression, so a quartile past midnight stays with its impression
+and quartile reach cannot exceed 100 %; plays without an impression are counted apart
+(docs/decisions/0001-ad-quartiles.md)."""
+
 STORY_VIEWER_FACTS = "story_viewer_facts"
 
 STORY_VIEWER_FACTS_SCHEMA = pa.schema(
@@ -277,6 +317,7 @@ LAKE_TABLES: dict[str, pa.Schema] = {
     TIP_MINUTE_AGGREGATES: TIP_MINUTE_AGGREGATES_SCHEMA,
     REACTION_MINUTE_AGGREGATES: REACTION_MINUTE_AGGREGATES_SCHEMA,
     VIEW_SUMMARIES: VIEW_SUMMARIES_SCHEMA,
+    AD_PLAYS: AD_PLAYS_SCHEMA,
     STORY_VIEWER_FACTS: STORY_VIEWER_FACTS_SCHEMA,
     LIVE_VIEWER_FACTS: LIVE_VIEWER_FACTS_SCHEMA,
     CREATOR_VIEWER_DAYS: CREATOR_VIEWER_DAYS_SCHEMA,

@@ -58,6 +58,10 @@ LOG_RECORD_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.Utf8(),
     # ad events
     "quartile": pl.Int64(),
+    "ad_id": pl.Utf8(),
+    "ad_break_id": pl.Utf8(),
+    "position": pl.Utf8(),
+    "ad_format": pl.Utf8(),
     # engagement events
     "story_id": pl.Utf8(),
     "action": pl.Utf8(),
@@ -70,9 +74,11 @@ LOG_RECORD_SCHEMA: dict[str, pl.DataType] = {
 }
 """The log-record columns the pipeline reads; the full record is EVENTS.md plus enrichment.
 
-`position` is left out on purpose: it is an integer on `story_viewed` and a string on ad
-events, and no output needs it. So is `client_ts_ms` (no output needs it): each column
-costs the JSON reader about 0.05 µs a record whether the record has the field or not.
+`position` is a string on ad events (the break: `pre`, `mid`, `post`) and an integer on
+`story_viewed` (the tray slot), which no output reads: it is read as text, `"3"` for the
+tray's 3 (`decode_record` does as DuckDB and Polars do). `client_ts_ms` is left out (no
+output needs it): each column costs the JSON reader about 0.05 µs a record whether the
+record has the field or not.
 """
 
 REQUIRED_COLUMNS = ("event_id", "type", "event_time_ms", "platform")
@@ -196,9 +202,14 @@ def _read_line_by_line(segment: str, data: bytes) -> SegmentBatch:
 
 _INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 _VALUE_TYPES: dict[pl.DataType, Any] = {pl.Utf8(): str, pl.Int64(): _INT64, pl.Boolean(): bool}
+TEXT_OR_INTEGER = frozenset({"position"})
+"""Text columns that also take an integer, kept as its text (`position`)."""
 LogRecord = msgspec.defstruct(
     "LogRecord",
-    [(name, _VALUE_TYPES[dtype] | None, None) for name, dtype in LOG_RECORD_SCHEMA.items()],
+    [
+        (name, (str | _INT64 if name in TEXT_OR_INTEGER else _VALUE_TYPES[dtype]) | None, None)
+        for name, dtype in LOG_RECORD_SCHEMA.items()
+    ],
 )
 """A log record's `LOG_RECORD_SCHEMA` columns, each a value its column can hold (fields
 outside the schema are ignored)."""
@@ -210,10 +221,16 @@ def decode_record(line: bytes) -> msgspec.Struct | None:
 
     None for a line that is not a JSON object in UTF-8, or holds a value its column cannot
     (an integer past 64 bits, an object where a number belongs). Lax, as DuckDB's reader
-    is: `"12"` is taken as 12. Shared by local mode's line-by-line path and the streaming
-    job's record check, so both refuse the same lines.
+    is: `"12"` is taken as 12, and an integer `position` as its text. Shared by local
+    mode's line-by-line path and the streaming job's record check, so both refuse the
+    same lines.
     """
     try:
-        return _record_decoder.decode(line)
+        record = _record_decoder.decode(line)
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
+    for name in TEXT_OR_INTEGER:
+        value = getattr(record, name)
+        if isinstance(value, int):
+            setattr(record, name, str(value))
+    return record

@@ -30,8 +30,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.typehints import Tuple
 
-from marquee.lake import VIEW_SUMMARIES
+from marquee.lake import AD_PLAYS, VIEW_SUMMARIES
 from pipelines import aggregates, records, viewer_facts, views
+from pipelines.ads import ad_play_partials, merge_ad_plays
 from pipelines.ledger import already_seen
 
 NAMESPACE = "marquee"
@@ -223,6 +224,7 @@ class PartialsOf:
 MERGES: dict[str, Callable[[Sequence[pl.DataFrame]], pl.DataFrame]] = {
     **{table.name: table.merge for table in aggregates.SUM_TABLES},
     VIEW_SUMMARIES: views.merge_view_partials,
+    AD_PLAYS: merge_ad_plays,
     **{facts.name: facts.merge for facts in viewer_facts.FACT_SETS},
 }
 """The merge function of every mergeable output, by lake table name."""
@@ -231,6 +233,7 @@ MERGES: dict[str, Callable[[Sequence[pl.DataFrame]], pl.DataFrame]] = {
 ALL_PARTIALS = (
     *((table.name, table.partial) for table in aggregates.SUM_TABLES),
     (VIEW_SUMMARIES, views.view_partials),
+    (AD_PLAYS, ad_play_partials),
     *((facts.name, facts.partial) for facts in viewer_facts.FACT_SETS),
 )
 """(table, partial function) of every mergeable output, in the order of `MERGES`: the

@@ -31,6 +31,8 @@ from ingestion_api.ingest import ingest_events
 from marquee.lake import (
     CREATOR_MINUTE_AGGREGATES,
     CREATOR_VIEWER_DAYS,
+    DEAD_LETTERS,
+    LAKE_TABLES,
     LIVE_VIEWER_FACTS,
     MINUTE_AGGREGATES,
     REACTION_MINUTE_AGGREGATES,
@@ -42,6 +44,8 @@ from marquee.lake import (
 from marquee.layout import DataLayout
 from pipelines import aggregates, records, viewer_facts, views
 from pipelines.local_runner import LocalRunner
+from pipelines.transforms import ALL_PARTIALS, MERGES
+from tests.ad_scenario import ad_scenario
 from tests.golden import load_scenario
 from tests.test_pipeline_local import golden_log_lines, random_split, write_segments
 
@@ -335,12 +339,10 @@ def engagement_events(at_ms: int) -> list[dict[str, Any]]:
 
 
 def all_outputs() -> list[tuple[str, Any, Any]]:
-    """(name, partial, merge) of every mergeable output."""
-    return [
-        *((table.name, table.partial, table.merge) for table in aggregates.SUM_TABLES),
-        (VIEW_SUMMARIES, views.view_partials, views.merge_view_partials),
-        *((facts.name, facts.partial, facts.merge) for facts in viewer_facts.FACT_SETS),
-    ]
+    """(name, partial, merge) of every mergeable output: those the pipeline computes."""
+    outputs = [(name, partial, MERGES[name]) for name, partial in ALL_PARTIALS]
+    assert {name for name, _, _ in outputs} == set(LAKE_TABLES) - {DEAD_LETTERS}
+    return outputs
 
 
 def restarted_session_events(at_ms: int) -> list[dict[str, Any]]:
@@ -415,7 +417,11 @@ def property_records() -> pl.DataFrame:
     lines, _ = golden_log_lines()
     golden = records.parse_segment("golden", b"".join(lines)).frame
     at_ms = int(time.time() * 1000) - 3_600_000
-    extra = log_records(engagement_events(at_ms) + restarted_session_events(at_ms))
+    extra = log_records(
+        engagement_events(at_ms)
+        + restarted_session_events(at_ms)
+        + [e for e in ad_scenario()["events_in_delivery_order"] if e["type"].startswith("ad_")]
+    )
     return aggregates.deduplicate(pl.concat([golden, extra]))
 
 
