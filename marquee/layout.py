@@ -72,6 +72,11 @@ class DataLayout:
         """File drop for catalogue records (creators.json, content.json)."""
         return self.root / "catalog"
 
+    @property
+    def catalog_content_file(self) -> Path:
+        """The content catalogue: a JSON array of content records."""
+        return self.catalog_dir / "content.json"
+
     def ensure(self) -> DataLayout:
         for path in (
             self.log_dir,

@@ -42,7 +42,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_streaming(commands: argparse._SubParsersAction) -> None:
     from pipelines.streaming import (
-        DEFAULT_DEDUP_WINDOW_S,
         DEFAULT_EARLY_FIRING_S,
         DEFAULT_SHARDS,
     )
@@ -71,7 +70,12 @@ def _add_streaming(commands: argparse._SubParsersAction) -> None:
         type=int,
         help="default: the ingestion lateness horizon (MARQUEE_LATENESS_HORIZON_S)",
     )
-    streaming.add_argument("--dedup-window-s", type=int, default=DEFAULT_DEDUP_WINDOW_S)
+    streaming.add_argument(
+        "--dedup-window-s",
+        type=int,
+        help="how long an event id is remembered; default: the ingestion lateness horizon "
+        "(METRICS.md: an id counts once however late it is re-sent within the horizon)",
+    )
     streaming.add_argument("--early-firing-s", type=int, default=DEFAULT_EARLY_FIRING_S)
     streaming.add_argument("--shards", type=int, default=DEFAULT_SHARDS)
 
@@ -179,7 +183,7 @@ def _run_streaming(
         consumer[key] = value
     config = StreamingConfig(
         allowed_lateness_s=args.allowed_lateness_s or settings.lateness_horizon_s,
-        dedup_window_s=args.dedup_window_s,
+        dedup_window_s=args.dedup_window_s or settings.lateness_horizon_s,
         early_firing_s=args.early_firing_s,
         shards=args.shards,
     )

@@ -8,11 +8,11 @@ Exactly-once protocol of a run (see `local_runner`):
 1. record the run as `pending` with the exact list of segments it will consume;
 2. compute and land its outputs under names derived from the run id (a rewrite replaces
    them whole);
-3. in one transaction, mark the segments consumed, add the run's event ids to the seen set
-   and mark the run `committed`.
+3. in one transaction, mark the segments consumed, add the run's event ids to the seen set,
+   record the content types the run decided and mark the run `committed`.
 A crash before 3 leaves the run pending; the next start redoes the same run over the same
-segments against the same seen set, which rewrites identical outputs. So no event is lost
-and none is counted twice, whatever instant the crash hits.
+segments against the same seen set and content types, which rewrites identical outputs. So
+no event is lost and none is counted twice, whatever instant the crash hits.
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ create table if not exists consumed_segments (
 create table if not exists seen_events (
     event_id uuid not null,
     received_at_ms bigint not null
+);
+create table if not exists content_types (
+    content_id varchar primary key,
+    content_type varchar not null,
+    run_id bigint not null
 );
 """
 
@@ -116,8 +121,15 @@ class Ledger:
             )
             return PlannedRun(run_id, todo, redo=False)
 
-    def commit(self, run: PlannedRun, seen_ids_file: Path, stats: RunStats) -> dict[str, int]:
-        """Mark the run's segments consumed and its events seen, atomically; return totals.
+    def commit(
+        self,
+        run: PlannedRun,
+        seen_ids_file: Path,
+        stats: RunStats,
+        content_types_file: Path | None = None,
+    ) -> dict[str, int]:
+        """Mark the run's segments consumed, its events seen and the content types it
+        decided recorded (`pipelines.content_types`), atomically; return totals.
 
         The totals are read on the same connection: opening the file costs tens of
         milliseconds, which every run of the local loop would pay again.
@@ -133,6 +145,12 @@ class Ledger:
                     "insert into seen_events select event_id::uuid, received_at_ms "
                     "from read_parquet(?)",
                     [str(seen_ids_file)],
+                )
+            if content_types_file is not None and content_types_file.exists():
+                conn.execute(
+                    "insert or ignore into content_types "
+                    "select content_id, content_type, ? from read_parquet(?)",
+                    [run.run_id, str(content_types_file)],
                 )
             conn.execute(
                 "update runs set state = 'committed', committed_at_ms = ?, events_read = ?, "

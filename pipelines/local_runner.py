@@ -47,20 +47,21 @@ from marquee.lake import (
     write_table_atomically,
 )
 from marquee.layout import DataLayout
+from marquee.settings import get_settings
 from pipelines.ledger import Ledger, PlannedRun, RunStats
 from pipelines.transforms import (
-    DEAD_LETTERS as DEAD_LETTERS_TAG,
-)
-from pipelines.transforms import (
+    CONTENT_TYPES_DECIDED,
     NAMESPACE,
     Aggregate,
     DeduplicateRun,
+    KeepOneTypePerContent,
     ParseEvents,
+)
+from pipelines.transforms import (
+    DEAD_LETTERS as DEAD_LETTERS_TAG,
 )
 
 log = logging.getLogger("pipelines")
-
-DEDUP_WINDOW_MS = 24 * 3600 * 1000
 
 OUTPUT_TABLES = [table for table in LAKE_TABLES if table != DEAD_LETTERS]
 """The mergeable outputs each run lands (dead letters are written on their own)."""
@@ -78,6 +79,9 @@ class RunOutputs:
     seen_ids_file: Path
     run_id: int
     processed_at_ms: int
+    content_types_file: Path | None = None
+    """Where the content types the run decided (`pipelines.content_types`) land for the
+    commit; local mode's runs only."""
 
     def table_file(self, table: str) -> Path:
         """`lake/<table>/run-<run id>.parquet`."""
@@ -129,6 +133,13 @@ def write_seen_ids(frame: pl.DataFrame, outputs: RunOutputs) -> int:
     return frame.height
 
 
+def write_content_types(frame: pl.DataFrame, outputs: RunOutputs) -> int:
+    """Land the content types the run decided (for the ledger commit); return their count."""
+    assert outputs.content_types_file is not None, "only local mode's runs decide types"
+    write_table_atomically(frame.to_arrow(), outputs.content_types_file)
+    return frame.height
+
+
 def write_output(partial: tuple[str, pl.DataFrame], outputs: RunOutputs) -> int:
     """Land one output of the run; return its rows."""
     table, frame = partial
@@ -142,7 +153,9 @@ def write_dead_letters(frame: pl.DataFrame, outputs: RunOutputs) -> int:
     table = frame.with_columns(pl.lit(outputs.run_id, dtype=pl.Int64).alias("run_id")).select(
         DEAD_LETTERS_SCHEMA.names
     )
-    segment = Path(str(frame["segment"][0])).stem
+    # Events set aside after the run's segments were joined name no segment: their file
+    # is named by the reason.
+    segment = Path(str(frame["segment"][0])).stem or str(frame["reason"][0])
     write_table_atomically(
         table.to_arrow().cast(DEAD_LETTERS_SCHEMA), outputs.dead_letters_file(segment)
     )
@@ -150,9 +163,14 @@ def write_dead_letters(frame: pl.DataFrame, outputs: RunOutputs) -> int:
 
 
 def build_pipeline(
-    pipeline: beam.Pipeline, segment_paths: list[str], state_db: Path, outputs: RunOutputs
+    pipeline: beam.Pipeline,
+    segment_paths: list[str],
+    state_db: Path,
+    outputs: RunOutputs,
+    catalogue_file: Path,
 ) -> None:
-    """The bounded graph of one local run: read, deduplicate, aggregate, land outputs.
+    """The bounded graph of one local run: read, deduplicate, keep one type per content,
+    aggregate, land outputs.
 
     The run's segments are one element: one worker reads them into one frame, so its
     duplicates meet without a shuffle (`DeduplicateRun`) and each output is one partial
@@ -167,12 +185,15 @@ def build_pipeline(
         | "ParseEvents" >> ParseEvents()
     )
     unique = parsed.events | "Deduplicate" >> DeduplicateRun(state_db)
+    typed = unique | "KeepOneTypePerContent" >> KeepOneTypePerContent(state_db, catalogue_file)
     # Few steps: each costs Beam tens of milliseconds to build and run, whatever its data.
     # One write step for all outputs rather than a Flatten of one branch per output: the
     # runner materialises a Flatten's inputs, which would encode every output frame again.
-    unique | "Aggregate" >> Aggregate() | "WriteOutputs" >> beam.Map(write_output, outputs)
+    typed.events | "Aggregate" >> Aggregate() | "WriteOutputs" >> beam.Map(write_output, outputs)
     unique | "WriteSeenIds" >> beam.Map(write_seen_ids, outputs)
+    typed[CONTENT_TYPES_DECIDED] | "WriteContentTypes" >> beam.Map(write_content_types, outputs)
     parsed[DEAD_LETTERS_TAG] | "WriteDeadLetters" >> beam.Map(write_dead_letters, outputs)
+    typed[DEAD_LETTERS_TAG] | "WriteTypeConflicts" >> beam.Map(write_dead_letters, outputs)
 
 
 class RunOptions(PipelineOptions):
@@ -210,6 +231,9 @@ class LocalRunner:
         self.pending_dir.mkdir(parents=True, exist_ok=True)
         self.ledger = Ledger(self.layout.state_db)
         self.max_segments_per_run = max_segments_per_run
+        self.dedup_window_ms = get_settings().lateness_horizon_s * 1000
+        """How long (by received_at) an event id is remembered: the lateness horizon, so
+        a copy the API still accepts never counts twice (METRICS.md)."""
         self.runs_done = 0
 
     def run_once(self) -> RunStats | None:
@@ -227,16 +251,20 @@ class LocalRunner:
         outputs = RunOutputs(
             lake_dir=self.layout.lake_dir,
             seen_ids_file=self.pending_dir / f"run-{run.run_id:012d}.ids.parquet",
+            content_types_file=self.pending_dir / f"run-{run.run_id:012d}.types.parquet",
             run_id=run.run_id,
             processed_at_ms=int(time.time() * 1000),
         )
         stats = self._execute(run, outputs)
-        totals = self.ledger.commit(run, outputs.seen_ids_file, stats)
+        types_file = outputs.content_types_file
+        totals = self.ledger.commit(run, outputs.seen_ids_file, stats, types_file)
         outputs.seen_ids_file.unlink(missing_ok=True)
+        if types_file is not None:
+            types_file.unlink(missing_ok=True)
         self._write_status(run, totals)
         self.runs_done += 1
         if self.runs_done % 100 == 0:
-            self.ledger.forget_seen_older_than(DEDUP_WINDOW_MS)
+            self.ledger.forget_seen_older_than(self.dedup_window_ms)
         log.info(
             "run %d%s: %d segments, %d events, %d duplicates, %d dead letters, "
             "%d minute rows in %.2f s",
@@ -264,7 +292,9 @@ class LocalRunner:
     def _execute(self, run: PlannedRun, outputs: RunOutputs) -> RunStats:
         paths = [str(self.log_dir / name) for name in run.segments]
         pipeline = beam.Pipeline(runner=FnApiRunner(), options=RunOptions([]))
-        build_pipeline(pipeline, paths, self.layout.state_db, outputs)
+        build_pipeline(
+            pipeline, paths, self.layout.state_db, outputs, self.layout.catalog_content_file
+        )
         result = pipeline.run()
         result.wait_until_finish()
         minute_file = outputs.minute_file

@@ -30,14 +30,14 @@ timer firing, so the counter is a lower bound of the runner's own drops (Dataflo
 those as droppedDueToLateness).
 
 Deduplication. `DropDuplicates` is a stateful DoFn keyed by `event_id`: a flag per id, and
-an event-time timer that clears it `--dedup-window-s` (default 24 h) after the event's
-time. State grows with the ids seen in one window: about 150-250 bytes per id in the
-runner's state store (the 36-byte id as key, a 1-byte flag, a timer), i.e. roughly
-150-250 MB per million events in the window, spread across workers by key. The first copy
-to reach the DoFn wins (local mode keeps the first *received*; they differ only for copies
-whose corrected times differ, a client retry straddling a clock correction). A copy
-arriving after its id expired counts again; set the window to the lateness horizon to make
-that impossible, at the cost of state for the whole horizon.
+an event-time timer that clears it `--dedup-window-s` after the event's time (default: the
+ingestion lateness horizon, 7 days, as METRICS.md asks: an id counts once however late it
+is re-sent within the horizon, and the API refuses copies older than that). State grows
+with the ids seen in one window: about 150-250 bytes per id in the runner's state store
+(the 36-byte id as key, a 1-byte flag, a timer), i.e. roughly 150-250 MB per million
+events in the window, spread across workers by key. The first copy to reach the DoFn wins
+(local mode keeps the first *received*; they differ only for copies whose corrected times
+differ, a client retry straddling a clock correction).
 
 Batches, not events. The source gives one element per record; after deduplication the
 records of a window are keyed by shard and combined (`RecordsToPartials`): the combiner
@@ -91,7 +91,6 @@ from pipelines.transforms import (
 )
 
 WINDOW_S = 60
-DEFAULT_DEDUP_WINDOW_S = 24 * 3600
 DEFAULT_EARLY_FIRING_S = 10
 DEFAULT_SHARDS = 16
 COMPACT_EVERY = 20_000
@@ -108,7 +107,8 @@ class StreamingConfig:
     """What the streaming graph needs besides the source and the sinks."""
 
     allowed_lateness_s: int
-    dedup_window_s: int = DEFAULT_DEDUP_WINDOW_S
+    dedup_window_s: int
+    """The command's default is the lateness horizon, as local mode's."""
     early_firing_s: int = DEFAULT_EARLY_FIRING_S
     shards: int = DEFAULT_SHARDS
 

@@ -31,7 +31,7 @@ from apache_beam.pvalue import TaggedOutput
 from apache_beam.typehints import Tuple
 
 from marquee.lake import AD_PLAYS, VIEW_SUMMARIES
-from pipelines import aggregates, records, viewer_facts, views
+from pipelines import aggregates, content_types, records, viewer_facts, views
 from pipelines.ads import ad_play_partials, merge_ad_plays
 from pipelines.ledger import already_seen
 
@@ -205,6 +205,55 @@ class DeduplicateRun(beam.PTransform):
         return frames | "DropDuplicates" >> beam.ParDo(
             DropDuplicates(self.state_db)
         ).with_output_types(pl.DataFrame)
+
+
+CONTENT_TYPES_DECIDED = "content_types_decided"
+
+
+class SetAsideConflictingTypes(beam.DoFn):
+    """A frame of unique events -> the events that agree with their content's decided
+    type; the others leave as dead letters (`content_type_conflict`), and the types this
+    frame decided for contents nobody knew leave on `CONTENT_TYPES_DECIDED`
+    (`pipelines.content_types`)."""
+
+    def __init__(self, state_db: str, catalogue_file: str) -> None:
+        self.state_db = state_db
+        self.catalogue_file = catalogue_file
+        self.dead_letters = Metrics.counter(NAMESPACE, "dead_letters")
+
+    def setup(self) -> None:
+        self.catalogue = content_types.CatalogueTypes(Path(self.catalogue_file))
+
+    def process(self, frame: pl.DataFrame) -> Iterator[object]:
+        known = content_types.known_types(self.catalogue.current(), Path(self.state_db), frame)
+        kept, conflicting, decided = content_types.decide(frame, known)
+        if conflicting.height:
+            self.dead_letters.inc(conflicting.height)
+            yield TaggedOutput(
+                DEAD_LETTERS,
+                dead_letter_frame("", content_types.CONFLICT_REASON, _payloads(conflicting)),
+            )
+        if decided.height:
+            yield TaggedOutput(CONTENT_TYPES_DECIDED, decided)
+        if kept.height:
+            yield kept
+
+
+class KeepOneTypePerContent(beam.PTransform):
+    """Frames of unique events -> the events whose content type agrees with the type
+    decided for their content, plus dead letters and the run's new decisions."""
+
+    def __init__(self, state_db: Path, catalogue_file: Path) -> None:
+        super().__init__()
+        self.state_db = str(state_db)
+        self.catalogue_file = str(catalogue_file)
+
+    def expand(self, frames: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        return frames | "SetAsideConflictingTypes" >> beam.ParDo(
+            SetAsideConflictingTypes(self.state_db, self.catalogue_file)
+        ).with_output_types(pl.DataFrame).with_outputs(
+            DEAD_LETTERS, CONTENT_TYPES_DECIDED, main="events"
+        )
 
 
 Partial = tuple[str, pl.DataFrame]

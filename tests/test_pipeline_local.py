@@ -118,6 +118,7 @@ def test_a_run_interrupted_before_commit_is_redone_not_doubled(tmp_path: Path) -
         seen_ids_file=runner.pending_dir / "crashed.ids.parquet",
         run_id=run.run_id,
         processed_at_ms=0,
+        content_types_file=runner.pending_dir / "crashed.types.parquet",
     )
     runner._execute(run, outputs)
     restarted = LocalRunner(layout)
@@ -190,9 +191,10 @@ def received_days_ago(lines: list[bytes], days: int) -> list[bytes]:
 
 def test_forgetting_seen_ids_follows_received_at_not_the_wall_clock(tmp_path: Path) -> None:
     """A history load's ids, received days ago, survive the runner's forgetting pass, so a
-    later copy still counts once; ids older than the window before the newest one go."""
+    later copy still counts once; ids older than the window (the lateness horizon, 7 days)
+    before the newest one go."""
     lines, expected = golden_log_lines()
-    old = received_days_ago(lines, 3)
+    old = received_days_ago(lines, 8)
     layout = DataLayout(tmp_path)
     runner = LocalRunner(layout)
     runner.runs_done = 99  # the next run ends with the pass every 100th run makes
@@ -210,4 +212,24 @@ def test_forgetting_seen_ids_follows_received_at_not_the_wall_clock(tmp_path: Pa
     runner.run_once()
     with duckdb.connect(str(layout.state_db), read_only=True) as conn:
         left = conn.execute("select event_id::varchar from seen_events").fetchall()
-    assert left == [(fresh["event_id"],)], "ids 3 days older than the newest one were kept"
+    assert left == [(fresh["event_id"],)], "ids 8 days older than the newest one were kept"
+
+
+def test_a_copy_resent_days_later_within_the_lateness_horizon_counts_once(tmp_path: Path) -> None:
+    """METRICS.md: an event id counts once however late it is re-sent within the horizon,
+    even after the forgetting pass that follows a newer event."""
+    lines, expected = golden_log_lines()
+    layout = DataLayout(tmp_path)
+    runner = LocalRunner(layout)
+    write_segments(layout, [received_days_ago(lines, 3)])
+    assert runner.run_once() is not None
+    newer = json.loads(lines[0])
+    newer["event_id"] = str(uuid.uuid4())
+    runner.runs_done = 99  # the next run ends with the pass every 100th run makes
+    write_segments(layout, [[json.dumps(newer).encode() + b"\n"]], start=100)
+    assert runner.run_once() is not None
+    write_segments(layout, [lines[:10]], start=200)
+    stats = runner.run_once()
+    assert stats is not None and stats.duplicates == 10
+    expected_attempts = expected["vod_g_1"]["attempts"] + (newer["content_id"] == "vod_g_1")
+    assert totals(layout)["vod_g_1"]["attempts"] == expected_attempts

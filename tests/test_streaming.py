@@ -132,7 +132,9 @@ def golden_lines() -> list[bytes]:
 def run_streaming(plan: Plan, layout: DataLayout, shards: int) -> list[list[Any]]:
     ensure_lake(layout)
     panes_file = layout.root / "panes.jsonl"
-    config = StreamingConfig(allowed_lateness_s=LATENESS_S, early_firing_s=10, shards=shards)
+    config = StreamingConfig(
+        allowed_lateness_s=LATENESS_S, dedup_window_s=LATENESS_S, early_firing_s=10, shards=shards
+    )
     options = PipelineOptions([])
     options.view_as(StandardOptions).streaming = True
     pipeline = beam.Pipeline(runner=BundleBasedDirectRunner(), options=options)
