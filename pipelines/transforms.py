@@ -169,6 +169,20 @@ class ParseEvents(beam.PTransform):
         ).with_outputs(DEAD_LETTERS, main="events")
 
 
+FIRST_COPY_MARGIN_MS = 6 * 3600 * 1000
+"""How much earlier than an event's time its first copy can have been received: the API
+refuses events more than 5 minutes ahead, and copies of one event differ in corrected
+time only by the client's clock changes between sends."""
+
+
+def _first_copy_since(events: pl.DataFrame) -> int | None:
+    """The earliest receipt any earlier copy of these events can have: a retry keeps its
+    `ts`, so a copy received days after the first has an event time days old too. Live
+    traffic then looks among the last hours of seen ids, not the whole horizon's."""
+    earliest = events["event_time_ms"].min()
+    return None if earliest is None else int(earliest) - FIRST_COPY_MARGIN_MS  # type: ignore[arg-type]
+
+
 class DropDuplicates(beam.DoFn):
     """A frame that holds every copy of its events -> those events neither repeated nor
     counted by a past run."""
@@ -179,7 +193,7 @@ class DropDuplicates(beam.DoFn):
 
     def process(self, frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
         unique = aggregates.deduplicate(frame)
-        seen = already_seen(Path(self.state_db), unique["event_id"])
+        seen = already_seen(Path(self.state_db), unique["event_id"], _first_copy_since(unique))
         fresh = unique.filter(~pl.col("event_id").is_in(seen.implode())) if seen.len() else unique
         self.duplicates.inc(frame.height - fresh.height)
         if fresh.height:

@@ -179,14 +179,26 @@ def test_nothing_to_do_returns_none(tmp_path: Path) -> None:
     assert LocalRunner(DataLayout(tmp_path)).run_once() is None
 
 
-def received_days_ago(lines: list[bytes], days: int) -> list[bytes]:
-    """The same log lines as if the API had received them `days` earlier (a history load)."""
+def happened_days_ago(lines: list[bytes], days: int) -> list[bytes]:
+    """The same log lines as if the events had happened, and reached the API, `days`
+    earlier (a history load)."""
     shifted = []
     for line in lines:
         record = json.loads(line)
-        record["received_at_ms"] -= days * 86_400_000
+        for field in ("event_time_ms", "client_ts_ms", "received_at_ms"):
+            record[field] -= days * 86_400_000
         shifted.append(json.dumps(record).encode() + b"\n")
     return shifted
+
+
+def received_at(lines: list[bytes], received_at_ms: int) -> list[bytes]:
+    """Copies of these log lines received at another time (a client's retry)."""
+    copies = []
+    for line in lines:
+        record = json.loads(line)
+        record["received_at_ms"] = received_at_ms
+        copies.append(json.dumps(record).encode() + b"\n")
+    return copies
 
 
 def test_forgetting_seen_ids_follows_received_at_not_the_wall_clock(tmp_path: Path) -> None:
@@ -194,7 +206,7 @@ def test_forgetting_seen_ids_follows_received_at_not_the_wall_clock(tmp_path: Pa
     later copy still counts once; ids older than the window (the lateness horizon, 7 days)
     before the newest one go."""
     lines, expected = golden_log_lines()
-    old = received_days_ago(lines, 8)
+    old = happened_days_ago(lines, 8)
     layout = DataLayout(tmp_path)
     runner = LocalRunner(layout)
     runner.runs_done = 99  # the next run ends with the pass every 100th run makes
@@ -221,14 +233,15 @@ def test_a_copy_resent_days_later_within_the_lateness_horizon_counts_once(tmp_pa
     lines, expected = golden_log_lines()
     layout = DataLayout(tmp_path)
     runner = LocalRunner(layout)
-    write_segments(layout, [received_days_ago(lines, 3)])
+    first = happened_days_ago(lines, 3)
+    write_segments(layout, [first])
     assert runner.run_once() is not None
     newer = json.loads(lines[0])
     newer["event_id"] = str(uuid.uuid4())
     runner.runs_done = 99  # the next run ends with the pass every 100th run makes
     write_segments(layout, [[json.dumps(newer).encode() + b"\n"]], start=100)
     assert runner.run_once() is not None
-    write_segments(layout, [lines[:10]], start=200)
+    write_segments(layout, [received_at(first[:10], int(time.time() * 1000))], start=200)
     stats = runner.run_once()
     assert stats is not None and stats.duplicates == 10
     expected_attempts = expected["vod_g_1"]["attempts"] + (newer["content_id"] == "vod_g_1")
