@@ -14,14 +14,13 @@ Each run then times, in the same process and on the same files:
 
 - baseline: DuckDB reading every column of every lake table once (`max(columns(*))`),
   the least any build over the lake must do, so ratios stay comparable on a noisy machine;
-- `dbt build --full-refresh` as the refresh loop's first build runs it (every model
-  rebuilt; every data test, each over every row; no unit tests: REFRESH_EXCLUDES);
+- the refresh loop's first cycle: `--full-refresh` of every model, then every data test
+  over every row (two `dbt build` passes; no unit tests: MODELS_ONLY);
 - one more hour of history appended (generated and run through the pipeline, timed on its
-  own) and then the build the refresh loop runs every cycle after a passing one
-  (`marquee.refresh`: `dbt build`, no unit tests): every model (incremental ones over what
-  changed since their last build: dbt/macros/incremental.sql); every data test, those of
-  incremental models over the rows the build wrote (dbt/macros/test_window.sql). That is
-  the incremental figure. Each run appends the next hour, so the cache grows by an hour
+  own) and then the cycle the refresh loop runs after a clean one (`marquee.refresh`):
+  every model (incremental ones over what changed since their last build:
+  dbt/macros/incremental.sql), then every data test, those of incremental models over the
+  rows the build wrote (dbt/macros/test_window.sql). That is the incremental figure. Each run appends the next hour, so the cache grows by an hour
   per run.
 
 Each build also reports its CPU seconds (dbt and DuckDB) and how many nodes it ran.
@@ -51,7 +50,7 @@ from marquee.history.manifest import Manifest
 from marquee.history.plan import HistoryPlan, default_rate
 from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES
 from marquee.layout import DataLayout
-from marquee.refresh import REFRESH_EXCLUDES, refresh_build_args
+from marquee.refresh import MODELS_ONLY, refresh_build_args, refresh_test_args
 from marquee.settings import PROJECT_ROOT, Settings
 from marquee.simulator.clock import HOUR_MS
 
@@ -133,7 +132,12 @@ class TimedBuild:
     wall time on a shared machine."""
     nodes: int
     """Models and data tests run, from dbt's run_results.json (the refresh loop leaves
-    out the unit tests: marquee.refresh.REFRESH_EXCLUDES)."""
+    out the unit tests: marquee.refresh.MODELS_ONLY)."""
+
+    def __add__(self, other: TimedBuild) -> TimedBuild:
+        return TimedBuild(
+            self.seconds + other.seconds, self.cpu_s + other.cpu_s, self.nodes + other.nodes
+        )
 
 
 def timed_dbt_build(worker: DbtWorker, label: str, *args: str) -> TimedBuild:
@@ -153,6 +157,17 @@ def timed_dbt_build(worker: DbtWorker, label: str, *args: str) -> TimedBuild:
         seconds=build.duration_s,
         cpu_s=build.cpu_s,
         nodes=len(json.loads(run_results.read_text())["results"]),
+    )
+
+
+def timed_refresh_cycle(
+    worker: DbtWorker, label: str, model_args: list[str], test_all_rows: bool
+) -> TimedBuild:
+    """The refresh loop's two dbt passes (every model, then every data test) timed
+    together, as `marquee.refresh.refresh_once` runs them."""
+    models = timed_dbt_build(worker, f"{label}-models", *model_args)
+    return models + timed_dbt_build(
+        worker, f"{label}-tests", *refresh_test_args(test_all_rows=test_all_rows)
     )
 
 
@@ -191,11 +206,13 @@ def run(
     with DbtWorker(layout) as worker:
         # The worker's first build also imports dbt and parses the project, as the refresh
         # loop's first build does.
-        full = timed_dbt_build(worker, "full", "--full-refresh", *REFRESH_EXCLUDES)
+        full = timed_refresh_cycle(
+            worker, "full", ["--full-refresh", *MODELS_ONLY], test_all_rows=True
+        )
         hour_events, hour_s = append_hour(settings, workers)
-        # The refresh loop's next build: plain `dbt build` in the same worker.
-        incremental = timed_dbt_build(
-            worker, "incremental", *refresh_build_args(layout, test_all_rows=False)
+        # The refresh loop's next cycle, after a clean one, in the same worker.
+        incremental = timed_refresh_cycle(
+            worker, "incremental", refresh_build_args(layout), test_all_rows=False
         )
     status = json.loads(layout.pipeline_status.read_text())
     return {

@@ -49,6 +49,12 @@ class DataLayout:
         return self.root / "state" / "pipeline_status.json"
 
     @property
+    def refresh_status(self) -> Path:
+        """A JSON record of the refresh loop's last cycle: what built, what failed, whether
+        it published (`marquee.build_report`)."""
+        return self.root / "state" / "refresh_status.json"
+
+    @property
     def warehouse_dir(self) -> Path:
         return self.root / "warehouse"
 

@@ -2,22 +2,30 @@
 
 Every cycle (about once a minute in the demo):
 
-1. `dbt build` of the project in `dbt/` on the local DuckDB target: the staging models read
-   the Parquet files of the runs the pipeline has committed under `$MARQUEE_DATA_DIR/lake/`,
-   the marts are rebuilt in `warehouse/dbt.duckdb` (incremental ones over what changed
-   since their last build only) and every data test runs (on incremental models over the
-   rows the build wrote, once the loop has had a passing build; the first build of a
-   warehouse is a full refresh).
-2. The Great Expectations checkpoint (`expectations.run_mart_checkpoint`) on the marts;
+1. Build every model (`dbt build` of the models only) in `warehouse/dbt.duckdb` on the
+   local DuckDB target: the staging models read the Parquet files of the runs the pipeline
+   has committed under `$MARQUEE_DATA_DIR/lake/`, the marts are rebuilt (incremental ones
+   over what changed since their last build; the first build of a warehouse is a full
+   refresh).
+2. Run every data test (a second `dbt build` of the tests only; on incremental models
+   over the rows the build wrote, once the loop has had a clean cycle).
+3. The Great Expectations checkpoint (`expectations.run_mart_checkpoint`) on the marts;
    results land as JSON under `$MARQUEE_DATA_DIR/gx/`.
-3. Publish: copy `dbt.duckdb` to `serving.duckdb` under a temporary name, fsync, rename.
+4. Publish: copy `dbt.duckdb` to `serving.duckdb` under a temporary name, fsync, rename.
    Dashboards only ever open `serving.duckdb`, so they never wait for dbt's write lock and
-   never see a half-built warehouse. A failed build is never published; a failed checkpoint
-   is published (the data passed dbt's tests) but logged loudly.
+   never see a half-built warehouse.
+
+No row can freeze the dashboards: models and tests run as separate passes, so a failing
+data test never keeps a model from building, and a model that fails keeps its previous
+table while every other model builds. The cycle publishes whatever it built and says what
+failed: in its output, in the exit code of `--once`, and in `state/refresh_status.json`
+(`marquee.build_report`), which the dashboards show. Only a cycle in which dbt ran no node
+at all (a project that does not parse, an interrupted build) publishes nothing.
 
 Run it with `python -m marquee.refresh` (every 60 s until Ctrl-C or SIGTERM) or
-`python -m marquee.refresh --once`, which exits 1 when dbt build fails and 2 when the
-snapshot was published but the checkpoint failed. The loop runs every build in one
+`python -m marquee.refresh --once`, which exits 0 when everything passed, 1 when a model
+failed, 2 when a data test or the checkpoint failed (the snapshot was published in both
+cases), and 3 when nothing was built or published. The loop runs every build in one
 long-lived dbt worker process (`marquee.dbt_worker`: dbt imported and the project parsed
 once, about 5 s less per cycle); `--once` runs the `dbt` command.
 """
@@ -37,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from marquee.build_report import NodeProblem, PassResults, RefreshStatus, read_pass_results
 from marquee.dbt_cli import DbtBuildResult, dbt_artifacts_dir, run_dbt_build
 from marquee.dbt_worker import DbtWorker
 from marquee.durable import replace_durably
@@ -54,44 +63,57 @@ log = logging.getLogger("marquee.refresh")
 
 @dataclass(frozen=True)
 class CycleResult:
-    dbt_ok: bool
+    models_ok: bool
+    """Every model built (False also when dbt ran none)."""
+    tests_ok: bool | None
+    """Every data test passed or only warned; None when they did not run."""
     checks_ok: bool | None
     published: bool
 
     @property
+    def clean(self) -> bool:
+        """Everything built and every test and check passed."""
+        return self.models_ok and bool(self.tests_ok) and bool(self.checks_ok)
+
+    @property
     def exit_code(self) -> int:
-        if not self.dbt_ok:
+        if not self.published:
+            return 3
+        if not self.models_ok:
             return 1
-        if not self.checks_ok:
+        if not (self.tests_ok and self.checks_ok):
             return 2
         return 0
 
 
-REFRESH_EXCLUDES = ("--exclude-resource-type", "unit_test")
-"""The refresh loop's builds leave out dbt's unit tests: they test the models' SQL on fixed
-rows, not the data, so they cannot fail on one cycle and pass on the next; `make test`
-runs them (tests/test_dbt_build.py builds without this). Over a month of history they were
-6 of the 89 node-seconds of every cycle."""
+MODELS_ONLY = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+"""The first pass: every model, no tests. dbt's unit tests test the models' SQL on fixed
+rows, not the data, so they cannot fail on one cycle and pass on the next; `make test` runs
+them (tests/test_dbt_build.py builds without this)."""
 
+DATA_TESTS_ONLY = ("--resource-type", "test")
+"""The second pass: every data test, after every model built."""
 
 TEST_ALL_ROWS = ("--vars", '{"marquee_test_all_rows": true}')
 """Data tests over every row of the incremental models, not only the rows the build wrote
 (dbt/macros/test_window.sql)."""
 
 
-def refresh_build_args(layout: DataLayout, test_all_rows: bool = True) -> list[str]:
-    """The refresh loop's `dbt build` arguments: `--full-refresh` for the first build of a
-    warehouse, a plain build after; never the unit tests (REFRESH_EXCLUDES).
-
-    A plain build's data tests check only the rows of the incremental models that it wrote
-    (dbt/macros/test_window.sql); the rows an earlier build wrote were checked then, but
-    only if that build passed. `test_all_rows` (TEST_ALL_ROWS) makes the build test every
-    row: the loop asks for it on its first build and after a failed one, and `--once`
-    always. A full refresh writes, and so tests, every row anyway.
-    """
+def refresh_build_args(layout: DataLayout) -> list[str]:
+    """The model pass's arguments: `--full-refresh` for the first build of a warehouse, a
+    plain build after."""
     if not layout.dbt_db.exists():
-        return ["--full-refresh", *REFRESH_EXCLUDES]
-    return [*(TEST_ALL_ROWS if test_all_rows else ()), *REFRESH_EXCLUDES]
+        return ["--full-refresh", *MODELS_ONLY]
+    return list(MODELS_ONLY)
+
+
+def refresh_test_args(test_all_rows: bool) -> list[str]:
+    """The test pass's arguments. A plain build's data tests check only the rows of the
+    incremental models that it wrote (dbt/macros/test_window.sql); the rows an earlier
+    build wrote were checked then, but only clean if that cycle was clean.
+    `test_all_rows` (TEST_ALL_ROWS) tests every row: the loop asks for it on its first
+    cycle and after one that was not clean, and `--once` always."""
+    return [*DATA_TESTS_ONLY, *(TEST_ALL_ROWS if test_all_rows else ())]
 
 
 def publish_snapshot(layout: DataLayout) -> int:
@@ -123,52 +145,133 @@ def _fold_wal_into(database: Path) -> None:
         connection.execute("checkpoint")
 
 
+def model_results_path(layout: DataLayout) -> Path:
+    """dbt's run_results.json of the last cycle's model pass (the test pass keeps dbt's
+    own name)."""
+    return dbt_artifacts_dir(layout) / "target" / "run_results.models.json"
+
+
 def refresh_once(
     layout: DataLayout,
     stop: threading.Event | None = None,
     dbt_build: DbtBuild | None = None,
     test_all_rows: bool = True,
 ) -> CycleResult:
-    """One cycle: dbt build, checkpoint, publish; each step logs one line with its duration.
+    """One cycle: build the models, test them, check, publish; each step logs one line
+    with its duration, and the cycle is recorded in `state/refresh_status.json`.
 
-    `dbt_build` runs the build; by default a one-off `dbt` command (`--once`).
-    `test_all_rows`: see refresh_build_args.
+    `dbt_build` runs a `dbt build`; by default a one-off `dbt` command (`--once`).
+    `test_all_rows`: see refresh_test_args.
     """
     stop = stop or threading.Event()
     dbt_build = dbt_build or (lambda *args: run_dbt_build(layout, *args))
     layout.ensure()
     ensure_lake(layout)
+    started_at_ms = int(time.time() * 1000)
+    run_results = dbt_artifacts_dir(layout) / "target" / "run_results.json"
 
-    build = dbt_build(*refresh_build_args(layout, test_all_rows))
-    if not build.success:
+    started_ns = time.time_ns()
+    models_build = dbt_build(*refresh_build_args(layout))
+    models = read_pass_results(run_results, started_ns)
+    if models.ran:  # kept beside the test pass's, which replaces it
+        shutil.copyfile(run_results, model_results_path(layout))
+    if stop.is_set() or not models.ran:
         if stop.is_set():
-            log.warning("dbt build interrupted after %.1fs", build.duration_s)
+            log.warning("dbt build interrupted after %.1fs", models_build.duration_s)
         else:
             log.error(
-                "dbt build FAILED in %.1fs (%s); serving.duckdb not updated; log: %s\n%s",
-                build.duration_s,
-                build.summary,
+                "dbt built NOTHING in %.1fs (%s); serving.duckdb not updated; log: %s\n%s",
+                models_build.duration_s,
+                models_build.summary,
                 dbt_artifacts_dir(layout) / "logs" / "dbt.log",
-                build.tail(),
+                models_build.tail(),
             )
-        return CycleResult(dbt_ok=False, checks_ok=None, published=False)
-    log.info("dbt build ok in %.1fs (%s)", build.duration_s, build.summary)
+            status = _status(started_at_ms, models, PassResults(), False, None, False)
+            status.write(layout.refresh_status)
+        return CycleResult(models_ok=False, tests_ok=None, checks_ok=None, published=False)
+    _log_models(models, models_build)
+
+    started_ns = time.time_ns()
+    tests_build = dbt_build(*refresh_test_args(test_all_rows))
+    tests = read_pass_results(run_results, started_ns)
+    failures = tests.with_status("fail", "error")
+    tests_ok = tests.ran and not failures
+    _log_tests(tests, failures, tests_build)
     if stop.is_set():
-        return CycleResult(dbt_ok=True, checks_ok=None, published=False)
+        return CycleResult(models_build.success, None, None, published=False)
 
     checks_ok = run_checks(layout)
     if stop.is_set():
-        return CycleResult(dbt_ok=True, checks_ok=checks_ok, published=False)
+        return CycleResult(models_build.success, tests_ok, checks_ok, published=False)
 
     started = time.monotonic()
     size = publish_snapshot(layout)
     log.info(
-        "published %s (%.1f MB) in %.2fs",
+        "published %s (%.1f MB) in %.2fs%s",
         layout.serving_db,
         size / 1e6,
         time.monotonic() - started,
+        "" if models_build.success and tests_ok else " WITH FAILURES (see above)",
     )
-    return CycleResult(dbt_ok=True, checks_ok=checks_ok, published=True)
+    status = _status(started_at_ms, models, tests, test_all_rows, checks_ok, True)
+    status.write(layout.refresh_status)
+    return CycleResult(models_build.success, tests_ok, checks_ok, published=True)
+
+
+def _status(
+    started_at_ms: int,
+    models: PassResults,
+    tests: PassResults,
+    test_all_rows: bool,
+    checks_ok: bool | None,
+    published: bool,
+) -> RefreshStatus:
+    return RefreshStatus(
+        started_at_ms=started_at_ms,
+        finished_at_ms=int(time.time() * 1000),
+        models_built=models.succeeded,
+        model_errors=models.problems,
+        models_skipped=models.skipped,
+        tests_passed=tests.succeeded,
+        test_failures=tests.with_status("fail", "error"),
+        test_warnings=tests.with_status("warn"),
+        tested_all_rows=test_all_rows,
+        checks_ok=checks_ok,
+        published=published,
+    )
+
+
+def _log_models(models: PassResults, build: DbtBuildResult) -> None:
+    if build.success:
+        log.info("dbt models ok in %.1fs (%s)", build.duration_s, build.summary)
+        return
+    log.error(
+        "!!! dbt models FAILED in %.1fs (%s): %s; skipped: %s; they keep their last "
+        "build, every other model is published\n%s",
+        build.duration_s,
+        build.summary,
+        ", ".join(f"{p.name} ({p.message})" for p in models.problems) or "see the log",
+        ", ".join(models.skipped) or "none",
+        build.tail(),
+    )
+
+
+def _log_tests(tests: PassResults, failures: list[NodeProblem], build: DbtBuildResult) -> None:
+    if not failures and tests.ran:
+        log.info("dbt tests ok in %.1fs (%s)", build.duration_s, build.summary)
+        return
+    if not tests.ran:
+        log.error("!!! dbt tests did NOT RUN (%s)\n%s", build.summary, build.tail())
+        return
+    log.error(
+        "!!! dbt tests FAILED in %.1fs (%s): %s; publishing anyway",
+        build.duration_s,
+        build.summary,
+        ", ".join(
+            f"{p.name} ({p.failing_rows} failing)" if p.failing_rows is not None else p.name
+            for p in failures
+        ),
+    )
 
 
 def run_checks(layout: DataLayout) -> bool:
@@ -209,22 +312,20 @@ def run_forever(layout: DataLayout, interval_s: float, stop: threading.Event) ->
     """Start a cycle every `interval_s` seconds (or right after a longer one) until `stop`.
 
     Every build runs in one long-lived dbt worker (`marquee.dbt_worker`), so only the first
-    pays for importing dbt and parsing the project. A build after a passing one tests only
+    pays for importing dbt and parsing the project. A cycle after a clean one tests only
     the rows it wrote; the first, and the one after a failure, test every row.
     """
-    last_build_passed = False
+    last_cycle_clean = False
     with DbtWorker(layout) as worker:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                cycle = refresh_once(
-                    layout, stop, worker.build, test_all_rows=not last_build_passed
-                )
-                last_build_passed = cycle.dbt_ok
+                cycle = refresh_once(layout, stop, worker.build, test_all_rows=not last_cycle_clean)
+                last_cycle_clean = cycle.models_ok and bool(cycle.tests_ok)
             except Exception:
                 # Keep the loop alive through a transient fault (disk full, dbt missing for
                 # a moment during an upgrade); the next cycle starts from scratch.
-                last_build_passed = False
+                last_cycle_clean = False
                 log.exception("refresh cycle crashed; retrying at the next interval")
             stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
     log.info("refresh loop stopped")

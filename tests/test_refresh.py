@@ -21,9 +21,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from marquee.build_report import read_refresh_status
 from marquee.dbt_cli import dbt_artifacts_dir
 from marquee.lake import MINUTE_AGGREGATES, MINUTE_AGGREGATES_SCHEMA, write_table_atomically
 from marquee.layout import DataLayout
+from marquee.refresh import model_results_path
 from marquee.settings import PROJECT_ROOT
 
 EPOCH_MINUTE = 29_507_039  # 2026-02-06 23:59 UTC
@@ -115,9 +117,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Finishe
     forever_warm = start_refresh(warm, "--interval-s", "0")
     forever_failing = start_refresh(failing, "--interval-s", "0")
     try:
-        loop_code, loop_output = stop_after(forever, "dbt build FAILED")
+        loop_code, loop_output = stop_after(forever, "dbt tests FAILED")
         warm_code, warm_output = stop_after(forever_warm, "published", times=2)
-        failing_code, failing_output = stop_after(forever_failing, "dbt build FAILED", times=2)
+        failing_code, failing_output = stop_after(forever_failing, "dbt tests FAILED", times=2)
         finished = {
             "loop": Finished(loop, loop_code, loop_output),
             "warm": Finished(warm, warm_code, warm_output),
@@ -147,35 +149,50 @@ def test_once_builds_checks_and_publishes_the_serving_snapshot(runs: dict[str, F
     assert (run.layout.lake_table_dir(MINUTE_AGGREGATES) / "_schema.parquet").exists()
     assert not list(run.layout.warehouse_dir.glob(".*.tmp"))
     step_lines = [line for line in run.output.splitlines() if "marquee.refresh" in line]
-    assert any("dbt build ok in" in line for line in step_lines)
+    assert any("dbt models ok in" in line for line in step_lines)
+    assert any("dbt tests ok in" in line for line in step_lines)
     assert any("expectations checkpoint ok in" in line for line in step_lines)
     assert any("published" in line and "serving.duckdb" in line for line in step_lines)
+    status = read_refresh_status(run.layout.refresh_status)
+    assert status is not None and status["published"] is True
+    assert status["model_errors"] == [] and status["test_failures"] == []
+    assert status["models_built"] > 20 and status["tests_passed"] > 20
 
 
 def test_first_build_of_a_warehouse_is_a_full_refresh_without_unit_tests(
     runs: dict[str, Finished],
 ) -> None:
     """The first build writes every row, so it must test every row (a plain build tests
-    only the rows it wrote); the refresh loop never runs the SQL's unit tests."""
+    only the rows it wrote); models and data tests run as two passes; the refresh loop
+    never runs the SQL's unit tests."""
     run = runs["good"]
     assert run.returncode == 0, run.output
+    models = json.loads(model_results_path(run.layout).read_text())
+    assert models["args"]["full_refresh"] is True
+    assert {result["unique_id"].split(".")[0] for result in models["results"]} == {"model"}
     run_results = dbt_artifacts_dir(run.layout) / "target" / "run_results.json"
-    results = json.loads(run_results.read_text())
-    assert results["args"]["full_refresh"] is True
-    kinds = {result["unique_id"].split(".")[0] for result in results["results"]}
-    assert kinds == {"model", "test"}
+    tests = json.loads(run_results.read_text())
+    assert {result["unique_id"].split(".")[0] for result in tests["results"]} == {"test"}
+    assert tests["args"]["vars"].get("marquee_test_all_rows") is True
 
 
-def test_once_exits_non_zero_and_publishes_nothing_when_dbt_build_fails(
+def test_a_row_breaking_a_rule_fails_its_test_but_every_model_is_built_and_published(
     runs: dict[str, Finished],
 ) -> None:
+    """A failing data test never keeps a model from building: the cycle publishes, says
+    which test failed and how many rows, and --once exits 2."""
     run = runs["bad"]
-    assert run.returncode == 1, run.output
-    assert "dbt build FAILED" in run.output
-    assert "row_rules_stg_pipeline__minute_aggregates" in run.output
-    assert run.layout.dbt_db.exists()
-    assert not run.layout.serving_db.exists()
-    assert "expectations checkpoint" not in run.output
+    assert run.returncode == 2, run.output
+    assert "dbt tests FAILED" in run.output
+    assert "row_rules_stg_pipeline__minute_aggregates (1 failing)" in run.output
+    with duckdb.connect(str(run.layout.serving_db), read_only=True) as connection:
+        rows = connection.sql("select content_id, stalled_ms from main.content_daily").fetchall()
+    assert rows == [("c1", -1)]
+    status = read_refresh_status(run.layout.refresh_status)
+    assert status is not None and status["published"] is True
+    assert status["model_errors"] == [] and status["models_skipped"] == []
+    failed = {problem["name"]: problem["failing_rows"] for problem in status["test_failures"]}
+    assert failed["row_rules_stg_pipeline__minute_aggregates"] == 1
 
 
 def test_loop_stops_cleanly_on_sigterm(runs: dict[str, Finished]) -> None:
@@ -184,7 +201,6 @@ def test_loop_stops_cleanly_on_sigterm(runs: dict[str, Finished]) -> None:
     assert "SIGTERM received" in run.output
     assert "refresh loop stopped" in run.output  # within the 3600 s interval
     assert "Traceback" not in run.output
-    assert not run.layout.serving_db.exists()
 
 
 def test_loop_builds_every_cycle_in_one_dbt_worker_that_releases_the_warehouse(
@@ -197,22 +213,23 @@ def test_loop_builds_every_cycle_in_one_dbt_worker_that_releases_the_warehouse(
     assert run.returncode == 0, run.output
     lines = run.output.splitlines()
     assert sum("dbt worker started" in line for line in lines) == 1, run.output
-    assert sum("dbt build ok in" in line for line in lines) >= 2, run.output
+    assert sum("dbt models ok in" in line for line in lines) >= 2, run.output
     assert sum("expectations checkpoint ok in" in line for line in lines) >= 2, run.output
     assert sum("published" in line for line in lines) >= 2, run.output
-    run_results = dbt_artifacts_dir(run.layout) / "target" / "run_results.json"
-    last_build = json.loads(run_results.read_text())["args"]
-    assert last_build.get("full_refresh") is not True
-    # After a passing build, the next tests only the rows it writes.
-    assert "marquee_test_all_rows" not in last_build.get("vars", {}), last_build
+    models = json.loads(model_results_path(run.layout).read_text())["args"]
+    assert models.get("full_refresh") is not True
+    # After a clean cycle, the next tests only the rows it writes.
+    status = read_refresh_status(run.layout.refresh_status)
+    assert status is not None and status["tested_all_rows"] is False, status
 
 
 def test_the_loop_tests_every_row_after_a_failed_build(runs: dict[str, Finished]) -> None:
     """A plain build tests only the rows it wrote, and a failed build's rows were never
     tested clean: the build after a failure tests every row (TEST_ALL_ROWS)."""
     run = runs["failing"]
-    assert run.output.count("dbt build FAILED") >= 2, run.output
-    run_results = dbt_artifacts_dir(run.layout) / "target" / "run_results.json"
-    build = json.loads(run_results.read_text())["args"]
-    assert build.get("full_refresh") is not True  # the second build, or a later one
-    assert build.get("vars", {}).get("marquee_test_all_rows") is True, build
+    assert run.output.count("dbt tests FAILED") >= 2, run.output
+    models = json.loads(model_results_path(run.layout).read_text())["args"]
+    assert models.get("full_refresh") is not True  # the second build, or a later one
+    status = read_refresh_status(run.layout.refresh_status)
+    assert status is not None and status["test_failures"], status
+    assert status["tested_all_rows"] is True, status
