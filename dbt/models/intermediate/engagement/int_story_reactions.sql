@@ -2,8 +2,8 @@
     One row per reaction to a story as the viewer-level facts keep it (story x viewer x
     time x reaction code), judged valid or invalid (EVENTS.md, METRICS.md): only a
     viewer's first reaction to a story can be valid, and only if it was not made after the
-    story expired. Later reactions of the same viewer are repeats; a reaction after
-    expiry is invalid even when it is the viewer's first. Each row keeps the build stamp
+    story expired or was deleted. Later reactions of the same viewer are repeats; a
+    reaction after expiry or deletion is invalid even when it is the viewer's first. Each row keeps the build stamp
     of its fact (staged_built_at_ms), by which incremental models downstream find new
     reactions in this table, rebuilt whole every build.
 
@@ -49,7 +49,8 @@ with_expiry as (
 
     select
         ranked.*,
-        {{ story_expires_at_ms('content') }} as expires_at_ms
+        {{ story_expires_at_ms('content') }} as expires_at_ms,
+        content.deleted_at_ms
 
     from ranked
 
@@ -67,9 +68,13 @@ final as (
         reaction,
         n_reaction_of_viewer,
         expires_at_ms,
+        deleted_at_ms,
         coalesce(at_ms > expires_at_ms, false) as is_after_expiry,
+        coalesce(at_ms > deleted_at_ms, false) as is_after_deletion,
         n_reaction_of_viewer > 1 as is_repeat,
-        n_reaction_of_viewer = 1 and not coalesce(at_ms > expires_at_ms, false) as is_valid,
+        n_reaction_of_viewer = 1
+        and not coalesce(at_ms > expires_at_ms, false)
+        and not coalesce(at_ms > deleted_at_ms, false) as is_valid,
         staged_built_at_ms
 
     from with_expiry
