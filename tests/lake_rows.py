@@ -35,3 +35,32 @@ def view_partial(session_id: str, first_ms: int, last_ms: int, **values: Any) ->
     }
     row.update(values)
     return row
+
+
+def ad_play(
+    session_id: str, ad_id: str, first_event_ms: int, impression: bool, **values: Any
+) -> dict[str, Any]:
+    """A partial ad play (marquee.lake.AD_PLAYS_SCHEMA) of break `b-<session>`; with
+    `impression`, its impression is its first event."""
+    row: dict[str, Any] = {
+        "app_id": "app",
+        "session_id": session_id,
+        "ad_break_id": f"b-{session_id}",
+        "ad_id": ad_id,
+        "content_id": "c1",
+        "creator_id": "u1",
+        "content_type": "vod",
+        "position": "pre",
+        "ad_format": None,
+        "first_event_ms": first_event_ms,
+        "impression_ms": first_event_ms if impression else None,
+        "impressions": 1 if impression else 0,
+        "reached_q25": False,
+        "reached_q50": False,
+        "reached_q75": False,
+        "reached_q100": False,
+        "skipped": False,
+        "clicked": False,
+    }
+    row.update(values)
+    return row

@@ -32,9 +32,11 @@ from marquee.dbt_cli import (
     run_dbt_build,
 )
 from marquee.lake import (
+    AD_PLAYS,
     LAKE_TABLES,
     MINUTE_AGGREGATES,
     MINUTE_AGGREGATES_SCHEMA,
+    TIP_MINUTE_AGGREGATES,
     VIEW_SUMMARIES,
     ensure_lake,
     write_table_atomically,
@@ -44,7 +46,7 @@ from marquee.simulator.catalog_files import write_catalogue
 from pipelines.aggregates import MINUTE_MEASURES
 from tests.build_stamps import is_build_stamp
 from tests.conftest import REPO_ROOT
-from tests.lake_rows import view_partial
+from tests.lake_rows import ad_play, view_partial
 
 LAST_MINUTE_OF_DAY = 29_507_039  # 2026-02-06 23:59 UTC
 FIRST_MINUTE_OF_NEXT_DAY = LAST_MINUTE_OF_DAY + 1  # 2026-02-07 00:00 UTC
@@ -283,9 +285,49 @@ def land_a_run_before_its_commit(layout: DataLayout) -> None:
     layout.pipeline_status.write_text(json.dumps({"runs_committed": 1, "last_run_id": 1}))
 
 
+def land_ad_plays_and_tips(layout: DataLayout) -> None:
+    """c1's pre-roll ad a1 makes its impression a second before midnight, reaches 25 % in
+    run 1 and 50 % and a skip after midnight in run 2; a mid-roll overlay ad a2 the next
+    day shows its quartile in run 1 and its impression in run 2. Tips in EUR and USD."""
+    midnight = FIRST_MINUTE_OF_NEXT_DAY * 60_000
+    c1 = {"content_id": "c1", "creator_id": "creator-of-c1"}
+    mid = {**c1, "position": "mid"}
+    tips = [
+        {"epoch_minute": LAST_MINUTE_OF_DAY, "creator_id": "creator-of-c1", "currency": cur,
+         "tips": count, "tips_amount_minor": amount}
+        for cur, count, amount in (("EUR", 2, 700), ("USD", 1, 300))
+    ]  # fmt: skip
+    runs: dict[int, dict[str, list[dict[str, Any]]]] = {
+        1: {
+            AD_PLAYS: [
+                ad_play("p1", "a1", midnight - 1_000, True, reached_q25=True, **c1),
+                ad_play("p2", "a2", midnight + 20_000, False, ad_format="overlay",
+                        reached_q25=True, **mid),
+            ],
+            TIP_MINUTE_AGGREGATES: tips,
+        },
+        2: {
+            AD_PLAYS: [
+                ad_play("p1", "a1", midnight + 2_000, False, reached_q50=True, skipped=True,
+                        **c1),
+                ad_play("p2", "a2", midnight + 10_000, True, clicked=True, **mid),
+            ],
+        },
+    }  # fmt: skip
+    for run_id, tables in runs.items():
+        for table, rows in tables.items():
+            for row in rows:
+                row.update(run_id=run_id, processed_at_ms=run_id * 1000)
+            write_table_atomically(
+                pa.Table.from_pylist(rows, schema=LAKE_TABLES[table]),
+                layout.lake_table_dir(table) / f"run-{run_id:06d}.parquet",
+            )
+
+
 def land_good_data(layout: DataLayout) -> None:
     land_good_runs(layout)
     land_views_catalogue_and_rejections(layout)
+    land_ad_plays_and_tips(layout)
 
 
 SCENARIOS: dict[str, Callable[[DataLayout], None]] = {
@@ -305,8 +347,13 @@ SNOWFLAKE_OUTPUTS = (
     "content_daily_qoe",
     "vod_clip_performance",
     "vod_clip_retention",
+    "ad_placement_daily_performance",
     "ad_daily_performance",
+    "ad_position_daily_performance",
+    "content_daily_ad_performance",
+    "creator_daily_ad_performance",
     "creator_daily_performance",
+    "creator_daily_tips",
     "rejected_events_hourly",
 )
 """Marts compared between the targets (source_freshness is left out: it reads the clock)."""
@@ -482,6 +529,51 @@ def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLa
             "last_minute_start_at": dt.datetime(2026, 2, 7, 0, 0),
         },
     ]
+
+
+def test_ad_plays_count_on_their_impressions_day_whatever_the_run(built: DataLayout) -> None:
+    """Staging merges each play's partials of both runs; a1's quartiles and skip after
+    midnight count with its impression the day before, and a2, its quartile in run 1 and
+    its impression in run 2, counts once, with its impression, the next day."""
+    rows = query(
+        built,
+        "select day, ad_id, position, ad_format, ad_impressions, ad_q25, ad_q50, ad_skips,"
+        " ad_clicks, ad_plays_without_impression, q25_reach_pct, skip_rate_pct, ctr_pct"
+        " from main.ad_placement_daily_performance order by day",
+    )
+    assert [tuple(row.values()) for row in rows] == [
+        (DAY, "a1", "pre", "linear", 1, 1, 1, 1, 0, 0, 100.0, 100.0, 0.0),
+        (NEXT_DAY, "a2", "mid", "overlay", 1, 1, 0, 0, 1, 0, 100.0, 0.0, 100.0),
+    ]
+    tips = query(
+        built,
+        "select day, currency, tips, tips_amount_minor from main.creator_daily_tips order by 2",
+    )
+    assert [tuple(row.values()) for row in tips] == [(DAY, "EUR", 2, 700), (DAY, "USD", 1, 300)]
+
+
+def test_a_quartile_reach_above_100_pct_fails_the_build(built: DataLayout, tmp_path: Path) -> None:
+    """Reach above 100 % is an error, not a warning: a copy of the good warehouse whose
+    ad mart counts more plays at 25 % than impressions fails its row rules."""
+    layout = DataLayout(tmp_path / "data")
+    shutil.copytree(built.root, layout.root)
+    with duckdb.connect(str(layout.dbt_db)) as connection:
+        connection.execute(
+            "update main.ad_placement_daily_performance"
+            " set ad_q25 = 2, q25_reach_pct = 200.0 where ad_id = 'a1'"
+        )
+    completed = subprocess.run(
+        dbt_command(layout, "test", "--select", "ad_placement_daily_performance"),
+        cwd=DBT_PROJECT_DIR, env=dbt_environment(layout), capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert failed_rules(layout) == {
+        "row_rules_ad_placement_daily_performance": {
+            "between 0 and 100: q25_reach_pct",
+            "rule: ad_q100 <= ad_impressions and ad_q25 <= ad_impressions",
+        }
+    }
 
 
 def test_negative_measure_and_unknown_content_type_fail_the_build(

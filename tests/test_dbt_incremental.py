@@ -25,6 +25,7 @@ import pytest
 
 from marquee.dbt_cli import DBT_PROJECT_DIR, dbt_command, dbt_environment
 from marquee.lake import (
+    AD_PLAYS,
     CREATOR_MINUTE_AGGREGATES,
     CREATOR_VIEWER_DAYS,
     LAKE_TABLES,
@@ -41,8 +42,15 @@ from marquee.layout import DataLayout
 from marquee.simulator.catalog_files import write_catalogue
 from pipelines.aggregates import MINUTE_MEASURES
 from tests.build_stamps import is_build_stamp
-from tests.lake_rows import view_partial
+from tests.lake_rows import ad_play, view_partial
 
+AD_MARTS = (
+    "ad_placement_daily_performance",
+    "ad_daily_performance",
+    "ad_position_daily_performance",
+    "content_daily_ad_performance",
+    "creator_daily_ad_performance",
+)
 INCREMENTAL_MARTS = (
     "views",
     "content_minute_qoe",
@@ -51,7 +59,8 @@ INCREMENTAL_MARTS = (
     "creator_daily_performance",
     "vod_clip_performance",
     "vod_clip_retention",
-    "ad_daily_performance",
+    *AD_MARTS,
+    "creator_daily_tips",
     "int_live_minutes",
     "int_story_minutes",
     "int_story_viewers",
@@ -63,6 +72,7 @@ INCREMENTAL_MARTS = (
 INCREMENTAL_STAGING = (
     "stg_pipeline__minute_aggregates",
     "stg_pipeline__view_summaries",
+    "stg_pipeline__ad_plays",
     "stg_pipeline__creator_minute_aggregates",
     "stg_pipeline__tip_minute_aggregates",
     "stg_pipeline__reaction_minute_aggregates",
@@ -177,6 +187,22 @@ def first_run(layout: DataLayout) -> None:
                 minute_row(MINUTE, "x1", creator_id="", content_type="clip", shares=1),
             ],
             CREATOR_MINUTE_AGGREGATES: [creator_minute_row(follows=1)],
+            # s1's pre-roll ad a1 reached 50 %; s2's ad a2 shows only a quartile the next
+            # day, until its impression (the day before) arrives in the second run: the
+            # next day loses its only play. x1's ad names no creator until the catalogue.
+            AD_PLAYS: [
+                ad_play("s1", "a1", start + 1_000, True, reached_q25=True, reached_q50=True),
+                ad_play(
+                    "s2",
+                    "a2",
+                    NEXT_DAY_MINUTE * MS + 5_000,
+                    False,
+                    position="mid",
+                    ad_format="overlay",
+                    reached_q25=True,
+                ),
+                ad_play("s8", "a1", start + 2_000, True, content_id="x1", creator_id=""),
+            ],
             REACTION_MINUTE_AGGREGATES: [reaction_row(reactions=1)],
             STORY_VIEWER_FACTS: [
                 story_fact("viewed", MINUTE * MS),
@@ -347,6 +373,11 @@ def second_run(layout: DataLayout) -> None:
                 {**live_fact("requested", MINUTE * MS + 60_000), "live_id": "l2"},
             ],
             CREATOR_VIEWER_DAYS: [viewer_day("view"), viewer_day("story")],
+            AD_PLAYS: [
+                # s1's ad completes and is clicked; s2's impression arrives.
+                ad_play("s1", "a1", start + 16_000, False, reached_q100=True, clicked=True),
+                ad_play("s2", "a2", start + 100_000, True, position=None, skipped=True),
+            ],
             TIP_MINUTE_AGGREGATES: [
                 {
                     "epoch_minute": MINUTE,
@@ -533,6 +564,31 @@ def test_incremental_marts_equal_a_full_refresh(
         assert rebuilt[table] == full[table], f"{table} after a build with no new run"
         assert rebuilt[f"{table} without its ledger"] == full[table], table
         assert incremental[table] != after_first[table], f"{table} took in the new data"
+
+
+def test_an_ad_play_moves_to_its_impressions_day_and_leaves_no_row_behind(
+    incremental_then_full: Builds,
+) -> None:
+    """s2's ad was seen the next day by a quartile alone (a play without impression);
+    its impression, the day before, arrives in the second run: the play, with its
+    quartile and skip, counts on the impression's day, and the next day, which held only
+    that play, has no row left in any ad mart after the incremental build."""
+    layout, after_first, incremental, _, _ = incremental_then_full
+    day, next_day = datetime.date(2026, 2, 6), datetime.date(2026, 2, 7)
+    for mart in AD_MARTS:
+        assert any(next_day in row for row in after_first[mart]), mart
+        assert not any(next_day in row for row in incremental[mart]), mart
+    placements = query_rows(
+        layout,
+        "select day, content_id, ad_id, position, ad_format, ad_impressions, ad_q25,"
+        " ad_q100, ad_skips, ad_clicks, ad_plays_without_impression, q25_reach_pct"
+        " from ad_placement_daily_performance order by all",
+    )
+    assert placements == [
+        (day, "c1", "a1", "pre", "linear", 1, 1, 1, 0, 1, 0, 100.0),
+        (day, "c1", "a2", "mid", "overlay", 1, 1, 0, 1, 0, 0, 100.0),
+        (day, "x1", "a1", "pre", "linear", 1, 0, 0, 0, 0, 0, 0.0),
+    ]
 
 
 def test_a_backfill_older_than_the_ingestion_horizon_reaches_every_incremental_mart(
@@ -784,6 +840,10 @@ def test_a_catalogue_change_alone_reaches_every_mart_that_copies_it(
     assert query_rows(
         layout,
         "select distinct creator_id from stg_pipeline__minute_aggregates where content_id = 'x1'",
+    ) == [("u1",)]
+    assert query_rows(
+        layout,
+        "select distinct creator_id from ad_placement_daily_performance where content_id = 'x1'",
     ) == [("u1",)]
     assert query_rows(
         layout,

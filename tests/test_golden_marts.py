@@ -91,8 +91,8 @@ AD_COLUMNS = {
 
 
 def check_ads(db: Path, expected: dict[str, Any]) -> None:
-    rows = query(db, "select * from main.ad_daily_performance")
-    assert len(rows) == 1, "the scenario's ads play in one content on one day"
+    rows = query(db, "select * from main.content_daily_ad_performance")
+    assert len(rows) == 1, "the scenario's linear ads play in one content on one day"
     row = {field: rows[0][column] for field, column in AD_COLUMNS.items() if field in expected}
     assert set(row) == set(expected), "every expected ad metric has a mart column"
     assert_matches(row, expected, "ads")

@@ -173,6 +173,25 @@ changed_since as (
 {%- endmacro %}
 
 {#
+    The same for a mart that rebuilds every row of every day from the first it rebuilds
+    (changed_days_filter alone, delete+insert on the day): deletes the rows of those days
+    it did not write. An ad play moves to an earlier day when its impression arrives late,
+    and a day that loses its last play has no row for the delete+insert to replace. The
+    earliest day written is the first day rebuilt (the earliest changed input writes a row
+    there: a play's day is its first event's).
+#}
+{% macro delete_days_left_behind(day_column) -%}
+    {%- set stamp = build_started_epoch_ms() -%}
+    delete from {{ this }}
+    where
+        built_at_ms < {{ stamp }}
+        and {{ day_column }} >= (
+            select min(written.{{ day_column }}) from {{ this }} as written
+            where written.built_at_ms = {{ stamp }}
+        )
+{%- endmacro %}
+
+{#
     The keys whose `value_columns` differ between the CTE `built` (rows of this table) and
     the CTE `recomputed` (the same values computed again), a key missing on one side
     counting as 0 there: the rows an incremental build must rewrite for those values.

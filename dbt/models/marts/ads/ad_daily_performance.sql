@@ -1,73 +1,53 @@
-{{ incremental_mart_config(['day', 'content_id']) }}
-
 {#
-    The lake counts ad events per minute and content (the content the ad played in); it
-    does not keep ad_id or the break position yet, so this mart's finest grain is the
-    content, rolled up by creator with a sum. Incremental: whole days are rebuilt, from the
-    day of the earliest minute with ad events that staging rewrote since this table was
-    built.
+    Per UTC day, ad and ad format: the ad metrics of each ad over every content and
+    break position it played in (a sum of ad_placement_daily_performance).
+
+    Incremental, as every ad rollup: whole days are rebuilt (delete+insert on the day)
+    from the earliest day ad_placement_daily_performance rewrote since this table was
+    built; the post-hook deletes the rows of those days that lost their last play.
 #}
 
-{% set has_ad_activity = (
-    'ad_impressions + ad_q25 + ad_q50 + ad_q75 + ad_q100 + ad_skips + ad_clicks > 0'
-) %}
+{{ incremental_mart_config(['day'], strategy='delete+insert') }}
+{{ config(post_hook="{{ delete_days_left_behind('day') }}") }}
+{# Earlier releases built this table per day and content: appending the new columns would
+   keep those rows under another grain, so a table of that shape fails the build instead
+   (rebuild it with --full-refresh once, dbt/README.md). #}
+{{ config(on_schema_change='fail') }}
 
 with
 
 {{ changed_since_cte([{
-    'relation': ref('stg_pipeline__minute_aggregates'),
-    'time_ms': 'epoch_minute * 60000',
-    'where': has_ad_activity,
+    'relation': ref('ad_placement_daily_performance'),
+    'time_ms': timestamp_to_epoch_ms('day'),
 }]) }}
 
-minute_aggregates as (
+placements as (
 
-    select * from {{ ref('stg_pipeline__minute_aggregates') }}
+    select * from {{ ref('ad_placement_daily_performance') }}
 
-    where
-        {{ has_ad_activity }}
-        and {{ changed_days_filter('minute_date') }}
+    where {{ changed_days_filter('day') }}
 
 ),
 
 summed as (
 
     select
-        minute_date as day,
-        content_id,
-        max(creator_id) as creator_id,
-        max(content_type) as content_type,
-        {{ summed(['ad_impressions', 'ad_q25', 'ad_q50', 'ad_q75', 'ad_q100', 'ad_skips', 'ad_clicks']) }},
-        max(epoch_minute) as last_epoch_minute
+        day,
+        ad_id,
+        ad_format,
+        {{ ad_counts_summed() }}
 
-    from minute_aggregates
+    from placements
 
-    group by 1, 2
+    group by 1, 2, 3
 
 ),
 
 final as (
 
     select
-        day,
-        content_id,
-        creator_id,
-        content_type,
-        ad_impressions,
-        ad_q25,
-        ad_q50,
-        ad_q75,
-        ad_q100,
-        ad_skips,
-        ad_clicks,
-        {{ pct('ad_q25', 'ad_impressions') }} as q25_reach_pct,
-        {{ pct('ad_q50', 'ad_impressions') }} as q50_reach_pct,
-        {{ pct('ad_q75', 'ad_impressions') }} as q75_reach_pct,
-        {{ pct('ad_q100', 'ad_impressions') }} as q100_reach_pct,
-        {{ pct('ad_q100', 'ad_impressions') }} as ad_completion_rate_pct,
-        {{ pct('ad_skips', 'ad_impressions') }} as skip_rate_pct,
-        {{ pct('ad_clicks', 'ad_impressions') }} as ctr_pct,
-        last_epoch_minute
+        *,
+        {{ ad_rates() }}
 
     from summed
 
