@@ -1,10 +1,13 @@
 {#
     One row per creator x UTC day with any story, live, follow or tip activity: the
-    engagement numbers creator_daily_performance joins on (creator_id, day). Story reach and
-    the reaction rate are by the day of each viewer's first view of a story; valid and
+    engagement numbers creator_daily_performance joins on (creator_id, day). Story reach is
+    the distinct viewers with a story event of the creator that day (creator_viewer_days);
+    the reaction rate (METRICS.md, creator performance) is the distinct valid reactors to
+    the creator's stories that day, among that reach, over it: a reactor who viewed only
+    before midnight is not in the day's reach, so the rate stays a share of it. Valid and
     invalid reactions by the day the reaction was made; chat messages by the minute's day;
-    follows and tips by event day. Stories take their creator from the stories mart, the
-    one place that resolves it (catalogue first, else the story's events).
+    follows and tips by event day. Reactions take their story's creator from the stories
+    mart, the one place that resolves it (catalogue first, else the story's events).
 
     Incremental: a build replaces whole days (delete+insert on the day, as
     creator_daily_performance, whose (creator, day) rows can move between creators), from
@@ -17,7 +20,7 @@
 {{ incremental_mart_config(['day'], strategy='delete+insert') }}
 
 {% set inputs = [
-    {'relation': ref('int_story_viewers'), 'time_ms': 'first_viewed_ms'},
+    {'relation': ref('stg_pipeline__creator_viewer_days'), 'time_ms': timestamp_to_epoch_ms('day')},
     {'relation': ref('int_story_reactions'), 'time_ms': 'at_ms', 'stamp': 'staged_built_at_ms'},
     {'relation': ref('stories'), 'time_ms': 'first_viewed_ms'},
     {'relation': ref('int_live_minutes'), 'time_ms': 'epoch_minute * 60000'},
@@ -29,13 +32,13 @@ with
 
 {{ changed_since_cte(inputs) }}
 
-story_viewers as (
+story_viewer_days as (
 
-    select * from {{ ref('int_story_viewers') }}
+    select * from {{ ref('stg_pipeline__creator_viewer_days') }}
 
-    where {{ changed_days_filter(
-        'cast(' ~ epoch_ms_to_timestamp('first_viewed_ms') ~ ' as date)'
-    ) }}
+    where
+        activity = 'story'
+        and {{ changed_days_filter('day') }}
 
 ),
 
@@ -81,22 +84,37 @@ tip_minutes as (
 
 ),
 
+valid_story_reactors as (
+
+    select distinct
+        stories.creator_id,
+        cast({{ epoch_ms_to_timestamp('story_reactions.at_ms') }} as date) as day,
+        story_reactions.viewer_key
+
+    from story_reactions
+
+    inner join stories
+        on story_reactions.story_id = stories.story_id
+
+    where story_reactions.is_valid
+
+),
+
 story_reach_numbers as (
 
     select
-        stories.creator_id,
-        cast({{ epoch_ms_to_timestamp('story_viewers.first_viewed_ms') }} as date) as day,
-        count(distinct story_viewers.viewer_key) as story_reach,
-        count(
-            distinct case when story_viewers.has_valid_reaction then story_viewers.viewer_key end
-        ) as story_reached_valid_reactors
+        story_viewer_days.creator_id,
+        story_viewer_days.day,
+        count(distinct story_viewer_days.viewer_key) as story_reach,
+        count(distinct valid_story_reactors.viewer_key) as story_reached_valid_reactors
 
-    from story_viewers
+    from story_viewer_days
 
-    inner join stories
-        on story_viewers.story_id = stories.story_id
-
-    where story_viewers.is_reached
+    left join valid_story_reactors
+        on
+            story_viewer_days.creator_id = valid_story_reactors.creator_id
+            and story_viewer_days.day = valid_story_reactors.day
+            and story_viewer_days.viewer_key = valid_story_reactors.viewer_key
 
     group by 1, 2
 

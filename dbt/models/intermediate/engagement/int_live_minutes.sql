@@ -63,9 +63,6 @@ final as (
         chat_messages,
         reactions,
         shares,
-        -- The stream is on air in a minute with playback or chat; a reaction or share
-        -- sent hours after the stream ended does not stretch the stream.
-        attempts + starts + played_ms + stalled_ms + chat_messages > 0 as is_stream_minute,
         last_processed_at_ms
 
     from summed_per_live_minute

@@ -108,8 +108,7 @@ audience_numbers as (
     select
         creator_id,
         day,
-        count(distinct viewer_key) as audience_viewers,
-        count(distinct case when activity = 'story' then viewer_key end) as story_viewers
+        count(distinct viewer_key) as audience_viewers
 
     from creator_viewer_days
 
@@ -120,25 +119,20 @@ audience_numbers as (
 {#
     Story numbers from the stories marts' creator-day rollup (int_creator_engagement_daily):
     reactions to live, VOD and clips are always valid, so the day's valid reactions are all
-    its reactions minus the story reactions judged invalid (after expiry, or a repeat); the
-    reaction rate is that model's distinct valid reactors / story reach. Story reach stays
-    the creator's distinct story viewers of the day.
+    its reactions minus the story reactions judged invalid (after expiry, or a repeat). Story
+    reach and the reaction rate (distinct valid reactors of the day among that reach / the
+    reach) are that model's, so the rate is over this row's story_reach.
 #}
 story_and_live_numbers as (
 
     select
-        audience_numbers.creator_id,
-        audience_numbers.day,
-        audience_numbers.story_viewers as story_reach,
-        coalesce(engagement_daily.invalid_story_reactions, 0) as invalid_story_reactions,
-        engagement_daily.story_reaction_rate_pct as reaction_rate_pct
+        creator_id,
+        day,
+        story_reach,
+        invalid_story_reactions,
+        story_reaction_rate_pct as reaction_rate_pct
 
-    from audience_numbers
-
-    left join engagement_daily
-        on
-            audience_numbers.creator_id = engagement_daily.creator_id
-            and audience_numbers.day = engagement_daily.day
+    from engagement_daily
 
 ),
 
@@ -167,6 +161,7 @@ joined as (
         coalesce(view_numbers.unique_viewers, 0) as unique_viewers,
         coalesce(audience_numbers.audience_viewers, 0) as audience_viewers,
         coalesce(view_numbers.started_views, 0) as started_views,
+        coalesce(view_numbers.failed_views, 0) as failed_views,
         coalesce(view_numbers.watch_time_hours, 0) as watch_time_hours,
         view_numbers.avg_view_duration_secs,
         view_numbers.completion_rate_pct,

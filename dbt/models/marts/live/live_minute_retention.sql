@@ -1,9 +1,10 @@
 {#
-    One row per live stream x minute since the stream began (0 = its first minute with
-    playback or chat, through its last): the live retention curve of METRICS.md, average
-    concurrent viewers in each minute of the stream. Minutes of the stream without data
-    are rows with 0 viewers, so the curve has no gaps. Streams are cut at
-    var('marquee_max_live_minutes') minutes (default 10080, one week).
+    One row per live stream x minute since the stream began (0 = the minute of its first
+    player or chat event, through its last, as live_sessions bounds the session): the
+    live retention curve of METRICS.md, average concurrent viewers in each minute of the
+    stream. Minutes of the stream without data are rows with 0 viewers, so the curve has
+    no gaps. Streams are cut at var('marquee_max_live_minutes') minutes (default 10080,
+    one week).
 #}
 
 with
