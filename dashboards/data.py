@@ -105,11 +105,17 @@ select count(*), min(day), max(day), max(last_minute_start_at)
 from main.content_daily
 """
 
+_SERVED_TABLES_SQL = """
+select 1 from main.content_daily, main.creator_daily_performance limit 0
+"""
+"""Binds every mart the pages read (the day span and freshness, the creator-day numbers)."""
+
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
 def _load_status(path: str, version: FileVersion) -> ServingStatus:
     def work(con: duckdb.DuckDBPyConnection) -> ServingStatus:
         try:
+            con.execute(_SERVED_TABLES_SQL)
             row = con.execute(_STATUS_SQL).fetchone()
         except duckdb.CatalogException:
             return ServingStatus(state="no_table")
@@ -141,16 +147,17 @@ _CREATOR_TOTALS_SQL = """
 select
     creator_id,
     sum(views)::bigint as views,
-    sum(watched_ms) / 3600000.0 as watch_hours,
-    sum(starts)::bigint as starts,
-    sum(fatal_errors)::bigint as fatal_errors
-from main.content_daily
+    sum(watch_time_hours) as watch_hours,
+    sum(started_views)::bigint as started_views,
+    sum(failed_views)::bigint as failed_views
+from main.creator_daily_performance
 where day between ? and ?
 group by creator_id
+having sum(views) > 0
 order by views desc, creator_id
 """
 
-CREATOR_TOTALS_COLUMNS = ("creator_id", "views", "watch_hours", "starts", "fatal_errors")
+CREATOR_TOTALS_COLUMNS = ("creator_id", "views", "watch_hours", "started_views", "failed_views")
 
 
 def _query_frame(path: Path, sql: str, params: Sequence[Any]) -> pd.DataFrame:
@@ -163,10 +170,12 @@ def _load_creator_totals(path: str, version: FileVersion, start: date, end: date
 
 
 def creator_totals(start: date, end: date) -> pd.DataFrame:
-    """One row per creator with views, watch hours, starts and fatal errors over [start, end].
+    """One row per creator with views in [start, end]: views, watch hours, started and
+    failed views.
 
-    Days are UTC days, both ends included; rows are ordered by views, most first. Watch hours
-    are CTA-2066 watched time (`watched_ms`) in hours.
+    Views are playback sessions, by the UTC day of their start, as every mart counts them
+    (`creator_daily_performance`, over the `views` mart); both ends included; rows are
+    ordered by views, most first. Watch hours are CTA-2066 watched time of those views.
     """
     path = serving_db_path()
     version = _file_version(path)

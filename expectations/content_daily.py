@@ -2,7 +2,8 @@
 
 The same rules dbt tests at build time, checked again on the published data: the columns,
 non-null keys, known content types, non-negative measures, a unique (day, content_id) key and
-watched time covering played time.
+watched time covering played time. The mart counts play requests (`play_requests`), never
+views: a column named `views` fails the column set.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ TABLE = "main.content_daily"
 KEY_COLUMNS = ("day", "content_id")
 ATTRIBUTE_COLUMNS = ("creator_id", "content_type")
 MEASURE_COLUMNS = (
-    "views",
+    "play_requests",
     "starts",
     "fatal_errors",
     "played_ms",

@@ -24,7 +24,7 @@ create table main.content_daily (
     content_id varchar not null,
     creator_id varchar not null,
     content_type varchar not null,
-    views bigint not null,
+    play_requests bigint not null,
     starts bigint not null,
     fatal_errors bigint not null,
     played_ms bigint not null,
@@ -37,12 +37,24 @@ create table main.content_daily (
 )
 """
 
+CREATOR_DAILY_PERFORMANCE_DDL = """
+create table main.creator_daily_performance (
+    creator_id varchar not null,
+    day date not null,
+    views bigint not null,
+    started_views bigint not null,
+    failed_views bigint not null,
+    watch_time_hours double not null
+)
+"""
+"""The columns of the mart the Creators page reads (dbt builds many more)."""
+
 COLUMNS = (
     "day",
     "content_id",
     "creator_id",
     "content_type",
-    "views",
+    "play_requests",
     "starts",
     "fatal_errors",
     "played_ms",
@@ -56,6 +68,9 @@ COLUMNS = (
 
 HOUR_MS = 3_600_000
 NEWEST_MINUTE = datetime(2025, 3, 10, 14, 37)
+PLAY_REQUESTS_OVER_VIEWS = 7
+"""Each content-day's play requests exceed its views by this much, so a page that showed play
+requests (`content_daily`) as views would show other numbers than the ones expected below."""
 
 
 def row(
@@ -65,24 +80,28 @@ def row(
     *,
     views: int,
     watched_ms: int,
-    starts: int,
-    fatal_errors: int,
+    started_views: int,
+    failed_views: int,
     content_type: str = "vod",
     last_minute_start_at: datetime = datetime(2025, 3, 1, 12, 0),
 ) -> dict[str, Any]:
+    """A content-day: its `content_daily` row plus the views it adds to its creator's day."""
     return {
         "day": day,
         "content_id": content_id,
         "creator_id": creator_id,
         "content_type": content_type,
         "views": views,
-        "starts": starts,
-        "fatal_errors": fatal_errors,
+        "started_views": started_views,
+        "failed_views": failed_views,
+        "play_requests": views + PLAY_REQUESTS_OVER_VIEWS,
+        "starts": started_views + 1,
+        "fatal_errors": failed_views + 1,
         "played_ms": watched_ms // 2,
         "stalled_ms": 1_000,
         "stall_count": 1,
         "seek_ms": 500,
-        "startup_ms_sum": 700 * starts,
+        "startup_ms_sum": 700 * started_views,
         "watched_ms": watched_ms,
         "last_minute_start_at": last_minute_start_at,
     }
@@ -97,8 +116,8 @@ KNOWN_ROWS = [
         "cr_alpha",
         views=120,
         watched_ms=2 * HOUR_MS,
-        starts=110,
-        fatal_errors=3,
+        started_views=110,
+        failed_views=3,
         last_minute_start_at=NEWEST_MINUTE,
     ),
     row(
@@ -108,8 +127,8 @@ KNOWN_ROWS = [
         content_type="clip",
         views=30,
         watched_ms=HOUR_MS // 2,
-        starts=29,
-        fatal_errors=1,
+        started_views=29,
+        failed_views=1,
     ),
     row(
         date(2025, 3, 8),
@@ -118,8 +137,8 @@ KNOWN_ROWS = [
         content_type="live",
         views=1_200,
         watched_ms=4 * HOUR_MS,
-        starts=1_190,
-        fatal_errors=10,
+        started_views=1_190,
+        failed_views=10,
     ),
     row(
         date(2025, 3, 1),
@@ -128,8 +147,8 @@ KNOWN_ROWS = [
         content_type="live",
         views=1_000,
         watched_ms=HOUR_MS,
-        starts=990,
-        fatal_errors=5,
+        started_views=990,
+        failed_views=5,
     ),
     row(
         date(2025, 3, 10),
@@ -138,13 +157,13 @@ KNOWN_ROWS = [
         content_type="story",
         views=5,
         watched_ms=HOUR_MS // 4,
-        starts=5,
-        fatal_errors=0,
+        started_views=5,
+        failed_views=0,
     ),
 ]
 
 # Creator totals over the default range, most views first:
-# (creator_id, views, watch_hours, starts, fatal_errors)
+# (creator_id, views, watch_hours, started_views, failed_views)
 EXPECTED_DEFAULT_RANGE = [
     ("cr_bravo", 1_200, 4.0, 1_190, 10),
     ("cr_alpha", 150, 2.5, 139, 4),
@@ -154,8 +173,8 @@ EXPECTED_DEFAULT_METRICS = {
     "Creators": "3",
     "Views": "1,355",
     "Watch hours": "6.75",
-    "Starts": "1,334",
-    "Fatal errors": "14",
+    "Started views": "1,334",
+    "Failed views": "14",
 }
 # Over 2025-03-01 .. 2025-03-10 cr_bravo also has live_b0.
 EXPECTED_FULL_RANGE_BRAVO = ("cr_bravo", 2_200, 5.0, 2_180, 15)
@@ -163,7 +182,11 @@ EXPECTED_FULL_METRICS_VIEWS = "2,355"
 
 
 def write_serving_db(data_dir: Path, rows: list[dict[str, Any]]) -> Path:
-    """Build serving.duckdb under `data_dir` and publish it by an atomic rename, like dbt's loop."""
+    """Build serving.duckdb under `data_dir` and publish it by an atomic rename, like dbt's loop.
+
+    `rows` are content-days: each is a `content_daily` row, and the content-days of a creator
+    and day sum into one `creator_daily_performance` row.
+    """
     serving = data_dir / "warehouse" / "serving.duckdb"
     serving.parent.mkdir(parents=True, exist_ok=True)
     staging = serving.with_name("serving.duckdb.tmp")
@@ -171,11 +194,23 @@ def write_serving_db(data_dir: Path, rows: list[dict[str, Any]]) -> Path:
     con = duckdb.connect(str(staging))
     try:
         con.execute(CONTENT_DAILY_DDL)
+        con.execute(CREATOR_DAILY_PERFORMANCE_DDL)
         if rows:
             placeholders = ", ".join("?" for _ in COLUMNS)
             con.executemany(
                 f"insert into main.content_daily values ({placeholders})",
                 [[r[c] for c in COLUMNS] for r in rows],
+            )
+            creator_days: dict[tuple[str, date], list[float]] = {}
+            for r in rows:
+                totals = creator_days.setdefault((r["creator_id"], r["day"]), [0, 0, 0, 0.0])
+                totals[0] += r["views"]
+                totals[1] += r["started_views"]
+                totals[2] += r["failed_views"]
+                totals[3] += r["watched_ms"] / HOUR_MS
+            con.executemany(
+                "insert into main.creator_daily_performance values (?, ?, ?, ?, ?, ?)",
+                [[*key, *totals] for key, totals in creator_days.items()],
             )
     finally:
         con.close()

@@ -32,7 +32,7 @@ from tests.dashboard_fixtures import (
 )
 
 RUN_TIMEOUT_S = 60
-TABLE_COLUMNS = ["creator_id", "views", "watch_hours", "starts", "fatal_errors"]
+TABLE_COLUMNS = ["creator_id", "views", "watch_hours", "started_views", "failed_views"]
 
 
 @pytest.fixture
@@ -117,8 +117,8 @@ def test_chart_shows_the_top_20_creators_and_the_table_all(serving_data_dir: Pat
             f"cr_{n:02d}",
             views=100 + n,
             watched_ms=60_000,
-            starts=1,
-            fatal_errors=0,
+            started_views=1,
+            failed_views=0,
         )
         for n in range(25)
     ]
@@ -143,8 +143,8 @@ def test_a_newly_published_warehouse_is_read_on_the_next_run(serving_data_dir: P
         "cr_delta",
         views=45,
         watched_ms=0,
-        starts=40,
-        fatal_errors=2,
+        started_views=40,
+        failed_views=2,
     )
     write_serving_db(serving_data_dir, [*KNOWN_ROWS, extra])
     at.run()
@@ -185,6 +185,19 @@ def test_warning_when_serving_db_lacks_the_table(serving_data_dir: Path) -> None
 
     (warning,) = at.warning
     assert "no table main.content_daily" in warning.value
+    assert not at.metric
+
+
+def test_warning_when_serving_db_lacks_the_creator_day_mart(serving_data_dir: Path) -> None:
+    """The page reads two marts; a warehouse with only one says so rather than failing."""
+    serving = write_serving_db(serving_data_dir, KNOWN_ROWS)
+    with duckdb.connect(str(serving)) as connection:
+        connection.execute("drop table main.creator_daily_performance")
+
+    at = run_app()
+
+    (warning,) = at.warning
+    assert "main.creator_daily_performance" in warning.value
     assert not at.metric
 
 

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from dashboards import data as dashboard_data
 from marquee.dbt_cli import (
     DBT_PROJECT_DIR,
     DbtBuildResult,
@@ -354,6 +355,7 @@ SNOWFLAKE_OUTPUTS = (
     "creator_daily_ad_performance",
     "creator_daily_performance",
     "creator_daily_tips",
+    "live_sessions",
     "rejected_events_hourly",
 )
 """Marts compared between the targets (source_freshness is left out: it reads the clock)."""
@@ -455,7 +457,7 @@ def test_content_daily_has_exactly_the_agreed_columns(built: DataLayout) -> None
         ("content_id", "VARCHAR"),
         ("creator_id", "VARCHAR"),
         ("content_type", "VARCHAR"),
-        ("views", "BIGINT"),
+        ("play_requests", "BIGINT"),
         ("starts", "BIGINT"),
         ("fatal_errors", "BIGINT"),
         ("played_ms", "BIGINT"),
@@ -475,6 +477,32 @@ def test_content_daily_has_exactly_the_agreed_columns(built: DataLayout) -> None
     assert table_type == [{"table_type": "BASE TABLE"}]
 
 
+def test_every_views_column_counts_playback_sessions(built: DataLayout) -> None:
+    """A view is one playback session, on the day of its start (METRICS.md): every `views`
+    column counts the rows of the views mart, and the Creators dashboard shows the same
+    number. The good data has 4 sessions (v1..v3 of c1, v4 of the live c2); its minutes,
+    landed apart from them, hold 5 play requests, which content_daily names for what they
+    are."""
+    assert query(built, "select count(*) as sessions from main.views") == [{"sessions": 4}]
+    assert query(built, "select sum(play_requests) as n from main.content_daily") == [{"n": 5}]
+    for mart in ("content_daily_qoe", "creator_daily_performance"):
+        assert query(built, f"select sum(views) as n from main.{mart}") == [{"n": 4}], mart
+    assert query(built, "select content_id, views from main.vod_clip_performance") == [
+        {"content_id": "c1", "views": 3}
+    ]
+    assert query(built, "select live_id, views, play_requests from main.live_sessions") == [
+        {"live_id": "c2", "views": 1, "play_requests": 1}
+    ]
+    with duckdb.connect(str(built.dbt_db), read_only=True) as connection:
+        dashboard = connection.execute(
+            dashboard_data._CREATOR_TOTALS_SQL, [DAY, NEXT_DAY]
+        ).fetchall()
+    assert [(creator, views) for creator, views, *_ in dashboard] == [
+        ("creator-of-c1", 3),
+        ("creator-of-c2", 1),
+    ]
+
+
 def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLayout) -> None:
     rows = query(
         built, "select * exclude (built_at_ms) from main.content_daily order by day, content_id"
@@ -485,7 +513,7 @@ def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLa
             "content_id": "c1",
             "creator_id": "creator-of-c1",
             "content_type": "vod",
-            "views": 4,
+            "play_requests": 4,
             "starts": 3,
             "fatal_errors": 1,
             "played_ms": 50_000,
@@ -501,7 +529,7 @@ def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLa
             "content_id": "c2",
             "creator_id": "creator-of-c2",
             "content_type": "live",
-            "views": 1,
+            "play_requests": 1,
             "starts": 1,
             "fatal_errors": 1,
             "played_ms": 0,
@@ -517,7 +545,7 @@ def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLa
             "content_id": "c1",
             "creator_id": "creator-of-c1",
             "content_type": "vod",
-            "views": 0,
+            "play_requests": 0,
             "starts": 0,
             "fatal_errors": 0,
             "played_ms": 60_000,
@@ -652,8 +680,8 @@ def test_content_whose_events_name_two_creators_keeps_one_row_and_warns(
     assert contract in warned
     # The scenario has no catalogue: the marts' catalogue relationships warn too, nothing else.
     assert all(name.startswith("relationships_") for name in warned - {contract})
-    assert query(layout, "select creator_id, views from main.content_daily") == [
-        {"creator_id": "u2", "views": 2}
+    assert query(layout, "select creator_id, play_requests from main.content_daily") == [
+        {"creator_id": "u2", "play_requests": 2}
     ]
 
 
@@ -685,8 +713,8 @@ def test_a_build_reads_only_the_runs_the_pipeline_has_committed(
     negative measure would fail a test), so every table of one build holds the same runs."""
     layout, result = builds["run_landed_before_its_commit"]
     assert result.success, result.output
-    assert query(layout, "select content_id, views from main.content_daily") == [
-        {"content_id": "c1", "views": 1}
+    assert query(layout, "select content_id, play_requests from main.content_daily") == [
+        {"content_id": "c1", "play_requests": 1}
     ]
     assert query(layout, "select last_committed_run_id from main.stg_pipeline__committed_runs") == [
         {"last_committed_run_id": 1}

@@ -651,7 +651,7 @@ def test_a_backfill_older_than_the_ingestion_horizon_reaches_every_incremental_m
     dbt_build(layout, SECOND_NOW_MS)
     backfilled = query_rows(
         layout,
-        "select (select views from content_daily where day = $day and content_id = 'c1'),"
+        "select (select play_requests from content_daily where day = $day and content_id = 'c1'),"
         " (select views from creator_daily_performance where day = $day and creator_id = 'u1'),"
         " (select follows from int_creator_engagement_daily where day = $day)",
         {"day": week_before_day},

@@ -24,7 +24,9 @@ def served_views(serving: Path) -> int:
         return 0
     try:
         with duckdb.connect(str(serving), read_only=True) as conn:
-            row = conn.execute("select coalesce(sum(views), 0) from main.content_daily").fetchone()
+            row = conn.execute(
+                "select coalesce(sum(views), 0) from main.creator_daily_performance"
+            ).fetchone()
     except duckdb.Error:
         return 0
     return int(row[0]) if row else 0

@@ -19,7 +19,7 @@ from tests.conftest import REPO_ROOT, ApiProcess
 from tests.golden import load_scenario
 
 MEASURES = {
-    "attempts": "views",
+    "attempts": "play_requests",
     "starts": "starts",
     "fatal_errors": "fatal_errors",
     "played_ms": "played_ms",

@@ -22,7 +22,7 @@ def mart_row(content_id: str, **values: Any) -> dict[str, Any]:
         "content_id": content_id,
         "creator_id": f"creator-of-{content_id}",
         "content_type": "vod",
-        "views": 3,
+        "play_requests": 3,
         "starts": 2,
         "fatal_errors": 0,
         "played_ms": 50_000,
@@ -125,3 +125,17 @@ def test_checkpoint_fails_when_a_column_is_missing(tmp_path: Path, results_dir: 
 
     assert not summary.success
     assert "expect_table_columns_to_match_set" in summary.failed_expectation_names
+
+
+def test_checkpoint_fails_on_a_views_column_left_from_before_play_requests(
+    tmp_path: Path, results_dir: Path
+) -> None:
+    """content_daily counts play requests, not views (playback sessions). A warehouse built
+    before the rename and upgraded without `--full-refresh` keeps the old `views` column
+    beside `play_requests`, null in new rows; the checkpoint says so."""
+    db = write_mart(tmp_path / "stale.duckdb", [mart_row("c1", views=None)])
+
+    summary = run_mart_checkpoint(db, results_dir=results_dir)
+
+    assert not summary.success
+    assert summary.failed_expectation_names == ("expect_table_columns_to_match_set",)

@@ -141,7 +141,7 @@ def test_once_builds_checks_and_publishes_the_serving_snapshot(runs: dict[str, F
     assert run.returncode == 0, run.output
     with duckdb.connect(str(run.layout.serving_db), read_only=True) as connection:
         rows = connection.sql(
-            "select content_id, views, played_ms, watched_ms from main.content_daily "
+            "select content_id, play_requests, played_ms, watched_ms from main.content_daily "
             "order by content_id"
         ).fetchall()
     assert rows == [("c1", 1, 10_000, 10_850), ("c2", 1, 10_000, 10_850)]

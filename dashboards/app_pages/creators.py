@@ -1,8 +1,11 @@
 """Creators page: views and watch time per creator over a range of UTC days.
 
-Reads `main.content_daily` (one row per content per UTC day) through `dashboards.data`: headline
-totals, a bar chart of the top creators by views, and a table of every creator in the range.
-Watch hours are CTA-2066 watched time (`watched_ms`, the metric spec's "watch time") in hours.
+Reads `main.creator_daily_performance` (one row per creator per UTC day) through
+`dashboards.data`: headline totals, a bar chart of the top creators by views, and a table of
+every creator with views in the range. A view is a playback session, on the UTC day of its
+start, as in every mart (METRICS.md); started and failed views are among those. Watch hours
+are CTA-2066 watched time of those views (the metric spec's "watch time") in hours. The day
+span and the freshness caption come from `main.content_daily`.
 """
 
 from __future__ import annotations
@@ -82,12 +85,12 @@ if totals.empty:
     st.info(f"No views between {start:%Y-%m-%d} and {end:%Y-%m-%d}.")
     st.stop()
 
-creators_col, views_col, hours_col, starts_col, errors_col = st.columns(5)
+creators_col, views_col, hours_col, started_col, failed_col = st.columns(5)
 creators_col.metric("Creators", f"{len(totals):,}")
 views_col.metric("Views", f"{int(totals['views'].sum()):,}")
 hours_col.metric("Watch hours", f"{float(totals['watch_hours'].sum()):,.2f}")
-starts_col.metric("Starts", f"{int(totals['starts'].sum()):,}")
-errors_col.metric("Fatal errors", f"{int(totals['fatal_errors'].sum()):,}")
+started_col.metric("Started views", f"{int(totals['started_views'].sum()):,}")
+failed_col.metric("Failed views", f"{int(totals['failed_views'].sum()):,}")
 
 st.altair_chart(_views_chart(totals.head(TOP_N)), width="stretch")
 
@@ -99,7 +102,7 @@ st.dataframe(
         "creator_id": st.column_config.TextColumn("Creator"),
         "views": st.column_config.NumberColumn("Views", format="localized"),
         "watch_hours": st.column_config.NumberColumn("Watch hours", format="%.2f"),
-        "starts": st.column_config.NumberColumn("Starts", format="localized"),
-        "fatal_errors": st.column_config.NumberColumn("Fatal errors", format="localized"),
+        "started_views": st.column_config.NumberColumn("Started views", format="localized"),
+        "failed_views": st.column_config.NumberColumn("Failed views", format="localized"),
     },
 )

@@ -1,6 +1,11 @@
 {{ incremental_mart_config(['day', 'content_id']) }}
 
 {#
+    Event counts and times per content and UTC day of the events, from the per-minute
+    aggregates. It counts play requests, not views: a view (playback session) belongs to
+    the day of its start and is counted from the views mart (content_daily_qoe per content
+    and day, creator_daily_performance per creator and day).
+
     Incremental builds rebuild whole days, from the day of the earliest minute staging
     rewrote since this table was built (macros/incremental.sql).
 #}
@@ -26,7 +31,7 @@ summed_by_day as (
         content_id,
         creator_id,
         content_type,
-        cast(sum(attempts) as {{ dbt.type_bigint() }}) as views,
+        cast(sum(attempts) as {{ dbt.type_bigint() }}) as play_requests,
         cast(sum(starts) as {{ dbt.type_bigint() }}) as starts,
         cast(sum(fatal_errors) as {{ dbt.type_bigint() }}) as fatal_errors,
         cast(sum(played_ms) as {{ dbt.type_bigint() }}) as played_ms,
@@ -49,7 +54,7 @@ final as (
         content_id,
         creator_id,
         content_type,
-        views,
+        play_requests,
         starts,
         fatal_errors,
         played_ms,
