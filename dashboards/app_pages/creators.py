@@ -87,7 +87,11 @@ if totals.empty:
 
 creators_col, views_col, hours_col, started_col, failed_col = st.columns(5)
 creators_col.metric("Creators", f"{len(totals):,}")
-views_col.metric("Views", f"{int(totals['views'].sum()):,}")
+views_col.metric(
+    "Views",
+    f"{int(totals['views'].sum()):,}",
+    help="Playback sessions, each on the UTC day it started (a retried play request is one view).",
+)
 hours_col.metric("Watch hours", f"{float(totals['watch_hours'].sum()):,.2f}")
 started_col.metric("Started views", f"{int(totals['started_views'].sum()):,}")
 failed_col.metric("Failed views", f"{int(totals['failed_views'].sum()):,}")
