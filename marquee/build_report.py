@@ -44,12 +44,10 @@ class PassResults:
         return [problem for problem in self.problems if problem.status in statuses]
 
 
-def read_pass_results(run_results: Path, since_ns: int) -> PassResults:
-    """The results dbt wrote for an invocation that started at `since_ns` (wall clock,
-    ns): none if it wrote no file since then."""
+def read_pass_results(run_results: Path) -> PassResults:
+    """The results dbt wrote (none if it wrote no file: the caller deletes the file before
+    each invocation; a file's time would need the clock and the file system to agree)."""
     try:
-        if run_results.stat().st_mtime_ns < since_ns:
-            return PassResults()
         document = json.loads(run_results.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return PassResults()

@@ -170,9 +170,9 @@ def refresh_once(
     started_at_ms = int(time.time() * 1000)
     run_results = dbt_artifacts_dir(layout) / "target" / "run_results.json"
 
-    started_ns = time.time_ns()
+    run_results.unlink(missing_ok=True)
     models_build = dbt_build(*refresh_build_args(layout))
-    models = read_pass_results(run_results, started_ns)
+    models = read_pass_results(run_results)
     if models.ran:  # kept beside the test pass's, which replaces it
         shutil.copyfile(run_results, model_results_path(layout))
     if stop.is_set() or not models.ran:
@@ -191,9 +191,9 @@ def refresh_once(
         return CycleResult(models_ok=False, tests_ok=None, checks_ok=None, published=False)
     _log_models(models, models_build)
 
-    started_ns = time.time_ns()
+    run_results.unlink(missing_ok=True)
     tests_build = dbt_build(*refresh_test_args(test_all_rows))
-    tests = read_pass_results(run_results, started_ns)
+    tests = read_pass_results(run_results)
     failures = tests.with_status("fail", "error")
     tests_ok = tests.ran and not failures
     _log_tests(tests, failures, tests_build)
