@@ -2,10 +2,10 @@
 
 The suite must pass on whatever date CI runs it. The modules below exercise the paths
 that read the wall clock: the API's time horizons, the pipeline's dedup window, dbt's
-"now" for dropped views, the golden scenarios rebased to "now", quarantine replay and
-the expectations. They run again in a child pytest under libfaketime (Debian's
-`faketime`, installed by `make test`), which shifts the clock of the child and of every
-process it starts (API, pipeline, dbt, DuckDB) by 30 days; a test that held a fixed
+"now" for dropped views, the golden scenarios rebased to "now", quarantine replay, the
+refresh loop and the expectations. They run again in a child pytest under libfaketime
+(Debian's `faketime`, installed by `make test`), which shifts the date of the child and of
+every process it starts (API, pipeline, dbt, DuckDB) by 30 days; a test that held a fixed
 date, or compared a fixed date with the clock, fails there.
 """
 
@@ -30,6 +30,7 @@ DATE_SENSITIVE_MODULES = [
     "tests/test_replay.py",
     "tests/test_refresh.py",
     "tests/test_expectations.py",
+    "tests/test_poison_events.py",
 ]
 
 
