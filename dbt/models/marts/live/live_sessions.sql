@@ -2,8 +2,8 @@
     One row per live stream with a player or chat event in the lake (METRICS.md, live
     session). The session runs from the UTC minute of the stream's first player or chat
     event to the minute of its last: its views' first and last events (the views mart's
-    first_event_ms and last_event_ms; ad events happen inside a view) and its chat
-    minutes. A minute with only a late reaction or share does not open or stretch it, and
+    first_event_ms and last_event_ms; ad events happen inside a view), and its minutes
+    with player activity or chat in the per-minute aggregates. A minute with only a late reaction or share does not open or stretch it, and
     minutes in between without data count as minutes with no viewers.
 
     Views are playback sessions of the live, counted from the views mart as every mart
@@ -79,7 +79,7 @@ player_and_chat_minutes as (
 
     from live_minutes
 
-    where chat_messages > 0
+    where chat_messages > 0 or attempts + starts + played_ms + stalled_ms > 0
 
 ),
 
