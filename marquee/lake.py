@@ -158,6 +158,11 @@ dbt from `story_viewer_facts`."""
 
 VIEW_SUMMARIES = "view_summaries"
 
+VIEW_ADDED_ATTRIBUTES: list[str] = ["app_version", "os", "device"]
+"""Descriptive columns added after the first release of `view_summaries`: the QoE
+dimensions, normalised by `pipelines.dimensions` (`unknown` when the events gave none).
+Nullable because older run files lack them; readers take a missing value as `unknown`."""
+
 VIEW_SUMMARIES_SCHEMA = pa.schema(
     [
         pa.field("app_id", pa.string(), nullable=False),
@@ -171,6 +176,7 @@ VIEW_SUMMARIES_SCHEMA = pa.schema(
         pa.field("platform", pa.string(), nullable=False),
         pa.field("country", pa.string(), nullable=False),
         pa.field("viewer_key", pa.string(), nullable=False),
+        *(pa.field(name, pa.string(), nullable=True) for name in VIEW_ADDED_ATTRIBUTES),
         pa.field("started", pa.bool_(), nullable=False),
         pa.field("started_at_ms", pa.int64(), nullable=True),
         pa.field("startup_ms", pa.int64(), nullable=True),
@@ -196,8 +202,8 @@ The same view appears in every run that saw one of its events; merge the rows of
 max of last_event_ms and max_playhead_ms, sums, bool_or of started/failed/ended; startup_ms
 and started_at_ms of the row with the least (started_at_ms, startup_ms); end_reason and
 ended_at_ms of the row with the greatest (ended_at_ms, end_reason); the descriptive columns
-content_id..viewer_key of the row with the least (first_event_ms, content_id, ...,
-viewer_key)). `pipelines.views.finalize_views` derives the METRICS.md per-view fields."""
+content_id..device of the row with the least (first_event_ms, content_id, ..., device)).
+`pipelines.views.finalize_views` derives the METRICS.md per-view fields."""
 
 AD_PLAYS = "ad_plays"
 
@@ -324,6 +330,13 @@ LAKE_TABLES: dict[str, pa.Schema] = {
     DEAD_LETTERS: DEAD_LETTERS_SCHEMA,
 }
 """Every table the pipeline lands, with its schema; each gets `_schema.parquet`."""
+
+ADDED_COLUMNS: dict[str, list[str]] = {
+    MINUTE_AGGREGATES: MINUTE_ADDED_MEASURES,
+    VIEW_SUMMARIES: VIEW_ADDED_ATTRIBUTES,
+}
+"""Per table, the nullable columns added after its first release: run files and warehouse
+tables made before them lack them (the Snowflake sink adds them to its tables)."""
 
 
 def ensure_lake(layout: DataLayout) -> None:

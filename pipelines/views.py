@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from marquee.lake import UNKNOWN_COUNTRY
+from marquee.lake import UNKNOWN_COUNTRY, VIEW_ADDED_ATTRIBUTES
+from pipelines import dimensions
 from pipelines.aggregates import collect
 from pipelines.records import empty_records
 
@@ -30,9 +31,19 @@ DROP_AFTER_MS = 60_000
 COMPLETED_PERCENT_REACHED = 0.99
 
 VIEW_KEY = ["app_id", "session_id"]
-VIEW_ATTRIBUTES = ["content_id", "creator_id", "content_type", "platform", "country", "viewer_key"]
+VIEW_ATTRIBUTES = [
+    "content_id",
+    "creator_id",
+    "content_type",
+    "platform",
+    "country",
+    "viewer_key",
+    *VIEW_ADDED_ATTRIBUTES,
+]
 """Descriptive columns; every event of a session should carry the same values. The merge
-keeps those of the earliest event (ties broken by the values themselves)."""
+keeps those of the earliest event (ties broken by the values themselves). The QoE
+dimensions app_version, os and device are kept as `pipelines.dimensions` normalises them,
+and compared so in ties, so a partial of any run carries what any other would."""
 
 VIEW_PARTIAL_COLUMNS = [
     *VIEW_KEY,
@@ -73,33 +84,52 @@ class Pick:
     """Every picked column is among these, so rows that tie on them agree on the pick."""
     descending: bool
     nulls_last: bool
+    normalised: tuple[str, ...] = ()
+    """Order columns compared as `pipelines.dimensions` normalises them: rows that tie
+    on the normalised values agree on the pick once it is normalised in turn."""
 
     def order(self, rows: pl.DataFrame) -> pl.Series:
         """Row numbers of the candidate rows, in an order that is this pick's within a view.
 
         Sorting every row by all the order columns (strings among them) cost more than the
-        rest of the merge. The candidates are sorted by the first column alone, an integer,
-        and only runs of equal values are sorted again by the whole order, in place: a
-        view's tied rows are all in one such run, and ranks are only ever compared within
-        a view.
+        rest of the merge. The candidates' row numbers are sorted by the first column
+        alone, an integer, and only the rows in runs of equal values are sorted again by
+        the whole order, in place: a view's tied rows are all in one such run, and ranks
+        are only ever compared within a view. Only those rows' order columns are gathered,
+        so the first sort moves no string.
         """
-        lead = pl.col(self.order_by[0])
-        candidates = rows.select(self.order_by).with_row_index("row").filter(lead.is_not_null())
-        by_lead = candidates.sort(self.order_by[0], descending=self.descending)
+        first = self.order_by[0]
+        lead = pl.col(first)
+        by_lead = (
+            rows.select(first)
+            .with_row_index("row")
+            .filter(lead.is_not_null())
+            .sort(first, descending=self.descending)
+        )
         tied = by_lead.select(
             ((lead == lead.shift(1)) | (lead == lead.shift(-1))).fill_null(False)
         ).to_series()
         if not tied.any():
             return by_lead["row"]
-        runs = by_lead.filter(tied).sort(
-            self.order_by, descending=self.descending, nulls_last=self.nulls_last
-        )
-        return by_lead["row"].scatter(tied.arg_true(), runs["row"])
+        tied_at = tied.arg_true()
+        tied_rows = by_lead["row"].gather(tied_at)
+        keys = rows.select(self.order_by).gather(tied_rows)
+        keys = keys.with_columns(dimensions.normalised(keys[name]) for name in self.normalised)
+        within = keys.select(
+            pl.arg_sort_by(self.order_by, descending=self.descending, nulls_last=self.nulls_last)
+        ).to_series()
+        return by_lead["row"].scatter(tied_at, tied_rows.gather(within))
 
 
 PICKS = (
-    # content_id ... viewer_key of the least (first_event_ms, content_id, ..., viewer_key)
-    Pick(VIEW_ATTRIBUTES, ["first_event_ms", *VIEW_ATTRIBUTES], descending=False, nulls_last=False),
+    # content_id ... device of the least (first_event_ms, content_id, ..., device)
+    Pick(
+        VIEW_ATTRIBUTES,
+        ["first_event_ms", *VIEW_ATTRIBUTES],
+        descending=False,
+        nulls_last=False,
+        normalised=tuple(VIEW_ADDED_ATTRIBUTES),
+    ),
     # the first playback_started: the least (started_at_ms, startup_ms)
     Pick(["started_at_ms", "startup_ms"], ["started_at_ms", "startup_ms"], False, nulls_last=True),
     # the last playback_ended: the greatest (ended_at_ms, end_reason)
@@ -125,6 +155,7 @@ def _event_partials(events: pl.DataFrame) -> pl.DataFrame:
         pl.col("platform").fill_null(""),
         pl.col("country").fill_null(UNKNOWN_COUNTRY),
         pl.col("viewer_key").fill_null(""),
+        *VIEW_ADDED_ATTRIBUTES,  # raw: the merge normalises the ones it compares or keeps
         is_start.alias("started"),
         pl.when(is_start).then(time).alias("started_at_ms"),
         pl.when(is_start).then(pl.col("startup_ms")).alias("startup_ms"),
@@ -153,16 +184,24 @@ def merge_view_partials(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
       first `playback_started` (min-by);
     - end_reason with ended_at_ms: of the greatest (ended_at_ms, end_reason), i.e. the last
       `playback_ended` (max-by);
-    - content_id ... viewer_key: of the least (first_event_ms, content_id, ..., viewer_key).
+    - content_id ... device: of the least (first_event_ms, content_id, ..., device).
     Every pick has a total order, so the result does not depend on the order or grouping of
     the inputs. Sums are not idempotent: each event must be merged once, which the
-    pipeline's deduplication guarantees.
+    pipeline's deduplication guarantees. Partials landed before app_version, os and device
+    existed count as `unknown` for them.
     """
-    non_empty = [frame for frame in frames if not frame.is_empty()]
+    non_empty = [_with_dimensions(frame) for frame in frames if not frame.is_empty()]
     if not non_empty:
         return _event_partials(empty_records())
     rows = pl.concat([frame.select(VIEW_PARTIAL_COLUMNS) for frame in non_empty], rechunk=True)
     return _merged(rows, sort=True)
+
+
+def _with_dimensions(frame: pl.DataFrame) -> pl.DataFrame:
+    """The partials with app_version, os and device: null (`unknown` once merged) where an
+    older file had none."""
+    missing = [name for name in VIEW_ADDED_ATTRIBUTES if name not in frame.columns]
+    return frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(name) for name in missing)
 
 
 def _merged(rows: pl.DataFrame, sort: bool) -> pl.DataFrame:
@@ -175,6 +214,8 @@ def _merged(rows: pl.DataFrame, sort: bool) -> pl.DataFrame:
     # the rest of the merge together. Instead each pick's candidates are ordered once,
     # each view keeps its least rank in that order (an integer min, null without a
     # candidate), and the picked columns are gathered from the rows those ranks name.
+    # The QoE dimensions are normalised only where compared (tied rows) and kept (one
+    # row per view), not on every event: normalising twice changes nothing.
     orders = [pick.order(rows) for pick in PICKS]
     ranks = pl.DataFrame(
         [_ranks(order, rows.height).alias(f"rank_{index}") for index, order in enumerate(orders)]
@@ -199,16 +240,18 @@ def _merged(rows: pl.DataFrame, sort: bool) -> pl.DataFrame:
     )
     if sort:
         merged = merged.sort(VIEW_KEY)
-    return pl.concat(
+    picks = pl.concat(
         [
-            merged.drop(ranks.columns),
-            *(
-                rows.select(pick.columns).gather(order.gather(merged[rank]))
-                for pick, order, rank in zip(PICKS, orders, ranks.columns, strict=True)
-            ),
+            rows.select(pick.columns).gather(order.gather(merged[rank]))
+            for pick, order, rank in zip(PICKS, orders, ranks.columns, strict=True)
         ],
         how="horizontal",
-    ).select(VIEW_PARTIAL_COLUMNS)
+    )
+    return (
+        pl.concat([merged.drop(ranks.columns), picks], how="horizontal")
+        .with_columns(dimensions.normalised(picks[name]) for name in VIEW_ADDED_ATTRIBUTES)
+        .select(VIEW_PARTIAL_COLUMNS)
+    )
 
 
 def _ranks(order: pl.Series, height: int) -> pl.Series:
@@ -218,8 +261,12 @@ def _ranks(order: pl.Series, height: int) -> pl.Series:
 
 
 def view_partials(events: pl.DataFrame) -> pl.DataFrame:
-    """Partial view summaries of one batch of unique events: one row per session seen."""
-    return _merged(_event_partials(events), sort=False)
+    """Partial view summaries of one batch of unique events: one row per session seen.
+
+    The event partials are made contiguous first: their columns come chunked as the
+    segments were read, and the picks gather from them many times over.
+    """
+    return _merged(_event_partials(events).rechunk(), sort=False)
 
 
 def finalize_views(

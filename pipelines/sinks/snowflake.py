@@ -32,7 +32,7 @@ import pyarrow as pa
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES
+from marquee.lake import ADDED_COLUMNS, LAKE_TABLES, MINUTE_AGGREGATES
 from pipelines.sinks.lake import read_run_table
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -115,6 +115,16 @@ def create_table_sql(table: str, schema: pa.Schema, temporary: bool = False) -> 
     return f"CREATE {kind} {load_table(table) if temporary else identifier(table)} ({columns})"
 
 
+def add_columns_sql(table: str, schema: pa.Schema, columns: list[str]) -> list[str]:
+    """`ALTER TABLE ... ADD COLUMN IF NOT EXISTS` for each of these (nullable) columns: a
+    table made before they existed gets them, one made since is left as it is."""
+    return [
+        f"ALTER TABLE {identifier(table)} ADD COLUMN IF NOT EXISTS "
+        f"{identifier(name)} {snowflake_type(schema.field(name))}"
+        for name in columns
+    ]
+
+
 def load_table(table: str) -> str:
     """The session-temporary table a batch of `table` is bulk-loaded into first."""
     return f"{identifier(table)}__LOAD"
@@ -139,6 +149,8 @@ class SnowflakeSink:
         with connection.cursor() as cursor:
             for table, schema in LAKE_TABLES.items():
                 cursor.execute(create_table_sql(table, schema))
+                for statement in add_columns_sql(table, schema, ADDED_COLUMNS.get(table, [])):
+                    cursor.execute(statement)
 
     @classmethod
     def from_env(cls) -> SnowflakeSink:
@@ -222,7 +234,10 @@ def export_lake_runs(lake_dir: Path, sink: SnowflakeSink, run_ids: list[int]) ->
 
 
 def lake_run_tables(lake_dir: Path, run_id: int) -> tuple[int, dict[str, pl.DataFrame]]:
-    """A committed local run's tables as landed in the lake, and its processed_at_ms."""
+    """A committed local run's tables as landed in the lake, and its processed_at_ms.
+
+    A run file landed before a table's added columns (`ADDED_COLUMNS`) reads them as nulls.
+    """
     tables: dict[str, pl.DataFrame] = {}
     processed_at_ms = 0
     for table in LAKE_TABLES:
@@ -231,5 +246,11 @@ def lake_run_tables(lake_dir: Path, run_id: int) -> tuple[int, dict[str, pl.Data
             continue
         if "processed_at_ms" in frame.columns and frame.height:
             processed_at_ms = int(frame["processed_at_ms"][0])
+        missing = [name for name in ADDED_COLUMNS.get(table, []) if name not in frame.columns]
+        if missing:
+            types = pl.DataFrame(LAKE_TABLES[table].empty_table()).schema
+            frame = frame.with_columns(
+                pl.lit(None, dtype=types[name]).alias(name) for name in missing
+            )
         tables[table] = frame.drop([name for name in STAMP_COLUMNS if name in frame.columns])
     return processed_at_ms, tables
