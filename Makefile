@@ -7,7 +7,7 @@ BOOTSTRAP := .uv-bootstrap
 UV := $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup system-packages demo test bench lint lint-sql format docs clean history
+.PHONY: help setup browser demo test bench lint lint-sql format docs clean history
 
 help:
 	@echo "make demo   - install everything and run the whole platform locally"
@@ -26,22 +26,18 @@ $(BOOTSTRAP)/bin/uv:
 setup: $(if $(shell command -v uv 2>/dev/null),,$(BOOTSTRAP)/bin/uv)
 	$(UV) sync --frozen --python 3.11
 
-# Debian packages the tests drive: chromium for the dashboard's real-browser test (no
-# browser download here), faketime to run the date-sensitive tests 30 days ahead.
-system-packages:
-	@missing=""; \
-	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
-	ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing="$$missing faketime"; \
-	if [ -n "$$missing" ]; then \
-		echo "installing Debian packages for the tests:$$missing"; \
+# The dashboard's real-browser test drives Debian's chromium (no browser download here).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "installing Debian chromium for the browser test"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 demo: setup
 	$(UV) run python -m marquee.demo
 
-test: setup system-packages
+test: setup browser
 	$(UV) run pytest
 
 # The dbt build times need a 30-day, 1,000-creator history (~57M events), built into
