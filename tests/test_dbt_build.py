@@ -357,6 +357,7 @@ SNOWFLAKE_OUTPUTS = (
     "creator_daily_tips",
     "live_sessions",
     "rejected_events_hourly",
+    "pipeline_dead_letters",
 )
 """Marts compared between the targets (source_freshness is left out: it reads the clock)."""
 
