@@ -50,35 +50,43 @@ def named_types(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def first_types(events: pl.DataFrame, content_ids: pl.Series) -> pl.DataFrame:
-    """The type of the first event (by received_at_ms, event time, event id) of each of
-    these contents."""
+def first_types(events: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The type of the first event (by received_at_ms, event time, event id) of each
+    content in `pairs` (content_id, content_type).
+
+    A content named with one type only has that type first; only the rows of contents
+    named with several types are sorted.
+    """
+    types_named = pairs.group_by("content_id").agg(pl.len().alias("types"))
+    single = pairs.join(types_named.filter(pl.col("types") == 1), on="content_id", how="semi")
+    several = types_named.filter(pl.col("types") > 1)["content_id"]
+    if several.is_empty():
+        return single.select(RECORDED_SCHEMA.keys())
     content_id, content_type = _named_content()
-    return (
+    first_of_several = (
         events.select(content_id, content_type, "received_at_ms", "event_time_ms", "event_id")
-        .filter(pl.col("content_id").is_in(content_ids.implode()))
+        .filter(pl.col("content_id").is_in(several.implode()))
         .filter(pl.col("content_type").is_not_null())
         .sort(["received_at_ms", "event_time_ms", "event_id"], nulls_last=True)
         .unique(subset="content_id", keep="first", maintain_order=True)
-        .select(RECORDED_SCHEMA.keys())
+    )
+    return pl.concat(
+        [single.select(RECORDED_SCHEMA.keys()), first_of_several.select(RECORDED_SCHEMA.keys())]
     )
 
 
 def decide(
-    events: pl.DataFrame, known: pl.DataFrame
+    events: pl.DataFrame, pairs: pl.DataFrame, known: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(events that agree with their content's type, conflicting events, new decisions).
 
-    `known` holds the decided type of contents the catalogue or earlier runs know
-    (content_id, content_type); the new decisions are those of contents it lacks. Most
-    runs name each content with one type that agrees, and then return the events as
-    they are.
+    `pairs` are the (content id, type) pairs the events name (`named_types`); `known`
+    holds the decided type of contents the catalogue or earlier runs know (content_id,
+    content_type); the new decisions are those of contents it lacks. Most runs name each
+    content with one type that agrees, and then return the events as they are.
     """
-    pairs = named_types(events)
-    undecided = pairs.join(known, on="content_id", how="anti")["content_id"].unique()
-    new = (
-        first_types(events, undecided) if undecided.len() else pl.DataFrame(schema=RECORDED_SCHEMA)
-    )
+    undecided = pairs.join(known, on="content_id", how="anti")
+    new = first_types(events, undecided)
     decided = pl.concat([known.select(RECORDED_SCHEMA.keys()), new])
     conflicting = pairs.join(decided, on="content_id", suffix="_decided").filter(
         pl.col("content_type") != pl.col("content_type_decided")
@@ -157,10 +165,9 @@ def recorded_types(state_db: Path, content_ids: pl.Series) -> pl.DataFrame:
         ).pl()
 
 
-def known_types(catalogue: pl.DataFrame, state_db: Path, events: pl.DataFrame) -> pl.DataFrame:
-    """The decided type of every content these events name that the catalogue or an
-    earlier run knows: the catalogue's first."""
-    named = named_types(events)["content_id"].unique()
-    in_catalogue = catalogue.filter(pl.col("content_id").is_in(named.implode()))
-    others = named.filter(~named.is_in(in_catalogue["content_id"].implode()))
+def known_types(catalogue: pl.DataFrame, state_db: Path, content_ids: pl.Series) -> pl.DataFrame:
+    """The decided type of each of these contents that the catalogue or an earlier run
+    knows: the catalogue's first."""
+    in_catalogue = catalogue.filter(pl.col("content_id").is_in(content_ids.implode()))
+    others = content_ids.filter(~content_ids.is_in(in_catalogue["content_id"].implode()))
     return pl.concat([in_catalogue, recorded_types(state_db, others)])

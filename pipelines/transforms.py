@@ -239,8 +239,11 @@ class SetAsideConflictingTypes(beam.DoFn):
         self.catalogue = content_types.CatalogueTypes(Path(self.catalogue_file))
 
     def process(self, frame: pl.DataFrame) -> Iterator[object]:
-        known = content_types.known_types(self.catalogue.current(), Path(self.state_db), frame)
-        kept, conflicting, decided = content_types.decide(frame, known)
+        pairs = content_types.named_types(frame)
+        known = content_types.known_types(
+            self.catalogue.current(), Path(self.state_db), pairs["content_id"].unique()
+        )
+        kept, conflicting, decided = content_types.decide(frame, pairs, known)
         if conflicting.height:
             self.dead_letters.inc(conflicting.height)
             yield TaggedOutput(

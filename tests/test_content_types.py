@@ -67,8 +67,9 @@ def test_the_first_event_decides_and_later_conflicting_events_are_set_aside() ->
         ],
         now - 2_000,
     )
+    events = pl.concat([vod_later, story_first])
     kept, conflicting, decided = content_types.decide(
-        pl.concat([vod_later, story_first]), no_types()
+        events, content_types.named_types(events), no_types()
     )
     assert decided.rows() == [("c1", "story")]
     assert conflicting["type"].to_list() == ["play_requested"]
@@ -86,13 +87,14 @@ def test_a_known_type_wins_over_the_run_and_agreeing_runs_pass_untouched() -> No
         now - 1_000,
     )
     known = pl.DataFrame({"content_id": ["c1"], "content_type": ["vod"]})
-    kept, conflicting, decided = content_types.decide(frame, known)
+    pairs = content_types.named_types(frame)
+    kept, conflicting, decided = content_types.decide(frame, pairs, known)
     assert conflicting["content_id"].to_list() == ["c1"]
     assert kept["content_id"].to_list() == ["c2"]
     assert decided.rows() == [("c2", "clip")]
 
     agreeing = pl.DataFrame({"content_id": ["c1", "c2"], "content_type": ["story", "clip"]})
-    kept, conflicting, decided = content_types.decide(frame, agreeing)
+    kept, conflicting, decided = content_types.decide(frame, pairs, agreeing)
     assert kept is frame and conflicting.is_empty() and decided.is_empty()
 
 
