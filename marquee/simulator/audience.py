@@ -30,24 +30,44 @@ from marquee.simulator.sampling import cumulative, zipf_weights
 
 _OS_DEVICES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "web": (
-        ("Windows 11", "macOS 15", "ChromeOS 128", "Linux"),
+        ("Windows 10", "Windows 11", "Mac OS X 10.15.7", "macOS 14.6", "ChromeOS 128", "Linux"),
         ("Chrome 131", "Safari 18", "Firefox 133", "Edge 131"),
     ),
     "ios": (
-        ("iOS 17.6", "iOS 18.1", "iPadOS 18.1"),
-        ("iPhone14,5", "iPhone15,2", "iPhone16,1", "iPad13,18"),
+        ("iOS 17.5", "iOS 17.6.1", "iOS 18.1", "iOS 18.1.1", "iPadOS 18.1"),
+        (
+            "iPhone14,5", "iPhone14,7", "iPhone15,2", "iPhone15,4", "iPhone16,1",
+            "iPhone16,2", "iPhone17,1", "iPad13,18", "iPad14,3",
+        ),
     ),
     "android": (
-        ("Android 13", "Android 14", "Android 15"),
-        ("Pixel 8", "SM-S918B", "SM-A546E", "Redmi Note 13", "moto g54"),
+        ("Android 12", "Android 13", "android 14", "Android 14", "Android 15"),
+        (
+            "Pixel 6a", "Pixel 7", "Pixel 8", "Pixel 8 Pro", "Pixel 9", "SM-S918B", "SM-S911B",
+            "SM-A546E", "SM-A155F", "SM-A057F", "SM-G991B", "SM-M146B", "Redmi Note 13",
+            "Redmi 13C", "moto g54", "moto g84", "CPH2581", "V2303", "Infinix X6833B",
+            "TECNO KI7", "2201117TG", "M2101K6G", "RMX3771", "A065", "22101316G",
+        ),
     ),
     "tv": (
-        ("tvOS 18", "Tizen 8.0", "webOS 24", "Android TV 12"),
-        ("AppleTV14,1", "Samsung QN90D", "LG OLED C4", "Chromecast HD"),
+        ("tvOS 18.1", "Tizen 8.0", "webOS 24", "Android TV 12", "Roku OS 13.0", "Fire OS 7"),
+        ("AppleTV14,1", "Samsung QN90D", "LG OLED C4", "Chromecast HD", "Roku Ultra", "AFTKA"),
     ),
+}  # fmt: skip
+"""Per platform: the OS names and device models its players report, raw (the pipeline
+normalises them: "android 14" and "Android 14" are one OS). Android's long tail of models
+is longer than the marts' top 20 devices a day, so the demo shows the `other` fold."""
+_APP_VERSIONS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    "web": (("2026.10.3", "2026.11.1", "2026.11.2"), (1, 3, 6)),
+    "ios": (("5.2.1", "5.3.0", "5.4.0", "5.4.1 (5567)"), (1, 1, 2, 4)),
+    "android": (("5.2.0", "5.3.1", "5.4.0", "5.4.1", "5.5.0-beta"), (1, 2, 3, 4, 1)),
+    "tv": (("3.1.9", "3.2.0"), (2, 3)),
 }
-_APP_VERSIONS = ("5.2.1", "5.3.0", "5.4.0", "5.4.1")
-_APP_VERSION_CUM = cumulative([1, 2, 4, 6])
+"""Per platform: its app's versions as the app reports them, and how many viewers run each
+(newer ones more); each platform's app has its own version line."""
+_APP_VERSION_CUM = {
+    platform: cumulative(weights) for platform, (_, weights) in _APP_VERSIONS.items()
+}
 
 # Relative pull of each kind of arrival. Live pull multiplies the summed popularity x ramp
 # of the streams on air, so a top creator mid-stream draws a large share of all arrivals.
@@ -99,7 +119,9 @@ class Audience:
             os_names, devices = _OS_DEVICES[platform]
             envelope: dict[str, Any] = {
                 "platform": platform,
-                "app_version": rng.choices(_APP_VERSIONS, cum_weights=_APP_VERSION_CUM)[0],
+                "app_version": rng.choices(
+                    _APP_VERSIONS[platform][0], cum_weights=_APP_VERSION_CUM[platform]
+                )[0],
                 "os": rng.choice(os_names),
                 "device": rng.choice(devices),
             }

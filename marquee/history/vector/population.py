@@ -3,8 +3,8 @@
 Creators and titles come from the simulator's own `World` (planned per creator per day from
 the same seeds), so the catalogue `python -m marquee.history` writes names every title the
 vectorised events name, exactly as for the scalar simulator. The viewers follow the
-simulator's `Audience` distributions (platform and country shares, OS and device per
-platform, app versions, chatty viewers and tippers, a mild Zipf of activity, a
+simulator's `Audience` distributions (platform and country shares, OS, device and app
+version per platform, chatty viewers and tippers, a mild Zipf of activity, a
 `NetworkProfile` per platform and country), drawn with numpy in one go instead of one
 `Viewer` object at a time (building 300,000 of those cost seconds per shard).
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from marquee.simulator.audience import _APP_VERSION_CUM, _APP_VERSIONS, _OS_DEVICES
+from marquee.simulator.audience import _APP_VERSIONS, _OS_DEVICES
 from marquee.simulator.clock import DAY_MS
 from marquee.simulator.engagement import _TIP_US_CENTS, _round_price
 from marquee.simulator.model import BACKFILL_DAYS, World
@@ -75,16 +75,18 @@ def viewers(seed: int, n_viewers: int) -> Viewers:
     shares = np.array([c.share for c in COUNTRIES])
     platform = rng.choice(len(PLATFORMS), n_viewers, p=np.array(PLATFORM_SHARE) / 1.0)
     country = rng.choice(len(COUNTRIES), n_viewers, p=shares / shares.sum())
-    versions = np.diff(_APP_VERSION_CUM, prepend=0.0)
-    app_version = rng.choice(len(_APP_VERSIONS), n_viewers, p=versions / versions.sum())
+    version_pick = rng.random(n_viewers)
     os_pick = rng.random(n_viewers)
     device_pick = rng.random(n_viewers)
     sends_country = (platform != PLATFORMS.index("web")) | (rng.random(n_viewers) > 0.05)
     # Few distinct envelopes: build the text of each once, then index it per viewer.
+    app_version = np.empty(n_viewers, dtype=np.int64)
     os_index = np.empty(n_viewers, dtype=np.int64)
     device_index = np.empty(n_viewers, dtype=np.int64)
     for code, name in enumerate(PLATFORMS):
         mine = platform == code
+        weights = np.cumsum(_APP_VERSIONS[name][1], dtype=float)
+        app_version[mine] = np.searchsorted(weights / weights[-1], version_pick[mine], "right")
         os_names, devices = _OS_DEVICES[name]
         os_index[mine] = (os_pick[mine] * len(os_names)).astype(np.int64)
         device_index[mine] = (device_pick[mine] * len(devices)).astype(np.int64)
@@ -97,7 +99,7 @@ def viewers(seed: int, n_viewers: int) -> Viewers:
         name = PLATFORMS[p_code]
         os_names, devices = _OS_DEVICES[name]
         text = (
-            f',"platform":"{name}","app_version":"{_APP_VERSIONS[version]}"'
+            f',"platform":"{name}","app_version":{_json_str(_APP_VERSIONS[name][0][version])}'
             f',"os":{_json_str(os_names[os_at])},"device":{_json_str(devices[device_at])}'
         )
         if sends:
