@@ -3,8 +3,10 @@
 Players send `app_version`, `os` and `device` as free text (EVENTS.md: optional, up to 256
 characters): "iOS 17.6.1", "iPhone OS 17_5", "android 14", "5.4.1 (5567)". Kept raw, every
 patch release, build number and spelling would be a value of its own in every QoE mart.
-The pipeline normalises them before the view picks them, so the lake holds few values per
-dimension by construction and every run gives a partial the value every other run would:
+The view merge (`pipelines.views`) compares them normalised when a view's first events tie
+and keeps them normalised, so the lake holds few values per dimension by construction and
+every run gives a partial the value every other run would. Normalising twice changes
+nothing, so partials already normalised merge alike:
 
 - absent, blank or a placeholder ("unknown", "null", "n/a", ...) -> `unknown`;
 - `os`: a known family, matched case-folded, and its major version ("iOS 17", "Android 14",

@@ -346,6 +346,8 @@ SNOWFLAKE_OUTPUTS = (
     "views",
     "content_minute_qoe",
     "content_daily_qoe",
+    "dimension_daily_qoe",
+    "dimension_minute_qoe",
     "vod_clip_performance",
     "vod_clip_retention",
     "ad_placement_daily_performance",

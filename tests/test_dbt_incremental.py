@@ -66,6 +66,8 @@ INCREMENTAL_MARTS = (
     "int_story_viewers",
     "int_creator_engagement_daily",
     "stories",
+    "dimension_daily_qoe",
+    "dimension_minute_qoe",
 )
 # Staging over the lake merges only the runs it has not merged yet into the rows of the keys
 # they touch (dbt/macros/incremental_staging.sql); the second run adds to keys of the first.
@@ -161,6 +163,11 @@ def land(
         )
 
 
+IPHONE = {"app_version": "5.4", "os": "iOS 17", "device": "iphone15,2"}
+PIXEL = {"app_version": "5.3", "os": "Android 14", "device": "pixel 8"}
+"""QoE dimensions of views, as the pipeline normalises them (others stay `unknown`)."""
+
+
 def first_run(layout: DataLayout) -> None:
     start = MINUTE * MS
     land(
@@ -226,6 +233,7 @@ def first_run(layout: DataLayout) -> None:
                     end_reason="completed",
                     max_playhead_ms=30_000,
                     event_count=5,
+                    **IPHONE,
                 ),
                 view_partial(
                     "s2",
@@ -239,6 +247,7 @@ def first_run(layout: DataLayout) -> None:
                     stalled_ms=500,
                     stall_count=1,
                     event_count=4,
+                    **IPHONE,
                 ),
                 view_partial("s3", start + 2_000, start + 2_000, play_requested_ms=start + 2_000),
                 # Open at the first build (35 s quiet); no run touches it again, so only
@@ -259,7 +268,8 @@ def first_run(layout: DataLayout) -> None:
                     content_id="c3",
                 ),
                 # Starts in 10:01 too, until a late event of the second run moves its
-                # start to 10:00: 10:01 loses a view.
+                # start to 10:00: 10:01 loses a view, and s6 takes that event's app
+                # version, OS and device (the only view of 5.5, iOS 18 and pixel 9 goes).
                 view_partial(
                     "s6",
                     start + 62_000,
@@ -268,6 +278,9 @@ def first_run(layout: DataLayout) -> None:
                     ended=True,
                     ended_at_ms=start + 63_000,
                     end_reason="user_exit",
+                    app_version="5.5",
+                    os="iOS 18",
+                    device="pixel 9",
                 ),
             ],
         },
@@ -339,7 +352,9 @@ def second_run(layout: DataLayout) -> None:
                     played_ms=10_000,
                     event_count=2,
                 ),
-                view_partial("s6", start + 5_000, start + 5_000, play_requested_ms=start + 5_000),
+                view_partial(
+                    "s6", start + 5_000, start + 5_000, play_requested_ms=start + 5_000, **PIXEL
+                ),
                 view_partial(
                     "s4",
                     NEXT_DAY_MINUTE * MS,
@@ -353,6 +368,7 @@ def second_run(layout: DataLayout) -> None:
                     played_ms=5_000,
                     max_playhead_ms=5_000,
                     event_count=3,
+                    **PIXEL,
                 ),
             ],
             # Late rows for keys the first run built (they add to them, or only refresh
@@ -917,3 +933,63 @@ def test_each_quarantine_segment_is_read_once(
         layout, "select reason, rejected_events from rejected_events_hourly order by reason"
     )
     assert counts == [("too_old", 1), ("unknown_type", 2)]
+
+
+QOE_DIMENSION_MODELS = ("dimension_daily_qoe", "dimension_minute_qoe")
+
+
+def test_qoe_dimensions_fold_to_each_days_top_values_as_a_full_refresh_does(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """With the top 2 values a day, devices c and d (one view each) report as other. A late
+    earlier event gives d's view device c: c now ties a for the day's top, b becomes other
+    and d has no view left. The incremental build rebuilds the day's rows, per day and per
+    minute, as a full refresh writes them, and keeps no row of d. A day later by "now",
+    the first day's minutes have left the minute mart's two-day window; its days stay."""
+    layout = new_layout(tmp_path_factory.mktemp("qoe_top_values") / "data")
+    start = MINUTE * MS
+    first_day = datetime.datetime.fromtimestamp(MINUTE * 60, datetime.UTC).date()
+    devices = {"q1": "a", "q2": "a", "q3": "b", "q4": "c", "q5": "d"}
+    land(
+        layout,
+        1,
+        {
+            VIEW_SUMMARIES: [
+                view_partial(session, start + index * MS, start + index * MS, device=device)
+                for index, (session, device) in enumerate(devices.items())
+            ]
+        },
+    )
+    top_two = {"marquee_qoe_top_values": 2}
+    dbt_build(layout, FIRST_NOW_MS, marts=QOE_DIMENSION_MODELS, **top_two)
+    device_days = (
+        "select dimension_value, views from dimension_daily_qoe"
+        " where dimension = 'device' order by 1"
+    )
+    assert query_rows(layout, device_days) == [("a", 2), ("b", 1), ("other", 2)]
+
+    late = view_partial("q5", start - MS, start - MS, device="c")
+    next_day = view_partial("q6", NEXT_DAY_MINUTE * MS, NEXT_DAY_MINUTE * MS, device="e")
+    land(layout, 2, {VIEW_SUMMARIES: [late, next_day]})
+    dbt_build(layout, SECOND_NOW_MS, marts=QOE_DIMENSION_MODELS, **top_two)
+
+    incremental = snapshot(layout, QOE_DIMENSION_MODELS)
+    dbt_build(layout, SECOND_NOW_MS, "--full-refresh", marts=QOE_DIMENSION_MODELS, **top_two)
+    assert incremental == snapshot(layout, QOE_DIMENSION_MODELS)
+    assert query_rows(layout, device_days) == [("a", 2), ("c", 2), ("e", 1), ("other", 1)]
+    minutes = query_rows(
+        layout,
+        "select epoch_minute - $minute, dimension_value, views from dimension_minute_qoe"
+        " where dimension = 'device' and view_date = $day order by 1",
+        {"minute": MINUTE, "day": first_day},
+    )
+    assert minutes == [(-1, "c", 1), (0, "a", 1), (1, "a", 1), (2, "other", 1), (3, "c", 1)]
+
+    a_day_later_ms = SECOND_NOW_MS + 86_400_000
+    dbt_build(layout, a_day_later_ms, marts=QOE_DIMENSION_MODELS, **top_two)
+    incremental = snapshot(layout, QOE_DIMENSION_MODELS)
+    dbt_build(layout, a_day_later_ms, "--full-refresh", marts=QOE_DIMENSION_MODELS, **top_two)
+    assert incremental == snapshot(layout, QOE_DIMENSION_MODELS)
+    minute_days = "select distinct view_date from dimension_minute_qoe"
+    assert query_rows(layout, minute_days) == [(first_day + datetime.timedelta(days=1),)]
+    assert query_rows(layout, device_days) == [("a", 2), ("c", 2), ("e", 1), ("other", 1)]

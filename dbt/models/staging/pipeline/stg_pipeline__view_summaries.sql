@@ -7,13 +7,19 @@
     partials with the built rows of the views they touch. Every pick is of the least or
     greatest partial in a total order, and a built row carries exactly the picked partial's
     columns, so picking among it and the new partials picks what all partials would.
+
+    The QoE dimensions app_version, os and device (normalised by the pipeline) are NULL in
+    run files landed before they existed: such a partial counts as 'unknown', as the
+    pipeline writes a partial whose events gave none.
 #}
 {% set key_columns = ['app_id', 'session_id'] %}
+{% set dimension_columns = ['app_version', 'os', 'device'] %}
 {% set partial_columns = key_columns + [
     'first_event_ms', 'last_event_ms', 'play_requested_ms', 'content_id', 'creator_id',
-    'content_type', 'platform', 'country', 'viewer_key', 'started', 'started_at_ms',
-    'startup_ms', 'played_ms', 'stalled_ms', 'stall_count', 'seek_ms', 'failed', 'ended',
-    'ended_at_ms', 'end_reason', 'max_playhead_ms', 'bitrate_weighted', 'event_count',
+    'content_type', 'platform', 'country', 'viewer_key', 'app_version', 'os', 'device',
+    'started', 'started_at_ms', 'startup_ms', 'played_ms', 'stalled_ms', 'stall_count',
+    'seek_ms', 'failed', 'ended', 'ended_at_ms', 'end_reason', 'max_playhead_ms',
+    'bitrate_weighted', 'event_count',
 ] %}
 
 {{ incremental_staging_config('view_summaries', key_columns) }}
@@ -36,12 +42,15 @@ ranked_partials as (
 
     select
         *,
-        -- Descriptive columns: of the least (first_event_ms, content_id, ..., viewer_key).
+        -- Descriptive columns: of the least (first_event_ms, content_id, ..., device).
         row_number() over (
             partition by app_id, session_id
             order by
                 first_event_ms, content_id, creator_id, content_type, platform, country,
-                viewer_key
+                viewer_key,
+                {%- for column in dimension_columns %}
+                coalesce({{ column }}, 'unknown'){% if not loop.last %},{% endif %}
+                {%- endfor %}
         ) as n_earliest,
         -- startup_ms with started_at_ms: of the first playback_started.
         row_number() over (
@@ -74,6 +83,9 @@ merged as (
         max(case when n_earliest = 1 then platform end) as platform,
         max(case when n_earliest = 1 then country end) as country,
         max(case when n_earliest = 1 then viewer_key end) as viewer_key,
+        {%- for column in dimension_columns %}
+        max(case when n_earliest = 1 then coalesce({{ column }}, 'unknown') end) as {{ column }},
+        {%- endfor %}
         {{ dbt.bool_or('started') }} as started,
         max(case when n_first_start = 1 then started_at_ms end) as started_at_ms,
         max(case when n_first_start = 1 then startup_ms end) as startup_ms,
@@ -107,6 +119,9 @@ single_partials as (
         platform,
         country,
         viewer_key,
+        {%- for column in dimension_columns %}
+        coalesce({{ column }}, 'unknown') as {{ column }},
+        {%- endfor %}
         started,
         started_at_ms,
         startup_ms,
