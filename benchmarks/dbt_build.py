@@ -20,8 +20,8 @@ Each run then times, in the same process and on the same files:
   own) and then the cycle the refresh loop runs after a clean one (`marquee.refresh`):
   every model (incremental ones over what changed since their last build:
   dbt/macros/incremental.sql), then every data test, those of incremental models over the
-  rows the build wrote (dbt/macros/test_window.sql). That is the incremental figure. Each run appends the next hour, so the cache grows by an hour
-  per run.
+  rows the build wrote (dbt/macros/test_window.sql). That is the incremental figure. Each
+  run appends the next hour, so the cache grows by an hour per run.
 
 Each build also reports its CPU seconds (dbt and DuckDB) and how many nodes it ran.
 

@@ -13,9 +13,9 @@ issue's figure is per core), so wall time is CPU time there.
 Two workloads:
 - `uniform`: the synthetic player events of `benchmarks.workload` (short records, five
   events per session, every event on a random platform and country, with that platform's
-  app_version, os and device: almost no two events share a minute row). Measured at each size so the fixed cost of a run shows (it weighs
-  far more at 200,000 events than at 1,000,000); `fixed_run_s` is one run over a single
-  100-event segment.
+  app_version, os and device: almost no two events share a minute row). Measured at each
+  size so the fixed cost of a run shows (it weighs far more at 200,000 events than at
+  1,000,000); `fixed_run_s` is one run over a single 100-event segment.
 - `simulator`: one day of the history generator's traffic for 600 creators (about 1.06
   million events of every kind, longer records with device fields, retried copies):
   what the demo's traffic looks like to the pipeline.

@@ -116,9 +116,7 @@ def test_poison_events_are_kept_out_and_the_refresh_publishes_the_good_ones(
         quarantined = serving.sql(
             "select reason, sum(rejected_events)::int from rejected_events_hourly group by 1"
         ).fetchall()
-        dead = serving.sql(
-            "select reason, dead_letters from pipeline_dead_letters"
-        ).fetchall()
+        dead = serving.sql("select reason, dead_letters from pipeline_dead_letters").fetchall()
     assert view == [(500, 10_000)]
     assert tips == [(1, 500)]
     assert stories == [("dual", 1)]
