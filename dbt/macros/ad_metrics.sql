@@ -45,3 +45,62 @@
         {{ pct('ad_skips', 'ad_impressions') }} as skip_rate_pct,
         {{ pct('ad_clicks', 'ad_impressions') }} as ctr_pct
 {%- endmacro %}
+
+{#
+    A model that rolls ad_placement_daily_performance up to `keys` (`day` among them): the
+    counts summed, `attributes` carried (one value per key, e.g. a content's creator), the
+    rates over the sums. Incremental, as every ad rollup: whole days are rebuilt
+    (delete+insert on the day) from the earliest day ad_placement_daily_performance
+    rewrote since the table was built; the post-hook deletes the rows of those days that
+    lost their last play.
+#}
+{% macro ad_rollup(keys, attributes=[]) -%}
+
+{{ incremental_mart_config(['day'], strategy='delete+insert') }}
+{{ config(post_hook="{{ delete_days_left_behind('day') }}") }}
+
+with
+
+{{ changed_since_cte([{
+    'relation': ref('ad_placement_daily_performance'),
+    'time_ms': timestamp_to_epoch_ms('day'),
+}]) }}
+
+placements as (
+
+    select * from {{ ref('ad_placement_daily_performance') }}
+
+    where {{ changed_days_filter('day') }}
+
+),
+
+summed as (
+
+    select
+        {% for key in keys -%}
+        {{ key }},
+        {% endfor -%}
+        {% for attribute in attributes -%}
+        max({{ attribute }}) as {{ attribute }},
+        {% endfor -%}
+        {{ ad_counts_summed() }}
+
+    from placements
+
+    group by {{ keys | join(', ') }}
+
+),
+
+final as (
+
+    select
+        *,
+        {{ ad_rates() }}
+
+    from summed
+
+)
+
+{{ select_build_stamped('final') }}
+
+{%- endmacro %}

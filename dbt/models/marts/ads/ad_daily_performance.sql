@@ -1,56 +1,12 @@
 {#
     Per UTC day, ad and ad format: the ad metrics of each ad over every content and
-    break position it played in (a sum of ad_placement_daily_performance).
-
-    Incremental, as every ad rollup: whole days are rebuilt (delete+insert on the day)
-    from the earliest day ad_placement_daily_performance rewrote since this table was
-    built; the post-hook deletes the rows of those days that lost their last play.
+    break position it played in (a sum of ad_placement_daily_performance;
+    macros/ad_metrics.sql).
 #}
 
-{{ incremental_mart_config(['day'], strategy='delete+insert') }}
-{{ config(post_hook="{{ delete_days_left_behind('day') }}") }}
+{{ ad_rollup(['day', 'ad_id', 'ad_format']) }}
+
 {# Earlier releases built this table per day and content: appending the new columns would
    keep those rows under another grain, so a table of that shape fails the build instead
    (rebuild it with --full-refresh once, dbt/README.md). #}
 {{ config(on_schema_change='fail') }}
-
-with
-
-{{ changed_since_cte([{
-    'relation': ref('ad_placement_daily_performance'),
-    'time_ms': timestamp_to_epoch_ms('day'),
-}]) }}
-
-placements as (
-
-    select * from {{ ref('ad_placement_daily_performance') }}
-
-    where {{ changed_days_filter('day') }}
-
-),
-
-summed as (
-
-    select
-        day,
-        ad_id,
-        ad_format,
-        {{ ad_counts_summed() }}
-
-    from placements
-
-    group by 1, 2, 3
-
-),
-
-final as (
-
-    select
-        *,
-        {{ ad_rates() }}
-
-    from summed
-
-)
-
-{{ select_build_stamped('final') }}
