@@ -32,12 +32,12 @@ from ingestion_api.cmcd import (
     Token,
     parse_dictionary,
 )
-from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
 from marquee.events import EventRejected, RejectReason, decode_event
 from marquee.layout import DataLayout
 from pipelines.local_runner import LocalRunner
 from tests.conftest import APP_ID, WRITE_KEY, ApiProcess, start_api
 from tests.golden import load_scenario
+from tests.support.stores import log_records, quarantined
 
 ADMIN_TOKEN = "adm_test_only_cmcd"
 ENV = {"MARQUEE_ADMIN_TOKEN": ADMIN_TOKEN, "MARQUEE_WRITE_KEYS": f"{APP_ID}:{WRITE_KEY}"}
@@ -55,19 +55,6 @@ HOUR_MS = 3_600_000
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def log_records(data_dir: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted((data_dir / "log").iterdir()):
-        if path.suffix in (OPEN_SUFFIX, SEALED_SUFFIX):
-            records += [json.loads(line) for line in path.read_bytes().splitlines() if line]
-    return records
-
-
-def quarantined(data_dir: Path) -> list[dict[str, Any]]:
-    lines = "".join(path.read_text() for path in sorted((data_dir / "quarantine").iterdir()))
-    return [json.loads(line) for line in lines.splitlines()]
 
 
 def put_content(url: str, records: list[dict[str, Any]]) -> None:

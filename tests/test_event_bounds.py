@@ -8,7 +8,6 @@ the maxima, and no CMCD report derives an event over a bound.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
 from tests.conftest import APP_ID, WRITE_KEY, ApiProcess, start_api
+from tests.support.stores import log_records, quarantined
 
 ADMIN_TOKEN = "adm_test_only_bounds"
 HOUR_MS = 3_600_000
@@ -69,19 +68,6 @@ def event(type_: str, **fields: Any) -> dict[str, Any]:
     if type_ == "tip":
         base |= {"amount_minor": 15_800_000, "currency": "IDR"}
     return base | fields
-
-
-def log_records(data_dir: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted((data_dir / "log").iterdir()):
-        if path.suffix in (OPEN_SUFFIX, SEALED_SUFFIX):
-            records += [json.loads(line) for line in path.read_bytes().splitlines() if line]
-    return records
-
-
-def quarantined(data_dir: Path) -> list[dict[str, Any]]:
-    text = "".join(path.read_text() for path in sorted((data_dir / "quarantine").iterdir()))
-    return [json.loads(line) for line in text.splitlines()]
 
 
 def quarantined_event(data_dir: Path, event_id: str) -> dict[str, Any]:

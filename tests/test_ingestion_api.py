@@ -14,9 +14,10 @@ import pytest
 
 from ingestion_api.body import parse_batch, split_events
 from ingestion_api.enrich import Enricher, Pseudonymiser
-from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
+from marquee.eventlog.segments import SEALED_SUFFIX
 from marquee.events import EventRejected, decode_event, decode_events
 from tests.conftest import WRITE_KEY, ApiProcess
+from tests.support.stores import log_records
 
 
 def an_hour_ago_rfc3339() -> str:
@@ -44,15 +45,6 @@ def now_ms() -> int:
     import time
 
     return int(time.time() * 1000)
-
-
-def log_records(data_dir: Path) -> list[dict[str, object]]:
-    """Every record in the event log, open or sealed segments alike."""
-    records = []
-    for path in sorted((data_dir / "log").iterdir()):
-        if path.suffix in (OPEN_SUFFIX, SEALED_SUFFIX):
-            records += [json.loads(line) for line in path.read_bytes().splitlines() if line]
-    return records
 
 
 def quarantine_text(data_dir: Path) -> str:

@@ -11,12 +11,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
 from tests.conftest import APP_ID, WRITE_KEY, ApiProcess, start_api
+from tests.support.stores import log_records
 
 PAUSE_S = 2.5
 """How long the body's last chunk waits; `received_at` must lie well before it."""
@@ -33,14 +32,6 @@ def slowly(body: bytes) -> Iterator[bytes]:
     yield body[:middle]
     time.sleep(PAUSE_S)
     yield body[middle:]
-
-
-def log_records(data_dir: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted((data_dir / "log").iterdir()):
-        if path.suffix in (OPEN_SUFFIX, SEALED_SUFFIX):
-            records += [json.loads(line) for line in path.read_bytes().splitlines() if line]
-    return records
 
 
 def test_event_time_is_corrected_against_the_start_of_a_slow_request(api: ApiProcess) -> None:

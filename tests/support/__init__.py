@@ -1,0 +1,1 @@
+"""Builders and readers the tests share."""
