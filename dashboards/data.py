@@ -143,42 +143,36 @@ def serving_status() -> ServingStatus:
     return _load_status(str(path), version)
 
 
-_CREATOR_TOTALS_SQL = """
-select
-    creator_id,
-    sum(views)::bigint as views,
-    sum(watch_time_hours) as watch_hours,
-    sum(started_views)::bigint as started_views,
-    sum(failed_views)::bigint as failed_views
-from main.creator_daily_performance
-where day between ? and ?
-group by creator_id
-having sum(views) > 0
-order by views desc, creator_id
-"""
-
-CREATOR_TOTALS_COLUMNS = ("creator_id", "views", "watch_hours", "started_views", "failed_views")
-
-
 def _query_frame(path: Path, sql: str, params: Sequence[Any]) -> pd.DataFrame:
     return _with_connection(path, lambda con: con.execute(sql, list(params)).df())
 
 
-@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
-def _load_creator_totals(path: str, version: FileVersion, start: date, end: date) -> pd.DataFrame:
-    return _query_frame(Path(path), _CREATOR_TOTALS_SQL, [start, end])
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=512, show_spinner=False)
+def _load_query(path: str, version: FileVersion, sql: str, params: tuple[Any, ...]) -> pd.DataFrame:
+    return _query_frame(Path(path), sql, params)
 
 
-def creator_totals(start: date, end: date) -> pd.DataFrame:
-    """One row per creator with views in [start, end]: views, watch hours, started and
-    failed views.
+def query(sql: str, params: Sequence[Any] = (), columns: Sequence[str] = ()) -> pd.DataFrame:
+    """Rows of a constant SQL text with `?` parameters, from the published warehouse.
 
-    Views are playback sessions, by the UTC day of their start, as every mart counts them
-    (`creator_daily_performance`, over the `views` mart); both ends included; rows are
-    ordered by views, most first. Watch hours are CTA-2066 watched time of those views.
+    Cached for CACHE_TTL_S, keyed by the published file's identity, so a new publish is read
+    at the next rerun. When no warehouse is published yet the frame is empty, with `columns`.
+    Pages keep their SQL in `dashboards/queries/`; no SQL is ever built from input.
     """
     path = serving_db_path()
     version = _file_version(path)
     if version is None:
-        return pd.DataFrame(columns=list(CREATOR_TOTALS_COLUMNS))
-    return _load_creator_totals(str(path), version, start, end)
+        return pd.DataFrame(columns=list(columns))
+    return _load_query(str(path), version, sql, tuple(params))
+
+
+def table_exists(name: str) -> bool:
+    """Whether the published warehouse has the table main.<name> (a page then explains
+    which mart is missing rather than failing)."""
+    frame = query(
+        "select count(*) as n from information_schema.tables "
+        "where table_schema = 'main' and table_name = ?",
+        [name],
+        columns=["n"],
+    )
+    return bool(len(frame)) and int(frame["n"].iloc[0]) > 0

@@ -1,7 +1,9 @@
-"""Entry point of the Marquee dashboards.
+"""Entry point of the Marquee dashboards: navigation, the shared filters, then the page.
 
-The dashboards only read `serving.duckdb`, the copy of the dbt warehouse published after each
-good build (`marquee.layout.DataLayout.serving_db`); they never touch the pipeline or dbt files.
+The pages read `serving.duckdb`, the copy of the dbt warehouse published after each build
+(`marquee.layout.DataLayout.serving_db`), through `dashboards.data`; the Live now page also
+reads the minute-level tables the pipeline commits to the lake, through `dashboards.lake`.
+The filters in the sidebar are kept in the URL query string (`dashboards.filters`).
 
 Run from the repository root:
 
@@ -23,13 +25,24 @@ if str(REPO_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
+from dashboards import data, filters  # noqa: E402
+from dashboards.navigation import PAGES  # noqa: E402
 
 st.set_page_config(page_title="Marquee", layout="wide")
 
 page = st.navigation(
-    [
-        st.Page(PAGES_DIR / "creators.py", title="Creators", url_path="creators", default=True),
-    ]
+    {
+        section: [
+            st.Page(spec.path, title=spec.title, url_path=spec.url_path, default=spec.default)
+            for spec in specs
+        ]
+        for section, specs in PAGES.items()
+    }
 )
+try:
+    status = data.serving_status()
+except data.ServingUnavailableError:
+    status = None
+if status is not None and status.state == "ready":
+    filters.render_sidebar(status)
 page.run()

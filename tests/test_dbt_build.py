@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from dashboards import data as dashboard_data
+from dashboards.queries import creators as creator_queries
 from marquee.dbt_cli import (
     DBT_PROJECT_DIR,
     DbtBuildResult,
@@ -498,7 +498,7 @@ def test_every_views_column_counts_playback_sessions(built: DataLayout) -> None:
     ]
     with duckdb.connect(str(built.dbt_db), read_only=True) as connection:
         dashboard = connection.execute(
-            dashboard_data._CREATOR_TOTALS_SQL, [DAY, NEXT_DAY]
+            creator_queries.CREATOR_TOTALS_SQL, [DAY, NEXT_DAY]
         ).fetchall()
     assert [(creator, views) for creator, views, *_ in dashboard] == [
         ("creator-of-c1", 3),

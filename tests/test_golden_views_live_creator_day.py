@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from dashboards import data as dashboard_data
+from dashboards.queries import creators as creator_queries
 from tests.golden import build_golden_warehouse
 
 CREATOR = "cr_views"
@@ -193,7 +193,7 @@ def test_views_count_sessions_by_start_day_and_play_requests_are_named_so(
     ]
     with duckdb.connect(str(db), read_only=True) as connection:
         dashboard = connection.execute(
-            dashboard_data._CREATOR_TOTALS_SQL, [before, after]
+            creator_queries.CREATOR_TOTALS_SQL, [before, after]
         ).fetchall()
     assert [(creator, views) for creator, views, *_ in dashboard] == [(CREATOR, 4)]
 

@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import components, data
+from dashboards.queries import creators as creator_queries
 
 TOP_N = 20
 DEFAULT_RANGE_DAYS = 7
@@ -76,7 +77,7 @@ start, end = _picked_range(picked, default_range)
 st.caption(components.freshness_caption(status.newest_minute_utc))
 
 try:
-    totals = data.creator_totals(start, end)
+    totals = creator_queries.creator_totals(start, end)
 except data.ServingUnavailableError as error:
     st.warning(f"{components.UNAVAILABLE_MESSAGE} ({error})")
     st.stop()

@@ -1,0 +1,11 @@
+"""Ads page (being built)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import components
+
+st.title("Ads")
+components.require_data()
+st.info("This page is being built.")

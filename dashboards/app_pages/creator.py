@@ -1,0 +1,11 @@
+"""Creator page (being built)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import components
+
+st.title("Creator")
+components.require_data()
+st.info("This page is being built.")

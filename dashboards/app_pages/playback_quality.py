@@ -1,0 +1,11 @@
+"""Playback quality page (being built)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import components
+
+st.title("Playback quality")
+components.require_data()
+st.info("This page is being built.")
