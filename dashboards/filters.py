@@ -13,6 +13,7 @@ paused demo still shows its last week rather than an empty one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -100,7 +101,7 @@ def _values(kind: str) -> list[str]:
     return [str(value) for value in frame["value"] if value is not None]
 
 
-def _all_or(label: str, names: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def _all_or(label: str, names: Mapping[str, str] | None = None) -> Callable[[str | None], str]:
     def format_value(value: str | None) -> str:
         if value is None:
             return label

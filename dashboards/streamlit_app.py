@@ -40,9 +40,9 @@ page = st.navigation(
     }
 )
 try:
-    status = data.serving_status()
+    status: data.ServingStatus | None = data.serving_status()
 except data.ServingUnavailableError:
-    status = None
+    status = None  # the page shows the error through components.require_data()
 if status is not None and status.state == "ready":
     filters.render_sidebar(status)
 page.run()
