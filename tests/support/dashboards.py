@@ -53,6 +53,9 @@ def open_page(url_path: str, query_params: Mapping[str, str | list[str]] | None 
     at = AppTest.from_file(str(APP_SCRIPT), default_timeout=RUN_TIMEOUT_S)
     for name, value in (query_params or {}).items():
         at.query_params[name] = value
+    # AppTest resolves a page registered by st.navigation only after a first run
+    # (AppTest.switch_page's docstring); before it, the default page would run instead.
+    at.run()
     at.switch_page(page_path(url_path))
     at.run()
     assert not at.exception, [e.message for e in at.exception]
