@@ -110,22 +110,42 @@ def _all_or(label: str, names: Mapping[str, str] | None = None) -> Callable[[str
     return format_value
 
 
+def _accept_raw_value(
+    key: str, options: list[str | None], format_value: Callable[[str | None], str]
+) -> bool:
+    """Let a URL name an option by its value (`type=story`, `creator=cr_1`, `range=28d`).
+
+    `bind="query-params"` writes and reads a selectbox's formatted label (`type=Story`,
+    `creator=Creator+g`); on a page's first load a raw value in the URL selects its option
+    instead of being dropped as unknown. The URL then shows the label again. True when the
+    value was taken (the widget must then have no default of its own).
+    """
+    raw = st.query_params.get(key)
+    if raw is None or key in st.session_state:
+        return False
+    if raw in options and raw not in {format_value(option) for option in options}:
+        st.session_state[key] = raw
+        return True
+    return False
+
+
 def render_sidebar(status: data.ServingStatus) -> Filters:
     """Draw the shared filters in the sidebar, remember them for the page, return them."""
     assert status.first_day is not None and status.last_day is not None
     names = creator_names()
     with st.sidebar:
         st.header("Filters")
+        raw_range = _accept_raw_value("range", [*PRESETS], lambda key: PRESETS[str(key)][0])
         preset = st.selectbox(
             "Period",
             list(PRESETS),
-            index=list(PRESETS).index(DEFAULT_PRESET),
+            index=None if raw_range else list(PRESETS).index(DEFAULT_PRESET),
             format_func=lambda key: PRESETS[key][0],
             key="range",
             bind="query-params",
             help="UTC days, ending at the newest day with data.",
         )
-        start, end = preset_range(preset, status.last_day, status.first_day)
+        start, end = preset_range(preset or DEFAULT_PRESET, status.last_day, status.first_day)
         if preset == "custom":
             picked = st.date_input(
                 "UTC days",
@@ -146,6 +166,7 @@ def render_sidebar(status: data.ServingStatus) -> Filters:
             help="Show each headline number's change against the period of the same "
             "length just before.",
         )
+        _accept_raw_value("creator", [None, *names], _all_or("All creators", names))
         creator_id = st.selectbox(
             "Creator",
             [None, *names],
@@ -153,6 +174,7 @@ def render_sidebar(status: data.ServingStatus) -> Filters:
             key="creator",
             bind="query-params",
         )
+        _accept_raw_value("type", [None, *CONTENT_TYPES], _all_or("All types", CONTENT_TYPE_LABELS))
         content_type = st.selectbox(
             "Content type",
             [None, *CONTENT_TYPES],
