@@ -498,7 +498,7 @@ def test_every_views_column_counts_playback_sessions(built: DataLayout) -> None:
     ]
     with duckdb.connect(str(built.dbt_db), read_only=True) as connection:
         dashboard = connection.execute(
-            creator_queries.CREATOR_TOTALS_SQL, [DAY, NEXT_DAY]
+            creator_queries.LEADERBOARD_SQL, [DAY, NEXT_DAY, None, None]
         ).fetchall()
     assert [(creator, views) for creator, views, *_ in dashboard] == [
         ("creator-of-c1", 3),

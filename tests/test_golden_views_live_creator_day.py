@@ -193,7 +193,7 @@ def test_views_count_sessions_by_start_day_and_play_requests_are_named_so(
     ]
     with duckdb.connect(str(db), read_only=True) as connection:
         dashboard = connection.execute(
-            creator_queries.CREATOR_TOTALS_SQL, [before, after]
+            creator_queries.LEADERBOARD_SQL, [before, after, None, None]
         ).fetchall()
     assert [(creator, views) for creator, views, *_ in dashboard] == [(CREATOR, 4)]
 
