@@ -7,7 +7,7 @@ BOOTSTRAP := .uv-bootstrap
 UV := $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup browser demo test bench lint lint-sql format docs clean history
+.PHONY: help setup browser demo test bench lint lint-sql format docs clean history screenshots
 
 help:
 	@echo "make demo   - install everything and run the whole platform locally"
@@ -16,6 +16,7 @@ help:
 	@echo "make history DAYS=7 CREATORS=100 - simulated history into the local log, then the pipeline"
 	@echo "make lint   - ruff and mypy (make lint-sql: sqlfluff over the dbt models)"
 	@echo "make docs   - generate and serve the dbt docs"
+	@echo "make screenshots - one PNG per dashboard page into ./screenshots (MARQUEE_SCREENSHOTS_DIR)"
 	@echo "make clean  - remove local data (MARQUEE_DATA_DIR, default ./data)"
 
 $(BOOTSTRAP)/bin/uv:
@@ -45,6 +46,12 @@ test: setup browser
 BENCH_ARGS ?= --dbt-build
 bench: setup
 	$(UV) run python -m benchmarks $(BENCH_ARGS)
+
+# One full-page PNG per dashboard page (1440 px wide, headless chromium) into ./screenshots or
+# MARQUEE_SCREENSHOTS_DIR, over MARQUEE_DATA_DIR when its warehouse is published, else over the
+# golden scenario built into a temporary directory.
+screenshots: setup browser
+	$(UV) run python -m dashboards.screenshots
 
 # Simulated history into the local log, then the pipeline: make history DAYS=30 CREATORS=1000
 DAYS ?= 7
