@@ -201,7 +201,12 @@ def per_minute_chart(minutes: pd.DataFrame, column: str, title: str) -> alt.Char
         alt.Chart(minutes, title=title)
         .mark_line(point=True)
         .encode(
-            x=alt.X("minute_at:T", title="Minute (UTC)"),
+            x=alt.X(
+                "minute_ms:T",
+                title="Minute (UTC)",
+                scale=alt.Scale(type="utc"),
+                axis=alt.Axis(format="%H:%M"),
+            ),
             y=alt.Y(f"{column}:Q", title=title),
             color=alt.Color("stream:N", title="Stream"),
             tooltip=[
@@ -228,7 +233,7 @@ def show_stream(minutes: pd.DataFrame, content_id: str, creator_id: str, first: 
         st.caption(
             "Tips to the creator over these minutes: "
             + ", ".join(
-                f"{int(r.tips)} in {r.currency} ({r.tips_amount_minor / 100:,.2f})"
+                f"{int(r.tips)} in {r.currency} ({int(r.tips_amount_minor):,} minor units)"
                 for r in tips.itertuples(index=False)
             )
             + ". "
@@ -272,10 +277,11 @@ def live_panel(creator_id: str | None) -> None:
     minutes = minutes.copy()
     minutes["stream"] = [titles.get(c, c) for c in minutes["content_id"]]
     minutes["creator"] = [creators.get(c, c) for c in minutes["creator_id"]]
-    minutes["minute_at"] = [minute_time(int(m)) for m in minutes["epoch_minute"]]
+    # Epoch milliseconds on a UTC time scale: the chart shows UTC minutes, as the tables do.
+    minutes["minute_ms"] = minutes["epoch_minute"].astype("int64") * 60_000
     minutes["minute"] = [
-        f"{at:%H:%M}" + (" (in progress)" if running else "")
-        for at, running in zip(minutes["minute_at"], minutes["in_progress"], strict=True)
+        f"{minute_time(int(m)):%H:%M}" + (" (in progress)" if running else "")
+        for m, running in zip(minutes["epoch_minute"], minutes["in_progress"], strict=True)
     ]
     streams = stream_table(minutes, live.complete_minute)
 
