@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import dbt_build, ingest, lag, pipeline, show
+from benchmarks import dbt_build, ingest, lag, live_freshness, pipeline, show
 
 
 def main() -> None:
@@ -23,6 +23,7 @@ def main() -> None:
         help="event counts the pipeline is measured at (fixed costs show at the small one)",
     )
     parser.add_argument("--lag-probes", type=int, default=20)
+    parser.add_argument("--live-probes", type=int, default=20)
     parser.add_argument(
         "--dbt-build", action="store_true", help="also time full and incremental dbt builds"
     )
@@ -39,6 +40,8 @@ def main() -> None:
          pipeline.run(args.pipeline_events))  # fmt: skip
     show("lag: probe event appended -> its minute queryable in serving.duckdb (demo load)",
          lag.run(args.lag_probes))  # fmt: skip
+    show("live freshness: probe's 202 -> its minute in the Live now page's data (demo load)",
+         live_freshness.run(args.live_probes))  # fmt: skip
     if args.dbt_build:
         show("dbt: full and incremental build over 30 days x 1,000 creators vs a lake scan",
              dbt_build.run(rate=args.dbt_rate))  # fmt: skip
