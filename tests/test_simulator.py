@@ -456,3 +456,24 @@ def test_cli_runs_until_ctrl_c_then_prints_a_summary(collector: Collector, tmp_p
     assert posted and {e["creator_id"] for e in posted if "creator_id" in e} <= {
         c["creator_id"] for c in creators
     }
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_lives_asked_for_are_on_air_in_the_first_minute_whatever_the_utc_hour(hour: int) -> None:
+    # Scheduled lives start mostly in the UTC afternoon and evening; a demo started at any
+    # hour asks for some already on air (`--lives-on-air`).
+    start = (T0 // (1440 * MINUTE_MS)) * 1440 * MINUTE_MS + hour * 60 * MINUTE_MS + 24 * MINUTE_MS
+    sim = Simulator(seed=3, creators=10, rate=50, warmup_s=120, on_air_at_ms=start, on_air_lives=3)
+    on_air = {
+        c.content_id for c in sim.world.lives_on_air(start)[0] if c.content_id.endswith("_onair")
+    }
+    assert len(on_air) == 3
+    events = sim.events_between(start, start + MINUTE_MS)
+    beating = {
+        e["content_id"]
+        for e in events
+        if e["type"] == "heartbeat" and e.get("content_type") == "live"
+    }
+    assert on_air <= beating
+    _, content = sim.catalogue(start, start)
+    assert on_air <= {record["content_id"] for record in content}

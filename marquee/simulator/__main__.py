@@ -1,7 +1,7 @@
 """`python -m marquee.simulator`: send simulated social-video traffic to the ingestion API.
 
     python -m marquee.simulator --url http://127.0.0.1:8000 --write-key KEY \\
-        --rate 200 --creators 50 [--duration-s N] [--seed 1] [--catalog-dir DIR]
+        --rate 200 --creators 50 [--duration-s N] [--seed 1] [--catalog-dir DIR] [--lives-on-air N]
 
 Runs until Ctrl-C (or for --duration-s), printing progress every ~5 s and a summary at the
 end. With --catalog-dir the catalogue is written there as creators.json and content.json
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from marquee.argtypes import positive_float, positive_int
+from marquee.simulator.clock import now_ms
 from marquee.simulator.engine import Simulator
 from marquee.simulator.faults import FaultRates
 from marquee.simulator.live import LiveRun
@@ -60,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate this much earlier traffic first, so views are already in progress "
         "(default: 600 s, less at high rates to keep start-up within a few seconds)",
     )
+    parser.add_argument(
+        "--lives-on-air",
+        type=int,
+        default=0,
+        help="start with this many extra live streams on air (the most popular creators'), "
+        "whatever the UTC hour; scheduled lives are mostly in the afternoon and evening",
+    )
     parser.add_argument("--gzip", action="store_true", help="send gzip-compressed bodies")
     parser.add_argument("--progress-s", type=positive_float, default=5.0)
     return parser
@@ -69,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.write_key:
         print("a write key is needed: --write-key or MARQUEE_SIM_WRITE_KEY", file=sys.stderr)
+        return 2
+    if args.lives_on_air < 0:
+        print("--lives-on-air cannot be negative", file=sys.stderr)
         return 2
     if args.batch_size > 500:
         print("--batch-size is at most 500 (the API's limit per request)", file=sys.stderr)
@@ -82,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             duplicate=args.duplicate_rate, late=args.late_rate, invalid=args.invalid_rate
         ),
         warmup_s=args.warmup_s if args.warmup_s is not None else min(600.0, 150_000 / args.rate),
+        on_air_at_ms=now_ms() if args.lives_on_air else None,
+        on_air_lives=args.lives_on_air,
     )
     sender = Sender(args.url, args.write_key, compress=args.gzip)
     try:

@@ -76,17 +76,22 @@ class Simulator:
         warmup_s: float = 600.0,
         zipf_exponent: float = 1.1,
         stream: str = "",
+        on_air_at_ms: int | None = None,
+        on_air_lives: int = 0,
     ) -> None:
         """`stream` names an independent traffic stream over the same world and audience:
         simulators that differ only in `stream` draw different arrivals and event ids, so
-        shards of a history can be generated in parallel without repeating each other."""
+        shards of a history can be generated in parallel without repeating each other.
+        `on_air_lives` extra live streams are on air at `on_air_at_ms` (`World`)."""
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.seed = seed
         self.rate = rate
         self.faults = faults if faults is not None else FaultRates()
         self.warmup_ms = int(warmup_s * 1000)
-        self.world = World(seed, creators, zipf_exponent)
+        self.world = World(
+            seed, creators, zipf_exponent, on_air_at_ms=on_air_at_ms, on_air_lives=on_air_lives
+        )
         self.audience = Audience(self.world, seed, viewers or max(2_000, 300 * creators))
         self.stats = SimStats()
         self._rng = random.Random(f"{seed}:traffic:{stream}" if stream else f"{seed}:traffic")

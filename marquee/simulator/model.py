@@ -125,7 +125,17 @@ def live_ramp(progress: float) -> float:
 class World:
     """Creators and their content, planned lazily and deterministically per day."""
 
-    def __init__(self, seed: int, n_creators: int, zipf_exponent: float = 1.1) -> None:
+    def __init__(
+        self,
+        seed: int,
+        n_creators: int,
+        zipf_exponent: float = 1.1,
+        *,
+        on_air_at_ms: int | None = None,
+        on_air_lives: int = 0,
+    ) -> None:
+        """`on_air_lives` extra live streams, of the most popular creators, are on air at
+        `on_air_at_ms` (see `_on_air_lives`)."""
         if n_creators < 1:
             raise ValueError("at least one creator is needed")
         self.seed = seed
@@ -155,6 +165,39 @@ class World:
         self._days: dict[tuple[int, int], tuple[Content, ...]] = {}
         self._library: dict[tuple[int, str, int], tuple[list[Content], list[float]]] = {}
         self._on_air: tuple[int, list[Content], list[float], float] = (-1, [], [], 0.0)
+        self._extra: dict[tuple[int, int], list[Content]] = {}
+        if on_air_at_ms is not None:
+            for live in self._on_air_lives(on_air_at_ms, on_air_lives):
+                key = (live.creator_index, utc_day(live.published_at_ms))
+                self._extra.setdefault(key, []).append(live)
+
+    def _on_air_lives(self, at_ms: int, count: int) -> list[Content]:
+        """Live streams that started 5 to 40 minutes before `at_ms` and last 2 to 3 hours,
+        one for each of the `count` most popular creators.
+
+        Scheduled lives start mostly in the UTC afternoon and evening, so a demo started at
+        05:00 UTC would otherwise have nothing on air; these make the first hours of a run
+        show live traffic whatever the hour. Their ids end in `_onair`.
+        """
+        rng = random.Random(f"{self.seed}:on-air:{at_ms // MINUTE_MS}")
+        popular = sorted(self.creators, key=lambda creator: -creator.popularity)[:count]
+        lives = []
+        for creator in popular:
+            start = (at_ms // MINUTE_MS - rng.randint(5, 40)) * MINUTE_MS
+            minutes = rng.choice((120, 150, 180))
+            lives.append(
+                Content(
+                    content_id=f"live_{creator.index:04d}_{day_stamp(utc_day(start))}_onair",
+                    creator_index=creator.index,
+                    creator_id=creator.creator_id,
+                    content_type="live",
+                    title=f"LIVE: {rng.choice(_NICHES[creator.niche])}",
+                    duration_ms=minutes * MINUTE_MS,
+                    published_at_ms=start,
+                    ends_at_ms=start + minutes * MINUTE_MS,
+                )
+            )
+        return lives
 
     def pick_creator(self, rng: random.Random) -> Creator:
         """A creator drawn by popularity (Zipf)."""
@@ -259,6 +302,7 @@ class World:
                             announces_live_id=live.content_id,
                         )
                     )
+        items.extend(self._extra.get((creator_index, day), ()))
         items.sort(key=lambda item: item.published_at_ms)
         return tuple(items)
 
