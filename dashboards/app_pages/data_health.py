@@ -16,7 +16,7 @@ documented command that replays quarantined events once the cause is fixed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import altair as alt
@@ -374,14 +374,23 @@ def _rejections_chart(hourly: pd.DataFrame) -> alt.Chart:
     )
 
 
-def _show_rejections(shared: filters.Filters) -> None:
+def rejection_days(
+    shared: filters.Filters, status: data.ServingStatus, today: date
+) -> tuple[date, date]:
+    """The shared date range, extended to today when it ends at the newest day with views:
+    the presets end there, but an app can send nothing valid today and only rejections."""
+    end = today if status.last_day is not None and shared.end >= status.last_day else shared.end
+    return shared.start, max(end, shared.start)
+
+
+def _show_rejections(start: date, end: date) -> None:
     st.subheader("Rejected events")
     st.caption(
-        f"Events the ingestion API refused and quarantined, on the UTC days {shared.start} to "
-        f"{shared.end}. {definitions.definition('reject_reason')} Rejections carry no creator, "
+        f"Events the ingestion API refused and quarantined, on the UTC days {start} to "
+        f"{end}. {definitions.definition('reject_reason')} Rejections carry no creator, "
         "content type, platform or country, so only the date range applies here."
     )
-    by_reason = queries.rejections_by_reason(shared.start, shared.end)
+    by_reason = queries.rejections_by_reason(start, end)
     total = int(by_reason["rejected_events"].sum()) if not by_reason.empty else 0
     total_col, bodies_col, reasons_col = st.columns(3)
     total_col.metric(
@@ -397,7 +406,7 @@ def _show_rejections(shared: filters.Filters) -> None:
     )
     if by_reason.empty:
         st.success(
-            f"No rejected events between {shared.start} and {shared.end}: every event the "
+            f"No rejected events between {start} and {end}: every event the "
             "API received in that range was valid."
         )
         return
@@ -412,7 +421,7 @@ def _show_rejections(shared: filters.Filters) -> None:
             "Last rejected (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
         },
     )
-    hourly = queries.rejections_by_hour(shared.start, shared.end)
+    hourly = queries.rejections_by_hour(start, end)
     st.altair_chart(_rejections_chart(hourly), width="stretch")
     st.markdown("**By hour, app and reason**")
     st.dataframe(
@@ -478,11 +487,11 @@ _show_expectations()
 
 # Everything above reads files; what follows needs the serving warehouse, and the empty
 # state stops the page here when there is none yet.
-components.require_data()
-shared_filters = filters.current()
+serving = components.require_data()
+rejection_start, rejection_end = rejection_days(filters.current(), serving, now.date())
 try:
     _show_freshness(now)
-    _show_rejections(shared_filters)
+    _show_rejections(rejection_start, rejection_end)
     _show_dead_letters()
 except data.ServingUnavailableError as error:
     st.warning(f"{components.UNAVAILABLE_MESSAGE} ({error})")
