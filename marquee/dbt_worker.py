@@ -47,6 +47,7 @@ from marquee.dbt_cli import (
     DBT_PROJECT_DIR,
     DbtBuildResult,
     dbt_arguments,
+    dbt_artifacts_dir,
     dbt_environment,
     project_fingerprint,
 )
@@ -59,6 +60,11 @@ among them) to dbt.log, not dbt's debug events: formatting one for every stateme
 about a tenth of a build's fixed cost (a build over a lake of two rows, four runs each:
 9.8 s against 11.0 s; 8.7 s with no file log at all). `--once` and the tests keep dbt's
 debug log."""
+NO_WRITE_JSON = ("--no-write-json",)
+"""A build in the worker leaves dbt's JSON artifacts unwritten; `_build` writes the run
+results itself (docs/benchmarks.md, issue 17: serialising manifest.json was most of the
+fixed CPU of each build, and the refresh loop runs two a cycle)."""
+RUN_RESULTS = "run_results.json"
 log = logging.getLogger("marquee.dbt_worker")
 
 
@@ -178,16 +184,33 @@ def _serve(connection: Connection, data_dir: str, project: str) -> None:
             sources = project_fingerprint(project_dir)
             if manifest is None or sources != parsed:
                 # dbt's partial parsing re-reads only the files that changed.
-                manifest, parsed = _invoke(layout, project_dir, "parse")[1], sources
-            success, _ = _invoke(layout, project_dir, "build", *args, manifest=manifest)
+                parse_ok, result = _invoke(layout, project_dir, "parse")
+                manifest, parsed = (result if parse_ok else None), sources
+            success = _build(layout, project_dir, manifest, *args)
         cpu_s = cpu_seconds(resource.getrusage(resource.RUSAGE_SELF), before)
         connection.send((success, output.getvalue(), cpu_s))
+
+
+def _build(layout: DataLayout, project_dir: Path, manifest: Any, *args: str) -> bool:
+    """`dbt build <args>` on the parsed `manifest`; whether it succeeded.
+
+    The build writes `target/run_results.json` as the `dbt` command does, but not
+    `target/manifest.json`: the worker's parse wrote that, and the manifest a build is
+    given does not change (`NO_WRITE_JSON`).
+    """
+    success, result = _invoke(
+        layout, project_dir, "build", *args, *NO_WRITE_JSON, manifest=manifest
+    )
+    if hasattr(result, "write"):  # None when dbt raised
+        result.write(str(dbt_artifacts_dir(layout) / "target" / RUN_RESULTS))
+    return success
 
 
 def _invoke(
     layout: DataLayout, project_dir: Path, *args: str, manifest: Any = None
 ) -> tuple[bool, Any]:
-    """`dbt <args>` in this process: (success, dbt's result); dbt's errors are printed."""
+    """`dbt <args>` in this process: (success, dbt's result, also when it failed: None
+    only when dbt raised); dbt's errors are printed."""
     from dbt.cli.main import dbtRunner
 
     try:
@@ -201,7 +224,7 @@ def _invoke(
         _release_warehouse()
     if result.exception is not None:
         print(f"dbt raised {type(result.exception).__name__}: {result.exception}")
-    return result.success, result.result if result.success else None
+    return result.success, result.result
 
 
 def _release_warehouse() -> None:
