@@ -91,9 +91,24 @@ def _views_change(daily: pd.DataFrame, creators: pd.DataFrame, start: date) -> l
 
 
 def _query_params_with(creator_id: str) -> dict[str, list[str]]:
-    """The page's query string (its filters) with `creator` set, for the Creator page."""
-    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    """The current filters as query parameters (raw values, which the sidebar accepts on a
+    page's first load) with `creator` set, for a link to the Creator page."""
+    params: dict[str, list[str]] = {}
+    preset = st.session_state.get("range")
+    if preset not in (None, filters.DEFAULT_PRESET):
+        params["range"] = [str(preset)]
+    if preset == "custom":
+        params["days"] = [current.start.isoformat(), current.end.isoformat()]
+    if current.compare:
+        params["compare"] = ["true"]
     params["creator"] = [creator_id]
+    for key, value in (
+        ("type", current.content_type),
+        ("platform", current.platform),
+        ("country", current.country),
+    ):
+        if value is not None:
+            params[key] = [value]
     return params
 
 
