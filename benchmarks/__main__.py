@@ -3,13 +3,14 @@
 The dbt build-time benchmark needs a 30-day, 1,000-creator history (about 57M events; it is
 cached under .bench-cache/ after the first run, which takes about 40 minutes here), so it
 runs only when asked: `--dbt-build` (which `make bench` passes), and `--dbt-rate` for a
-smaller history."""
+smaller history. The dashboard render benchmark reads that history when it has been built,
+else builds a smaller one of its own (benchmarks/dashboards.py); `--no-dashboards` skips it."""
 
 from __future__ import annotations
 
 import argparse
 
-from benchmarks import dbt_build, ingest, lag, live_freshness, pipeline, show
+from benchmarks import dashboards, dbt_build, ingest, lag, live_freshness, pipeline, show
 
 
 def main() -> None:
@@ -28,6 +29,10 @@ def main() -> None:
         "--dbt-build", action="store_true", help="also time full and incremental dbt builds"
     )
     parser.add_argument(
+        "--no-dashboards", action="store_true", help="skip the dashboard render benchmark"
+    )
+    parser.add_argument("--dashboard-runs", type=int, default=dashboards.RUNS)
+    parser.add_argument(
         "--dbt-rate",
         type=float,
         default=None,
@@ -45,6 +50,11 @@ def main() -> None:
     if args.dbt_build:
         show("dbt: full and incremental build over 30 days x 1,000 creators vs a lake scan",
              dbt_build.run(rate=args.dbt_rate))  # fmt: skip
+    if not args.no_dashboards:
+        # After the dbt benchmark, whose finished history it then reads (dashboards.py).
+        warehouse, figures = dashboards.run(args.dashboard_runs)
+        show(f"dashboards: p95 render per page, warm and cold cache (target < 1 s)\n"
+             f"  warehouse: {warehouse}", figures)  # fmt: skip
 
 
 if __name__ == "__main__":
