@@ -191,16 +191,17 @@ order by period_start, dimension_value
 )
 
 # $7: the minimum number of views; $8: 'failure' or 'rebuffer', what ranks first.
-WORST_CONTENT_SQL = (
-    """
+WORST_CONTENT_SQL = """
 with per_content as (
 select
     content_id,
     coalesce(max(content_title), content_id) as content_title,
     max(content_type) as content_type,
-    coalesce(max(creator_name), max(creator_id)) as creator_name, """
-    + _VIEW_SET_METRICS
-    + """
+    coalesce(max(creator_name), max(creator_id)) as creator_name,
+    count(*) as views,
+    100.0 * count(*) filter (where is_failed) / nullif(count(*), 0) as playback_failure_pct,
+    100.0 * sum(case when is_started then stalled_ms else 0 end)
+        / nullif(sum(case when is_started then watched_ms else 0 end), 0) as rebuffer_pct
 from main.views
 where view_date between $1 and $2
     and ($3 is null or creator_id = $3)
@@ -219,7 +220,17 @@ order by
     content_id
 limit 10
 """
+
+WORST_CONTENT_COLUMNS = (
+    "content_id",
+    "content_title",
+    "content_type",
+    "creator_name",
+    "views",
+    "playback_failure_pct",
+    "rebuffer_pct",
 )
+"""Only what ranks the offenders: per-content percentiles would cost a sort per content."""
 
 # $8: a dimension value (null: any); $9: a content id (null: any); $10: which views; $11: limit.
 DRILL_DOWN_SQL = (
@@ -309,7 +320,7 @@ def series(filters: Filters, dimension: str, grain: Grain) -> pd.DataFrame:
 
 def worst_content(filters: Filters, min_views: int, rank_by: str) -> pd.DataFrame:
     """The ten contents with at least `min_views` views and the highest failure % (or
-    rebuffer %) over the filter period."""
+    rebuffer %) over the filter period, with their views, failure % and rebuffer %."""
     params = [
         *_filter_params(filters, filters.start, filters.end),
         min_views,
@@ -318,7 +329,7 @@ def worst_content(filters: Filters, min_views: int, rank_by: str) -> pd.DataFram
     return data.query(
         WORST_CONTENT_SQL,
         params,
-        columns=("content_id", "content_title", "content_type", "creator_name", *METRIC_COLUMNS),
+        columns=WORST_CONTENT_COLUMNS,
     )
 
 
