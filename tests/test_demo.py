@@ -1,9 +1,12 @@
 """`python -m marquee.demo` as `make demo` runs it: every part up, views on the dashboard's
-warehouse within minutes, and Ctrl-C stopping every child process."""
+warehouse within minutes, live streams on air in the first minute whatever the UTC hour, the
+first impression printed (admin token, pages to open, the invalid share), Beam's import noise
+dropped, per-run lines folded into the status line, and Ctrl-C stopping every child process."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +17,16 @@ import duckdb
 import httpx
 import pytest
 
+from marquee.demo import (
+    BEAM_IMPORT_NOISE,
+    Counters,
+    DemoOptions,
+    first_pages,
+    invalid_share_announcement,
+    is_beam_import_noise,
+    parts,
+)
+from marquee.simulator.faults import FaultRates
 from tests.conftest import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.timeout(400)
@@ -30,6 +43,19 @@ def served_views(serving: Path) -> int:
     except duckdb.Error:
         return 0
     return int(row[0]) if row else 0
+
+
+def live_minutes_on_air(lake: Path, since_ms: int) -> set[str]:
+    """Live contents with playback in the lake's minute aggregates from `since_ms` on."""
+    files = list((lake / "minute_aggregates").glob("run-*.parquet"))
+    if not files:
+        return set()
+    rows = duckdb.sql(
+        "select distinct content_id from read_parquet(?) "
+        "where content_type = 'live' and epoch_minute * 60000 >= ?",
+        params=[[str(f) for f in files], since_ms - 60_000],
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 def child_pids(parent: int) -> list[int]:
@@ -52,6 +78,7 @@ def test_demo_serves_views_then_stops_every_part_on_ctrl_c(tmp_path: Path) -> No
              "--refresh-interval-s", "20"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+        started_ms = int(time.time() * 1000)
         try:
             deadline = time.monotonic() + 240
             while (
@@ -67,11 +94,90 @@ def test_demo_serves_views_then_stops_every_part_on_ctrl_c(tmp_path: Path) -> No
             assert page.status_code == 200
             children = child_pids(demo.pid)
             assert len(children) == 5
+            # Whatever the UTC hour, the streams the demo puts on air have viewers at once.
+            on_air = live_minutes_on_air(data_dir / "lake", started_ms)
+            assert {c for c in on_air if c.endswith("_onair")}, (
+                on_air,
+                log_path.read_text()[-3000:],
+            )
+            time.sleep(16)  # one status line after the first build
         finally:
             demo.send_signal(signal.SIGINT)
             demo.wait(timeout=60)
     output = log_path.read_text()
     assert "write key: wk_" in output
+    assert "admin token: " in output
+    for path in ("live", "creators", "health"):
+        assert f"http://127.0.0.1:{dashboard_port}/{path} " in output
+    assert "about 0.2 % of events are deliberately invalid" in output
+    assert "see /health" in output
+    for noise in BEAM_IMPORT_NOISE:
+        assert noise not in output
+    # The pipeline's and the refresh's per-run lines are counted, not printed.
+    assert not re.search(r" run \d+: \d+ segments, \d+ events", output)
+    assert "dbt models ok" not in output and "INFO marquee.refresh: published" not in output
+    status = [line for line in output.splitlines() if "| this session: simulator sent" in line]
+    assert status, output[-3000:]
+    counted = re.search(r"pipeline ([\d,]+) runs, .* refresh ([\d,]+) builds published", status[-1])
+    assert counted and counted.group(1) != "0" and counted.group(2) != "0", status[-1]
     assert "[demo     ] stopped" in output
     for pid in children:
         assert not Path(f"/proc/{pid}").exists(), f"child {pid} still running"
+
+
+def test_per_run_lines_fold_into_counters_and_problems_still_print() -> None:
+    counters = Counters()
+    assert counters.fold(
+        "pipeline",
+        "2026-12-06 11:24:18,398 pipelines run 5: 3 segments, 120 events, 1 duplicates, "
+        "2 dead letters, 40 minute rows in 0.21 s",
+    )
+    assert counters.fold(
+        "refresh", "2026-12-06 11:25:00,001 INFO marquee.refresh: dbt tests ok in 3.1s"
+    )
+    assert counters.fold(
+        "refresh", "2026-12-06 11:25:01,001 INFO marquee.refresh: published /d (1.0 MB) in 0.1s"
+    )
+    assert counters.fold(
+        "simulator",
+        "[   15.0s] sent 2,900 (193.2/s, target 200) accepted 2,894 rejected 6 failed 0 "
+        "retries 0 queued 0",
+    )
+    summary = counters.summary()
+    assert "sent 2,900 (accepted 2,894, rejected 6)" in summary
+    assert "1 runs, 120 events, 1 duplicates, 2 dead letters" in summary
+    assert "1 builds published (1 with tests ok" in summary
+    # Failures and warnings, and lines that are not per-run, are printed.
+    assert not counters.fold(
+        "refresh",
+        "2026-12-06 11:26:00,001 INFO marquee.refresh: published /d (1.0 MB) in 0.1s "
+        "WITH FAILURES (see above)",
+    )
+    assert not counters.fold(
+        "refresh", "2026-12-06 11:26:00,001 ERROR marquee.refresh: !!! dbt tests FAILED"
+    )
+    assert not counters.fold(
+        "pipeline", "2026-12-06 11:24:18,398 pipelines local mode: watching /d/log"
+    )
+    assert is_beam_import_noise(
+        "2026-12-06 11:24:16,685 apache_beam.io.filesystems Failed to import GCSFileSystem; "
+        "loading of this filesystem will be skipped."
+    )
+    assert is_beam_import_noise("2026-12-06 11:24:17,446 root apitools not found, and bigquery")
+
+
+def test_first_impression_names_pages_and_the_simulators_invalid_share(tmp_path: Path) -> None:
+    assert [page.split()[0] for page in first_pages(8501)] == [
+        "http://127.0.0.1:8501/live",
+        "http://127.0.0.1:8501/creators",
+        "http://127.0.0.1:8501/health",
+    ]
+    # The share announced is the simulator's own default, which the demo does not change.
+    assert FaultRates().invalid == 0.002
+    assert invalid_share_announcement().startswith("about 0.2 % of events are deliberately")
+    assert invalid_share_announcement(FaultRates(invalid=0.05)).startswith("about 5 % ")
+    simulator = next(
+        p for p in parts("wk", tmp_path, DemoOptions(100, 2, 1, 2, 20)) if p.name == "simulator"
+    )
+    assert "--invalid-rate" not in simulator.argv
+    assert simulator.argv[simulator.argv.index("--lives-on-air") + 1] == "2"
