@@ -35,24 +35,65 @@ from marquee.lake import LIVE_VIEWER_FACTS, MINUTE_AGGREGATES, TIP_MINUTE_AGGREG
 ON_AIR_MINUTES = 5
 WINDOW_MINUTES = 60
 """Minutes shown per stream, up to the newest minute with data (the runs read cover them)."""
-TABLES = (MINUTE_AGGREGATES, LIVE_VIEWER_FACTS, TIP_MINUTE_AGGREGATES)
+
+EXTRACTS = {
+    "live_minute_rows": lake.Extract(
+        MINUTE_AGGREGATES,
+        """
+        select
+            filename, epoch_minute, content_id, creator_id,
+            sum(attempts) as attempts, sum(starts) as starts,
+            sum(fatal_errors) as fatal_errors, sum(played_ms) as played_ms,
+            sum(stalled_ms) as stalled_ms, sum(seek_ms) as seek_ms,
+            sum(startup_ms_sum) as startup_ms_sum,
+            sum(coalesce(chat_messages, 0)) as chat_messages
+        from read_parquet(?, union_by_name = true, filename = true)
+        where content_type = 'live'
+        group by filename, epoch_minute, content_id, creator_id
+        """,
+    ),
+    "minute_bounds": lake.Extract(
+        MINUTE_AGGREGATES,
+        """
+        select filename, max(epoch_minute) as newest_minute
+        from read_parquet(?, union_by_name = true, filename = true)
+        group by filename
+        """,
+    ),
+    "chat_facts": lake.Extract(
+        LIVE_VIEWER_FACTS,
+        """
+        select distinct filename, live_id, viewer_key, at_ms // 60000 as epoch_minute
+        from read_parquet(?, union_by_name = true, filename = true)
+        where fact = 'chatted'
+        """,
+    ),
+    "tip_rows": lake.Extract(
+        TIP_MINUTE_AGGREGATES,
+        """
+        select filename, epoch_minute, creator_id, currency,
+            sum(tips) as tips, sum(tips_amount_minor) as tips_amount_minor
+        from read_parquet(?, union_by_name = true, filename = true)
+        group by filename, epoch_minute, creator_id, currency
+        """,
+    ),
+}
+"""What each run file contributes (`dashboards.lake.Extract`): the live streams' minute rows
+summed per file, the file's newest minute of any content, the chat facts and the tips."""
+
+BOUNDS_SQL = """
+select max(newest_minute) as newest_minute, least(max(newest_minute), ?) as complete_minute
+from minute_bounds
+"""
+"""Params: the wall-clock minute before the running one. The newest minute with data of any
+content (the freshness line), also when nothing is on air."""
 
 LIVE_MINUTES_SQL = """
 with
 
-minute_rows as (
-    select
-        epoch_minute, content_id, creator_id, content_type,
-        attempts, starts, fatal_errors, played_ms, stalled_ms, seek_ms, startup_ms_sum,
-        coalesce(chat_messages, 0) as chat_messages
-    from read_parquet(?, union_by_name = true)
-),
-
 bounds as (
-    select
-        max(epoch_minute) as newest_minute,
-        least(max(epoch_minute), ?) as complete_minute
-    from minute_rows
+    select max(newest_minute) as newest_minute, least(max(newest_minute), ?) as complete_minute
+    from minute_bounds
 ),
 
 live_minutes as (
@@ -68,9 +109,8 @@ live_minutes as (
         sum(m.seek_ms)::bigint as seek_ms,
         sum(m.startup_ms_sum)::bigint as startup_ms_sum,
         sum(m.chat_messages)::bigint as chat_messages
-    from minute_rows as m, bounds as b
-    where m.content_type = 'live'
-        and (? is null or m.creator_id = ?)
+    from live_minute_rows as m, bounds as b
+    where (? is null or m.creator_id = ?)
         and m.epoch_minute > b.newest_minute - ?
     group by m.content_id, m.creator_id, m.epoch_minute
 ),
@@ -84,16 +124,15 @@ on_air as (
 ),
 
 chatters as (
-    select live_id as content_id, at_ms // 60000 as epoch_minute,
-        count(distinct viewer_key) as chatters
-    from read_parquet(?, union_by_name = true)
-    where fact = 'chatted' and live_id in (select content_id from on_air)
+    select live_id as content_id, epoch_minute, count(distinct viewer_key) as chatters
+    from chat_facts
+    where live_id in (select content_id from on_air)
     group by all
 ),
 
 tips as (
     select creator_id, epoch_minute, sum(tips)::bigint as tips
-    from read_parquet(?, union_by_name = true)
+    from tip_rows
     group by all
 )
 
@@ -112,9 +151,7 @@ select
     100.0 * l.fatal_errors / nullif(l.attempts, 0) as playback_failure_pct,
     l.startup_ms_sum / nullif(l.starts, 0) as startup_mean_ms,
     100.0 * l.stalled_ms
-        / nullif(l.startup_ms_sum + l.played_ms + l.stalled_ms + l.seek_ms, 0) as rebuffer_pct,
-    b.newest_minute,
-    b.complete_minute
+        / nullif(l.startup_ms_sum + l.played_ms + l.stalled_ms + l.seek_ms, 0) as rebuffer_pct
 from live_minutes as l
 cross join bounds as b
 left join chatters as c using (content_id, epoch_minute)
@@ -122,33 +159,25 @@ left join tips as t on t.creator_id = l.creator_id and t.epoch_minute = l.epoch_
 where l.content_id in (select content_id from on_air)
 order by l.content_id, l.epoch_minute
 """
-"""Params: minute files, the wall-clock minute before the running one, creator twice,
-WINDOW_MINUTES, ON_AIR_MINUTES, live viewer fact files, tip files. One row per on-air stream
-and minute with data in the window."""
-
-NEWEST_MINUTE_SQL = """
-select max(epoch_minute) as newest_minute, least(max(epoch_minute), ?) as complete_minute
-from read_parquet(?, union_by_name = true)
-"""
-"""Params: the wall-clock minute before the running one, minute files. The newest minute
-with data of any content (the freshness line), also when nothing is on air."""
+"""Params: the wall-clock minute before the running one, creator twice, WINDOW_MINUTES,
+ON_AIR_MINUTES. One row per on-air stream and minute with data in the window."""
 
 TIPS_SQL = """
-select creator_id, currency, sum(tips) as tips, sum(tips_amount_minor) as tips_amount_minor
-from read_parquet(?, union_by_name = true)
+select creator_id, currency, sum(tips)::bigint as tips,
+    sum(tips_amount_minor)::bigint as tips_amount_minor
+from tip_rows
 where epoch_minute between ? and ? and (? is null or creator_id = ?)
 group by all
 having sum(tips) > 0
 order by creator_id, currency
 """
-"""Params: tip files, first and last minute, creator twice. Tips per creator and currency
-(amounts only add up within a currency)."""
+"""Params: first and last minute, creator twice. Tips per creator and currency (amounts only
+add up within a currency)."""
 
 MINUTE_COLUMNS = [
     "content_id", "creator_id", "epoch_minute", "in_progress", "concurrent_viewers",
     "chat_messages", "chatters", "tips", "attempts", "starts", "fatal_errors",
-    "playback_failure_pct", "startup_mean_ms", "rebuffer_pct", "newest_minute",
-    "complete_minute",
+    "playback_failure_pct", "startup_mean_ms", "rebuffer_pct",
 ]  # fmt: skip
 
 
@@ -170,46 +199,29 @@ class LiveNow:
 def live_now(creator_id: str | None, now_ms: int) -> LiveNow:
     """The on-air streams of the newest runs, per minute; `now_ms` decides which minute is
     still running (its rows are shown, marked in progress)."""
-    status = lake.pipeline_status()
-    files = lake.newest_run_files(TABLES)
+    last_commit_at_ms = lake.pipeline_status().last_commit_at_ms
     last_complete = now_ms // 60_000 - 1
-    if files.newest_run_id is None:
-        return LiveNow(None, None, None, pd.DataFrame(columns=MINUTE_COLUMNS), None)
-    bounds = lake.query(
-        NEWEST_MINUTE_SQL, [last_complete, files.of(MINUTE_AGGREGATES)], files.newest_run_id
-    )
+    empty = pd.DataFrame(columns=MINUTE_COLUMNS)
+    files = lake.window(EXTRACTS)
+    run_id, bounds = lake.query(EXTRACTS, BOUNDS_SQL, [last_complete], files)
+    if bounds is None or bounds.empty or pd.isna(bounds.iloc[0]["newest_minute"]):
+        return LiveNow(run_id, None, None, empty, last_commit_at_ms)
     newest, complete = bounds.iloc[0]["newest_minute"], bounds.iloc[0]["complete_minute"]
-    if pd.isna(newest):
-        return LiveNow(
-            files.newest_run_id, None, None, pd.DataFrame(columns=MINUTE_COLUMNS),
-            status.last_commit_at_ms,
-        )  # fmt: skip
-    minutes = lake.query(
-        LIVE_MINUTES_SQL,
-        [
-            files.of(MINUTE_AGGREGATES),
-            last_complete,
-            creator_id,
-            creator_id,
-            WINDOW_MINUTES,
-            ON_AIR_MINUTES,
-            files.of(LIVE_VIEWER_FACTS),
-            files.of(TIP_MINUTE_AGGREGATES),
-        ],
-        files.newest_run_id,
-    )
+    params = [last_complete, creator_id, creator_id, WINDOW_MINUTES, ON_AIR_MINUTES]
+    _, minutes = lake.query(EXTRACTS, LIVE_MINUTES_SQL, params, files)
     return LiveNow(
-        files.newest_run_id, int(newest), int(complete), minutes, status.last_commit_at_ms
+        run_id,
+        int(newest),
+        int(complete),
+        empty if minutes is None else minutes,
+        last_commit_at_ms,
     )
 
 
 def tips_by_currency(creator_id: str | None, first_minute: int, last_minute: int) -> pd.DataFrame:
     """Tips per creator and currency between two minutes (inclusive), from the newest runs."""
-    files = lake.newest_run_files((TIP_MINUTE_AGGREGATES,))
-    if files.newest_run_id is None:
+    params = [first_minute, last_minute, creator_id, creator_id]
+    _, tips = lake.query(EXTRACTS, TIPS_SQL, params)
+    if tips is None:
         return pd.DataFrame(columns=["creator_id", "currency", "tips", "tips_amount_minor"])
-    return lake.query(
-        TIPS_SQL,
-        [files.of(TIP_MINUTE_AGGREGATES), first_minute, last_minute, creator_id, creator_id],
-        files.newest_run_id,
-    )
+    return tips
