@@ -169,12 +169,11 @@ class Counters:
     def summary(self) -> str:
         with self.lock:
             return (
-                f"simulator sent {self.sent:,} (accepted {self.accepted:,}, rejected "
-                f"{self.rejected:,}); pipeline {self.pipeline_runs:,} runs, "
-                f"{self.events_read:,} events, {self.duplicates:,} duplicates, "
-                f"{self.dead_letters:,} dead letters; refresh {self.builds_published:,} "
-                f"builds published ({self.tests_ok:,} with tests ok, {self.checks_ok:,} with "
-                "expectations ok)"
+                f"sent {self.sent:,} ({self.rejected:,} rejected) | pipeline: "
+                f"{self.pipeline_runs:,} runs, {self.events_read:,} events, "
+                f"{self.duplicates:,} duplicates, {self.dead_letters:,} dead letters | "
+                f"refresh: {self.builds_published:,} builds published (tests ok "
+                f"{self.tests_ok:,}, expectations ok {self.checks_ok:,})"
             )
 
 
@@ -208,23 +207,25 @@ def wait_until_ready(url: str, part: Part, timeout_s: float = 60) -> None:
 
 
 def status_line(data_dir: Path, counters: Counters | None = None) -> str:
-    """The state of the data directory (totals since it was created) and, when given, what
-    this session's per-run lines counted."""
+    """What this session's per-run lines counted (when given), then the data directory's
+    state: sealed segments and the published marts' age (and, without counters, the
+    pipeline's totals since the directory was created)."""
     segments = len(sealed_segments(data_dir / "log"))
-    try:
-        pipeline = json.loads(DataLayout(data_dir).pipeline_status.read_text())
-    except (OSError, ValueError):
-        pipeline = {}
-    runs = pipeline.get("runs_committed", 0)
-    events = pipeline.get("events_read", 0)
     serving = DataLayout(data_dir).serving_db
     published = (
         f"marts published {time.time() - serving.stat().st_mtime:.0f} s ago"
         if serving.exists()
         else "marts not published yet"
     )
-    line = f"{segments} sealed segments, {runs} pipeline runs, {events} events read, {published}"
-    return line if counters is None else f"{line} | this session: {counters.summary()}"
+    if counters is not None:
+        return f"{counters.summary()} | {published}, {segments} sealed segments"
+    try:
+        pipeline = json.loads(DataLayout(data_dir).pipeline_status.read_text())
+    except (OSError, ValueError):
+        pipeline = {}
+    runs = pipeline.get("runs_committed", 0)
+    events = pipeline.get("events_read", 0)
+    return f"{segments} sealed segments, {runs} pipeline runs, {events} events read, {published}"
 
 
 def invalid_share_announcement(rates: FaultRates | None = None) -> str:
