@@ -42,11 +42,23 @@ def _named_content() -> tuple[pl.Expr, pl.Expr]:
 
 def named_types(events: pl.DataFrame) -> pl.DataFrame:
     """Each (content id, type) pair the events name, once."""
-    content_id, content_type = _named_content()
+    # Each kind of event's pairs are made distinct apart: choosing between content and
+    # target per row (`_named_content`) would build two string columns of every event.
+    is_reaction = pl.col("type") == "reaction_added"
+    frames = events.lazy()
     return (
-        events.select(content_id, content_type)
-        .filter(pl.col("content_id").is_not_null() & pl.col("content_type").is_not_null())
+        pl.concat(
+            [
+                frames.filter(~is_reaction).select("content_id", "content_type").unique(),
+                frames.filter(is_reaction).select(
+                    pl.col("target_id").alias("content_id"),
+                    pl.col("target_type").alias("content_type"),
+                ),
+            ]
+        )
+        .drop_nulls()
         .unique()
+        .collect()
     )
 
 

@@ -52,9 +52,9 @@ from pipelines.ledger import Ledger, PlannedRun, RunStats
 from pipelines.transforms import (
     CONTENT_TYPES_DECIDED,
     NAMESPACE,
+    UNIQUE_EVENTS,
     Aggregate,
     DeduplicateRun,
-    KeepOneTypePerContent,
     ParseEvents,
 )
 from pipelines.transforms import (
@@ -184,16 +184,15 @@ def build_pipeline(
         | "SegmentPaths" >> beam.Create([segment_paths], reshuffle=False)
         | "ParseEvents" >> ParseEvents()
     )
-    unique = parsed.events | "Deduplicate" >> DeduplicateRun(state_db)
-    typed = unique | "KeepOneTypePerContent" >> KeepOneTypePerContent(state_db, catalogue_file)
+    unique = parsed.events | "Deduplicate" >> DeduplicateRun(state_db, catalogue_file)
     # Few steps: each costs Beam tens of milliseconds to build and run, whatever its data.
     # One write step for all outputs rather than a Flatten of one branch per output: the
     # runner materialises a Flatten's inputs, which would encode every output frame again.
-    typed.events | "Aggregate" >> Aggregate() | "WriteOutputs" >> beam.Map(write_output, outputs)
-    unique | "WriteSeenIds" >> beam.Map(write_seen_ids, outputs)
-    typed[CONTENT_TYPES_DECIDED] | "WriteContentTypes" >> beam.Map(write_content_types, outputs)
+    unique.events | "Aggregate" >> Aggregate() | "WriteOutputs" >> beam.Map(write_output, outputs)
+    unique[UNIQUE_EVENTS] | "WriteSeenIds" >> beam.Map(write_seen_ids, outputs)
+    unique[CONTENT_TYPES_DECIDED] | "WriteContentTypes" >> beam.Map(write_content_types, outputs)
     parsed[DEAD_LETTERS_TAG] | "WriteDeadLetters" >> beam.Map(write_dead_letters, outputs)
-    typed[DEAD_LETTERS_TAG] | "WriteTypeConflicts" >> beam.Map(write_dead_letters, outputs)
+    unique[DEAD_LETTERS_TAG] | "WriteTypeConflicts" >> beam.Map(write_dead_letters, outputs)
 
 
 class RunOptions(PipelineOptions):

@@ -183,67 +183,41 @@ def _first_copy_since(events: pl.DataFrame) -> int | None:
     return None if earliest is None else int(earliest) - FIRST_COPY_MARGIN_MS  # type: ignore[arg-type]
 
 
-class DropDuplicates(beam.DoFn):
-    """A frame that holds every copy of its events -> those events neither repeated nor
-    counted by a past run."""
-
-    def __init__(self, state_db: str) -> None:
-        self.state_db = state_db
-        self.duplicates = Metrics.counter(NAMESPACE, "duplicates")
-
-    def process(self, frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
-        unique = aggregates.deduplicate(frame)
-        seen = already_seen(Path(self.state_db), unique["event_id"], _first_copy_since(unique))
-        fresh = unique.filter(~pl.col("event_id").is_in(seen.implode())) if seen.len() else unique
-        self.duplicates.inc(frame.height - fresh.height)
-        if fresh.height:
-            yield fresh
-
-
-class DeduplicateRun(beam.PTransform):
-    """Frames that each hold a whole run -> the same frames without repeated or seen events.
-
-    Local mode reads a run's segments as one element (one worker does all the work), so
-    every copy of an event within the run is in one frame and no shuffle is needed: whole
-    events never cross Beam's data plane, which cost a third of a run's time when they did
-    (encoding, and copying through the runner several times). Across runs, the seen set
-    in the ledger catches the copies. Memory: the run's records, about 210 MB per million
-    events of the benchmark's player traffic (Polars' estimate), plus its outputs.
-    """
-
-    def __init__(self, state_db: Path) -> None:
-        super().__init__()
-        self.state_db = str(state_db)
-
-    def expand(self, frames: beam.PCollection) -> beam.PCollection:
-        return frames | "DropDuplicates" >> beam.ParDo(
-            DropDuplicates(self.state_db)
-        ).with_output_types(pl.DataFrame)
-
-
+UNIQUE_EVENTS = "unique_events"
+"""Every event a run counts for the first time, kept ones and type conflicts alike: the
+ids the run's commit adds to the seen set."""
 CONTENT_TYPES_DECIDED = "content_types_decided"
 
 
-class SetAsideConflictingTypes(beam.DoFn):
-    """A frame of unique events -> the events that agree with their content's decided
-    type; the others leave as dead letters (`content_type_conflict`), and the types this
-    frame decided for contents nobody knew leave on `CONTENT_TYPES_DECIDED`
-    (`pipelines.content_types`)."""
+class DropDuplicatesKeepOneType(beam.DoFn):
+    """A frame that holds every copy of its events -> those events neither repeated nor
+    counted by a past run (on `UNIQUE_EVENTS`), and of those the ones that agree with
+    their content's decided type (the main output, `pipelines.content_types`); the others
+    leave as dead letters (`content_type_conflict`), and the types decided for contents
+    nobody knew on `CONTENT_TYPES_DECIDED`."""
 
     def __init__(self, state_db: str, catalogue_file: str) -> None:
         self.state_db = state_db
         self.catalogue_file = catalogue_file
+        self.duplicates = Metrics.counter(NAMESPACE, "duplicates")
         self.dead_letters = Metrics.counter(NAMESPACE, "dead_letters")
 
     def setup(self) -> None:
         self.catalogue = content_types.CatalogueTypes(Path(self.catalogue_file))
 
     def process(self, frame: pl.DataFrame) -> Iterator[object]:
-        pairs = content_types.named_types(frame)
+        unique = aggregates.deduplicate(frame)
+        seen = already_seen(Path(self.state_db), unique["event_id"], _first_copy_since(unique))
+        fresh = unique.filter(~pl.col("event_id").is_in(seen.implode())) if seen.len() else unique
+        self.duplicates.inc(frame.height - fresh.height)
+        if not fresh.height:
+            return
+        yield TaggedOutput(UNIQUE_EVENTS, fresh)
+        pairs = content_types.named_types(fresh)
         known = content_types.known_types(
             self.catalogue.current(), Path(self.state_db), pairs["content_id"].unique()
         )
-        kept, conflicting, decided = content_types.decide(frame, pairs, known)
+        kept, conflicting, decided = content_types.decide(fresh, pairs, known)
         if conflicting.height:
             self.dead_letters.inc(conflicting.height)
             yield TaggedOutput(
@@ -256,9 +230,20 @@ class SetAsideConflictingTypes(beam.DoFn):
             yield kept
 
 
-class KeepOneTypePerContent(beam.PTransform):
-    """Frames of unique events -> the events whose content type agrees with the type
-    decided for their content, plus dead letters and the run's new decisions."""
+class DeduplicateRun(beam.PTransform):
+    """Frames that each hold a whole run -> the same frames without repeated or seen
+    events, keeping one type per content: outputs `events` (the kept events),
+    `UNIQUE_EVENTS`, `DEAD_LETTERS` and `CONTENT_TYPES_DECIDED` (`DropDuplicatesKeepOneType`).
+
+    Local mode reads a run's segments as one element (one worker does all the work), so
+    every copy of an event within the run is in one frame and no shuffle is needed: whole
+    events never cross Beam's data plane, which cost a third of a run's time when they did
+    (encoding, and copying through the runner several times). Across runs, the seen set
+    in the ledger catches the copies. Memory: the run's records, about 210 MB per million
+    events of the benchmark's player traffic (Polars' estimate), plus its outputs. The
+    type of each content is decided in the same step: every step costs Beam tens of
+    milliseconds a run, whatever its data.
+    """
 
     def __init__(self, state_db: Path, catalogue_file: Path) -> None:
         super().__init__()
@@ -266,10 +251,10 @@ class KeepOneTypePerContent(beam.PTransform):
         self.catalogue_file = str(catalogue_file)
 
     def expand(self, frames: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return frames | "SetAsideConflictingTypes" >> beam.ParDo(
-            SetAsideConflictingTypes(self.state_db, self.catalogue_file)
+        return frames | "DropDuplicatesKeepOneType" >> beam.ParDo(
+            DropDuplicatesKeepOneType(self.state_db, self.catalogue_file)
         ).with_output_types(pl.DataFrame).with_outputs(
-            DEAD_LETTERS, CONTENT_TYPES_DECIDED, main="events"
+            UNIQUE_EVENTS, DEAD_LETTERS, CONTENT_TYPES_DECIDED, main="events"
         )
 
 
