@@ -18,7 +18,6 @@ are made for the session unless MARQUEE_WRITE_KEYS / MARQUEE_ADMIN_TOKEN are set
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import secrets
@@ -206,10 +205,9 @@ def wait_until_ready(url: str, part: Part, timeout_s: float = 60) -> None:
     raise SystemExit(f"{part.name} was not ready after {timeout_s:.0f} s")
 
 
-def status_line(data_dir: Path, counters: Counters | None = None) -> str:
-    """What this session's per-run lines counted (when given), then the data directory's
-    state: sealed segments and the published marts' age (and, without counters, the
-    pipeline's totals since the directory was created)."""
+def status_line(data_dir: Path, counters: Counters) -> str:
+    """What this session's per-run lines counted, then the data directory's state: the
+    published marts' age and the sealed segments of the event log."""
     segments = len(sealed_segments(data_dir / "log"))
     serving = DataLayout(data_dir).serving_db
     published = (
@@ -217,15 +215,7 @@ def status_line(data_dir: Path, counters: Counters | None = None) -> str:
         if serving.exists()
         else "marts not published yet"
     )
-    if counters is not None:
-        return f"{counters.summary()} | {published}, {segments} sealed segments"
-    try:
-        pipeline = json.loads(DataLayout(data_dir).pipeline_status.read_text())
-    except (OSError, ValueError):
-        pipeline = {}
-    runs = pipeline.get("runs_committed", 0)
-    events = pipeline.get("events_read", 0)
-    return f"{segments} sealed segments, {runs} pipeline runs, {events} events read, {published}"
+    return f"{counters.summary()} | {published}, {segments} sealed segments"
 
 
 def invalid_share_announcement(rates: FaultRates | None = None) -> str:

@@ -108,8 +108,8 @@ def _show_pipeline(status: dict[str, Any] | None, now: datetime) -> None:
     components.show_freshness(
         f"Last committed run {status.get('last_run_id', 'n/a')} {_when(committed_at, now)}. "
         "Local mode commits every few seconds while events arrive; amber after "
-        f"{components.format_age(queries.PIPELINE_STALE_AFTER_S)} without a commit, red after "
-        f"{components.format_age(queries.PIPELINE_VERY_STALE_AFTER_S)}.",
+        f"{queries.PIPELINE_STALE_AFTER_S // 60} min without a commit, red after "
+        f"{queries.PIPELINE_VERY_STALE_AFTER_S // 60} min.",
         components.freshness_level(
             age, queries.PIPELINE_STALE_AFTER_S, queries.PIPELINE_VERY_STALE_AFTER_S
         ),
