@@ -253,3 +253,25 @@ def test_unreadable_status_files_read_as_missing(
         infos = " ".join(texts(at, "info"))
         assert "The pipeline has not committed a run yet" in infos
         assert "No refresh cycle recorded yet" in infos
+
+
+def test_freshness_thresholds_are_the_ones_declared_on_the_sources() -> None:
+    import yaml
+
+    sources_yml = REPO_ROOT / "dbt" / "models" / "staging" / "pipeline" / "_pipeline__sources.yml"
+    (source,) = yaml.safe_load(sources_yml.read_text())["sources"]
+    seconds = {"minute": 60, "hour": 3600}
+
+    def after(rule: dict[str, Any] | None) -> float:
+        return float("inf") if rule is None else rule["count"] * seconds[rule["period"]]
+
+    default = source["config"]["freshness"]
+    for table_spec in source["tables"]:
+        freshness = (table_spec.get("config") or {}).get(
+            "freshness", table_spec.get("freshness", default)
+        )
+        name = f"pipeline.{table_spec['name']}"
+        thresholds = queries.source_thresholds(name)
+        if freshness is None:
+            continue
+        assert thresholds == (after(freshness["warn_after"]), after(freshness["error_after"])), name
