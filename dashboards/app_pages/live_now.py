@@ -120,22 +120,26 @@ def column_config(labels: dict[str, str]) -> dict[str, Any]:
     return config
 
 
-def show_freshness(live: queries.LiveNow, now: datetime) -> None:
-    commit = (
-        "The pipeline has not committed a run yet."
-        if live.last_commit_at_ms is None
-        else f"The pipeline last committed {components.format_age(now.timestamp() - live.last_commit_at_ms / 1000)} ago."  # noqa: E501
-    )
-    if live.complete_minute is None:
-        components.show_freshness(f"No minute with data yet. {commit}", "unknown")
-        return
-    minute_end = minute_time(live.complete_minute + 1)
-    lag_s = (now - minute_end).total_seconds()
+def show_freshness(live: queries.LiveNow, complete_minute: int, now: datetime) -> None:
+    """The newest complete minute and its lag, amber then red as it ages, and the age of the
+    pipeline's last commit (a pipeline that commits but receives nothing shows both)."""
+    if live.last_commit_at_ms is None:
+        commit = "The pipeline's status file is missing."
+    else:
+        commit_age_s = now.timestamp() - live.last_commit_at_ms / 1000
+        commit = f"The pipeline last committed {components.format_age(commit_age_s)} ago."
+    lag_s = (now - minute_time(complete_minute + 1)).total_seconds()
     level = components.freshness_level(lag_s, STALE_AFTER_S, VERY_STALE_AFTER_S)
+    stale = (
+        " The streams below were on air as of that minute: events are not arriving or the "
+        "pipeline is behind (the Data health page shows which)."
+        if level != "fresh"
+        else ""
+    )
     components.show_freshness(
-        f"Newest complete minute: {minute_time(live.complete_minute):%Y-%m-%d %H:%M} UTC, "
+        f"Newest complete minute: {minute_time(complete_minute):%Y-%m-%d %H:%M} UTC, "
         f"ended {components.format_age(lag_s)} ago. {commit} "
-        f"This part of the page refreshes every {REFRESH_S} s.",
+        f"This part of the page refreshes every {REFRESH_S} s.{stale}",
         level,
     )
 
@@ -259,8 +263,8 @@ def live_panel(creator_id: str | None) -> None:
             f"This page checks again every {REFRESH_S} s."
         )
         return
-    show_freshness(live, now)
     assert live.complete_minute is not None
+    show_freshness(live, live.complete_minute, now)
     minutes = live.minutes
     if minutes.empty:
         whose = " for this creator" if creator_id else ""
