@@ -30,7 +30,7 @@ import streamlit as st
 from dashboards import components, data, definitions, filters, lake, navigation
 from dashboards.queries import live_now as queries
 
-REFRESH_S = 5
+REFRESH_S = queries.REFRESH_S
 STALE_AFTER_S = 120
 VERY_STALE_AFTER_S = 600
 RECENT_SESSIONS = 5

@@ -32,6 +32,10 @@ import pandas as pd
 from dashboards import lake
 from marquee.lake import LIVE_VIEWER_FACTS, MINUTE_AGGREGATES, TIP_MINUTE_AGGREGATES
 
+REFRESH_S = 3
+"""How often the Live now page reruns its fragment (`st.fragment(run_every=...)`): a minute
+shows at most this long after the data function would return it (benchmarks/live_freshness.py
+measures both)."""
 ON_AIR_MINUTES = 5
 WINDOW_MINUTES = 60
 """Minutes shown per stream, up to the newest minute with data (the runs read cover them)."""
