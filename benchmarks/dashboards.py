@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import shutil
@@ -251,10 +252,6 @@ def page_params(serving: Path) -> dict[str, dict[str, str]]:
 
 def time_runs(render: Callable[[], None], runs: int, cold: bool) -> list[float]:
     import streamlit as st
-    from streamlit.logger import set_log_level
-
-    # Outside a server every cache clear and AppTest logs "missing ScriptRunContext".
-    set_log_level("error")
 
     render()  # imports, the first parse of every module, and (warm) the cache filled
     seconds = []
@@ -296,6 +293,8 @@ def run(runs: int = RUNS, pages: list[str] | None = None, warehouse: Path | None
     from dashboards.navigation import ALL_PAGES
     from marquee.settings import get_settings
 
+    # Outside a server, clearing the cache logs "missing ScriptRunContext" (harmless).
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").disabled = True
     specs = [spec for spec in ALL_PAGES if pages is None or spec.url_path in pages]
     with tempfile.TemporaryDirectory(prefix="marquee-dashboard-bench-") as scratch_name:
         scratch = Path(scratch_name)
@@ -322,6 +321,7 @@ def run(runs: int = RUNS, pages: list[str] | None = None, warehouse: Path | None
                         )
                     )
                     figures[f"{spec.url_path}_{label}_p95_s"] = page_p95
+                    print(f"  {spec.url_path} {label}: p95 {page_p95:.3f} s", flush=True)
                     figures[f"{spec.url_path}_{label}_over_baseline"] = page_p95 / base_p95
                     figures[f"{spec.url_path}_{label}_minus_baseline_s"] = page_p95 - base_p95
         finally:

@@ -94,19 +94,47 @@ def test_page_opens_through_its_url_with_filters_and_no_error(
     params = golden_params(spec.url_path)
     with browser.open(page_url(app_url, spec.url_path, params)) as opened:
         page = opened.page
-        assert exceptions_shown(page) == []
-        assert error_alerts_shown(page) == []
-        assert opened.errors.unexpected() == []
-        # The page asked for, not the main page Streamlit falls back to for an unknown path.
-        assert urlsplit(page.url).path == f"/{spec.url_path}"
-        assert active_nav_link(page) == spec.title
-        assert page_title(page)
-        # Each filter of the query string is the widget's value, and stays in the URL.
-        assert shown_filters(page) == SHOWN_FILTERS
-        compare = page.get_by_role("switch", name="Compare to previous period")
-        assert compare.is_checked()
-        kept = parse_qs(urlsplit(page.url).query)
-        assert {name: values[0] for name, values in kept.items()} == params
+        # Every check is read before any fails, so one run says all that is wrong.
+        found = {
+            "exceptions": exceptions_shown(page),
+            "red alerts": error_alerts_shown(page),
+            "browser errors": opened.errors.unexpected(),
+            # The page asked for, not the main page Streamlit falls back to for an unknown
+            # URL path.
+            "url path": urlsplit(page.url).path,
+            "current page in the navigation": active_nav_link(page),
+            "has a title": bool(page_title(page)),
+            # Each filter of the query string is the widget's value...
+            "filters shown": shown_filters(page),
+            "compare": page.get_by_role("switch", name="Compare to previous period").is_checked(),
+            # ... and stays in the URL, as the value or as the label the widget writes back
+            # (test_shared_url_opens_the_same_filters), so the address bar can be shared.
+            "query parameters kept": sorted(parse_qs(urlsplit(page.url).query)),
+        }
+    assert found == {
+        "exceptions": [],
+        "red alerts": [],
+        "browser errors": [],
+        "url path": f"/{spec.url_path}",
+        "current page in the navigation": spec.title,
+        "has a title": True,
+        "filters shown": SHOWN_FILTERS,
+        "compare": True,
+        "query parameters kept": sorted(params),
+    }
+
+
+def test_shared_url_opens_the_same_filters(app_url: str, browser: PageOpener) -> None:
+    """The URL in the address bar after a page opened, sent to a colleague, opens the same
+    view: what the widgets wrote back into the query string reads back as the same filters."""
+    params = golden_params("quality")
+    with browser.open(page_url(app_url, "quality", params)) as opened:
+        shared = opened.page.url
+    with browser.open(shared) as reopened:
+        assert shown_filters(reopened.page) == SHOWN_FILTERS
+        switch = reopened.page.get_by_role("switch", name="Compare to previous period")
+        assert switch.is_checked()
+        assert reopened.page.url == shared
 
 
 def test_empty_state_then_data_appears_without_reload(
