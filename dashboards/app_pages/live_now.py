@@ -200,9 +200,11 @@ def stream_table(minutes: pd.DataFrame, complete_minute: int) -> pd.DataFrame:
     )
 
 
-def per_minute_chart(minutes: pd.DataFrame, column: str, title: str) -> alt.Chart:
+def per_minute_chart(minutes: pd.DataFrame, column: str, title: str, axis: str) -> alt.Chart:
+    """One line per stream over its complete minutes: the minute in progress would read as a
+    drop while its events are still arriving (the tables show it, marked)."""
     return (
-        alt.Chart(minutes, title=title)
+        alt.Chart(minutes[~minutes["in_progress"]], title=title)
         .mark_line(point=True)
         .encode(
             x=alt.X(
@@ -211,7 +213,7 @@ def per_minute_chart(minutes: pd.DataFrame, column: str, title: str) -> alt.Char
                 scale=alt.Scale(type="utc"),
                 axis=alt.Axis(format="%H:%M"),
             ),
-            y=alt.Y(f"{column}:Q", title=title),
+            y=alt.Y(f"{column}:Q", title=axis),
             color=alt.Color("stream:N", title="Stream"),
             tooltip=[
                 alt.Tooltip("stream:N", title="Stream"),
@@ -320,13 +322,19 @@ def live_panel(creator_id: str | None) -> None:
 
     left, right = st.columns(2)
     left.altair_chart(
-        per_minute_chart(minutes, "concurrent_viewers", "Concurrent viewers per minute"),
+        per_minute_chart(
+            minutes, "concurrent_viewers", "Concurrent viewers per minute", "Concurrent viewers"
+        ),
         width="stretch",
     )
     right.altair_chart(
-        per_minute_chart(minutes, "chat_messages", "Chat messages per minute"), width="stretch"
+        per_minute_chart(minutes, "chat_messages", "Chat messages per minute", "Chat messages"),
+        width="stretch",
     )
-    st.caption(definitions.definition("avg_concurrent_viewers"))
+    st.caption(
+        definitions.definition("avg_concurrent_viewers")
+        + " The charts show complete minutes; the minute in progress is in the table below."
+    )
 
     st.subheader("One stream, minute by minute")
     labels = dict(
