@@ -640,8 +640,8 @@ def test_row_rules_names_each_rule_a_view_breaks(
 
 
 def test_a_repeated_key_fails_its_primary_key_test(built: DataLayout, tmp_path: Path) -> None:
-    """unique_combination groups by a hash of the key first: a key written twice still
-    fails it, and the failure names that key (a copy of the good warehouse, one row of a
+    """row_rules' `unique` groups by a hash of the key first: a key written twice still
+    fails it, with the key's two rows (a copy of the good warehouse, one row of a
     two-column and one of a four-column grain written again)."""
     layout = DataLayout(tmp_path / "data")
     shutil.copytree(built.root, layout.root)
@@ -657,15 +657,23 @@ def test_a_repeated_key_fails_its_primary_key_test(built: DataLayout, tmp_path: 
     )  # fmt: skip
     assert completed.returncode != 0
     assert failed_dbt_tests(layout) == {
-        "unique_combination_content_daily_day__content_id",
-        "unique_combination_stg_pipeline__minute_aggregates_epoch_minute__content_id__platform__country",
+        "row_rules_content_daily",
+        "row_rules_stg_pipeline__minute_aggregates",
     }
-    repeated = {
-        result["unique_id"].split(".")[2]: result["failures"]
-        for result in last_run_results(layout)
-        if result["status"] == "fail"
+    assert failed_rules(layout) == {
+        "row_rules_content_daily": {"unique: day, content_id"},
+        "row_rules_stg_pipeline__minute_aggregates": {
+            "unique: epoch_minute, content_id, platform, country"
+        },
     }
-    assert set(repeated.values()) == {1}
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        failing_rows = [
+            rows
+            for result in last_run_results(layout)
+            if result["status"] == "fail"
+            for (_check, rows) in connection.sql(result["compiled_code"]).fetchall()
+        ]
+    assert failing_rows == [2, 2]
 
 
 def test_content_whose_events_name_two_creators_keeps_one_row_and_warns(

@@ -11,20 +11,27 @@
     - accepted_values: `{column: [value, ...]}` (strings are quoted, numbers are not); a
       NULL passes;
     - expressions: business rules over one row's columns, such as
-      `watched_ms >= played_ms + stalled_ms`, broken when false or NULL.
+      `watched_ms >= played_ms + stalled_ms`, broken when false or NULL;
+    - unique: the columns of the model's grain (its primary key), which no two rows share;
+      its failing rows are the rows whose key another row has too. Rows are grouped by one
+      64-bit hash of the key first, and by the key's columns only the rows whose hash
+      occurs more than once: exact whatever the collisions, and cheaper than grouping
+      every row by its columns.
 
     Why one test per model and severity rather than one per rule or per column: dbt spends
     about 40 ms of CPU scheduling, compiling, running and recording each test node, on one
     core whatever its thread count (the work is Python under one interpreter lock), while
     DuckDB checks all of a model's rules in one scan of the rows a build wrote. A test per
     rule (105 of them, now 33) made a build's fixed cost grow with every rule of every
-    model.
+    model, and so did a primary-key test beside each model's row rules (one node per
+    model more, until issue 17 folded them in as `unique`).
     The failing rules are the rows the test returns: run its compiled SQL
     (target/compiled, or `compiled_code` in target/run_results.json) to see them. An empty
     model fails nothing; a NULL condition is no failure (hence the NULL rules above).
 #}
 {% test row_rules(
-    model, not_null=[], non_negative=[], between=[], accepted_values={}, expressions=[]
+    model, not_null=[], non_negative=[], between=[], accepted_values={}, expressions=[],
+    unique=[]
 ) %}
 
 {%- set checks = [] -%}
@@ -62,6 +69,7 @@
 {#- One scan counts the rows breaking each check; one result row per check with any. #}
 with
 
+{% if checks -%}
 counts as (
 
     select
@@ -72,14 +80,50 @@ counts as (
 
     from {{ model }}
 
+){% if unique %},{% endif %}
+
+{% endif -%}
+{% if unique -%}
+repeated_hashes as (
+
+    select {{ key_hash(none, unique) }} as key_hash
+
+    from {{ model }}
+
+    group by 1
+
+    having count(*) > 1
+
+),
+
+repeated_keys as (
+
+    select count(*) as n_rows
+
+    from {{ model }}
+
+    where {{ key_hash(none, unique) }} in (
+        select repeated_hashes.key_hash from repeated_hashes
+    )
+
+    group by {{ unique | join(', ') }}
+
+    having count(*) > 1
+
 )
 
+{% endif -%}
 {% for check in checks -%}
 select '{{ check[0] | replace("'", "''") }}' as failed_check, failing_{{ loop.index }} as failing_rows
 from counts
 where failing_{{ loop.index }} > 0
-{% if not loop.last %}union all
+{% if not loop.last or unique %}union all
 {% endif -%}
 {%- endfor %}
+{%- if unique %}
+select 'unique: {{ unique | join(', ') }}' as failed_check, sum(n_rows) as failing_rows
+from repeated_keys
+having count(*) > 0
+{%- endif %}
 
 {% endtest %}
