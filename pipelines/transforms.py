@@ -251,11 +251,14 @@ class DeduplicateRun(beam.PTransform):
         self.catalogue_file = str(catalogue_file)
 
     def expand(self, frames: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        # Every output typed, so each gets `FrameCoder`: Beam sizes the elements it counts
+        # with their coder, and an untyped output's (pickle) would pickle the whole run.
         return frames | "DropDuplicatesKeepOneType" >> beam.ParDo(
             DropDuplicatesKeepOneType(self.state_db, self.catalogue_file)
-        ).with_output_types(pl.DataFrame).with_outputs(
-            UNIQUE_EVENTS, DEAD_LETTERS, CONTENT_TYPES_DECIDED, main="events"
-        )
+        ).with_output_types(
+            pl.DataFrame,
+            **{tag: pl.DataFrame for tag in (UNIQUE_EVENTS, DEAD_LETTERS, CONTENT_TYPES_DECIDED)},
+        ).with_outputs(UNIQUE_EVENTS, DEAD_LETTERS, CONTENT_TYPES_DECIDED, main="events")
 
 
 Partial = tuple[str, pl.DataFrame]
