@@ -255,6 +255,20 @@ def page_title(page: Page) -> str:
     return page.locator("[data-testid=stMain] h1").first.inner_text().strip()
 
 
+def text_before_title(page: Page) -> list[str]:
+    """What the page shows above its title: nothing, unless Streamlit's "magic" wrote out a
+    bare string of the page's module (an attribute docstring under a constant is one)."""
+    elements = page.locator("[data-testid=stMain] [data-testid=stElementContainer]")
+    before: list[str] = []
+    for index in range(elements.count()):
+        element = elements.nth(index)
+        if element.locator("h1").count():
+            return before
+        if text := element.inner_text().strip():
+            before.append(text)
+    return before
+
+
 def exceptions_shown(page: Page) -> list[str]:
     """Every exception Streamlit shows on the page (an uncaught one, or st.exception)."""
     return [text.strip() for text in page.get_by_test_id("stException").all_inner_texts()]
@@ -284,6 +298,7 @@ def screenshot_every_page(data_dir: Path, out_dir: Path) -> list[Path]:
                 fit_to_content(opened.page)
                 opened.page.screenshot(path=str(path), full_page=True)
                 problems = [
+                    *(f"above the title: {text}" for text in text_before_title(opened.page)),
                     *exceptions_shown(opened.page),
                     *error_alerts_shown(opened.page),
                     *opened.errors.unexpected(),

@@ -14,7 +14,12 @@ What counts as broken on a page:
   alert pages show by design (components.show_freshness when the data is hours old, as the
   golden scenario's is). Anything else in red is an error the page caught and printed;
 - any console error or uncaught JavaScript exception, except the 404s of Streamlit's own
-  base-path probe (dashboards.screenshots.BrowserErrors.unexpected says which).
+  base-path probe (dashboards.screenshots.BrowserErrors.unexpected says which);
+- anything drawn above the page's title: Streamlit's "magic" writes out a bare string
+  literal of a page module, such as an attribute docstring under a constant;
+- another page than the one asked for (Streamlit runs the main page, with a "Page not found"
+  dialog, for a URL path it does not know), or a filter of the URL that the sidebar does not
+  show or that the URL loses.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from dashboards.screenshots import (
     page_title,
     page_url,
     streamlit_server,
+    text_before_title,
 )
 from marquee.layout import DataLayout
 from tests.support.dashboards import golden_data_dir
@@ -104,6 +110,7 @@ def test_page_opens_through_its_url_with_filters_and_no_error(
             "url path": urlsplit(page.url).path,
             "current page in the navigation": active_nav_link(page),
             "has a title": bool(page_title(page)),
+            "text above the title": text_before_title(page),
             # Each filter of the query string is the widget's value...
             "filters shown": shown_filters(page),
             "compare": page.get_by_role("switch", name="Compare to previous period").is_checked(),
@@ -118,6 +125,7 @@ def test_page_opens_through_its_url_with_filters_and_no_error(
         "url path": f"/{spec.url_path}",
         "current page in the navigation": spec.title,
         "has a title": True,
+        "text above the title": [],
         "filters shown": SHOWN_FILTERS,
         "compare": True,
         "query parameters kept": sorted(params),
