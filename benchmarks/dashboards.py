@@ -293,8 +293,10 @@ def run(runs: int = RUNS, pages: list[str] | None = None, warehouse: Path | None
     from dashboards.navigation import ALL_PAGES
     from marquee.settings import get_settings
 
-    # Outside a server, clearing the cache logs "missing ScriptRunContext" (harmless).
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").disabled = True
+    # Outside a server, clearing the cache logs "missing ScriptRunContext" and "No runtime
+    # found" at every run (harmless: AppTest runs the app in this process).
+    for name in ("scriptrunner_utils.script_run_context", "caching.cache_data_api"):
+        logging.getLogger(f"streamlit.runtime.{name}").disabled = True
     specs = [spec for spec in ALL_PAGES if pages is None or spec.url_path in pages]
     with tempfile.TemporaryDirectory(prefix="marquee-dashboard-bench-") as scratch_name:
         scratch = Path(scratch_name)
