@@ -1,14 +1,14 @@
 """The filters every page shares, kept in the URL query string so a view can be shared.
 
-The sidebar widgets are rendered once by `streamlit_app.py`, before the page runs, with
-`bind="query-params"`: a URL such as `/creators?range=28d&platform=ios&compare=true` opens
+The sidebar widgets are rendered by `streamlit_app.py` on every run, before the page, through
+`dashboards.url_state`: a URL such as `/creators?range=28d&creator=cr_1&compare=true` opens
 with those filters, and changing a filter updates the URL. A value equal to its default is
 left out of the URL; an unknown value (a creator that no longer exists) is dropped.
 
-Query parameters: `range` (1d, 7d, 28d, 90d, custom), `days` (two ISO dates, with
+Query parameters: `range` (1d, 7d, 28d, 90d, custom), `days` (`YYYY-MM-DD..YYYY-MM-DD`, with
 `range=custom`), `compare` (also show the previous period of the same length), `creator`,
-`type`, `platform`, `country`. Date presets end at the newest UTC day with data, so a
-paused demo still shows its last week rather than an empty one.
+`type`, `platform`, `country`. Date presets end at the newest UTC day with data, so a paused
+demo still shows its last week rather than an empty one.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboards import data
+from dashboards import data, url_state
 
 PRESETS: dict[str, tuple[str, int | None]] = {
     "1d": ("Last day", 1),
@@ -110,93 +110,66 @@ def _all_or(label: str, names: Mapping[str, str] | None = None) -> Callable[[str
     return format_value
 
 
-def _accept_raw_value(
-    key: str, options: list[str | None], format_value: Callable[[str | None], str]
-) -> bool:
-    """Let a URL name an option by its value (`type=story`, `creator=cr_1`, `range=28d`).
-
-    `bind="query-params"` writes and reads a selectbox's formatted label (`type=Story`,
-    `creator=Creator+g`); on a page's first load a raw value in the URL selects its option
-    instead of being dropped as unknown. The URL then shows the label again. True when the
-    value was taken (the widget must then have no default of its own).
-    """
-    raw = st.query_params.get(key)
-    if raw is None or key in st.session_state:
-        return False
-    if raw in options and raw not in {format_value(option) for option in options}:
-        st.session_state[key] = raw
-        return True
-    return False
-
-
 def render_sidebar(status: data.ServingStatus) -> Filters:
     """Draw the shared filters in the sidebar, remember them for the page, return them."""
     assert status.first_day is not None and status.last_day is not None
     names = creator_names()
     with st.sidebar:
         st.header("Filters")
-        raw_range = _accept_raw_value("range", [*PRESETS], lambda key: PRESETS[str(key)][0])
-        preset = st.selectbox(
+        preset = url_state.selectbox(
             "Period",
             list(PRESETS),
-            index=None if raw_range else list(PRESETS).index(DEFAULT_PRESET),
-            format_func=lambda key: PRESETS[key][0],
             key="range",
-            bind="query-params",
+            default=DEFAULT_PRESET,
+            format_func=lambda key: PRESETS[key][0],
             help="UTC days, ending at the newest day with data.",
         )
-        start, end = preset_range(preset or DEFAULT_PRESET, status.last_day, status.first_day)
+        start, end = preset_range(preset, status.last_day, status.first_day)
         if preset == "custom":
-            picked = st.date_input(
+            start, end = url_state.date_range(
                 "UTC days",
-                value=(start, end),
+                key="days",
+                default=(start, end),
                 min_value=status.first_day,
                 max_value=status.last_day,
                 format="YYYY-MM-DD",
-                key="days",
-                bind="query-params",
                 help="Both ends included.",
             )
-            start, end = _picked_range(picked, (start, end))
-        compare = st.toggle(
+        compare = url_state.toggle(
             "Compare to previous period",
-            value=False,
             key="compare",
-            bind="query-params",
             help="Show each headline number's change against the period of the same "
             "length just before.",
         )
-        _accept_raw_value("creator", [None, *names], _all_or("All creators", names))
-        creator_id = st.selectbox(
+        creator_id = url_state.selectbox(
             "Creator",
             [None, *names],
-            format_func=_all_or("All creators", names),
             key="creator",
-            bind="query-params",
+            default=None,
+            format_func=_all_or("All creators", names),
         )
-        _accept_raw_value("type", [None, *CONTENT_TYPES], _all_or("All types", CONTENT_TYPE_LABELS))
-        content_type = st.selectbox(
+        content_type = url_state.selectbox(
             "Content type",
             [None, *CONTENT_TYPES],
-            format_func=_all_or("All types", CONTENT_TYPE_LABELS),
             key="type",
-            bind="query-params",
+            default=None,
+            format_func=_all_or("All types", CONTENT_TYPE_LABELS),
         )
-        platform = st.selectbox(
+        platform = url_state.selectbox(
             "Platform",
             [None, *_values("platforms")],
-            format_func=_all_or("All platforms"),
             key="platform",
-            bind="query-params",
+            default=None,
+            format_func=_all_or("All platforms"),
         )
-        country = st.selectbox(
+        country = url_state.selectbox(
             "Country",
             [None, *_values("countries")],
-            format_func=_all_or("All countries"),
             key="country",
-            bind="query-params",
+            default=None,
+            format_func=_all_or("All countries"),
         )
-    filters = Filters(start, end, bool(compare), creator_id, content_type, platform, country)
+    filters = Filters(start, end, compare, creator_id, content_type, platform, country)
     st.session_state[SESSION_KEY] = filters
     return filters
 
@@ -207,16 +180,3 @@ def current() -> Filters:
     if not isinstance(filters, Filters):
         raise RuntimeError("filters.render_sidebar() must run before the page")
     return filters
-
-
-def _picked_range(picked: object, fallback: tuple[date, date]) -> tuple[date, date]:
-    """The (start, end) of the date input; while only a start is picked, that single day."""
-    if isinstance(picked, date):
-        return picked, picked
-    if isinstance(picked, tuple | list):
-        days = [day for day in picked if isinstance(day, date)]
-        if len(days) >= 2:
-            return min(days[0], days[1]), max(days[0], days[1])
-        if len(days) == 1:
-            return days[0], days[0]
-    return fallback

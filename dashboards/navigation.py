@@ -17,7 +17,6 @@ class PageSpec:
     file: str
     title: str
     url_path: str
-    default: bool = False
 
     @property
     def path(self) -> Path:
@@ -26,7 +25,7 @@ class PageSpec:
 
 PAGES: dict[str, list[PageSpec]] = {
     "Audience": [
-        PageSpec("creators.py", "Creators", "creators", default=True),
+        PageSpec("creators.py", "Creators", "creators"),
         PageSpec("creator.py", "Creator", "creator"),
         PageSpec("content.py", "Content", "content"),
         PageSpec("live_now.py", "Live now", "live"),
@@ -40,6 +39,9 @@ PAGES: dict[str, list[PageSpec]] = {
         PageSpec("data_health.py", "Data health", "health"),
     ],
 }
+
+HOME = "creators"
+"""The page `/` opens (by switching to its own URL)."""
 
 ALL_PAGES: list[PageSpec] = [spec for specs in PAGES.values() for spec in specs]
 

@@ -26,18 +26,25 @@ if str(REPO_ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboards import data, filters  # noqa: E402
-from dashboards.navigation import PAGES  # noqa: E402
+from dashboards.navigation import HOME, PAGES  # noqa: E402
 
 st.set_page_config(page_title="Marquee", layout="wide")
 
+pages = {
+    section: [st.Page(spec.path, title=spec.title, url_path=spec.url_path) for spec in specs]
+    for section, specs in PAGES.items()
+}
+home = next(page for section in pages.values() for page in section if page.url_path == HOME)
+
+
+def open_home() -> None:
+    """`/` opens the home page by its own URL, so `/creators` is a real address (Streamlit
+    serves its default page only at `/`); the query string goes along."""
+    st.switch_page(home, query_params=st.query_params.to_dict())
+
+
 page = st.navigation(
-    {
-        section: [
-            st.Page(spec.path, title=spec.title, url_path=spec.url_path, default=spec.default)
-            for spec in specs
-        ]
-        for section, specs in PAGES.items()
-    }
+    {"": [st.Page(open_home, title="Marquee", default=True, visibility="hidden")], **pages}
 )
 try:
     status: data.ServingStatus | None = data.serving_status()

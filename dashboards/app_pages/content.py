@@ -19,15 +19,15 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboards import components, definitions, filters, navigation
+from dashboards import components, definitions, filters, navigation, url_state
 from dashboards.queries import content as queries
 from dashboards.queries import stories as story_queries
 
 CONTENT_KEY = "content"
 CHART_HEIGHT_PX = 260
 LISTED = 20
+# Up to one day the QoE chart has a point per minute; over longer periods, per hour.
 MINUTE_GRAIN_MAX_DAYS = 1
-"""Up to one day the QoE chart has a point per minute; over longer periods, per hour."""
 
 LIST_LABELS = {
     "content_title": "Title",
@@ -558,26 +558,26 @@ names = filters.creator_names()
 listed = queries.content_list(
     current.start, current.end, current.creator_id, current.content_type, queries.MAX_OPTIONS
 )
-# A link such as /content?content=vod_1 names the content by id; the picker keeps the label it
-# shows in the URL, so an id is turned into the picked value before the picker is drawn. The
-# content named must exist and pass the creator and type filters; otherwise it is dropped.
+# A link such as /content?content=vod_1 names the content by id. The content named must exist
+# and pass the creator and type filters (it may be outside the top of the list); otherwise it
+# is dropped.
 requested = st.query_params.get(CONTENT_KEY)
 if requested and requested not in set(listed["content_id"]):
     extra = queries.one_content(requested, current.creator_id, current.content_type)
     if not extra.empty:
         listed = pd.concat([extra, listed], ignore_index=True)
 labels = {str(row["content_id"]): option_label(row) for _, row in listed.iterrows()}
-if requested in labels:
-    st.session_state[CONTENT_KEY] = requested
 
-picked = st.selectbox(
+picked = url_state.selectbox(
     "Content",
-    list(labels),
-    index=None,
-    format_func=lambda content_id: labels.get(content_id, content_id),
+    [None, *labels],
     key=CONTENT_KEY,
-    bind="query-params",
-    placeholder="Pick a VOD, clip, story or live stream (type to search)",
+    default=None,
+    format_func=lambda content_id: (
+        "Pick a VOD, clip, story or live stream"
+        if content_id is None
+        else labels.get(content_id, content_id)
+    ),
     help=f"The {queries.MAX_OPTIONS} contents with the most views in the period, within the "
     "creator and type filters.",
 )

@@ -21,11 +21,11 @@ import pandas as pd
 import streamlit as st
 from streamlit.elements.lib.column_types import ColumnConfig
 
-from dashboards import components, data, definitions, filters
+from dashboards import components, data, definitions, filters, url_state
 from dashboards.queries import playback_quality as queries
 
+# Worst offenders need this many views: below it one failed view is a failure % of 5+.
 MIN_VIEWS = 20
-"""Worst offenders need this many views: below it one failed view is a failure % of 5+."""
 CHART_VALUES = 8
 CHART_HEIGHT_PX = 320
 REQUIRED_TABLES = ("views", "dimension_daily_qoe", "dimension_minute_qoe")
@@ -209,13 +209,13 @@ st.caption(
 
 dimension = cast(
     str,
-    st.radio(
+    url_state.radio(
         "Break down by",
         list(queries.DIMENSIONS),
+        key="by",
+        default=next(iter(queries.DIMENSIONS)),
         format_func=queries.DIMENSIONS.__getitem__,
         horizontal=True,
-        key="by",
-        bind="query-params",
     ),
 )
 value_label = queries.DIMENSIONS[dimension]

@@ -22,13 +22,13 @@ from dashboards.queries import stories as queries
 LINKED_STORIES = 10
 CHART_HEIGHT_PX = 220
 
+# Funnel step column -> (label, docs block).
 FUNNEL_STEPS = {
     "reach": ("Reach", "story_reach"),
     "completed_viewers": ("Completed viewers", "story_completed_viewers"),
     "reached_valid_reactors": ("Viewers with a valid reaction", "reached_valid_reactors"),
     "converted_viewers": ("Converted to live", "converted_viewers"),
 }
-"""Funnel step column -> (label, docs block)."""
 
 STORY_LABELS = {
     "story_title": "Story",
