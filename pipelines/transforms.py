@@ -212,7 +212,6 @@ class DropDuplicatesKeepOneType(beam.DoFn):
         self.duplicates.inc(frame.height - fresh.height)
         if not fresh.height:
             return
-        yield TaggedOutput(UNIQUE_EVENTS, fresh)
         pairs = content_types.named_types(fresh)
         known = content_types.known_types(
             self.catalogue.current(), Path(self.state_db), pairs["content_id"].unique()
@@ -228,6 +227,7 @@ class DropDuplicatesKeepOneType(beam.DoFn):
             yield TaggedOutput(CONTENT_TYPES_DECIDED, decided)
         if kept.height:
             yield kept
+        yield TaggedOutput(UNIQUE_EVENTS, fresh)
 
 
 class DeduplicateRun(beam.PTransform):
