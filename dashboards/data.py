@@ -2,16 +2,21 @@
 
 dbt builds into its own DuckDB file; after each good build the file is published as
 `serving.duckdb` by an atomic rename, so the file can be missing (before the first build) or be
-replaced at any moment. Every query therefore opens the file read-only, runs, and closes it
-again, retrying a few times when DuckDB reports an I/O or lock error. Results are cached for a
-few seconds with `st.cache_data`; the cache key includes the file's inode, modification time
-and size, so a newly published warehouse is read at the next rerun rather than after the TTL.
+replaced at any moment. Queries share one read-only connection per published file (each query
+on its own cursor, so threads can query at once): DuckDB keeps the blocks it read in memory,
+where a connection per query read and decompressed them again each time. When the file's
+identity changes the old connection is closed once its queries finish, and the new file is
+opened. A query retries a few times, on a freshly opened connection, when DuckDB reports an
+I/O or lock error. Results are cached for a few seconds with `st.cache_data`; the cache key
+includes the file's inode, modification time and size, so a newly published warehouse is read
+at the next rerun rather than after the TTL.
 
 All SQL here is constant text with `?` parameters; user input never becomes SQL.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -67,8 +72,75 @@ def _file_version(path: Path) -> FileVersion | None:
     return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
+@dataclass
+class _Shared:
+    """The read-only connection to one version of the published file, and its queries running."""
+
+    path: Path
+    version: FileVersion
+    connection: duckdb.DuckDBPyConnection
+    in_use: int = 0
+    retired: bool = False
+
+
+_shared_lock = threading.Condition()
+_shared: _Shared | None = None
+"""The connection new queries use; at most one file is open besides those still finishing."""
+_retiring: list[_Shared] = []
+
+
+def _retire(shared: _Shared) -> None:
+    """Stop handing out `shared`; close it now if idle, else when its last query ends. Called
+    with the lock held."""
+    global _shared
+    if _shared is shared:
+        _shared = None
+    if not shared.retired:
+        shared.retired = True
+        _retiring.append(shared)
+    if shared.in_use == 0:
+        shared.connection.close()
+        _retiring.remove(shared)
+        _shared_lock.notify_all()
+
+
+def _acquire(path: Path) -> tuple[_Shared, duckdb.DuckDBPyConnection]:
+    """A cursor on the shared connection to the file now at `path`, opening it if needed.
+
+    DuckDB hands out one database instance per path within a process, so while a connection
+    to the replaced file is open, opening the path again would return the old data: the old
+    connection is closed first, after the queries still running on it.
+    """
+    global _shared
+    with _shared_lock:
+        version = _file_version(path)
+        if version is None:
+            raise duckdb.IOException(f"{path} does not exist")
+        current = _shared
+        if current is not None and (current.path, current.version) != (path, version):
+            _retire(current)
+            current = None
+        if current is None:
+            while any(old.path == path for old in _retiring):
+                _shared_lock.wait()
+            current = _Shared(path, version, duckdb.connect(str(path), read_only=True))
+            _shared = current
+        cursor = current.connection.cursor()
+        current.in_use += 1
+        return current, cursor
+
+
+def _release(shared: _Shared, cursor: duckdb.DuckDBPyConnection, broken: bool) -> None:
+    with _shared_lock:
+        cursor.close()
+        shared.in_use -= 1
+        if broken or shared.retired:
+            _retire(shared)
+
+
 def _with_connection(path: Path, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-    """Run `work` on a short-lived read-only connection, retrying on I/O and lock errors.
+    """Run `work` on a cursor of the shared read-only connection, retrying on I/O and lock
+    errors with a newly opened connection.
 
     A rename that replaces the file between our existence check and the open, or a reader that
     races the publisher, shows up as an IOException; a moment later the new file is in place.
@@ -76,17 +148,19 @@ def _with_connection(path: Path, work: Callable[[duckdb.DuckDBPyConnection], T])
     last_error: duckdb.Error | None = None
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            con = duckdb.connect(str(path), read_only=True)
+            shared, cursor = _acquire(path)
         except duckdb.IOException as error:
             last_error = error
             time.sleep(RETRY_BASE_DELAY_S * 2**attempt)
             continue
+        broken = False
         try:
-            return work(con)
+            return work(cursor)
         except duckdb.IOException as error:
             last_error = error
+            broken = True
         finally:
-            con.close()
+            _release(shared, cursor, broken)
         time.sleep(RETRY_BASE_DELAY_S * 2**attempt)
     raise ServingUnavailableError(f"could not read {path}: {last_error}") from last_error
 

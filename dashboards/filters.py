@@ -82,8 +82,17 @@ _OPTIONS_SQL = {
         group by creator_id
         order by lower(display_name), creator_id
     """,
-    "platforms": "select distinct platform as value from main.views order by 1",
-    "countries": "select distinct country as value from main.views order by 1",
+    # dimension_daily_qoe's platform and country rows partition each day's views by those
+    # values (never folded into 'other'), so their values are exactly the views mart's, read
+    # from a few thousand rows instead of every view.
+    "platforms": """
+        select distinct dimension_value as value from main.dimension_daily_qoe
+        where dimension = 'platform' order by 1
+    """,
+    "countries": """
+        select distinct dimension_value as value from main.dimension_daily_qoe
+        where dimension = 'country' order by 1
+    """,
 }
 
 
@@ -96,7 +105,7 @@ def creator_names() -> dict[str, str]:
 def _values(kind: str) -> list[str]:
     try:
         frame: pd.DataFrame = data.query(_OPTIONS_SQL[kind], columns=["value"])
-    except duckdb.CatalogException:  # a warehouse without the views mart: no options
+    except duckdb.CatalogException:  # a warehouse without the QoE mart: no options
         return []
     return [str(value) for value in frame["value"] if value is not None]
 
