@@ -142,6 +142,39 @@ def test_csv_export_has_readable_headers(golden_dir: Path, monkeypatch: pytest.M
     ]
 
 
+def test_the_table_draws_the_top_creators_and_the_csv_has_all(
+    golden: tuple[dict[str, Any], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 150 more creators on the golden day, with 1 to 150 views: 151 creators with a view.
+    data_dir = warehouse_copy(
+        golden,
+        tmp_path,
+        "insert into main.creator_daily_performance (creator_id, day, creator_name, views, "
+        "started_views, failed_views, watch_time_hours, avg_view_duration_secs, net_followers, "
+        "valid_reactions, chat_messages, shares) "
+        "select 'cr_extra_' || n, (select max(day) from main.creator_daily_performance), "
+        "'Extra ' || n, n, 0, 0, 0, 0, 0, 0, 0, 0 from range(1, 151) as t(n)",
+    )
+    exported: list[bytes] = []
+    original = st.download_button
+
+    def capture(label: str, data: bytes, **kwargs: Any) -> Any:
+        exported.append(data)
+        return original(label, data, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", capture)
+    for _ in use_data_dir(monkeypatch, data_dir):
+        at = open_page("creators")
+
+        table = leaderboard(at)
+        assert len(table) == 100
+        assert table["creator_id"].tolist()[:2] == ["cr_extra_150", "cr_extra_149"]
+        assert "The 100 creators with the most views" in texts(at, "caption")
+        csv = pd.read_csv(io.BytesIO(exported[-1]))
+        assert len(csv) == 151
+        assert "Creator g" in csv["Creator"].tolist()
+
+
 def test_type_filter_from_the_url_counts_only_those_views(golden_dir: Path) -> None:
     at = open_page("creators", {"type": "vod"})
 

@@ -11,7 +11,8 @@ Unique viewers, rebuffer % and startup p50 are computed over the period's rows o
 mart (distinct viewers and a median cannot be added up from daily rows). Under a content type,
 platform or country filter every view-based column comes from the `views` mart, which has
 those columns; net followers, engagement rate and tips stay the creator's whole days.
-Each row links to the Creator page of that creator, with the same filters.
+Each row links to the Creator page of that creator, with the same filters. The table draws
+the 100 creators with the most views; the CSV export has every creator.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ LABELS = {
     "startup_p50_ms": "Startup p50 (ms)",
 }
 CREATOR_URL_PATH = "creator"  # navigation.PAGES' url_path of the Creator page
+SHOWN_ROWS = 100
+# The table draws the creators with the most views; the CSV has them all. A thousand rows with
+# sparklines cost more to send and draw than the page's queries, and nobody reads past the top.
 # Table and CSV column labels (the CSV has no sparkline and no link).
 
 HEADLINE = [
@@ -165,18 +169,26 @@ table = board.creators
 prev_start = current.previous[0]
 daily = creator_queries.daily_views(current, prev_start, current.end)
 table["views_change_pct"] = _views_change(daily, table, current.start)
-table["daily_views"] = creator_queries.sparklines(
-    daily, [str(c) for c in table["creator_id"]], current.start, current.end
-)
 tips = creator_queries.tips_by_creator(current, current.start, current.end)
 table["tips"] = [tips.get(str(creator_id), "") for creator_id in table["creator_id"]]
-table["page"] = [_creator_url(str(creator_id)) for creator_id in table["creator_id"]]
+drawn = table.head(SHOWN_ROWS).copy()
+drawn["daily_views"] = creator_queries.sparklines(
+    daily, [str(c) for c in drawn["creator_id"]], current.start, current.end
+)
+drawn["page"] = [_creator_url(str(creator_id)) for creator_id in drawn["creator_id"]]
 
 st.subheader("Leaderboard")
+if len(table) > SHOWN_ROWS:
+    which = (
+        f"The {SHOWN_ROWS} creators with the most views from {period}, of {len(table):,} with a "
+        "view (Download CSV has every one)."
+    )
+else:
+    which = f"Every creator with a view from {period}."
 st.caption(
-    f"Every creator with a view from {period}. Click a column header to sort; Open shows "
-    f"the creator's page. Views change compares with {current.previous[0]:%Y-%m-%d} to "
-    f"{current.previous[1]:%Y-%m-%d}; sparklines show views per UTC day."
+    f"{which} Click a column header to sort; Open shows the creator's page. Views change "
+    f"compares with {current.previous[0]:%Y-%m-%d} to {current.previous[1]:%Y-%m-%d}; "
+    "sparklines show views per UTC day."
 )
 shown = [
     "creator_name",
@@ -191,7 +203,7 @@ shown = [
     ],
 ]
 st.dataframe(
-    table,
+    drawn,
     hide_index=True,
     column_order=shown,
     column_config={
