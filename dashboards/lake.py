@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import msgspec
 import pandas as pd
 import pyarrow as pa
 import streamlit as st
@@ -285,30 +286,45 @@ def _file_version(path: Path) -> tuple[int, int] | None:
     return (stat.st_mtime_ns, stat.st_size)
 
 
-@st.cache_data(ttl=60, max_entries=8, show_spinner=False)
-def _load_catalogue(
-    creators_path: str,
-    content_path: str,
-    versions: tuple[tuple[int, int] | None, tuple[int, int] | None],
-) -> tuple[dict[str, str], dict[str, str]]:
-    def records(path: str) -> list[dict[str, Any]]:
-        try:
-            loaded = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return []
-        return [record for record in loaded if isinstance(record, dict)]
+class _NamedRecord(msgspec.Struct):
+    """The fields of a catalogue record the pages read; the others are skipped unparsed."""
 
-    creators = {
-        str(record["creator_id"]): str(record["name"])
-        for record in records(creators_path)
-        if record.get("creator_id") and record.get("name")
+    creator_id: Any = None
+    content_id: Any = None
+    name: Any = None
+    title: Any = None
+
+
+_CATALOGUE_DECODER = msgspec.json.Decoder(list[_NamedRecord])
+_catalogue_lock = threading.Lock()
+_catalogues: dict[str, tuple[tuple[int, int] | None, dict[str, str]]] = {}
+"""Per catalogue file: its version and id -> name, kept for the process (the files are tens
+of MB at a thousand creators: parsing one took longer than the rest of the page, and a
+`st.cache_data` entry is pickled, a dict of 100k names too)."""
+
+
+def _names(
+    path: Path, version: tuple[int, int] | None, id_field: str, name_field: str
+) -> dict[str, str]:
+    """id -> name of the catalogue file at `path` (empty when missing or unreadable), parsed
+    again only when the file's version changes."""
+    key = str(path)
+    with _catalogue_lock:
+        held = _catalogues.get(key)
+        if held is not None and held[0] == version:
+            return held[1]
+    try:
+        records = _CATALOGUE_DECODER.decode(path.read_bytes())
+    except (OSError, msgspec.DecodeError):  # missing, being rewritten, or another shape
+        records = []
+    names = {
+        str(getattr(record, id_field)): str(getattr(record, name_field))
+        for record in records
+        if getattr(record, id_field) and getattr(record, name_field)
     }
-    titles = {
-        str(record["content_id"]): str(record["title"])
-        for record in records(content_path)
-        if record.get("content_id") and record.get("title")
-    }
-    return creators, titles
+    with _catalogue_lock:
+        _catalogues[key] = (version, names)
+    return names
 
 
 def catalogue_names() -> tuple[dict[str, str], dict[str, str]]:
@@ -319,5 +335,7 @@ def catalogue_names() -> tuple[dict[str, str], dict[str, str]]:
     paths = layout()
     creators_path = paths.catalog_dir / "creators.json"
     content_path = paths.catalog_content_file
-    versions = (_file_version(creators_path), _file_version(content_path))
-    return _load_catalogue(str(creators_path), str(content_path), versions)
+    return (
+        _names(creators_path, _file_version(creators_path), "creator_id", "name"),
+        _names(content_path, _file_version(content_path), "content_id", "title"),
+    )

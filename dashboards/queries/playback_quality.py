@@ -190,14 +190,13 @@ order by period_start, dimension_value
 """
 )
 
-# $7: the minimum number of views; $8: 'failure' or 'rebuffer', what ranks first.
+# $7: the minimum number of views; $8: 'failure' or 'rebuffer', what ranks first. The ten
+# worst are ranked on numbers alone; their names are read for those ten only (the string
+# maxima over every content's views cost most of the query).
 WORST_CONTENT_SQL = """
 with per_content as (
 select
     content_id,
-    coalesce(max(content_title), content_id) as content_title,
-    max(content_type) as content_type,
-    coalesce(max(creator_name), max(creator_id)) as creator_name,
     count(*) as views,
     100.0 * count(*) filter (where is_failed) / nullif(count(*), 0) as playback_failure_pct,
     100.0 * sum(case when is_started then stalled_ms else 0 end)
@@ -210,8 +209,9 @@ where view_date between $1 and $2
     and ($6 is null or country = $6)
 group by content_id
 having count(*) >= $7
-)
+),
 
+worst as (
 select *
 from per_content
 order by
@@ -219,6 +219,34 @@ order by
     views desc,
     content_id
 limit 10
+),
+
+names as (
+select
+    content_id,
+    coalesce(max(content_title), content_id) as content_title,
+    max(content_type) as content_type,
+    coalesce(max(creator_name), max(creator_id)) as creator_name
+from main.views
+where view_date between $1 and $2
+    and ($3 is null or creator_id = $3)
+    and ($4 is null or content_type = $4)
+    and ($5 is null or platform = $5)
+    and ($6 is null or country = $6)
+    and content_id in (select content_id from worst)
+group by content_id
+)
+
+select
+    worst.content_id, names.content_title, names.content_type, names.creator_name,
+    worst.views, worst.playback_failure_pct, worst.rebuffer_pct
+from worst
+join names using (content_id)
+order by
+    case when $8 = 'rebuffer' then worst.rebuffer_pct else worst.playback_failure_pct end
+        desc nulls last,
+    worst.views desc,
+    worst.content_id
 """
 
 WORST_CONTENT_COLUMNS = (
