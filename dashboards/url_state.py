@@ -48,6 +48,12 @@ def _seed(key: str, options: Sequence[T], default: T, label: Callable[[T], str])
         by_value = {str(option): option for option in options if option is not None}
         by_label = {label(option): option for option in options}
         chosen = by_value.get(raw, by_label.get(raw, default))
+    if chosen is None:
+        # A widget whose state is set to None shows nothing selected ("Choose an option");
+        # without a state it shows its first option, None ("All ...").
+        if key in st.session_state:
+            del st.session_state[key]
+        return
     st.session_state[key] = chosen
 
 
@@ -83,7 +89,8 @@ def selectbox(
     container: DeltaGenerator | None = None,
     **kwargs: Any,
 ) -> T:
-    """st.selectbox kept in the URL parameter `key`."""
+    """st.selectbox kept in the URL parameter `key`. None may be an option ("All"), as the
+    first one."""
     options = list(options)
     _seed(key, options, default, format_func)
     value: T = (container or st).selectbox(

@@ -213,7 +213,7 @@ def per_minute_chart(minutes: pd.DataFrame, column: str, title: str, axis: str) 
                 scale=alt.Scale(type="utc"),
                 axis=alt.Axis(format="%H:%M"),
             ),
-            y=alt.Y(f"{column}:Q", title=axis),
+            y=alt.Y(f"{column}:Q", title=axis, axis=alt.Axis(tickMinStep=1, format=",.0f")),
             color=alt.Color("stream:N", title="Stream"),
             tooltip=[
                 alt.Tooltip("stream:N", title="Stream"),

@@ -188,8 +188,14 @@ previous = None
 if current.compare:
     previous = queries.headline(current, *current.previous)
 
+HEADLINE_PER_ROW = 4  # eight numbers in one row were cut off at 1440 px
+columns = [
+    column
+    for _ in range(0, len(HEADLINE), HEADLINE_PER_ROW)
+    for column in st.columns(HEADLINE_PER_ROW)
+]
 for column, (name, (label, value_format, doc, lower_is_better)) in zip(
-    st.columns(len(HEADLINE)), HEADLINE.items(), strict=True
+    columns[: len(HEADLINE)], HEADLINE.items(), strict=True
 ):
     components.show_metric(
         column,
