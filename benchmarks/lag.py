@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -126,28 +127,45 @@ def start(part: Part, env: dict[str, str], log_dir: Path) -> Part:
     return part
 
 
+def parts_env(data_dir: Path, app: str, write_key: str = WRITE_KEY) -> dict[str, str]:
+    """The environment of the demo's parts: this data directory and a write key for `app`."""
+    return {
+        **os.environ,
+        "MARQUEE_DATA_DIR": str(data_dir),
+        "MARQUEE_WRITE_KEYS": f"{app}:{write_key}",
+        "MARQUEE_ADMIN_TOKEN": uuid.uuid4().hex,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def start_parts(
+    running: list[Part],
+    env: dict[str, str],
+    data_dir: Path,
+    options: DemoOptions,
+    write_key: str = WRITE_KEY,
+) -> None:
+    """Start the demo's parts but the dashboard, appending each to `running` as it starts
+    (so the caller stops what did start when a later one fails); wait for the API."""
+    for part in parts(write_key, data_dir, options):
+        if part.name == "dashboard":
+            continue
+        running.append(start(part, env, data_dir))
+        if part.name == "api":
+            wait_until_ready(f"http://{HOST}:{options.api_port}/readyz", part)
+
+
 def run(probes: int = 20) -> dict[str, float]:
     prefix = f"lagprobe_{uuid.uuid4().hex[:8]}_"
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         layout = DataLayout(data_dir).ensure()
-        env = {
-            **os.environ,
-            "MARQUEE_DATA_DIR": str(data_dir),
-            "MARQUEE_WRITE_KEYS": f"lag:{WRITE_KEY}",
-            "MARQUEE_ADMIN_TOKEN": uuid.uuid4().hex,
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = parts_env(data_dir, "lag")
         options = DemoOptions(DEMO_RATE, DEMO_CREATORS, free_port(), free_port(), 60)
         running: list[Part] = []
         poller = Poller(layout.serving_db, prefix)
         try:
-            for part in parts(WRITE_KEY, data_dir, options):
-                if part.name == "dashboard":
-                    continue
-                running.append(start(part, env, data_dir))
-                if part.name == "api":
-                    wait_until_ready(f"http://{HOST}:{options.api_port}/readyz", part)
+            start_parts(running, env, data_dir, options)
             poller.start()
             if not poller.published.wait(FIRST_PUBLISH_TIMEOUT_S):
                 tail = (data_dir / "refresh.log").read_text(errors="replace")[-3000:]
@@ -171,18 +189,26 @@ def stop_process_groups(running: list[Part]) -> None:
                 os.killpg(part.process.pid, signal.SIGKILL)
 
 
-def post_probes(api_port: int, prefix: str, probes: int) -> dict[str, float]:
-    """Post one probe every PROBE_GAP_S; return each probe's 202 time by content id."""
+def post_probes(
+    api_port: int,
+    prefix: str,
+    probes: int,
+    make_event: Callable[[str, int], dict[str, object]] = probe_event,
+    bench: str = "lag",
+    write_key: str = WRITE_KEY,
+) -> dict[str, float]:
+    """Post one probe every PROBE_GAP_S, made by `make_event(content_id, now_ms)`; return
+    each probe's 202 time by content id."""
     appended: dict[str, float] = {}
     url = f"http://{HOST}:{api_port}/v1/events"
     with httpx.Client(timeout=30) as client:
         for index in range(probes):
             content_id = f"{prefix}{index:03d}"
             now_ms = int(time.time() * 1000)
-            body = {"sent_at": now_ms, "events": [probe_event(content_id, now_ms)]}
-            answer = client.post(url, json=body, headers={"X-Write-Key": WRITE_KEY})
+            body = {"sent_at": now_ms, "events": [make_event(content_id, now_ms)]}
+            answer = client.post(url, json=body, headers={"X-Write-Key": write_key})
             if answer.status_code != 202 or answer.json().get("accepted") != 1:
-                raise SystemExit(f"lag: probe refused: {answer.status_code} {answer.text}")
+                raise SystemExit(f"{bench}: probe refused: {answer.status_code} {answer.text}")
             appended[content_id] = time.time()
             time.sleep(PROBE_GAP_S)
     return appended

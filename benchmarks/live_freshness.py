@@ -44,23 +44,24 @@ import uuid
 from pathlib import Path
 
 import duckdb
-import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks import lag
 from benchmarks.lag import (
     DEMO_CREATORS,
     DEMO_RATE,
     free_port,
+    parts_env,
     percentile,
     probe_event,
-    start,
+    start_parts,
     stop_process_groups,
 )
 from dashboards import lake
 from dashboards.lake import RUNS_READ
 from dashboards.queries import live_now
-from marquee.demo import HOST, DemoOptions, Part, parts, stop_all, wait_until_ready
+from marquee.demo import DemoOptions, Part, stop_all
 from marquee.lake import (
     LAKE_TABLES,
     LIVE_VIEWER_FACTS,
@@ -74,7 +75,6 @@ from marquee.settings import get_settings
 PAGE_POLL_S = 0.5
 LAKE_POLL_S = 0.1
 PHASES = 30
-PROBE_GAP_S = 3.0
 FIRST_RUN_TIMEOUT_S = 300.0
 DEADLINE_S = 60.0
 WRITE_KEY = "wk_livebench"
@@ -147,21 +147,14 @@ class LakePoller(threading.Thread):
 
 
 def post_probes(api_port: int, prefix: str, probes: int, page: PagePoller) -> dict[str, float]:
-    """Post one live probe every PROBE_GAP_S; return each probe's 202 time by content id."""
-    appended: dict[str, float] = {}
-    url = f"http://{HOST}:{api_port}/v1/events"
-    with httpx.Client(timeout=30) as client:
-        for index in range(probes):
-            content_id = f"{prefix}{index:03d}"
-            now_ms = int(time.time() * 1000)
-            page.minute_of[content_id] = now_ms // 60_000
-            body = {"sent_at": now_ms, "events": [live_probe(content_id, now_ms)]}
-            answer = client.post(url, json=body, headers={"X-Write-Key": WRITE_KEY})
-            if answer.status_code != 202 or answer.json().get("accepted") != 1:
-                raise SystemExit(f"live: probe refused: {answer.status_code} {answer.text}")
-            appended[content_id] = time.time()
-            time.sleep(PROBE_GAP_S)
-    return appended
+    """Post one live probe every lag.PROBE_GAP_S, telling the page poller the minute it falls
+    in; return each probe's 202 time by content id."""
+
+    def make_event(content_id: str, now_ms: int) -> dict[str, object]:
+        page.minute_of[content_id] = now_ms // 60_000
+        return live_probe(content_id, now_ms)
+
+    return lag.post_probes(api_port, prefix, probes, make_event, bench="live", write_key=WRITE_KEY)
 
 
 def run(probes: int = 20) -> dict[str, float]:
@@ -170,13 +163,7 @@ def run(probes: int = 20) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         layout = DataLayout(data_dir).ensure()
-        env = {
-            **os.environ,
-            "MARQUEE_DATA_DIR": str(data_dir),
-            "MARQUEE_WRITE_KEYS": f"live:{WRITE_KEY}",
-            "MARQUEE_ADMIN_TOKEN": uuid.uuid4().hex,
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = parts_env(data_dir, "live", WRITE_KEY)
         # The pollers run the dashboards' code in this process, against the same directory.
         os.environ["MARQUEE_DATA_DIR"] = str(data_dir)
         get_settings.cache_clear()
@@ -185,12 +172,7 @@ def run(probes: int = 20) -> dict[str, float]:
         page = PagePoller(prefix)
         lake_poller = LakePoller(layout, prefix)
         try:
-            for part in parts(WRITE_KEY, data_dir, options):
-                if part.name == "dashboard":
-                    continue
-                running.append(start(part, env, data_dir))
-                if part.name == "api":
-                    wait_until_ready(f"http://{HOST}:{options.api_port}/readyz", part)
+            start_parts(running, env, data_dir, options, WRITE_KEY)
             lake_poller.start()
             if not lake_poller.first_run.wait(FIRST_RUN_TIMEOUT_S):
                 tail = (data_dir / "pipeline.log").read_text(errors="replace")[-3000:]
