@@ -10,35 +10,21 @@ click-through rate 50 % each.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard_fixtures import KNOWN_ROWS, write_serving_db
-from tests.support.dashboards import golden_data_dir, metrics, open_page, use_data_dir
+from tests.support import dashboards as support
+from tests.support.dashboards import metrics, open_page
 
-
-@pytest.fixture(scope="module")
-def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    return golden_data_dir(tmp_path_factory)
-
-
-@pytest.fixture
-def golden_dir(
-    golden: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
-    yield from use_data_dir(monkeypatch, golden[1])
-
-
-@pytest.fixture
-def empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    yield from use_data_dir(monkeypatch, tmp_path)
+golden = support.golden
+golden_dir = support.golden_dir
+empty_dir = support.empty_dir
 
 
 def _tables(at: AppTest) -> list[pd.DataFrame]:

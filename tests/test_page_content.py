@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +18,13 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.filters import CONTENT_TYPE_LABELS
 from marquee.layout import DataLayout
-from tests.support.dashboards import golden_data_dir, metrics, open_page, use_data_dir
+from tests.support import dashboards as support
+from tests.support.dashboards import metrics, open_page, table, texts, use_data_dir
 
 pytestmark = pytest.mark.timeout(600)
 
 OTHER_CREATOR = ("cr_other", "Other creator")
 """A creator added to a copy of the golden warehouse, with no content."""
-
-
-def texts(at: AppTest, kind: str) -> str:
-    return " ".join(str(element.value) for element in getattr(at, kind))
-
-
-def table(at: AppTest, first_column: str) -> Any:
-    """The first dataframe shown whose first column has that label."""
-    for frame in at.dataframe:
-        if list(frame.value.columns)[:1] == [first_column]:
-            return frame.value
-    raise AssertionError(f"no table starting with {first_column!r}")
 
 
 def chart_frames(at: AppTest) -> list[pd.DataFrame]:
@@ -57,16 +45,8 @@ def links(at: AppTest) -> list[tuple[str, str]]:
     return [(link.proto.label, link.proto.query_string) for link in at.get("page_link")]
 
 
-@pytest.fixture(scope="module")
-def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    return golden_data_dir(tmp_path_factory)
-
-
-@pytest.fixture
-def golden_dir(
-    monkeypatch: pytest.MonkeyPatch, golden: tuple[dict[str, Any], Path]
-) -> Iterator[Path]:
-    yield from use_data_dir(monkeypatch, golden[1])
+golden = support.golden
+golden_dir = support.golden_dir
 
 
 def test_golden_vod(golden_dir: Path, golden: tuple[dict[str, Any], Path]) -> None:

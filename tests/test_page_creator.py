@@ -7,40 +7,20 @@ the empty warehouse.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support.dashboards import golden_data_dir, metrics, open_page, use_data_dir
+from tests.support import dashboards as support
+from tests.support.dashboards import metrics, open_page, table, texts, use_data_dir
 
 pytestmark = pytest.mark.timeout(600)
 
 
-@pytest.fixture(scope="module")
-def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    return golden_data_dir(tmp_path_factory)
-
-
-@pytest.fixture
-def golden_dir(
-    monkeypatch: pytest.MonkeyPatch, golden: tuple[dict[str, Any], Path]
-) -> Iterator[Path]:
-    yield from use_data_dir(monkeypatch, golden[1])
-
-
-def texts(at: AppTest, kind: str) -> str:
-    return " ".join(str(element.value) for element in getattr(at, kind))
-
-
-def table(at: AppTest, first_column: str) -> pd.DataFrame:
-    for frame in at.dataframe:
-        if list(frame.value.columns)[:1] == [first_column]:
-            return frame.value
-    raise AssertionError(f"no table starting with {first_column!r}")
+golden = support.golden
+golden_dir = support.golden_dir
 
 
 def links(at: AppTest) -> list[tuple[str, str, str]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,14 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards import components
 from marquee.layout import DataLayout
-from tests.support.dashboards import golden_data_dir, metrics, open_page, use_data_dir
+from tests.support import dashboards as support
+from tests.support.dashboards import (
+    metrics,
+    open_page,
+    texts,
+    use_data_dir,
+    warehouse_copy,
+)
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -53,35 +59,13 @@ GOLDEN_HEADLINE = {
 }
 
 
-@pytest.fixture(scope="module")
-def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    return golden_data_dir(tmp_path_factory)
-
-
-@pytest.fixture
-def golden_dir(
-    monkeypatch: pytest.MonkeyPatch, golden: tuple[dict[str, Any], Path]
-) -> Iterator[Path]:
-    yield from use_data_dir(monkeypatch, golden[1])
-
-
-def warehouse_copy(golden: tuple[dict[str, Any], Path], tmp_path: Path, *sql: str) -> Path:
-    """A data directory whose serving.duckdb is the golden one changed by `sql`."""
-    layout = DataLayout(tmp_path).ensure()
-    shutil.copyfile(DataLayout(golden[1]).serving_db, layout.serving_db)
-    with duckdb.connect(str(layout.serving_db)) as con:
-        for statement in sql:
-            con.execute(statement)
-    return tmp_path
+golden = support.golden
+golden_dir = support.golden_dir
 
 
 def leaderboard(at: AppTest) -> pd.DataFrame:
     (table,) = at.dataframe
     return table.value
-
-
-def texts(at: AppTest, kind: str) -> str:
-    return " ".join(str(element.value) for element in getattr(at, kind))
 
 
 def test_golden_creator_headline_and_leaderboard(golden_dir: Path) -> None:

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ from streamlit.testing.v1 import AppTest
 from dashboards.queries import data_health as queries
 from marquee.layout import DataLayout
 from tests.conftest import APP_ID, REPO_ROOT, WRITE_KEY, start_api
-from tests.support.dashboards import golden_data_dir, metrics, open_page, use_data_dir
+from tests.support import dashboards as support
+from tests.support.dashboards import metrics, open_page, table, use_data_dir
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -36,24 +36,8 @@ def texts(at: AppTest, kind: str) -> list[str]:
     return [str(element.value) for element in getattr(at, kind)]
 
 
-def table(at: AppTest, first_column: str) -> Any:
-    """The first dataframe shown whose first column has that label."""
-    for frame in at.dataframe:
-        if list(frame.value.columns)[:1] == [first_column]:
-            return frame.value
-    raise AssertionError(f"no table starting with {first_column!r}")
-
-
-@pytest.fixture(scope="module")
-def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    return golden_data_dir(tmp_path_factory)
-
-
-@pytest.fixture
-def golden_dir(
-    monkeypatch: pytest.MonkeyPatch, golden: tuple[dict[str, Any], Path]
-) -> Iterator[Path]:
-    yield from use_data_dir(monkeypatch, golden[1])
+golden = support.golden
+golden_dir = support.golden_dir
 
 
 def broken_event(event: dict[str, Any], reason: str) -> dict[str, Any]:

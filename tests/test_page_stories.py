@@ -4,18 +4,22 @@ not (platform, country); and the empty states: no warehouse, no stories, no reas
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards.filters import CONTENT_TYPE_LABELS
-from marquee.layout import DataLayout
-from tests.support.dashboards import golden_data_dir, metrics, open_page, use_data_dir
+from tests.support import dashboards as support
+from tests.support.dashboards import (
+    metrics,
+    open_page,
+    table,
+    texts,
+    use_data_dir,
+    warehouse_copy,
+)
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -23,43 +27,13 @@ OTHER_CREATOR = ("cr_other", "Other creator")
 """A creator added to a copy of the golden warehouse, with no stories."""
 
 
-def texts(at: AppTest, kind: str) -> str:
-    return " ".join(str(element.value) for element in getattr(at, kind))
-
-
-def table(at: AppTest, first_column: str) -> Any:
-    """The first dataframe shown whose first column has that label."""
-    for frame in at.dataframe:
-        if list(frame.value.columns)[:1] == [first_column]:
-            return frame.value
-    raise AssertionError(f"no table starting with {first_column!r}")
-
-
 def links(at: AppTest) -> list[tuple[str, str]]:
     """(label, query string) of every st.page_link on the page."""
     return [(link.proto.label, link.proto.query_string) for link in at.get("page_link")]
 
 
-@pytest.fixture(scope="module")
-def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    return golden_data_dir(tmp_path_factory)
-
-
-@pytest.fixture
-def golden_dir(
-    monkeypatch: pytest.MonkeyPatch, golden: tuple[dict[str, Any], Path]
-) -> Iterator[Path]:
-    yield from use_data_dir(monkeypatch, golden[1])
-
-
-def warehouse_copy(golden: tuple[dict[str, Any], Path], tmp_path: Path, *sql: str) -> Path:
-    """A data directory whose serving.duckdb is the golden one changed by `sql`."""
-    layout = DataLayout(tmp_path).ensure()
-    shutil.copyfile(DataLayout(golden[1]).serving_db, layout.serving_db)
-    with duckdb.connect(str(layout.serving_db)) as con:
-        for statement in sql:
-            con.execute(statement)
-    return tmp_path
+golden = support.golden
+golden_dir = support.golden_dir
 
 
 def test_golden_story_funnel_conversion_and_reactions(

@@ -5,28 +5,19 @@ golden scenario's real build; the real-browser side is in tests/test_dashboard_b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dashboards.navigation import page_path
-from tests.support.dashboards import golden_data_dir, open_page, use_data_dir
+from tests.support import dashboards as support
+from tests.support.dashboards import open_page
 
 pytestmark = pytest.mark.timeout(600)
 
 
-@pytest.fixture(scope="module")
-def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    return golden_data_dir(tmp_path_factory)
-
-
-@pytest.fixture
-def data_dir(
-    golden: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
-    yield from use_data_dir(monkeypatch, golden[1])
+golden = support.golden
+data_dir = support.golden_dir
 
 
 def test_a_url_naming_values_opens_with_them_and_keeps_them(data_dir: Path) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -65,3 +67,51 @@ def open_page(url_path: str, query_params: Mapping[str, str | list[str]] | None 
 def metrics(at: AppTest) -> dict[str, str]:
     """The st.metric labels and values shown, in the main area."""
     return {m.label: m.value for m in at.metric}
+
+
+def texts(at: AppTest, kind: str) -> str:
+    """The values of every element of one kind (`"caption"`, `"info"`, ...), joined by spaces."""
+    return " ".join(str(element.value) for element in getattr(at, kind))
+
+
+def table(at: AppTest, first_column: str) -> pd.DataFrame:
+    """The first dataframe shown whose first column has that label."""
+    for frame in at.dataframe:
+        if list(frame.value.columns)[:1] == [first_column]:
+            return frame.value
+    raise AssertionError(f"no table starting with {first_column!r}")
+
+
+def warehouse_copy(golden: tuple[dict[str, Any], Path], tmp_path: Path, *sql: str) -> Path:
+    """A data directory whose serving.duckdb is the golden one changed by `sql`."""
+    layout = DataLayout(tmp_path).ensure()
+    shutil.copyfile(DataLayout(golden[1]).serving_db, layout.serving_db)
+    with duckdb.connect(str(layout.serving_db)) as con:
+        for statement in sql:
+            con.execute(statement)
+    return tmp_path
+
+
+# Fixtures shared by the page tests. A test module binds them to its own names
+# (`golden = support.golden`): importing a fixture by its name would be shadowed by the
+# test arguments that request it.
+
+
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """The golden scenario and its data directory (see golden_data_dir)."""
+    return golden_data_dir(tmp_path_factory)
+
+
+@pytest.fixture
+def golden_dir(
+    monkeypatch: pytest.MonkeyPatch, golden: tuple[dict[str, Any], Path]
+) -> Iterator[Path]:
+    """The dashboards pointed at the golden data directory for one test."""
+    yield from use_data_dir(monkeypatch, golden[1])
+
+
+@pytest.fixture
+def empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The dashboards pointed at an empty data directory (no warehouse) for one test."""
+    yield from use_data_dir(monkeypatch, tmp_path)
