@@ -86,6 +86,12 @@ def _count(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else "n/a"
 
 
+def _metric_row(*items: tuple[str, str, str]) -> None:
+    """One row of headline numbers: (label, value, docs block of its definition) each."""
+    for column, (label, value, definition_name) in zip(st.columns(len(items)), items, strict=True):
+        column.metric(label, value, help=definitions.definition(definition_name))
+
+
 def _when(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "at an unknown time"
@@ -114,31 +120,16 @@ def _show_pipeline(status: dict[str, Any] | None, now: datetime) -> None:
             age, queries.PIPELINE_STALE_AFTER_S, queries.PIPELINE_VERY_STALE_AFTER_S
         ),
     )
-    lag_col, runs_col, read_col, dup_col, dead_col = st.columns(5)
-    lag_col.metric(
-        "Last commit",
-        "n/a" if age is None else f"{components.format_age(age)} ago",
-        help=definitions.definition("pipeline_last_commit"),
-    )
-    runs_col.metric(
-        "Runs committed",
-        _count(status.get("runs_committed")),
-        help=definitions.definition("pipeline_runs_committed"),
-    )
-    read_col.metric(
-        "Events read",
-        _count(status.get("events_read")),
-        help=definitions.definition("pipeline_events_read"),
-    )
-    dup_col.metric(
-        "Duplicates dropped",
-        _count(status.get("duplicates")),
-        help=definitions.definition("pipeline_duplicates"),
-    )
-    dead_col.metric(
-        "Dead letters",
-        _count(status.get("dead_letters")),
-        help=definitions.definition("pipeline_dead_letter_total"),
+    _metric_row(
+        (
+            "Last commit",
+            "n/a" if age is None else f"{components.format_age(age)} ago",
+            "pipeline_last_commit",
+        ),
+        ("Runs committed", _count(status.get("runs_committed")), "pipeline_runs_committed"),
+        ("Events read", _count(status.get("events_read")), "pipeline_events_read"),
+        ("Duplicates dropped", _count(status.get("duplicates")), "pipeline_duplicates"),
+        ("Dead letters", _count(status.get("dead_letters")), "pipeline_dead_letter_total"),
     )
 
 
@@ -201,36 +192,21 @@ def _show_refresh_cycle(status: dict[str, Any] | None, now: datetime) -> None:
         ),
     )
     checks_ok = status.get("checks_ok")
-    built_col, errors_col, passed_col, failed_col, warned_col, gx_col = st.columns(6)
-    built_col.metric(
-        "Models built",
-        _count(status.get("models_built")),
-        help=definitions.definition("dbt_models_built"),
-    )
-    errors_col.metric(
-        "Models failed or skipped",
-        _count(len(status.get("model_errors") or []) + len(status.get("models_skipped") or [])),
-        help=definitions.definition("dbt_problems"),
-    )
-    passed_col.metric(
-        "Data tests passed",
-        _count(status.get("tests_passed")),
-        help=definitions.definition("dbt_tests_passed"),
-    )
-    failed_col.metric(
-        "Data tests failed",
-        _count(len(status.get("test_failures") or [])),
-        help=definitions.definition("dbt_problems"),
-    )
-    warned_col.metric(
-        "Data tests warned",
-        _count(len(status.get("test_warnings") or [])),
-        help=definitions.definition("dbt_problems"),
-    )
-    gx_col.metric(
-        "Expectations",
-        "passed" if checks_ok is True else "FAILED" if checks_ok is False else "not run",
-        help=definitions.definition("expectations_checked"),
+    _metric_row(
+        ("Models built", _count(status.get("models_built")), "dbt_models_built"),
+        (
+            "Models failed or skipped",
+            _count(len(status.get("model_errors") or []) + len(status.get("models_skipped") or [])),
+            "dbt_problems",
+        ),
+        ("Data tests passed", _count(status.get("tests_passed")), "dbt_tests_passed"),
+        ("Data tests failed", _count(len(status.get("test_failures") or [])), "dbt_problems"),
+        ("Data tests warned", _count(len(status.get("test_warnings") or [])), "dbt_problems"),
+        (
+            "Expectations",
+            "passed" if checks_ok is True else "FAILED" if checks_ok is False else "not run",
+            "expectations_checked",
+        ),
     )
     problems = _problem_rows(status)
     if problems.empty:
@@ -392,17 +368,14 @@ def _show_rejections(start: date, end: date) -> None:
     )
     by_reason = queries.rejections_by_reason(start, end)
     total = int(by_reason["rejected_events"].sum()) if not by_reason.empty else 0
-    total_col, bodies_col, reasons_col = st.columns(3)
-    total_col.metric(
-        "Rejected events", f"{total:,}", help=definitions.definition("rejected_events")
-    )
-    bodies_col.metric(
-        "Of which whole bodies",
-        f"{int(by_reason['rejected_bodies'].sum()) if not by_reason.empty else 0:,}",
-        help=definitions.definition("rejected_events"),
-    )
-    reasons_col.metric(
-        "Reasons", f"{len(by_reason):,}", help=definitions.definition("reject_reason")
+    _metric_row(
+        ("Rejected events", f"{total:,}", "rejected_events"),
+        (
+            "Of which whole bodies",
+            f"{int(by_reason['rejected_bodies'].sum()) if not by_reason.empty else 0:,}",
+            "rejected_events",
+        ),
+        ("Reasons", f"{len(by_reason):,}", "reject_reason"),
     )
     if by_reason.empty:
         st.success(

@@ -30,14 +30,8 @@ FUNNEL_STEPS = {
     "converted_viewers": ("Converted to live", "converted_viewers"),
 }
 
-STORY_LABELS = {
-    "story_title": "Story",
-    "creator_name": "Creator",
-    "published_at": "Published (UTC)",
-    "first_viewed_date": "First viewed (UTC day)",
-    "announces_live_id": "Announces live",
-    "reach": "Reach",
-    "impressions": "Impressions",
+# The columns a story row and a creator row share, in the order both tables show them.
+FUNNEL_AND_RATE_LABELS = {
     "completed_viewers": "Completed viewers",
     "reached_valid_reactors": "Viewers with a valid reaction",
     "converted_viewers": "Converted to live",
@@ -49,6 +43,17 @@ STORY_LABELS = {
     "exit_rate_pct": "Exit rate %",
     "valid_reactions": "Valid reactions",
     "invalid_reactions": "Invalid reactions",
+}
+
+STORY_LABELS = {
+    "story_title": "Story",
+    "creator_name": "Creator",
+    "published_at": "Published (UTC)",
+    "first_viewed_date": "First viewed (UTC day)",
+    "announces_live_id": "Announces live",
+    "reach": "Reach",
+    "impressions": "Impressions",
+    **FUNNEL_AND_RATE_LABELS,
     "after_expiry": queries.REASON_LABELS["after_expiry"],
     "after_deletion": queries.REASON_LABELS["after_deletion"],
     "repeats": queries.REASON_LABELS["repeats"],
@@ -59,17 +64,7 @@ CREATOR_LABELS = {
     "creator_name": "Creator",
     "stories": "Stories",
     "reach": "Reach (sum over stories)",
-    "completed_viewers": "Completed viewers",
-    "reached_valid_reactors": "Viewers with a valid reaction",
-    "converted_viewers": "Converted to live",
-    "completion_rate_pct": "Completion rate %",
-    "reaction_rate_pct": "Reaction rate %",
-    "story_to_live_conversion_pct": "Story-to-live conversion %",
-    "tap_forward_rate_pct": "Tap-forward rate %",
-    "tap_back_rate_pct": "Tap-back rate %",
-    "exit_rate_pct": "Exit rate %",
-    "valid_reactions": "Valid reactions",
-    "invalid_reactions": "Invalid reactions",
+    **FUNNEL_AND_RATE_LABELS,
     "creator_id": "Creator id",
 }
 

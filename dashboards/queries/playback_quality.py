@@ -58,6 +58,17 @@ METRIC_COLUMNS = (
     "avg_bitrate_kbps",
 )
 
+_VIEWS_IN_FILTERS = """
+from main.views
+where view_date between $1 and $2
+    and ($3 is null or creator_id = $3)
+    and ($4 is null or content_type = $4)
+    and ($5 is null or platform = $5)
+    and ($6 is null or country = $6)
+"""
+"""The views every query here starts from: the period ($1, $2) and the filters ($3 creator,
+$4 content type, $5 platform, $6 country)."""
+
 _VIEW_SET_METRICS = """
     count(*) as views,
     count(*) filter (where is_started) as started_views,
@@ -89,12 +100,9 @@ with filtered as (
             when 'os' then os
             when 'device' then device
         end, 'unknown') as raw_value
-    from main.views
-    where view_date between $1 and $2
-        and ($3 is null or creator_id = $3)
-        and ($4 is null or content_type = $4)
-        and ($5 is null or platform = $5)
-        and ($6 is null or country = $6)
+"""
+    + _VIEWS_IN_FILTERS
+    + """
 ),
 
 ranked as (
@@ -125,14 +133,7 @@ HEADLINE_SQL = (
     """
 select """
     + _VIEW_SET_METRICS
-    + """
-from main.views
-where view_date between $1 and $2
-    and ($3 is null or creator_id = $3)
-    and ($4 is null or content_type = $4)
-    and ($5 is null or platform = $5)
-    and ($6 is null or country = $6)
-"""
+    + _VIEWS_IN_FILTERS
 )
 
 BREAKDOWN_SQL = (
@@ -193,7 +194,8 @@ order by period_start, dimension_value
 # $7: the minimum number of views; $8: 'failure' or 'rebuffer', what ranks first. The ten
 # worst are ranked on numbers alone; their names are read for those ten only (the string
 # maxima over every content's views cost most of the query).
-WORST_CONTENT_SQL = """
+WORST_CONTENT_SQL = (
+    """
 with per_content as (
 select
     content_id,
@@ -201,12 +203,9 @@ select
     100.0 * count(*) filter (where is_failed) / nullif(count(*), 0) as playback_failure_pct,
     100.0 * sum(case when is_started then stalled_ms else 0 end)
         / nullif(sum(case when is_started then watched_ms else 0 end), 0) as rebuffer_pct
-from main.views
-where view_date between $1 and $2
-    and ($3 is null or creator_id = $3)
-    and ($4 is null or content_type = $4)
-    and ($5 is null or platform = $5)
-    and ($6 is null or country = $6)
+"""
+    + _VIEWS_IN_FILTERS
+    + """
 group by content_id
 having count(*) >= $7
 ),
@@ -227,12 +226,9 @@ select
     coalesce(max(content_title), content_id) as content_title,
     max(content_type) as content_type,
     coalesce(max(creator_name), max(creator_id)) as creator_name
-from main.views
-where view_date between $1 and $2
-    and ($3 is null or creator_id = $3)
-    and ($4 is null or content_type = $4)
-    and ($5 is null or platform = $5)
-    and ($6 is null or country = $6)
+"""
+    + _VIEWS_IN_FILTERS
+    + """
     and content_id in (select content_id from worst)
 group by content_id
 )
@@ -248,6 +244,7 @@ order by
     worst.views desc,
     worst.content_id
 """
+)
 
 WORST_CONTENT_COLUMNS = (
     "content_id",

@@ -74,18 +74,7 @@ TOTAL_COLUMNS = (
     "exit_rate_pct",
 )
 
-STORIES_SQL = """
-with period_stories as (
-    select *
-    from main.stories
-    where
-        coalesce(first_viewed_date, cast(published_at as date)) between ? and ?
-        and (? is null or creator_id = ?)
-        and (? is null or story_id = ?)
-    order by reach desc nulls last, story_id
-    limit ?
-)
-
+STORY_SELECT = """
 select
     story_id,
     coalesce(content_title, story_id) as story_title,
@@ -110,9 +99,30 @@ select
     tap_forward_rate_pct,
     tap_back_rate_pct,
     exit_rate_pct
+"""
+"""The columns of one story, as the story table and the one-story query show them (constant
+text: the queries below are built from constants only)."""
+
+STORIES_SQL = (
+    """
+with period_stories as (
+    select *
+    from main.stories
+    where
+        coalesce(first_viewed_date, cast(published_at as date)) between ? and ?
+        and (? is null or creator_id = ?)
+        and (? is null or story_id = ?)
+    order by reach desc nulls last, story_id
+    limit ?
+)
+
+"""
+    + STORY_SELECT
+    + """
 from period_stories
 order by reach desc nulls last, story_id
 """
+)
 
 STORY_COLUMNS = (
     "story_id",
@@ -140,34 +150,13 @@ STORY_COLUMNS = (
     "exit_rate_pct",
 )
 
-STORY_SQL = """
-select
-    story_id,
-    coalesce(content_title, story_id) as story_title,
-    creator_id,
-    coalesce(creator_name, creator_id) as creator_name,
-    published_at,
-    expires_at,
-    deleted_at,
-    announces_live_id,
-    first_viewed_date,
-    reach,
-    impressions,
-    completed_viewers,
-    reached_valid_reactors,
-    converted_viewers,
-    reactions,
-    valid_reactions,
-    invalid_reactions,
-    completion_rate_pct,
-    reaction_rate_pct,
-    story_to_live_conversion_pct,
-    tap_forward_rate_pct,
-    tap_back_rate_pct,
-    exit_rate_pct
+STORY_SQL = (
+    STORY_SELECT
+    + """
 from main.stories
 where story_id = ?
 """
+)
 
 REASONS_SQL = """
 select
