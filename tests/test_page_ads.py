@@ -13,14 +13,13 @@ import io
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard_fixtures import KNOWN_ROWS, write_serving_db
+from tests.dashboard_fixtures import write_serving_db
 from tests.support import dashboards as support
-from tests.support.dashboards import metrics, open_page
+from tests.support.dashboards import metrics, open_page, warehouse_of_known_rows
 
 golden = support.golden
 golden_dir = support.golden_dir
@@ -125,11 +124,7 @@ def test_empty_state_with_an_empty_warehouse(empty_dir: Path) -> None:
 
 
 def test_a_warehouse_without_the_ad_mart_names_it(empty_dir: Path) -> None:
-    serving = write_serving_db(empty_dir, KNOWN_ROWS)
-    with duckdb.connect(str(serving)) as connection:  # the sidebar lists creators by name
-        connection.execute(
-            "alter table main.creator_daily_performance add column creator_name varchar"
-        )
+    warehouse_of_known_rows(empty_dir)
 
     at = open_page("ads")
 

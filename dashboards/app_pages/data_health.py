@@ -359,6 +359,17 @@ def rejection_days(
     return shared.start, max(end, shared.start)
 
 
+def _rejection_columns() -> dict[str, Any]:
+    """The column settings the rejection tables by reason and by hour share."""
+    return {
+        "Rejected events": st.column_config.NumberColumn(
+            format="localized", help=definitions.definition("rejected_events")
+        ),
+        "Of which whole bodies": st.column_config.NumberColumn(format="localized"),
+        "Last rejected (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+    }
+
+
 def _show_rejections(start: date, end: date) -> None:
     st.subheader("Rejected events")
     st.caption(
@@ -386,13 +397,7 @@ def _show_rejections(start: date, end: date) -> None:
     st.dataframe(
         components.readable(by_reason, REASON_LABELS),
         hide_index=True,
-        column_config={
-            "Rejected events": st.column_config.NumberColumn(
-                format="localized", help=definitions.definition("rejected_events")
-            ),
-            "Of which whole bodies": st.column_config.NumberColumn(format="localized"),
-            "Last rejected (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-        },
+        column_config=_rejection_columns(),
     )
     hourly = queries.rejections_by_hour(start, end)
     st.altair_chart(_rejections_chart(hourly), width="stretch")
@@ -403,11 +408,7 @@ def _show_rejections(start: date, end: date) -> None:
         column_config={
             "Hour (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:00"),
             "App": st.column_config.TextColumn(help=definitions.definition("app_id")),
-            "Rejected events": st.column_config.NumberColumn(
-                format="localized", help=definitions.definition("rejected_events")
-            ),
-            "Of which whole bodies": st.column_config.NumberColumn(format="localized"),
-            "Last rejected (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            **_rejection_columns(),
         },
     )
     components.csv_download(hourly, HOURLY_LABELS, "rejected_events_by_hour.csv")

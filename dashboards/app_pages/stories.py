@@ -111,6 +111,26 @@ def _column_config(labels: dict[str, str]) -> dict[str, ColumnConfig]:
     return config
 
 
+def show_table(frame: pd.DataFrame, labels: dict[str, str], file_name: str) -> None:
+    """A table with readable headers and each metric's definition on hover, and its CSV."""
+    st.dataframe(
+        components.readable(frame, labels),
+        hide_index=True,
+        column_config=_column_config(labels),
+    )
+    components.csv_download(frame, labels, file_name)
+
+
+def show_links(caption: str, url_path: str, links: list[tuple[str, dict[str, str]]]) -> None:
+    """Links (label, query parameters) to the page at url_path, in two columns."""
+    st.caption(caption)
+    link_columns = st.columns(2)
+    for index, (label, query_params) in enumerate(links):
+        link_columns[index % 2].page_link(
+            navigation.page_path(url_path), label=label, query_params=query_params
+        )
+
+
 def funnel_chart(row: pd.Series) -> alt.Chart:
     """Bars of the funnel steps of one story or of the period's totals."""
     steps = pd.DataFrame(
@@ -314,34 +334,24 @@ story_labels = (
     if has_reasons
     else {k: v for k, v in STORY_LABELS.items() if k not in queries.REASON_LABELS}
 )
-st.dataframe(
-    components.readable(story_rows, story_labels),
-    hide_index=True,
-    column_config=_column_config(story_labels),
+show_table(story_rows, story_labels, "stories.csv")
+show_links(
+    "Open a story on the Content page:",
+    "content",
+    [
+        (f"{story.story_title} ({story.creator_name})", {"content": str(story.story_id)})
+        for story in story_rows.head(LINKED_STORIES).itertuples(index=False)
+    ],
 )
-components.csv_download(story_rows, story_labels, "stories.csv")
-st.caption("Open a story on the Content page:")
-link_columns = st.columns(2)
-for index, story in enumerate(story_rows.head(LINKED_STORIES).itertuples(index=False)):
-    link_columns[index % 2].page_link(
-        navigation.page_path("content"),
-        label=f"{story.story_title} ({story.creator_name})",
-        query_params={"content": str(story.story_id)},
-    )
 
 st.subheader("Per creator")
 per_creator = totals[~totals["is_total"].astype(bool)]
-st.dataframe(
-    components.readable(per_creator, CREATOR_LABELS),
-    hide_index=True,
-    column_config=_column_config(CREATOR_LABELS),
+show_table(per_creator, CREATOR_LABELS, "stories_per_creator.csv")
+show_links(
+    "Open a creator's page:",
+    "creator",
+    [
+        (str(creator.creator_name), {"creator": str(creator.creator_id)})
+        for creator in per_creator.head(LINKED_STORIES).itertuples(index=False)
+    ],
 )
-components.csv_download(per_creator, CREATOR_LABELS, "stories_per_creator.csv")
-st.caption("Open a creator's page:")
-link_columns = st.columns(2)
-for index, creator in enumerate(per_creator.head(LINKED_STORIES).itertuples(index=False)):
-    link_columns[index % 2].page_link(
-        navigation.page_path("creator"),
-        label=str(creator.creator_name),
-        query_params={"creator": str(creator.creator_id)},
-    )

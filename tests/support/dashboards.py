@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from marquee.layout import DataLayout
 from marquee.settings import get_settings
+from tests.dashboard_fixtures import KNOWN_ROWS, write_serving_db
 from tests.golden import shared_golden_warehouse
 
 APP_SCRIPT = Path(__file__).resolve().parents[2] / "dashboards" / "streamlit_app.py"
@@ -115,3 +116,15 @@ def golden_dir(
 def empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The dashboards pointed at an empty data directory (no warehouse) for one test."""
     yield from use_data_dir(monkeypatch, tmp_path)
+
+
+def warehouse_of_known_rows(data_dir: Path) -> Path:
+    """Publish under data_dir a warehouse with only the content and creator-day marts of
+    tests/dashboard_fixtures' known rows (creator names added: the sidebar lists creators by
+    name), for a page to name the marts it lacks. Returns serving.duckdb."""
+    serving = write_serving_db(data_dir, KNOWN_ROWS)
+    with duckdb.connect(str(serving)) as connection:
+        connection.execute(
+            "alter table main.creator_daily_performance add column creator_name varchar"
+        )
+    return serving
