@@ -16,6 +16,17 @@ import pandas as pd
 from dashboards import data
 from dashboards.filters import Filters, twice
 
+_CREATOR_VIEWS = """
+from main.views
+where
+    creator_id = ? and view_date between ? and ?
+    and (? is null or content_type = ?)
+    and (? is null or platform = ?)
+    and (? is null or country = ?)
+"""
+"""The creator's views of [start, end] that pass the type, platform and country filters.
+Params: creator, start, end, then type, platform, country each twice."""
+
 DAILY_SQL = """
 select day, sum(views)::bigint as views, sum(watch_time_hours) as watch_hours,
     sum(net_followers)::bigint as net_followers
@@ -26,17 +37,16 @@ order by day
 """
 """Params: creator, start, end."""
 
-DAILY_FILTERED_SQL = """
+DAILY_FILTERED_SQL = (
+    """
 select view_date as day, count(*)::bigint as views, sum(watched_ms) / 3600000.0 as watch_hours
-from main.views
-where
-    creator_id = ? and view_date between ? and ?
-    and (? is null or content_type = ?)
-    and (? is null or platform = ?)
-    and (? is null or country = ?)
+"""
+    + _CREATOR_VIEWS
+    + """
 group by view_date
 order by view_date
 """
+)
 """Params: creator, start, end, then type, platform, country each twice."""
 
 DAILY_COLUMNS = ("day", "views", "watch_hours", "net_followers")
@@ -59,7 +69,8 @@ limit ?
 """
 """Params: creator, start, end, type twice, limit. Completion is not defined for live."""
 
-TOP_CONTENT_FILTERED_SQL = """
+TOP_CONTENT_FILTERED_SQL = (
+    """
 select
     content_id,
     any_value(content_type) as content_type,
@@ -70,16 +81,14 @@ select
             / nullif(count(*) filter (where is_started), 0)
     end as completion_rate_pct,
     100.0 * count(*) filter (where is_failed) / count(*) as playback_failure_pct
-from main.views
-where
-    creator_id = ? and view_date between ? and ?
-    and (? is null or content_type = ?)
-    and (? is null or platform = ?)
-    and (? is null or country = ?)
+"""
+    + _CREATOR_VIEWS
+    + """
 group by content_id
 order by views desc, content_id
 limit ?
 """
+)
 """Params: creator, start, end, type, platform, country each twice, limit."""
 
 TOP_CONTENT_COLUMNS = (
@@ -176,7 +185,8 @@ formats."""
 
 ADS_COLUMNS = ("ad_format", "impressions", "completion_rate_pct", "skip_rate_pct", "ctr_pct")
 
-QOE_SQL = """
+QOE_SQL = (
+    """
 select
     count(*)::bigint as views,
     100.0 * count(*) filter (where is_failed) / nullif(count(*), 0) as playback_failure_pct,
@@ -185,13 +195,9 @@ select
     quantile_cont(startup_ms, 0.95) filter (where is_started) as startup_p95_ms,
     100.0 * sum(stalled_ms) filter (where is_started)
         / nullif(sum(watched_ms) filter (where is_started), 0) as rebuffer_pct
-from main.views
-where
-    creator_id = ? and view_date between ? and ?
-    and (? is null or content_type = ?)
-    and (? is null or platform = ?)
-    and (? is null or country = ?)
 """
+    + _CREATOR_VIEWS
+)
 """Params: creator, start, end, type, platform, country each twice. METRICS.md's QoE over a
 set of views, as dbt/macros/view_set_metrics.sql computes it."""
 

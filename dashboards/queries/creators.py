@@ -52,7 +52,20 @@ LEADERBOARD_COLUMNS = (
     "engagements",
 )
 
-_VIEW_NUMBERS_SELECT = """
+_FILTERED_VIEWS = """
+from main.views
+where
+    view_date between ? and ?
+    and (? is null or creator_id = ?)
+    and (? is null or content_type = ?)
+    and (? is null or platform = ?)
+    and (? is null or country = ?)
+"""
+"""The views of [start, end] that pass the filters. Params: start, end, then
+`filters.twice(filters.dimensions)`."""
+
+_VIEW_NUMBERS_SELECT = (
+    """
 select
     count(*)::bigint as views,
     count(distinct viewer_key)::bigint as unique_viewers,
@@ -63,14 +76,9 @@ select
     100.0 * sum(case when is_started then stalled_ms else 0 end)
         / nullif(sum(case when is_started then watched_ms else 0 end), 0) as rebuffer_pct,
     quantile_cont(case when is_started then startup_ms end, 0.5) as startup_p50_ms
-from main.views
-where
-    view_date between ? and ?
-    and (? is null or creator_id = ?)
-    and (? is null or content_type = ?)
-    and (? is null or platform = ?)
-    and (? is null or country = ?)
 """
+    + _FILTERED_VIEWS
+)
 """The view-based numbers (METRICS.md formulas, as dbt/macros/view_set_metrics.sql computes
 them) over the views of [start, end] that pass the filters. Params: start, end, then
 `filters.twice(filters.dimensions)`."""
@@ -106,17 +114,15 @@ group by creator_id, day
 """
 """Params: first day, last day, creator twice."""
 
-DAILY_VIEWS_FILTERED_SQL = """
+DAILY_VIEWS_FILTERED_SQL = (
+    """
 select creator_id, view_date as day, count(*)::bigint as views
-from main.views
-where
-    view_date between ? and ?
-    and (? is null or creator_id = ?)
-    and (? is null or content_type = ?)
-    and (? is null or platform = ?)
-    and (? is null or country = ?)
+"""
+    + _FILTERED_VIEWS
+    + """
 group by creator_id, view_date
 """
+)
 """Params: first day, last day, then `filters.twice(filters.dimensions)`."""
 
 DAILY_VIEWS_COLUMNS = ("creator_id", "day", "views")
