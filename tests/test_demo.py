@@ -50,10 +50,10 @@ def live_minutes_on_air(lake: Path, since_ms: int) -> set[str]:
     files = list((lake / "minute_aggregates").glob("run-*.parquet"))
     if not files:
         return set()
-    rows = duckdb.sql(
+    rows = duckdb.execute(
         "select distinct content_id from read_parquet(?) "
         "where content_type = 'live' and epoch_minute * 60000 >= ?",
-        params=[[str(f) for f in files], since_ms - 60_000],
+        [[str(f) for f in files], since_ms - 60_000],
     ).fetchall()
     return {row[0] for row in rows}
 
