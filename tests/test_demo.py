@@ -115,7 +115,13 @@ def test_demo_serves_views_then_stops_every_part_on_ctrl_c(tmp_path: Path) -> No
         assert noise not in output
     # The pipeline's and the refresh's per-run lines are counted, not printed.
     assert not re.search(r" run \d+: \d+ segments, \d+ events", output)
-    assert "dbt models ok" not in output and "INFO marquee.refresh: published" not in output
+    # A cycle that went well is counted; one with failures is printed (it needs a look).
+    assert "dbt models ok" not in output
+    assert not [
+        line
+        for line in output.splitlines()
+        if "INFO marquee.refresh: published" in line and "WITH FAILURES" not in line
+    ]
     status = [line for line in output.splitlines() if line.startswith("[demo     ] sent ")]
     assert status, output[-3000:]
     counted = re.search(
