@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -51,14 +52,18 @@ def test_content_is_upserted_by_id_into_the_file_drop_format(api: ApiProcess) ->
     response = put(api, "content", first)
     assert response.status_code == 200
     assert response.json()["upserted"] == 2 and response.json()["rejected"] == []
+    # Times relative to now: an ISO string and epoch milliseconds, both stored as ISO.
+    published = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    expires = published + timedelta(hours=24)
+    expires_ms = int(expires.timestamp() * 1000)
     second = [
         {"content_id": "up_1", "creator_id": "cr_up", "content_type": "vod", "title": "One (cut)"},
         {
             "content_id": "up_3",
             "creator_id": "cr_up",
             "content_type": "story",
-            "published_at": "2026-09-21T14:13:20Z",
-            "expires_at": 1790000000000,
+            "published_at": f"{published:%Y-%m-%dT%H:%M:%S}Z",
+            "expires_at": expires_ms,
             "announces_live_id": "live_up",
         },
     ]
@@ -67,8 +72,8 @@ def test_content_is_upserted_by_id_into_the_file_drop_format(api: ApiProcess) ->
     assert {"up_1", "up_2", "up_3"} <= set(records)
     assert records["up_1"]["title"] == "One (cut)"
     assert records["up_2"]["duration_ms"] == 9000
-    assert records["up_3"]["published_at"] == "2026-09-21T14:13:20.000Z"
-    assert records["up_3"]["expires_at"] == "2026-09-21T14:13:20.000Z"
+    assert records["up_3"]["published_at"] == f"{published:%Y-%m-%dT%H:%M:%S}.000Z"
+    assert records["up_3"]["expires_at"] == f"{expires:%Y-%m-%dT%H:%M:%S}.000Z"
     text = (api.data_dir / "catalog" / "content.json").read_text()
     assert text.startswith("[\n") and text.count("\n") == len(json.loads(text)) + 2
 

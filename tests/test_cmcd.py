@@ -81,10 +81,11 @@ def report(sid: str, sn: int, ts: int, extra: str, cid: str = "vod_c") -> str:
 
 
 def test_parses_cta_5004_b_reports() -> None:
+    now_ms = int(time.time() * 1000)
     members = parse_dictionary(
         'bl=(2100;v 1800;a),br=(3000;v 164;a),bs,cid="content-id-123",ec=("2001" "x"),'
         'e=t,pr=1.1,sid="session-id-123",sn=0,sta=p,su=?0,com.example-q="a\\"b\\\\c",'
-        "com.example-t=s,ts=1764752400000,v=2"
+        f"com.example-t=s,ts={now_ms},v=2"
     )
     assert members["br"] == Item((Item(3000, {"v": True}), Item(164, {"a": True})))
     assert members["bs"] == Item(True)
@@ -94,7 +95,7 @@ def test_parses_cta_5004_b_reports() -> None:
     assert not isinstance(members["sid"].value, Token)
     assert members["com.example-q"].value == 'a"b\\c'
     assert members["ec"].value == (Item("2001"), Item("x"))
-    assert members["ts"].value == 1764752400000
+    assert members["ts"].value == now_ms
 
 
 @pytest.mark.parametrize(
