@@ -14,7 +14,7 @@ help:
 	@echo "make test   - install everything and run the test suite"
 	@echo "make bench  - run the benchmarks (figures as ratios to a same-run baseline; BENCH_ARGS= skips dbt)"
 	@echo "make history DAYS=7 CREATORS=100 - simulated history into the local log, then the pipeline"
-	@echo "make lint   - ruff and mypy (make lint-sql: sqlfluff over the dbt models)"
+	@echo "make lint   - ruff, mypy and the import rule (make lint-sql: sqlfluff over the dbt models)"
 	@echo "make docs   - generate and serve the dbt docs"
 	@echo "make screenshots - one PNG per dashboard page into ./screenshots (MARQUEE_SCREENSHOTS_DIR)"
 	@echo "make clean  - remove local data (MARQUEE_DATA_DIR, default ./data)"
@@ -36,7 +36,7 @@ browser:
 	fi
 
 demo: setup
-	$(UV) run python -m marquee.demo
+	$(UV) run python -m tools.demo
 
 test: setup browser
 	$(UV) run pytest
@@ -51,18 +51,19 @@ bench: setup
 # MARQUEE_SCREENSHOTS_DIR, over MARQUEE_DATA_DIR when its warehouse is published, else over the
 # golden scenario built into a temporary directory.
 screenshots: setup browser
-	$(UV) run python -m dashboards.screenshots
+	$(UV) run python -m tools.screenshots
 
 # Simulated history into the local log, then the pipeline: make history DAYS=30 CREATORS=1000
 DAYS ?= 7
 CREATORS ?= 100
 history: setup
-	$(UV) run python -m marquee.history --days $(DAYS) --creators $(CREATORS)
+	$(UV) run python -m tools.history --days $(DAYS) --creators $(CREATORS)
 
 lint: setup
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy .
+	$(UV) run lint-imports
 
 lint-sql: setup
 	scratch=$$(mktemp -d) && mkdir -p $$scratch/warehouse && \

@@ -175,12 +175,11 @@ def _dbt_cache_warehouse() -> Path | None:
     (the run_results of its last pass, the incremental cycle's tests, exist) and no build is
     writing its warehouse (no write-ahead log)."""
     from benchmarks.dbt_build import cache_dir
-    from marquee.dbt_cli import dbt_artifacts_dir
-    from marquee.history.plan import default_rate
     from marquee.layout import DataLayout
+    from tools.history.plan import default_rate
 
     layout = DataLayout(cache_dir(DAYS, CREATORS, default_rate(CREATORS), SEED))
-    target = dbt_artifacts_dir(layout) / "target"
+    target = layout.dbt_artifacts / "target"
     finished = all(
         (target / f"run_results-{cycle}-tests.json").exists() for cycle in ("full", "incremental")
     )
@@ -194,8 +193,8 @@ def own_history(workers: int) -> Path:
     """The smaller history of this benchmark, built (or finished) into its own cache, and its
     dbt build (models only, as the refresh loop's first pass)."""
     from benchmarks.dbt_build import ensure_history
-    from marquee.dbt_cli import run_dbt_build
-    from marquee.refresh import MODELS_ONLY
+    from refresh.dbt_cli import run_dbt_build
+    from refresh.loop import MODELS_ONLY
 
     settings, _ = ensure_history(DAYS, CREATORS, SMALL_RATE, SEED, workers, OWN_CACHE)
     built = OWN_CACHE / "dashboards-dbt-built.json"

@@ -4,7 +4,7 @@ The issue's target: over 30 days of simulated traffic for 1,000 creators (at lea
 million events' worth of pipeline outputs), a full `dbt build` on DuckDB in under 2 minutes
 and an incremental build after one more hour in under 20 s.
 
-The history is built once by `marquee.history` (simulator -> API validation -> segment log
+The history is built once by `tools.history` (simulator -> API validation -> segment log
 -> local pipeline -> lake) into `.bench-cache/history-<days>d-<creators>c-<rate>eps-s<seed>`
 (git-ignored) and reused by later runs; the log segments are deleted once the pipeline has
 consumed them (about 30 GB at full size; the benchmark only reads the lake). The history
@@ -17,7 +17,7 @@ Each run then times, in the same process and on the same files:
 - the refresh loop's first cycle: `--full-refresh` of every model, then every data test
   over every row (two `dbt build` passes; no unit tests: MODELS_ONLY);
 - one more hour of history appended (generated and run through the pipeline, timed on its
-  own) and then the cycle the refresh loop runs after a clean one (`marquee.refresh`):
+  own) and then the cycle the refresh loop runs after a clean one (`refresh.loop`):
   every model (incremental ones over what changed since their last build:
   dbt/macros/incremental.sql), then every data test, those of incremental models over the
   rows the build wrote (dbt/macros/test_window.sql). That is the incremental figure. Each
@@ -42,17 +42,16 @@ import duckdb
 import pyarrow.parquet as pq
 
 from benchmarks import show
-from marquee.dbt_cli import dbt_artifacts_dir
-from marquee.dbt_worker import DbtWorker
 from marquee.eventlog.segments import sealed_segments
-from marquee.history.build import BuildOptions, build_history
-from marquee.history.manifest import Manifest
-from marquee.history.plan import HistoryPlan, default_rate
 from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES
 from marquee.layout import DataLayout
-from marquee.refresh import MODELS_ONLY, refresh_build_args, refresh_test_args
 from marquee.settings import PROJECT_ROOT, Settings
-from marquee.simulator.clock import HOUR_MS
+from refresh.dbt_worker import DbtWorker
+from refresh.loop import MODELS_ONLY, refresh_build_args, refresh_test_args
+from tools.history.build import BuildOptions, build_history
+from tools.history.manifest import Manifest
+from tools.history.plan import HistoryPlan, default_rate
+from tools.simulator.clock import HOUR_MS
 
 CACHE_ROOT = PROJECT_ROOT / ".bench-cache"
 HISTORY_END = date(2026, 11, 1)
@@ -93,7 +92,7 @@ def ensure_history(
             "history_pipeline_events_per_cpu_s": result.pipeline.events_per_cpu_s,
         }
         figures_file.write_text(json.dumps(figures, indent=1))
-    # A history built by `python -m marquee.history` has no figures of its own build.
+    # A history built by `python -m tools.history` has no figures of its own build.
     figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}
     return settings, figures
 
@@ -132,7 +131,7 @@ class TimedBuild:
     wall time on a shared machine."""
     nodes: int
     """Models and data tests run, from dbt's run_results.json (the refresh loop leaves
-    out the unit tests: marquee.refresh.MODELS_ONLY)."""
+    out the unit tests: refresh.loop.MODELS_ONLY)."""
 
     def __add__(self, other: TimedBuild) -> TimedBuild:
         return TimedBuild(
@@ -142,7 +141,7 @@ class TimedBuild:
 
 def timed_dbt_build(worker: DbtWorker, label: str, *args: str) -> TimedBuild:
     """One `dbt build [args]` exactly as the refresh loop runs it (in its long-lived dbt
-    worker, `marquee.dbt_worker`); raises if it fails.
+    worker, `refresh.dbt_worker`); raises if it fails.
 
     dbt's run_results.json is kept as `run_results-<label>.json` beside it: the next build
     overwrites the original, and the per-node times are where to look for what to speed up.
@@ -150,7 +149,7 @@ def timed_dbt_build(worker: DbtWorker, label: str, *args: str) -> TimedBuild:
     build = worker.build(*args)
     if not build.success:
         raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{build.tail()}")
-    run_results = dbt_artifacts_dir(worker.layout) / "target" / "run_results.json"
+    run_results = worker.layout.dbt_artifacts / "target" / "run_results.json"
     shutil.copyfile(run_results, run_results.with_name(f"run_results-{label}.json"))
     assert build.cpu_s is not None  # the worker measures its own process
     return TimedBuild(
@@ -164,7 +163,7 @@ def timed_refresh_cycle(
     worker: DbtWorker, label: str, model_args: list[str], test_all_rows: bool
 ) -> TimedBuild:
     """The refresh loop's two dbt passes (every model, then every data test) timed
-    together, as `marquee.refresh.refresh_once` runs them."""
+    together, as `refresh.loop.refresh_once` runs them."""
     models = timed_dbt_build(worker, f"{label}-models", *model_args)
     return models + timed_dbt_build(
         worker, f"{label}-tests", *refresh_test_args(test_all_rows=test_all_rows)

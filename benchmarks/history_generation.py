@@ -21,16 +21,16 @@ from pathlib import Path
 
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
-from marquee.history.plan import HistoryPlan, Shard, default_rate
-from marquee.history.writer import ShardResult, WriterConfig, write_shard
-from marquee.simulator.clock import DAY_MS, HOUR_MS
+from tools.history.plan import HistoryPlan, Shard, default_rate
+from tools.history.writer import ShardResult, WriterConfig, write_shard
+from tools.simulator.clock import DAY_MS, HOUR_MS
 
 START_MS = 1_767_916_800_000 + 12 * HOUR_MS
 """2026-01-09 12:00 UTC: fixed, and mid-day (live streams on air)."""
 
 
 def run_once(engine: str, creators: int, hours: float) -> ShardResult:
-    from marquee.history.vector.writer import write_shard_vectorised
+    from tools.history.vector.writer import write_shard_vectorised
 
     end = START_MS + int(hours * HOUR_MS)
     plan = HistoryPlan(1, creators, default_rate(creators), START_MS, end, shard_ms=DAY_MS)

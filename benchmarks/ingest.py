@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 from benchmarks.workload import request_bodies
-from ingestion_api.body import parse_batch
-from ingestion_api.enrich import Enricher, Pseudonymiser
-from ingestion_api.ingest import ingest_decoded
 from marquee.eventlog.group_commit import GroupCommitLog
 from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
+from marquee.intake.body import parse_batch
+from marquee.intake.enrich import Enricher, Pseudonymiser
+from marquee.intake.ingest import ingest_decoded
 from marquee.settings import Settings
 from tests.conftest import start_api
 

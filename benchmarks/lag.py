@@ -1,6 +1,6 @@
 """Lag: from an event's append to its minute being queryable in the warehouse, under load.
 
-Starts the demo's processes (`marquee.demo.parts`: the API, the pipeline's local loop, the
+Starts the demo's processes (`tools.demo.parts`: the API, the pipeline's local loop, the
 traffic simulator at the demo's rate and the refresh loop; not the dashboards) on a fresh
 data directory, waits for the first published `serving.duckdb`, then posts probe events
 while the simulator's traffic flows: each probe is a `play_requested` of a content id of
@@ -34,13 +34,13 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from marquee.demo import HOST, DemoOptions, Part, parts, stop_all, wait_until_ready
 from marquee.layout import DataLayout
 from marquee.settings import PROJECT_ROOT
+from tools.demo import HOST, DemoOptions, Part, parts, stop_all, wait_until_ready
 
 DEMO_RATE = 200
 DEMO_CREATORS = 50
-"""The demo's default load (`python -m marquee.demo` without options)."""
+"""The demo's default load (`python -m tools.demo` without options)."""
 
 POLL_S = 0.25
 PROBE_GAP_S = 3.0

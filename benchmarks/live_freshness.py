@@ -1,6 +1,6 @@
 """Live freshness: from an event's 202 to its minute in what the Live now page reads.
 
-Starts the demo's processes (`marquee.demo.parts`: the API, the pipeline's local loop every
+Starts the demo's processes (`tools.demo.parts`: the API, the pipeline's local loop every
 2 s, the simulator at the demo's default rate and the refresh loop; not the Streamlit server)
 on a fresh data directory, waits for the pipeline's first committed run, then posts probe
 events while the simulator's traffic flows. Each probe is a `play_requested` of a live
@@ -61,7 +61,6 @@ from benchmarks.lag import (
 from dashboards import lake
 from dashboards.lake import RUNS_READ
 from dashboards.queries import live_now
-from marquee.demo import DemoOptions, Part, stop_all
 from marquee.lake import (
     LAKE_TABLES,
     LIVE_VIEWER_FACTS,
@@ -71,6 +70,7 @@ from marquee.lake import (
 )
 from marquee.layout import DataLayout
 from marquee.settings import get_settings
+from tools.demo import DemoOptions, Part, stop_all
 
 PAGE_POLL_S = 0.5
 LAKE_POLL_S = 0.1

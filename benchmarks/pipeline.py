@@ -37,8 +37,8 @@ from pathlib import Path
 
 from benchmarks import show
 from benchmarks.workload import request_bodies
-from ingestion_api.enrich import Enricher, Pseudonymiser
-from ingestion_api.ingest import ingest_events
+from marquee.intake.enrich import Enricher, Pseudonymiser
+from marquee.intake.ingest import ingest_events
 from marquee.layout import DataLayout
 from pipelines import aggregates, records
 from pipelines.local_runner import SEEN_IDS_SCHEMA, LocalRunner
@@ -75,7 +75,7 @@ def write_simulator_history(data_dir: Path) -> None:
         [
             sys.executable,
             "-m",
-            "marquee.history",
+            "tools.history",
             "--days=1",
             f"--creators={SIMULATOR_CREATORS}",
             f"--end={SIMULATOR_END}",

@@ -13,20 +13,10 @@ Run from the repository root:
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-# Streamlit puts the script's folder (dashboards/) on sys.path, not the working directory, and
-# the project is not installed as a package (tool.uv.package = false). Adding the repository
-# root makes `marquee` and `dashboards` importable however the app is started.
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-import streamlit as st  # noqa: E402
-
-from dashboards import data, filters  # noqa: E402
-from dashboards.navigation import HOME, PAGES  # noqa: E402
+from dashboards import data, filters
+from dashboards.navigation import HOME, PAGES
 
 st.set_page_config(page_title="Marquee", layout="wide")
 

@@ -1,4 +1,4 @@
-"""Great Expectations (1.x) checks of the marts dbt builds, run by `marquee.refresh`.
+"""Great Expectations (1.x) checks of the marts dbt builds, run by `refresh.loop`.
 
 One module per dataset defines its expectation suite in code (`content_daily`); `checkpoint`
 assembles the checkpoint, runs it on the mart read from a DuckDB file and writes the result

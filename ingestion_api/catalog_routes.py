@@ -1,7 +1,7 @@
 """`PUT /v1/catalog/creators` and `PUT /v1/catalog/content`: catalogue upserts (admin token).
 
 The body is a JSON array of records, upserted by id into the catalogue files
-(`ingestion_api.catalog`). Invalid records are refused one by one with a reason; the valid
+(`marquee.catalog`). Invalid records are refused one by one with a reason; the valid
 ones of the same request are stored. The merge runs in a worker thread: it takes a file
 lock and fsyncs, which must not block the event loop.
 """
@@ -15,17 +15,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ingestion_api.body import JSON_TYPES, BodyError, media_type_of, read_body
-from ingestion_api.catalog import (
+from ingestion_api.collector import Collector
+from ingestion_api.openapi import error_response_spec
+from ingestion_api.responses import error_response, json_response
+from marquee.catalog import (
     CatalogBodyError,
     CatalogFileInvalid,
     CatalogKind,
     CatalogStore,
     validate_records,
 )
-from ingestion_api.collector import Collector
-from ingestion_api.openapi import error_response_spec
-from ingestion_api.responses import error_response, json_response
+from marquee.intake.body import JSON_TYPES, BodyError, media_type_of, read_body
 from marquee.settings import Settings
 
 

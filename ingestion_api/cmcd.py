@@ -47,9 +47,9 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestion_api.catalog import CatalogIndex, ContentInfo
-from ingestion_api.enrich import Pseudonymiser
+from marquee.catalog import CatalogIndex, ContentInfo
 from marquee.events import MAX_DELTA_MS, MAX_PLAYHEAD_MS
+from marquee.intake.enrich import Pseudonymiser
 
 # ---------------------------------------------------------------------------------------
 # Structured Field dictionaries (RFC 8941), the encoding of every CMCD report

@@ -20,17 +20,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ingestion_api.auth import require_app
-from ingestion_api.body import BodyError, media_type_of, read_body
-from ingestion_api.catalog import CatalogIndex
 from ingestion_api.cmcd import CmcdMapper, ReportRejected, SessionMemory
 from ingestion_api.collector import Collector
-from ingestion_api.ingest import ingest_events
 from ingestion_api.openapi import error_response_spec
-from ingestion_api.quarantine import QuarantineRecord, encode_records
 from ingestion_api.ratelimit import limit_write_key
 from ingestion_api.responses import error_response, json_response
+from marquee.catalog import CatalogIndex
+from marquee.catalog_files import CONTENT_FILE
+from marquee.intake.body import BodyError, media_type_of, read_body
+from marquee.intake.ingest import ingest_events
+from marquee.intake.quarantine import QuarantineRecord, encode_records
 from marquee.settings import Settings
-from marquee.simulator.catalog_files import CONTENT_FILE
 
 log = logging.getLogger("ingestion_api")
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from starlette.requests import Request
 
-from ingestion_api.enrich import Enricher, Pseudonymiser, scrub_viewer_ids
-from ingestion_api.quarantine import QuarantineRecord, encode_records
 from marquee.eventlog.base import EventLog, EventLogURLError
 from marquee.eventlog.factory import open_event_log
+from marquee.intake.enrich import Enricher, Pseudonymiser, scrub_viewer_ids
+from marquee.intake.quarantine import QuarantineRecord, encode_records
 from marquee.settings import Settings
 
 log = logging.getLogger("ingestion_api")

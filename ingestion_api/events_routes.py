@@ -22,12 +22,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ingestion_api.auth import write_key_from
-from ingestion_api.body import BodyError, asgi_body_chunks, parse_batch, read_body_from
 from ingestion_api.collector import Collector, country_code
 from ingestion_api.cors import CollectorCors, add_cors
-from ingestion_api.ingest import ingest_decoded
 from ingestion_api.observability import count_events, count_request, error_code_of, observe_append
-from ingestion_api.quarantine import encode_records
 from ingestion_api.ratelimit import RateLimiter, client_limited, write_key_limited
 from ingestion_api.responses import (
     error_response,
@@ -38,6 +35,9 @@ from ingestion_api.responses import (
 )
 from marquee.eventlog.base import LogUnavailable
 from marquee.events import event_json_schema
+from marquee.intake.body import BodyError, asgi_body_chunks, parse_batch, read_body_from
+from marquee.intake.ingest import ingest_decoded
+from marquee.intake.quarantine import encode_records
 
 log = logging.getLogger("ingestion_api")
 

@@ -16,8 +16,8 @@ from typing import Any
 import msgspec
 from starlette.routing import BaseRoute, Route
 
-from ingestion_api.body import EventBatch
 from marquee.events import Event, RejectReason
+from marquee.intake.body import EventBatch
 
 REF = "#/components/schemas/{name}"
 

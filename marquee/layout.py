@@ -51,7 +51,7 @@ class DataLayout:
     @property
     def refresh_status(self) -> Path:
         """A JSON record of the refresh loop's last cycle: what built, what failed, whether
-        it published (`marquee.build_report`)."""
+        it published (`refresh.build_report`)."""
         return self.root / "state" / "refresh_status.json"
 
     @property
@@ -67,6 +67,12 @@ class DataLayout:
     def serving_db(self) -> Path:
         """A copy of dbt.duckdb published after each good build; dashboards read it."""
         return self.warehouse_dir / "serving.duckdb"
+
+    @property
+    def dbt_artifacts(self) -> Path:
+        """dbt's target/ and logs/ for this data directory, so runs on different data never
+        share partial-parse state and nothing generated lands in the source tree."""
+        return self.root / "dbt"
 
     @property
     def gx_dir(self) -> Path:

@@ -13,7 +13,7 @@ committing outputs, and with a broker event log the streaming job counts them th
   segment and keeps the payload): only those are candidates, e.g. after a fix of the
   pipeline's reader.
 - `--quarantine [--since T] [--until T]`: records the API refused, re-validated with the
-  current contract and ingest path (`ingestion_api.ingest`), with the original arrival time
+  current contract and ingest path (`marquee.intake.ingest`), with the original arrival time
   as `received_at` (so the time horizons judge them as they arrived) and without
   pseudonymising again (the quarantine already holds pseudonyms), with the request's
   `sent_at` and CDN country the quarantine kept (a refused body keeps its own `sent_at`),
@@ -53,13 +53,13 @@ import msgspec
 import polars as pl
 from tqdm import tqdm
 
-from ingestion_api.body import BodyError, ParsedBody, split_events
-from ingestion_api.enrich import Enricher, Pseudonymiser, to_epoch_ms
-from ingestion_api.ingest import ingest_events
-from ingestion_api.quarantine import QuarantineRecord
 from marquee.eventlog.factory import local_directory, open_event_log
 from marquee.eventlog.segments import recover_open_segments, sealed_segments
 from marquee.events import Time
+from marquee.intake.body import BodyError, ParsedBody, split_events
+from marquee.intake.enrich import Enricher, Pseudonymiser, to_epoch_ms
+from marquee.intake.ingest import ingest_events
+from marquee.intake.quarantine import QuarantineRecord
 from marquee.lake import DEAD_LETTERS
 from marquee.layout import DataLayout
 from pipelines.ledger import RunStats, already_seen, connect_with_retry

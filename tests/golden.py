@@ -73,8 +73,8 @@ def build_golden_warehouse(data_dir: Path, scenario: dict[str, Any]) -> Path:
     # Imported here so that loading a scenario needs neither a server nor dbt.
     import httpx
 
-    from marquee.dbt_cli import run_dbt_build
     from marquee.layout import DataLayout
+    from refresh.dbt_cli import run_dbt_build
     from tests.conftest import APP_ID, REPO_ROOT, WRITE_KEY, start_api
 
     api = start_api(

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingestion_api.catalog import CatalogIndex, CatalogStore
-from marquee.simulator.catalog_files import write_catalogue
+from marquee.catalog import CatalogIndex, CatalogStore
+from marquee.catalog_files import write_catalogue
 from tests.conftest import APP_ID, WRITE_KEY, ApiProcess, start_api
 
 ADMIN_TOKEN = "adm_test_only_0123456789"

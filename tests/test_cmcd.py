@@ -22,7 +22,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingestion_api.catalog import CatalogIndex, CatalogStore
 from ingestion_api.cmcd import (
     CmcdMapper,
     CmcdSyntaxError,
@@ -32,6 +31,7 @@ from ingestion_api.cmcd import (
     Token,
     parse_dictionary,
 )
+from marquee.catalog import CatalogIndex, CatalogStore
 from marquee.events import EventRejected, RejectReason, decode_event
 from marquee.layout import DataLayout
 from pipelines.local_runner import LocalRunner

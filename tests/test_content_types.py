@@ -12,8 +12,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from ingestion_api.enrich import Enricher, Pseudonymiser
-from ingestion_api.ingest import ingest_events
+from marquee.intake.enrich import Enricher, Pseudonymiser
+from marquee.intake.ingest import ingest_events
 from marquee.layout import DataLayout
 from pipelines import content_types
 from pipelines.local_runner import LocalRunner

@@ -5,7 +5,7 @@ scenario's warehouse (tests.support.dashboards.golden_data_dir) to every test he
 /usr/bin/chromium (the apt package `chromium`, which `make test` installs) opens each page
 through its own URL with the shared filters in the query string, as a shared link would, and
 reads what the browser shows. The server, the browser and the waiting are those of
-dashboards/screenshots.py, which `make screenshots` runs to take the pictures.
+tools/screenshots.py, which `make screenshots` runs to take the pictures.
 
 What counts as broken on a page:
 - any `stException` element: an uncaught exception (Streamlit prints it in the page) or an
@@ -14,7 +14,7 @@ What counts as broken on a page:
   alert pages show by design (components.show_freshness when the data is hours old, as the
   golden scenario's is). Anything else in red is an error the page caught and printed;
 - any console error or uncaught JavaScript exception, except the 404s of Streamlit's own
-  base-path probe (dashboards.screenshots.BrowserErrors.unexpected says which);
+  base-path probe (tools.screenshots.BrowserErrors.unexpected says which);
 - anything drawn above the page's title: Streamlit's "magic" writes out a bare string
   literal of a page module, such as an attribute docstring under a constant;
 - another page than the one asked for (Streamlit runs the main page, with a "Page not found"
@@ -33,7 +33,9 @@ import pytest
 from playwright.sync_api import Page
 
 from dashboards.navigation import ALL_PAGES, PageSpec
-from dashboards.screenshots import (
+from marquee.layout import DataLayout
+from tests.support.dashboards import golden_data_dir
+from tools.screenshots import (
     PageOpener,
     chromium_pages,
     error_alerts_shown,
@@ -44,8 +46,6 @@ from dashboards.screenshots import (
     streamlit_server,
     text_before_title,
 )
-from marquee.layout import DataLayout
-from tests.support.dashboards import golden_data_dir
 
 # The empty state polls every 10 s (components.EMPTY_STATE_POLL_S); allow a few polls.
 DATA_APPEARS_TIMEOUT_MS = 45_000

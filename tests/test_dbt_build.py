@@ -24,14 +24,7 @@ import pyarrow as pa
 import pytest
 
 from dashboards.queries import creators as creator_queries
-from marquee.dbt_cli import (
-    DBT_PROJECT_DIR,
-    DbtBuildResult,
-    dbt_artifacts_dir,
-    dbt_command,
-    dbt_environment,
-    run_dbt_build,
-)
+from marquee.catalog_files import write_catalogue
 from marquee.lake import (
     AD_PLAYS,
     LAKE_TABLES,
@@ -43,8 +36,14 @@ from marquee.lake import (
     write_table_atomically,
 )
 from marquee.layout import DataLayout
-from marquee.simulator.catalog_files import write_catalogue
 from pipelines.aggregates import MINUTE_MEASURES
+from refresh.dbt_cli import (
+    DBT_PROJECT_DIR,
+    DbtBuildResult,
+    dbt_command,
+    dbt_environment,
+    run_dbt_build,
+)
 from tests.build_stamps import is_build_stamp
 from tests.conftest import REPO_ROOT
 from tests.lake_rows import ad_play, view_partial
@@ -88,7 +87,7 @@ def new_layout(root: Path) -> DataLayout:
 
 def last_run_results(layout: DataLayout) -> list[dict[str, Any]]:
     """Per-node results of the last dbt invocation (target/run_results.json)."""
-    run_results = dbt_artifacts_dir(layout) / "target" / "run_results.json"
+    run_results = layout.dbt_artifacts / "target" / "run_results.json"
     results: list[dict[str, Any]] = json.loads(run_results.read_text())["results"]
     return results
 

@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from marquee.dbt_cli import DBT_PROJECT_DIR, dbt_command, dbt_environment
+from marquee.catalog_files import write_catalogue
 from marquee.lake import (
     AD_PLAYS,
     CREATOR_MINUTE_AGGREGATES,
@@ -39,8 +39,8 @@ from marquee.lake import (
     write_table_atomically,
 )
 from marquee.layout import DataLayout
-from marquee.simulator.catalog_files import write_catalogue
 from pipelines.aggregates import MINUTE_MEASURES
+from refresh.dbt_cli import DBT_PROJECT_DIR, dbt_command, dbt_environment
 from tests.build_stamps import is_build_stamp
 from tests.lake_rows import ad_play, view_partial
 
@@ -768,7 +768,7 @@ def test_a_bad_row_an_earlier_build_wrote_fails_every_build_that_tests_all_rows(
 ) -> None:
     """Once a later build has written other rows, a plain build no longer sees the bad row
     a failed build wrote; the build that tests every row, which the refresh loop runs after
-    a failure (marquee.refresh.TEST_ALL_ROWS), still fails on it."""
+    a failure (refresh.loop.TEST_ALL_ROWS), still fails on it."""
     layout = new_layout(tmp_path_factory.mktemp("bad_old_row") / "data")
     first_run(layout)
     only = ("stg_pipeline__minute_aggregates",)

@@ -1,4 +1,4 @@
-"""The refresh loop's long-lived dbt worker (marquee.dbt_worker) parses the project again
+"""The refresh loop's long-lived dbt worker (refresh.dbt_worker) parses the project again
 when its sources change, so an edit takes effect at the next build, as it did when each
 build was a fresh `dbt` command. Runs the real worker and dbt on a copy of the project."""
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-from marquee.dbt_cli import DBT_PROJECT_DIR, dbt_artifacts_dir
-from marquee.dbt_worker import DbtWorker
 from marquee.layout import DataLayout
+from refresh.dbt_cli import DBT_PROJECT_DIR
+from refresh.dbt_worker import DbtWorker
 
 PROBE = ("--select", "worker_probe")
 
@@ -64,13 +64,13 @@ def test_a_failed_build_is_in_dbt_log_without_the_debug_events(tmp_path: Path) -
         failed = worker.build(*PROBE)
 
     assert not failed.success
-    log = (dbt_artifacts_dir(layout) / "logs" / "dbt.log").read_text()
+    log = (layout.dbt_artifacts / "logs" / "dbt.log").read_text()
     assert "no_such_table" in log
     assert "[debug]" not in log
 
 
 def test_a_worker_killed_between_builds_is_replaced_by_the_next_build(tmp_path: Path) -> None:
-    """The worker is a separate interpreter (`python -m marquee.dbt_worker`); when it dies,
+    """The worker is a separate interpreter (`python -m refresh.dbt_worker`); when it dies,
     the next build starts another, as the refresh loop relies on."""
     project, layout = project_with_probe(tmp_path, "select 42 as answer\n")
 

@@ -1,4 +1,4 @@
-"""`python -m marquee.demo` as `make demo` runs it: every part up, views on the dashboard's
+"""`python -m tools.demo` as `make demo` runs it: every part up, views on the dashboard's
 warehouse within minutes, live streams on air in the first minute whatever the UTC hour, the
 first impression printed (admin token, pages to open, the invalid share), Beam's import noise
 dropped, per-run lines folded into the status line, and Ctrl-C stopping every child process."""
@@ -17,7 +17,8 @@ import duckdb
 import httpx
 import pytest
 
-from marquee.demo import (
+from tests.conftest import REPO_ROOT, free_port
+from tools.demo import (
     BEAM_IMPORT_NOISE,
     Counters,
     DemoOptions,
@@ -26,8 +27,7 @@ from marquee.demo import (
     is_beam_import_noise,
     parts,
 )
-from marquee.simulator.faults import FaultRates
-from tests.conftest import REPO_ROOT, free_port
+from tools.simulator.faults import FaultRates
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -73,7 +73,7 @@ def test_demo_serves_views_then_stops_every_part_on_ctrl_c(tmp_path: Path) -> No
     log_path = tmp_path / "demo.log"
     with log_path.open("wb") as log:
         demo = subprocess.Popen(
-            [sys.executable, "-m", "marquee.demo", "--rate", "100", "--creators", "10",
+            [sys.executable, "-m", "tools.demo", "--rate", "100", "--creators", "10",
              "--api-port", str(api_port), "--dashboard-port", str(dashboard_port),
              "--refresh-interval-s", "20"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -120,7 +120,7 @@ def test_demo_serves_views_then_stops_every_part_on_ctrl_c(tmp_path: Path) -> No
     assert not [
         line
         for line in output.splitlines()
-        if "INFO marquee.refresh: published" in line and "WITH FAILURES" not in line
+        if "INFO refresh.loop: published" in line and "WITH FAILURES" not in line
     ]
     status = [line for line in output.splitlines() if line.startswith("[demo     ] sent ")]
     assert status, output[-3000:]
@@ -141,10 +141,10 @@ def test_per_run_lines_fold_into_counters_and_problems_still_print() -> None:
         "2 dead letters, 40 minute rows in 0.21 s",
     )
     assert counters.fold(
-        "refresh", "2026-12-06 11:25:00,001 INFO marquee.refresh: dbt tests ok in 3.1s"
+        "refresh", "2026-12-06 11:25:00,001 INFO refresh.loop: dbt tests ok in 3.1s"
     )
     assert counters.fold(
-        "refresh", "2026-12-06 11:25:01,001 INFO marquee.refresh: published /d (1.0 MB) in 0.1s"
+        "refresh", "2026-12-06 11:25:01,001 INFO refresh.loop: published /d (1.0 MB) in 0.1s"
     )
     assert counters.fold(
         "simulator",
@@ -158,11 +158,11 @@ def test_per_run_lines_fold_into_counters_and_problems_still_print() -> None:
     # Failures and warnings, and lines that are not per-run, are printed.
     assert not counters.fold(
         "refresh",
-        "2026-12-06 11:26:00,001 INFO marquee.refresh: published /d (1.0 MB) in 0.1s "
+        "2026-12-06 11:26:00,001 INFO refresh.loop: published /d (1.0 MB) in 0.1s "
         "WITH FAILURES (see above)",
     )
     assert not counters.fold(
-        "refresh", "2026-12-06 11:26:00,001 ERROR marquee.refresh: !!! dbt tests FAILED"
+        "refresh", "2026-12-06 11:26:00,001 ERROR refresh.loop: !!! dbt tests FAILED"
     )
     assert not counters.fold(
         "pipeline", "2026-12-06 11:24:18,398 pipelines local mode: watching /d/log"

@@ -48,7 +48,7 @@ def test_golden_scenario_end_to_end(api: ApiProcess) -> None:
 
     pipeline = run_command("-m", "pipelines", "local", "--once", data_dir=api.data_dir)
     assert pipeline.returncode == 0, pipeline.stderr[-3000:]
-    refresh = run_command("-m", "marquee.refresh", "--once", data_dir=api.data_dir)
+    refresh = run_command("-m", "refresh", "--once", data_dir=api.data_dir)
     assert refresh.returncode == 0, refresh.stdout[-3000:] + refresh.stderr[-3000:]
 
     serving = api.data_dir / "warehouse" / "serving.duckdb"

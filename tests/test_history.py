@@ -17,14 +17,14 @@ import duckdb
 import msgspec
 import pytest
 
-from ingestion_api.catalog import CatalogStore
+from marquee.catalog import CatalogStore
 from marquee.eventlog.segments import iter_sealed_records, sealed_segments
-from marquee.history import HistoryMismatch, HistoryPlan, shard_windows
-from marquee.history.__main__ import main as history_main
-from marquee.history.build import BuildOptions, HistoryResult, build_history
 from marquee.layout import DataLayout
 from marquee.settings import Settings
-from marquee.simulator import INVALID_MARKER
+from tools.history import HistoryMismatch, HistoryPlan, shard_windows
+from tools.history.__main__ import main as history_main
+from tools.history.build import BuildOptions, HistoryResult, build_history
+from tools.simulator import INVALID_MARKER
 
 END = date(2026, 1, 10)
 PLAN = HistoryPlan.days_before(END, days=2, seed=7, creators=5)

@@ -22,18 +22,18 @@ import msgspec
 import polars as pl
 import pytest
 
-from ingestion_api.enrich import Enricher, Pseudonymiser
-from ingestion_api.ingest import ingest_events
 from marquee.eventlog.segments import iter_sealed_records, sealed_segments
 from marquee.events import EventRejected, decode_events
-from marquee.history import HistoryMismatch, HistoryPlan
-from marquee.history.__main__ import main as history_main
-from marquee.history.build import APP_ID, BuildOptions, HistoryResult, build_history, writer_config
-from marquee.history.vector.writer import shard_batches, write_shard_vectorised
+from marquee.intake.enrich import Enricher, Pseudonymiser
+from marquee.intake.ingest import ingest_events
 from marquee.lake import DEAD_LETTERS, LAKE_TABLES
 from marquee.layout import DataLayout
 from marquee.settings import Settings
-from marquee.simulator import INVALID_KINDS, INVALID_MARKER, Simulator
+from tools.history import HistoryMismatch, HistoryPlan
+from tools.history.__main__ import main as history_main
+from tools.history.build import APP_ID, BuildOptions, HistoryResult, build_history, writer_config
+from tools.history.vector.writer import shard_batches, write_shard_vectorised
+from tools.simulator import INVALID_KINDS, INVALID_MARKER, Simulator
 
 END = date(2026, 1, 10)
 PLAN = HistoryPlan.days_before(END, days=2, seed=7, creators=8, rate=0.3)

@@ -12,10 +12,10 @@ import httpx
 import msgspec
 import pytest
 
-from ingestion_api.body import parse_batch, split_events
-from ingestion_api.enrich import Enricher, Pseudonymiser
 from marquee.eventlog.segments import SEALED_SUFFIX
 from marquee.events import EventRejected, decode_event, decode_events
+from marquee.intake.body import parse_batch, split_events
+from marquee.intake.enrich import Enricher, Pseudonymiser
 from tests.conftest import WRITE_KEY, ApiProcess
 from tests.support.stores import log_records
 

@@ -76,7 +76,7 @@ def rejections_dir(
     reasons = sorted(item["reason"] for item in response.json()["rejected"])
     assert reasons == sorted(r for r, n in INVALID_EVENTS.items() for _ in range(n))
     refresh = subprocess.run(
-        [sys.executable, "-m", "marquee.refresh", "--once"],
+        [sys.executable, "-m", "refresh", "--once"],
         cwd=REPO_ROOT, env=dict(os.environ, MARQUEE_DATA_DIR=str(data_dir)),
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip

@@ -19,8 +19,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingestion_api.enrich import Enricher, Pseudonymiser
-from ingestion_api.ingest import ingest_events
+from marquee.intake.enrich import Enricher, Pseudonymiser
+from marquee.intake.ingest import ingest_events
 from marquee.lake import AD_PLAYS
 from marquee.layout import DataLayout
 from pipelines.ads import merge_ad_plays

@@ -25,10 +25,10 @@ import duckdb
 import msgspec
 import pytest
 
-from ingestion_api.enrich import Enricher, Pseudonymiser
-from ingestion_api.ingest import ingest_events
-from marquee.simulator.engine import Simulator
+from marquee.intake.enrich import Enricher, Pseudonymiser
+from marquee.intake.ingest import ingest_events
 from tests.conftest import REPO_ROOT
+from tools.simulator.engine import Simulator
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from ingestion_api.enrich import Enricher, Pseudonymiser
-from ingestion_api.ingest import ingest_events
+from marquee.intake.enrich import Enricher, Pseudonymiser
+from marquee.intake.ingest import ingest_events
 from marquee.lake import (
     CREATOR_MINUTE_AGGREGATES,
     CREATOR_VIEWER_DAYS,

@@ -19,8 +19,8 @@ from typing import Any
 
 import duckdb
 
-from marquee.build_report import read_refresh_status
 from marquee.layout import DataLayout
+from refresh.build_report import read_refresh_status
 from tests.conftest import REPO_ROOT, start_api
 
 MINUTE_MS = 60_000
@@ -96,7 +96,7 @@ def test_poison_events_are_kept_out_and_the_refresh_publishes_the_good_ones(
 
     pipeline = run("pipelines", "local", "--once", data_dir=data_dir)
     assert pipeline.returncode == 0, pipeline.stderr[-3000:]
-    refresh = run("marquee.refresh", "--once", data_dir=data_dir)
+    refresh = run("refresh.loop", "--once", data_dir=data_dir)
     assert refresh.returncode == 0, refresh.stdout[-5000:]
 
     layout = DataLayout(data_dir)

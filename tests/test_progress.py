@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from marquee.history.progress import Progress
+from tools.history.progress import Progress
 
 
 def test_nothing_to_do_prints_nothing() -> None:

@@ -28,9 +28,6 @@ from urllib.parse import urlsplit
 import msgspec
 import pytest
 
-from ingestion_api.enrich import Enricher, Pseudonymiser
-from ingestion_api.ingest import ingest_events
-from ingestion_api.quarantine import QuarantineRecord, encode_records
 from marquee.eventlog.base import (
     SCHEMA_VERSION,
     DeliveryBatch,
@@ -40,6 +37,9 @@ from marquee.eventlog.base import (
 )
 from marquee.eventlog.kafka import KafkaEventLog, kafka_record, parse_kafka_url
 from marquee.eventlog.pubsub import PubSubEventLog, parse_pubsub_url, pubsub_message
+from marquee.intake.enrich import Enricher, Pseudonymiser
+from marquee.intake.ingest import ingest_events
+from marquee.intake.quarantine import QuarantineRecord, encode_records
 from tests.conftest import free_port, start_api
 
 NOW_MS = int(time.time() * 1000)

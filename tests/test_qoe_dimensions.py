@@ -29,10 +29,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingestion_api.enrich import Enricher, Pseudonymiser
-from ingestion_api.ingest import ingest_events
-from marquee.dbt_cli import run_dbt_build
-from marquee.history.vector import population
+from marquee.intake.enrich import Enricher, Pseudonymiser
+from marquee.intake.ingest import ingest_events
 from marquee.lake import (
     LAKE_TABLES,
     VIEW_ADDED_ATTRIBUTES,
@@ -41,7 +39,6 @@ from marquee.lake import (
     write_table_atomically,
 )
 from marquee.layout import DataLayout
-from marquee.simulator import INVALID_MARKER, Simulator
 from pipelines import dimensions, records, views
 from pipelines.sinks.snowflake import (
     SnowflakeSink,
@@ -50,8 +47,11 @@ from pipelines.sinks.snowflake import (
     lake_run_tables,
 )
 from pipelines.streaming import RecordsToPartials
+from refresh.dbt_cli import run_dbt_build
 from tests.conftest import APP_ID, REPO_ROOT, WRITE_KEY, start_api
 from tests.lake_rows import view_partial
+from tools.history.vector import population
+from tools.simulator import INVALID_MARKER, Simulator
 
 HOUR_MS = 3_600_000
 TOP_VALUES = 2

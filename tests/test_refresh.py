@@ -1,4 +1,4 @@
-"""`python -m marquee.refresh` end to end on temporary data directories (real dbt, real GX).
+"""`python -m refresh` end to end on temporary data directories (real dbt, real GX).
 
 The scenarios run as concurrent subprocesses from one module fixture, because each pays
 dbt's start-up; the tests then read what each left behind.
@@ -21,12 +21,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from marquee.build_report import read_refresh_status
-from marquee.dbt_cli import dbt_artifacts_dir
 from marquee.lake import MINUTE_AGGREGATES, MINUTE_AGGREGATES_SCHEMA, write_table_atomically
 from marquee.layout import DataLayout
-from marquee.refresh import model_results_path
 from marquee.settings import PROJECT_ROOT
+from refresh.build_report import read_refresh_status
+from refresh.loop import model_results_path
 
 EPOCH_MINUTE = 29_507_039  # 2026-02-06 23:59 UTC
 TIMEOUT_S = 300
@@ -75,7 +74,7 @@ class Finished:
 def start_refresh(layout: DataLayout, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "MARQUEE_DATA_DIR": str(layout.root)}
     return subprocess.Popen(
-        [sys.executable, "-m", "marquee.refresh", *args],
+        [sys.executable, "-m", "refresh", *args],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -148,7 +147,7 @@ def test_once_builds_checks_and_publishes_the_serving_snapshot(runs: dict[str, F
     assert (run.layout.gx_dir / "content_daily" / "latest.json").exists()
     assert (run.layout.lake_table_dir(MINUTE_AGGREGATES) / "_schema.parquet").exists()
     assert not list(run.layout.warehouse_dir.glob(".*.tmp"))
-    step_lines = [line for line in run.output.splitlines() if "marquee.refresh" in line]
+    step_lines = [line for line in run.output.splitlines() if "refresh.loop" in line]
     assert any("dbt models ok in" in line for line in step_lines)
     assert any("dbt tests ok in" in line for line in step_lines)
     assert any("expectations checkpoint ok in" in line for line in step_lines)
@@ -170,7 +169,7 @@ def test_first_build_of_a_warehouse_is_a_full_refresh_without_unit_tests(
     models = json.loads(model_results_path(run.layout).read_text())
     assert models["args"]["full_refresh"] is True
     assert {result["unique_id"].split(".")[0] for result in models["results"]} == {"model"}
-    run_results = dbt_artifacts_dir(run.layout) / "target" / "run_results.json"
+    run_results = run.layout.dbt_artifacts / "target" / "run_results.json"
     tests = json.loads(run_results.read_text())
     assert {result["unique_id"].split(".")[0] for result in tests["results"]} == {"test"}
     assert tests["args"]["vars"].get("marquee_test_all_rows") is True

@@ -27,9 +27,9 @@ import msgspec
 import pytest
 
 from marquee.events import EventRejected, decode_event
-from marquee.simulator import INVALID_KINDS, INVALID_MARKER, FaultRates, Simulator
-from marquee.simulator.clock import MINUTE_MS
-from marquee.simulator.sender import Sender
+from tools.simulator import INVALID_KINDS, INVALID_MARKER, FaultRates, Simulator
+from tools.simulator.clock import MINUTE_MS
+from tools.simulator.sender import Sender
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_790_000_000_000  # 2026-09-21T14:13:20Z
@@ -426,7 +426,7 @@ def test_sender_gives_up_at_once_on_a_refused_write_key(collector: Collector) ->
 def test_cli_runs_until_ctrl_c_then_prints_a_summary(collector: Collector, tmp_path: Path) -> None:
     catalog = tmp_path / "catalog"
     command = [
-        sys.executable, "-m", "marquee.simulator", "--url", collector.url,
+        sys.executable, "-m", "tools.simulator", "--url", collector.url,
         "--write-key", collector.write_key, "--rate", "100", "--creators", "5",
         "--warmup-s", "30", "--catalog-dir", str(catalog), "--progress-s", "0.5",
     ]  # fmt: skip

@@ -170,7 +170,7 @@ def _show_refresh_cycle(status: dict[str, Any] | None, now: datetime) -> None:
     if status is None:
         st.info(
             f"No refresh cycle recorded yet: {layout.refresh_status} appears when the refresh "
-            "loop (`python -m marquee.refresh`, started by `make demo`) finishes its first "
+            "loop (`python -m refresh`, started by `make demo`) finishes its first "
             "cycle, about a minute after the pipeline's first run."
         )
         return

@@ -5,7 +5,7 @@ Files, read defensively (a missing or half-written file reads as None, never an 
 this is the page to open when nothing else shows):
 
 - `state/pipeline_status.json`, rewritten by the pipeline after each committed run;
-- `state/refresh_status.json`, the refresh loop's last cycle (`marquee.build_report`);
+- `state/refresh_status.json`, the refresh loop's last cycle (`refresh.build_report`);
 - dbt's `run_results.models.json` (the loop's model pass) and `run_results.json` (its test
   pass, or a whole `dbt build`) under `<data dir>/dbt/target/`;
 - Great Expectations' `<data dir>/gx/<suite>/latest.json` (`expectations.checkpoint`).
@@ -25,7 +25,6 @@ from typing import Any
 import pandas as pd
 
 from dashboards import data
-from marquee.dbt_cli import dbt_artifacts_dir
 from marquee.layout import DataLayout
 
 PIPELINE_STALE_AFTER_S = 10 * 60
@@ -92,14 +91,14 @@ def pipeline_status(layout: DataLayout) -> dict[str, Any] | None:
 
 
 def refresh_status(layout: DataLayout) -> dict[str, Any] | None:
-    """The refresh loop's last cycle (`marquee.build_report.RefreshStatus` as JSON)."""
+    """The refresh loop's last cycle (`refresh.build_report.RefreshStatus` as JSON)."""
     return read_json(layout.refresh_status)
 
 
 def dbt_results_files(layout: DataLayout) -> list[Path]:
     """dbt's results of the last build: the model pass's copy, then dbt's own file (the test
     pass in the refresh loop; a whole `dbt build` elsewhere)."""
-    target = dbt_artifacts_dir(layout) / "target"
+    target = layout.dbt_artifacts / "target"
     return [target / "run_results.models.json", target / "run_results.json"]
 
 

@@ -14,7 +14,7 @@
 
     The rows an earlier build wrote were tested only if that build's tests passed, so the
     refresh loop tests every row on its first build and after a failed one:
-    `--vars '{marquee_test_all_rows: true}'` (marquee.refresh). A `--full-refresh` writes,
+    `--vars '{marquee_test_all_rows: true}'` (refresh.loop). A `--full-refresh` writes,
     and therefore tests, every row. A test's own `where` config still applies.
 #}
 {% macro get_where_subquery(relation) -%}
