@@ -163,12 +163,9 @@ class Extract:
 class _RunExtracts:
     """Each run file's extracts, computed once: committed run files never change, so a
     refresh reads only the runs committed since the previous one (all of them in one query),
-    and a window's extracts are concatenated once into one table for the queries.
-
-    Reading every file of the window at each refresh took 4.5 to 6.7 s over 1,800 runs, and
-    one query per new file about 2 ms each (14 s when a page first opens on an hour of runs);
-    one query over the new files, split by `filename`, takes about 1.5 s for the hour and
-    milliseconds for a run."""
+    and a window's extracts are concatenated once into one table for the queries. The new
+    files are read in one query split by `filename`: a query per file pays DuckDB's setup
+    per file, and rereading the whole window every refresh grows with the window."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

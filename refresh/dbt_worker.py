@@ -1,11 +1,10 @@
 """A long-lived dbt process for the refresh loop: dbt imported once, the project parsed again
 only after an edit.
 
-Every `dbt build` in a fresh process first imports dbt and its adapters (about 4 s here)
-and loads the project (partial parsing, about 1 s more). The refresh loop builds every
-minute, so those seconds were a fifth of each incremental cycle over a month of history.
-`DbtWorker` keeps one child process that runs dbt's programmatic API (`dbtRunner`) and
-hands every build the manifest it parsed last.
+Every `dbt build` in a fresh process first imports dbt and its adapters and loads the
+project, seconds that a loop building every minute would pay every cycle (figures in
+docs/decisions/0004-benchmark-history.md). `DbtWorker` keeps one child process that runs
+dbt's programmatic API (`dbtRunner`) and hands every build the manifest it parsed last.
 
 Why a child process and not dbt inside the loop itself: dbt keeps global state and does
 not support two invocations at once in one process; a crash or leak in dbt stays in the
@@ -14,9 +13,8 @@ it reached the `dbt` command before (same process group).
 
 The child is a fresh interpreter (`python -m refresh.dbt_worker`, talking over a socket
 pair), not a multiprocessing child: "spawn" imports the parent's main module again in the
-child, which for the benchmark's main module cost 3 s of every worker's first build (6.1 s
-against 9.4 s to a first tiny build). Its environment is the `dbt` command's
-(dbt_environment), bytecode cache included.
+child, which delays every worker's first build by that module's import time. Its
+environment is the `dbt` command's (dbt_environment), bytecode cache included.
 
 After each build the child closes dbt-duckdb's DuckDB instance, which otherwise stays
 open between invocations and holds the warehouse's file lock: the expectations checkpoint

@@ -27,7 +27,7 @@ Run it with `python -m refresh` (every 60 s until Ctrl-C or SIGTERM) or
 failed, 2 when a data test or the checkpoint failed (the snapshot was published in both
 cases), and 3 when nothing was built or published. The loop runs every build in one
 long-lived dbt worker process (`refresh.dbt_worker`: dbt imported and the project parsed
-once, about 5 s less per cycle); `--once` runs the `dbt` command.
+once, not every cycle); `--once` runs the `dbt` command.
 """
 
 from __future__ import annotations
