@@ -76,6 +76,8 @@ def test_golden_creator(golden_dir: Path, golden: tuple[dict[str, Any], Path]) -
         assert funnel.loc[row, "Reach"] == story["reach"] == 3
         assert funnel.loc[row, "Completed"] == 1
         assert funnel.loc[row, "Valid reactions"] == story["valid_reactions"] == 1
+        assert funnel.loc[row, "Viewers with a valid reaction"] == 1
+        assert funnel.loc[row, "Reaction %"] == pytest.approx(story["reaction_rate_pct"], abs=1e-3)
         assert funnel.loc[row, "Watched the live"] == 2
         assert funnel.loc[row, "Live conversion %"] == pytest.approx(
             story["story_to_live_conversion_pct"], abs=1e-3

@@ -75,13 +75,6 @@ QOE_SERIES = {
     "avg_bitrate_kbps": ("Average bitrate (kbps)", "avg_bitrate_kbps"),
 }
 
-STORY_FUNNEL = {
-    "reach": "Reach",
-    "completed_viewers": "Completed viewers",
-    "reached_valid_reactors": "Viewers with a valid reaction",
-    "converted_viewers": "Converted to live",
-}
-
 
 def option_label(row: pd.Series) -> str:
     """What the picker shows: title and type, with the id when the title is another text
@@ -484,9 +477,9 @@ def show_story(story_id: str) -> None:
 
     funnel = pd.DataFrame(
         {
-            "step": list(STORY_FUNNEL.values()),
-            "order": range(len(STORY_FUNNEL)),
-            "viewers": [number(row[name]) for name in STORY_FUNNEL],
+            "step": [label for label, _ in story_queries.FUNNEL_STEPS.values()],
+            "order": range(len(story_queries.FUNNEL_STEPS)),
+            "viewers": [number(row[name]) for name in story_queries.FUNNEL_STEPS],
         }
     )
     funnel_col, reasons_col = st.columns(2)

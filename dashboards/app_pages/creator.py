@@ -20,6 +20,7 @@ from dashboards import components, data, filters, navigation
 from dashboards.definitions import definition
 from dashboards.queries import creator as creator_queries
 from dashboards.queries import creators as creators_queries
+from dashboards.queries import stories as story_queries
 
 PICK_LIMIT = 20
 CHART_HEIGHT_PX = 180
@@ -55,6 +56,7 @@ STORY_LABELS = {
     "title": "Story",
     "reach": "Reach",
     "completed_viewers": "Completed",
+    "reached_valid_reactors": "Viewers with a valid reaction",
     "valid_reactions": "Valid reactions",
     "converted_viewers": "Watched the live",
     "completion_rate_pct": "Completion %",
@@ -104,6 +106,7 @@ def _with_totals(story_rows: pd.DataFrame) -> pd.DataFrame:
         "title": "All stories",
         "reach": story_rows["reach"].sum(),
         "completed_viewers": story_rows["completed_viewers"].sum(),
+        "reached_valid_reactors": story_rows["reached_valid_reactors"].sum(),
         "valid_reactions": story_rows["valid_reactions"].sum(),
         "converted_viewers": story_rows["converted_viewers"][announcing].sum(),
         "announced_reach": story_rows["reach"][announcing].sum(),
@@ -114,7 +117,7 @@ def _with_totals(story_rows: pd.DataFrame) -> pd.DataFrame:
         _pct(c, r) for c, r in zip(funnel["completed_viewers"], funnel["reach"], strict=True)
     ]
     funnel["reaction_rate_pct"] = [
-        _pct(v, r) for v, r in zip(funnel["valid_reactions"], funnel["reach"], strict=True)
+        _pct(v, r) for v, r in zip(funnel["reached_valid_reactors"], funnel["reach"], strict=True)
     ]
     funnel["conversion_pct"] = [
         None if pd.isna(r) else _pct(float(c), float(r))
@@ -288,13 +291,8 @@ else:
         totals = funnel.iloc[-1]
         steps = pd.DataFrame(
             {
-                "step": ["Reach", "Completed", "Valid reactions", "Watched the live"],
-                "viewers": [
-                    totals["reach"],
-                    totals["completed_viewers"],
-                    totals["valid_reactions"],
-                    totals["converted_viewers"],
-                ],
+                "step": [label for label, _ in story_queries.FUNNEL_STEPS.values()],
+                "viewers": [totals[column] for column in story_queries.FUNNEL_STEPS],
             }
         )
         st.altair_chart(_funnel_chart(steps), width="stretch")

@@ -22,14 +22,6 @@ from dashboards.queries import stories as queries
 LINKED_STORIES = 10
 CHART_HEIGHT_PX = 220
 
-# Funnel step column -> (label, docs block).
-FUNNEL_STEPS = {
-    "reach": ("Reach", "story_reach"),
-    "completed_viewers": ("Completed viewers", "story_completed_viewers"),
-    "reached_valid_reactors": ("Viewers with a valid reaction", "reached_valid_reactors"),
-    "converted_viewers": ("Converted to live", "converted_viewers"),
-}
-
 # The columns a story row and a creator row share, in the order both tables show them.
 FUNNEL_AND_RATE_LABELS = {
     "completed_viewers": "Completed viewers",
@@ -135,10 +127,11 @@ def funnel_chart(row: pd.Series) -> alt.Chart:
     """Bars of the funnel steps of one story or of the period's totals."""
     steps = pd.DataFrame(
         {
-            "step": [label for label, _ in FUNNEL_STEPS.values()],
-            "order": range(len(FUNNEL_STEPS)),
+            "step": [label for label, _ in queries.FUNNEL_STEPS.values()],
+            "order": range(len(queries.FUNNEL_STEPS)),
             "viewers": [
-                None if pd.isna(row[column]) else int(row[column]) for column in FUNNEL_STEPS
+                None if pd.isna(row[column]) else int(row[column])
+                for column in queries.FUNNEL_STEPS
             ],
         }
     )

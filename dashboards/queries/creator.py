@@ -145,6 +145,7 @@ select
     published_at,
     reach,
     completed_viewers,
+    reached_valid_reactors,
     valid_reactions,
     converted_viewers,
     announces_live_id
@@ -161,6 +162,7 @@ STORIES_COLUMNS = (
     "published_at",
     "reach",
     "completed_viewers",
+    "reached_valid_reactors",
     "valid_reactions",
     "converted_viewers",
     "announces_live_id",

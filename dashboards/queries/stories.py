@@ -19,6 +19,15 @@ import pandas as pd
 from dashboards import data
 from dashboards.filters import twice
 
+FUNNEL_STEPS = {
+    "reach": ("Reach", "story_reach"),
+    "completed_viewers": ("Completed viewers", "story_completed_viewers"),
+    "reached_valid_reactors": ("Viewers with a valid reaction", "reached_valid_reactors"),
+    "converted_viewers": ("Converted to live", "converted_viewers"),
+}
+"""A story's funnel in order, each step a count of viewers: column -> (label, docs block).
+The Stories, Content and Creator pages all draw it from here."""
+
 MAX_STORIES = 500
 """The story table lists the stories with the most reach; the totals count every story."""
 
