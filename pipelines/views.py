@@ -138,12 +138,16 @@ PICKS = (
 
 
 def _event_partials(events: pl.DataFrame) -> pl.DataFrame:
-    """One partial per session event: the summary of a view that saw only that event."""
+    """One partial per session event: the summary of a view that saw only that event.
+
+    Computed on every event, then filtered: filtering the events first would copy every
+    record column, most of which no partial column reads.
+    """
     type_ = pl.col("type")
     time = pl.col("event_time_ms")
     is_start = type_ == "playback_started"
     is_end = type_ == "playback_ended"
-    return events.filter(pl.col("session_id").is_not_null()).select(
+    return events.select(
         pl.col("app_id").fill_null(""),
         pl.col("session_id"),
         time.alias("first_event_ms"),
@@ -170,7 +174,7 @@ def _event_partials(events: pl.DataFrame) -> pl.DataFrame:
         pl.col("playhead_ms").alias("max_playhead_ms"),
         (pl.col("bitrate_kbps") * pl.col("played_ms")).fill_null(0).alias("bitrate_weighted"),
         pl.lit(1, dtype=pl.Int64).alias("event_count"),
-    )
+    ).filter(pl.col("session_id").is_not_null())
 
 
 def merge_view_partials(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
@@ -263,8 +267,9 @@ def _ranks(order: pl.Series, height: int) -> pl.Series:
 def view_partials(events: pl.DataFrame) -> pl.DataFrame:
     """Partial view summaries of one batch of unique events: one row per session seen.
 
-    The event partials are made contiguous first: their columns come chunked as the
-    segments were read, and the picks gather from them many times over.
+    The event partials are made contiguous first, as the picks gather from them many
+    times over: a no-op for local mode's records (`records.duckdb_frame` reads each
+    column in one chunk), a copy for frames joined from several reads.
     """
     return _merged(_event_partials(events).rechunk(), sort=False)
 
