@@ -27,8 +27,6 @@ writes to the data directory.
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,23 +40,13 @@ import pyarrow as pa
 import streamlit as st
 
 from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES
+from marquee.lake_runs import SCHEMA_FILE, PipelineStatus, read_pipeline_status, runs_of
 from marquee.layout import DataLayout
 from marquee.settings import get_settings
 
 RUNS_READ = 1_800
 """Runs read per query: 60 minutes of event time at the demo's cadence (a run every 2 s)."""
 CACHE_TTL_S = 5
-SCHEMA_FILE = "_schema.parquet"
-RUN_PREFIX = "run-"
-RUN_SUFFIX = ".parquet"
-
-
-@dataclass(frozen=True)
-class PipelineStatus:
-    """The pipeline's last commit (`state/pipeline_status.json`), None before its first."""
-
-    last_run_id: int | None
-    last_commit_at_ms: int | None
 
 
 @dataclass(frozen=True)
@@ -78,39 +66,8 @@ def layout() -> DataLayout:
 
 
 def pipeline_status() -> PipelineStatus:
-    """The last committed run and its time; both None when the pipeline has not committed
-    yet or its status file cannot be read (it is replaced by a rename, never half-written)."""
-    try:
-        status = json.loads(layout().pipeline_status.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return PipelineStatus(None, None)
-    run_id = status.get("last_run_id")
-    committed = status.get("last_commit_at_ms")
-    return PipelineStatus(
-        int(run_id) if isinstance(run_id, int) else None,
-        int(committed) if isinstance(committed, int) else None,
-    )
-
-
-def _run_id(name: str) -> int | None:
-    """The run of `run-000000000042.parquet` (42); None for other files (the schema file,
-    a temporary `.run-....tmp`, dead letters' `run-<id>-<segment>.parquet`)."""
-    if not (name.startswith(RUN_PREFIX) and name.endswith(RUN_SUFFIX)):
-        return None
-    digits = name[len(RUN_PREFIX) : -len(RUN_SUFFIX)]
-    return int(digits) if digits.isdigit() else None
-
-
-def _runs_of(directory: Path) -> dict[int, str]:
-    try:
-        with os.scandir(directory) as entries:
-            return {
-                run_id: entry.path
-                for entry in entries
-                if (run_id := _run_id(entry.name)) is not None
-            }
-    except FileNotFoundError:
-        return {}
+    """The last committed run and its time (`marquee.lake_runs.read_pipeline_status`)."""
+    return read_pipeline_status(layout())
 
 
 def newest_run_files(tables: Sequence[str], runs: int = RUNS_READ) -> RunFiles:
@@ -123,7 +80,7 @@ def newest_run_files(tables: Sequence[str], runs: int = RUNS_READ) -> RunFiles:
     committed = pipeline_status().last_run_id
     minute_runs = [
         run_id
-        for run_id in _runs_of(lake_dir / MINUTE_AGGREGATES)
+        for run_id in runs_of(lake_dir / MINUTE_AGGREGATES)
         if committed is None or run_id <= committed
     ]
     newest = max(minute_runs, default=None)
@@ -138,7 +95,7 @@ def newest_run_files(tables: Sequence[str], runs: int = RUNS_READ) -> RunFiles:
             oldest = newest - runs + 1
             chosen = [
                 path
-                for run_id, path in sorted(_runs_of(directory).items())
+                for run_id, path in sorted(runs_of(directory).items())
                 if oldest <= run_id <= newest
             ]
         files[table] = tuple(chosen)
