@@ -42,7 +42,8 @@ from marquee.intake.ingest import ingest_events
 from marquee.layout import DataLayout
 from pipelines import aggregates, records
 from pipelines.local_runner import SEEN_IDS_SCHEMA, LocalRunner
-from pipelines.transforms import ALL_PARTIALS, PartialsOf, validate_segment
+from pipelines.transforms import ALL_PARTIALS, PartialsOf
+from pipelines.validation import validate
 
 SIZES = (200_000, 1_000_000)
 PER_SEGMENT = 20_000
@@ -93,7 +94,7 @@ def polars_floor(log_dir: Path) -> tuple[int, float, float]:
     started, cpu_started = time.perf_counter(), time.process_time()
     whole = records.read_segments_at_once(sorted(log_dir.glob("*.seg")))
     assert whole is not None, "the benchmark's segments hold only parseable records"
-    valid, _ = validate_segment(records.SegmentBatch("", whole, []))
+    valid = validate(records.SegmentBatch("", whole, [])).valid
     unique = aggregates.deduplicate(valid)
     PartialsOf(ALL_PARTIALS)(unique)
     unique.select(SEEN_IDS_SCHEMA.keys())

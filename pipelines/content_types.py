@@ -24,7 +24,6 @@ import polars as pl
 
 from pipelines.ledger import connect_with_retry
 
-CONFLICT_REASON = "content_type_conflict"
 CONTENT_TYPES = ("live", "vod", "clip", "story")
 RECORDED_SCHEMA = {"content_id": pl.Utf8, "content_type": pl.Utf8}
 

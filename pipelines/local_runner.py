@@ -51,15 +51,12 @@ from marquee.settings import get_settings
 from pipelines.ledger import Ledger, PlannedRun, RunStats
 from pipelines.transforms import (
     CONTENT_TYPES_DECIDED,
-    NAMESPACE,
     UNIQUE_EVENTS,
     Aggregate,
     DeduplicateRun,
     ParseEvents,
 )
-from pipelines.transforms import (
-    DEAD_LETTERS as DEAD_LETTERS_TAG,
-)
+from pipelines.validation import NAMESPACE
 
 log = logging.getLogger("pipelines")
 
@@ -191,8 +188,8 @@ def build_pipeline(
     unique.events | "Aggregate" >> Aggregate() | "WriteOutputs" >> beam.Map(write_output, outputs)
     unique[UNIQUE_EVENTS] | "WriteSeenIds" >> beam.Map(write_seen_ids, outputs)
     unique[CONTENT_TYPES_DECIDED] | "WriteContentTypes" >> beam.Map(write_content_types, outputs)
-    parsed[DEAD_LETTERS_TAG] | "WriteDeadLetters" >> beam.Map(write_dead_letters, outputs)
-    unique[DEAD_LETTERS_TAG] | "WriteTypeConflicts" >> beam.Map(write_dead_letters, outputs)
+    parsed[DEAD_LETTERS] | "WriteDeadLetters" >> beam.Map(write_dead_letters, outputs)
+    unique[DEAD_LETTERS] | "WriteTypeConflicts" >> beam.Map(write_dead_letters, outputs)
 
 
 class RunOptions(PipelineOptions):

@@ -65,7 +65,7 @@ from marquee.layout import DataLayout
 from pipelines.ledger import RunStats, already_seen, connect_with_retry
 from pipelines.local_runner import LocalRunner
 from pipelines.sinks.lake import read_run_table
-from pipelines.streaming import check_record
+from pipelines.validation import Reason, check_record
 
 if TYPE_CHECKING:
     import argparse
@@ -351,7 +351,7 @@ class Replay:
                 continue
             event_id, reason = check_record(line)
             if reason is not None or event_id is None:
-                summary.still_invalid[reason or "invalid_event_id"] += 1
+                summary.still_invalid[str(reason or Reason.INVALID_EVENT_ID)] += 1
                 continue
             yield Candidate(key, event_id, line, parsed.received_at_ms or 0)
 

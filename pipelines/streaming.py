@@ -21,6 +21,10 @@ that arrived since the previous firing, so every pane is a partial and the merge
 panes equals the result over all events at once, the property every output has (DESIGN.md,
 decision 2). ACCUMULATING panes would repeat earlier events and sum them twice.
 
+Validation. `ValidateRecords` (`pipelines.validation`) checks the records of each bundle
+with the function local mode uses, so both modes keep and refuse the same records, with
+the same reasons and payloads.
+
 Late data. An element whose window expired (window end + allowed lateness before the
 watermark) is dropped by the runner. To count those drops rather than lose them silently,
 `DropTooLate` applies the same rule first, against the watermark it learns from event-time
@@ -59,8 +63,6 @@ Run it (docs/pipelines-streaming.md has the details and what cannot run here):
 from __future__ import annotations
 
 import hashlib
-import operator
-import re
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -79,14 +81,13 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration, Timestamp
 
-from marquee.lake import DEAD_LETTERS as DEAD_LETTERS_TABLE
 from pipelines import records
-from pipelines.transforms import (
-    ALL_PARTIALS,
-    MERGES,
+from pipelines.transforms import ALL_PARTIALS, MERGES, PartialsOf
+from pipelines.validation import (
+    DEAD_LETTERS,
     NAMESPACE,
-    UUID_PATTERN,
-    PartialsOf,
+    Reason,
+    ValidateRecords,
     dead_letter_frame,
 )
 
@@ -96,8 +97,6 @@ DEFAULT_SHARDS = 16
 COMPACT_EVERY = 20_000
 """Raw records a combiner accumulator holds before turning them into partial frames."""
 
-DEAD_LETTERS = "dead_letters"
-TOO_LATE = "beyond_allowed_lateness"
 STREAM_SEGMENT = "stream"
 """The `segment` column of dead letters that came from a broker rather than a segment."""
 
@@ -113,47 +112,7 @@ class StreamingConfig:
     shards: int = DEFAULT_SHARDS
 
 
-# -- parse -------------------------------------------------------------------------------
-
-
-_uuid = re.compile(UUID_PATTERN)
-_required_values = operator.attrgetter(*records.REQUIRED_COLUMNS)
-
-
-def check_record(line: bytes) -> tuple[str | None, str | None]:
-    """(event_id, None) for a usable record, (None, reason) otherwise.
-
-    Local mode's rules and reasons, on one decode of the line (`records.decode_record`):
-    `unparseable_record` (not a JSON object in UTF-8, or a value its column cannot hold,
-    such as an integer past 64 bits), `missing_required_field` (`records.REQUIRED_COLUMNS`)
-    and `invalid_event_id`. A record that passes is one the aggregation can parse.
-    """
-    record = records.decode_record(line)
-    if record is None:
-        return None, "unparseable_record"
-    if None in _required_values(record):
-        return None, "missing_required_field"
-    event_id: str = record.event_id  # type: ignore[attr-defined]
-    if not _uuid.match(event_id):
-        return None, "invalid_event_id"
-    return event_id, None
-
-
-class ParseRecords(beam.DoFn):
-    """Raw record -> (event_id, record); unusable records to `dead_letters` with a reason."""
-
-    def __init__(self) -> None:
-        self.events_read = Metrics.counter(NAMESPACE, "events_read")
-        self.dead_letters = Metrics.counter(NAMESPACE, "dead_letters")
-
-    def process(self, line: bytes) -> Iterator[object]:
-        self.events_read.inc()
-        event_id, reason = check_record(line)
-        if reason is not None:
-            self.dead_letters.inc()
-            yield TaggedOutput(DEAD_LETTERS, (reason, line))
-            return
-        yield event_id, line
+# -- validation (`pipelines.validation`) ---------------------------------------------
 
 
 def shard_of(event_id: str, shards: int) -> int:
@@ -211,7 +170,7 @@ class DropTooLate(beam.DoFn):
         known = floor.read()
         if known is not None and expiry <= known:
             self.too_late.inc()
-            yield TaggedOutput(DEAD_LETTERS, (TOO_LATE, line))
+            yield TaggedOutput(DEAD_LETTERS, (Reason.BEYOND_ALLOWED_LATENESS.value, line))
             return
         if (last_expiry.read() or expiry) <= expiry:
             last_expiry.write(expiry)
@@ -418,9 +377,7 @@ class StreamingAggregates(beam.PTransform):
 
     def expand(self, lines: beam.PCollection) -> dict[str, beam.PCollection]:
         config = self.config
-        parsed = lines | "ParseRecords" >> beam.ParDo(ParseRecords()).with_outputs(
-            DEAD_LETTERS, main="events"
-        )
+        parsed = lines | "ValidateRecords" >> ValidateRecords(STREAM_SEGMENT)
         timely = (
             parsed.events
             | "KeyByShardForLateness" >> beam.Map(lambda kv: (shard_of(kv[0], config.shards), kv))
@@ -563,8 +520,8 @@ class WriteDeadLetters(beam.DoFn):
         reason, lines = element
         payloads = [line.decode("utf-8", "replace") for line in lines]
         frame = dead_letter_frame(STREAM_SEGMENT, reason, payloads)
-        batch_id = batch_id_of(DEAD_LETTERS_TABLE, reason, *sorted(payloads))
-        write_batch(Path(self.lake_dir), batch_id, 0, {DEAD_LETTERS_TABLE: frame})
+        batch_id = batch_id_of(DEAD_LETTERS, reason, *sorted(payloads))
+        write_batch(Path(self.lake_dir), batch_id, 0, {DEAD_LETTERS: frame})
         yield batch_id
 
 

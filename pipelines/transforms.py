@@ -34,10 +34,14 @@ from marquee.lake import AD_PLAYS, VIEW_SUMMARIES
 from pipelines import aggregates, content_types, records, viewer_facts, views
 from pipelines.ads import ad_play_partials, merge_ad_plays
 from pipelines.ledger import already_seen
-
-NAMESPACE = "marquee"
-DEAD_LETTERS = "dead_letters"
-UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+from pipelines.validation import (
+    DEAD_LETTERS,
+    NAMESPACE,
+    Reason,
+    dead_letter_frame,
+    payloads,
+    validate,
+)
 
 
 class FrameCoder(beam.coders.Coder):
@@ -78,47 +82,6 @@ TableFrame = Tuple[str, pl.DataFrame]
 """Element type hints: they make Beam pick `FrameCoder` instead of pickling."""
 
 
-def dead_letter_frame(segment: str, reason: str, payloads: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "segment": [segment] * len(payloads),
-            "reason": [reason] * len(payloads),
-            "payload": payloads,
-        },
-        schema={"segment": pl.Utf8, "reason": pl.Utf8, "payload": pl.Utf8},
-    )
-
-
-def validate_segment(batch: records.SegmentBatch) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """A parsed segment -> (usable records, dead letters with their reasons, or None).
-
-    Almost every segment is wholly valid: the checks are computed first, and the records
-    are copied (filtered) only when one fails.
-    """
-    frame = batch.frame
-    checks = frame.select(
-        pl.all_horizontal(pl.col(name).is_not_null() for name in records.REQUIRED_COLUMNS).alias(
-            "complete"
-        ),
-        pl.col("event_id").str.contains(UUID_PATTERN).fill_null(False).alias("valid_id"),
-    )
-    complete, valid_id = checks["complete"], checks["valid_id"]
-    dead = [
-        dead_letter_frame(batch.segment, reason, [payload]) for reason, payload in batch.bad_lines
-    ]
-    if complete.all() and valid_id.all():
-        return frame, pl.concat(dead) if dead else None
-    incomplete = frame.filter(~complete)
-    invalid_id = frame.filter(complete & ~valid_id)
-    if incomplete.height:
-        dead.append(
-            dead_letter_frame(batch.segment, "missing_required_field", _payloads(incomplete))
-        )
-    if invalid_id.height:
-        dead.append(dead_letter_frame(batch.segment, "invalid_event_id", _payloads(invalid_id)))
-    return frame.filter(complete & valid_id), pl.concat(dead) if dead else None
-
-
 class ReadAndValidateSegment(beam.DoFn):
     """A run's segment paths -> one frame of usable records; unusable ones to `dead_letters`.
 
@@ -134,8 +97,9 @@ class ReadAndValidateSegment(beam.DoFn):
     def process(self, paths: Sequence[str]) -> Iterator[object]:
         whole = records.read_segments_at_once([Path(path) for path in paths])
         if whole is not None:
-            valid, letters = validate_segment(records.SegmentBatch("", whole, []))
-            if letters is None:  # every record usable: the common case
+            checked = validate(records.SegmentBatch("", whole, []))
+            valid = checked.valid
+            if checked.dead_letters is None:  # every record usable: the common case
                 self.events_read.inc(valid.height)
                 if valid.height:
                     yield valid
@@ -146,7 +110,8 @@ class ReadAndValidateSegment(beam.DoFn):
         for path in paths:
             batch = records.read_segment(Path(path))
             self.events_read.inc(batch.frame.height + len(batch.bad_lines))
-            valid, letters = validate_segment(batch)
+            checked = validate(batch)
+            valid, letters = checked.valid, checked.dead_letters
             if letters is not None:
                 self.dead_letters.inc(letters.height)
                 yield TaggedOutput(DEAD_LETTERS, letters)
@@ -154,10 +119,6 @@ class ReadAndValidateSegment(beam.DoFn):
                 valid_parts.append(valid)
         if valid_parts:
             yield pl.concat(valid_parts, rechunk=False)
-
-
-def _payloads(frame: pl.DataFrame) -> list[str]:
-    return [line for line in frame.write_ndjson().splitlines() if line]
 
 
 class ParseEvents(beam.PTransform):
@@ -221,7 +182,7 @@ class DropDuplicatesKeepOneType(beam.DoFn):
             self.dead_letters.inc(conflicting.height)
             yield TaggedOutput(
                 DEAD_LETTERS,
-                dead_letter_frame("", content_types.CONFLICT_REASON, _payloads(conflicting)),
+                dead_letter_frame("", Reason.CONTENT_TYPE_CONFLICT, payloads(conflicting)),
             )
         if decided.height:
             yield TaggedOutput(CONTENT_TYPES_DECIDED, decided)
