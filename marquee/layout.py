@@ -80,6 +80,17 @@ class DataLayout:
         return self.root / "gx"
 
     @property
+    def alerts_dir(self) -> Path:
+        """The alert evaluator's state (`state.json`: which rules fire, notifications not yet
+        delivered) and its history of notifications (`history.jsonl`, one JSON per line)."""
+        return self.root / "alerts"
+
+    @property
+    def alert_history(self) -> Path:
+        """Every firing and resolved notification, appended; the dashboards list it."""
+        return self.alerts_dir / "history.jsonl"
+
+    @property
     def catalog_dir(self) -> Path:
         """File drop for catalogue records (creators.json, content.json)."""
         return self.root / "catalog"

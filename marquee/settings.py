@@ -102,6 +102,15 @@ class Settings(BaseSettings):
         description="Comma-separated origins browsers may call the collector endpoints from; "
         "'*' for any (write keys are public).",
     )
+    alert_webhook_url: str | None = Field(
+        default=None,
+        description="Where alert notifications are POSTed as JSON (Slack-compatible `text`); "
+        "unset: they are logged instead (docs/alerts.md).",
+    )
+    alert_rules: Path | None = Field(
+        default=None,
+        description="The alert rules YAML file; unset: the rules shipped in alerts/rules.yml.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
