@@ -30,7 +30,7 @@ from marquee.intake.body import parse_batch
 from marquee.intake.enrich import Enricher, Pseudonymiser
 from marquee.intake.ingest import ingest_decoded
 from marquee.settings import Settings
-from tests.conftest import start_api
+from tests.support.api import start_api
 
 CONCURRENCY = 32
 WRITE_KEY = "wk_bench"

@@ -1,37 +1,78 @@
-"""Shared fixtures: a fresh data directory and the real API process on a free port."""
+"""Fixtures the test modules share, the test tiers and the rule that every module is in one.
+
+Plain helpers (launchers, builders, readers) live in `tests/support/`; this file holds only
+fixtures and hooks, and no test module imports it.
+
+Tiers, marked per module with `pytestmark = pytest.mark.<tier>` (docs/testing.md):
+- `unit`: in the test process only: no child process, no listening server, no dbt. Checked
+  while each unit test runs: starting a process or listening on a socket fails the test.
+- `integration`: real parts of one component: a DuckDB warehouse built by dbt, the API as
+  its own process on loopback, the pipeline as its own command.
+- `e2e`: several processes working together, a browser, or the demo.
+"""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
-import httpx
 import pytest
 from hypothesis import settings as hypothesis_settings
 
 from marquee.settings import get_settings
+from tests.support.api import (
+    WRITE_KEYS,
+    ApiProcess,
+    LaunchedApi,
+    launch_api,
+    start_api,
+    stop,
+)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+TIERS = ("unit", "integration", "e2e")
 
 # Property tests explore the same examples on every run, so CI verdicts are reproducible;
 # a new search is a deliberate change of seed, not luck.
 hypothesis_settings.register_profile("marquee", derandomize=True, database=None)
 hypothesis_settings.load_profile("marquee")
-WRITE_KEY = "wk_test_only"
-APP_ID = "test_app"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a run that holds a test in no tier or in more than one."""
+    wrong: dict[str, set[str]] = {}
+    for item in items:
+        tiers = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
+        if len(tiers) != 1:
+            wrong.setdefault(item.nodeid.split("::")[0], set()).update(tiers)
+    if wrong:
+        lines = [f"  {module}: {sorted(tiers) or 'no tier'}" for module, tiers in wrong.items()]
+        raise pytest.UsageError(
+            "every test module is in exactly one tier (pytestmark = pytest.mark.unit, "
+            "integration or e2e; docs/testing.md):\n" + "\n".join(lines)
+        )
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_in_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the unit tier, starting a process or listening on a socket fails the test."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(what: str) -> Callable[..., NoReturn]:
+        def refused(*args: Any, **kwargs: Any) -> NoReturn:
+            raise AssertionError(
+                f"a unit test {what}: mark its module integration or e2e (docs/testing.md)"
+            )
+
+        return refused
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse("started a process"))
+    monkeypatch.setattr(socket.socket, "listen", refuse("listened on a socket"))
 
 
 @pytest.fixture
@@ -39,49 +80,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh MARQUEE_DATA_DIR for this test, for this process and its children."""
     directory = tmp_path / "data"
     monkeypatch.setenv("MARQUEE_DATA_DIR", str(directory))
-    monkeypatch.setenv("MARQUEE_WRITE_KEYS", f"{APP_ID}:{WRITE_KEY},other_app:wk_other")
+    monkeypatch.setenv("MARQUEE_WRITE_KEYS", WRITE_KEYS)
     get_settings.cache_clear()
     yield directory
     get_settings.cache_clear()
-
-
-@dataclass
-class ApiProcess:
-    url: str
-    process: subprocess.Popen[bytes]
-    data_dir: Path
-
-    def post(self, body: object, key: str = WRITE_KEY) -> httpx.Response:
-        return httpx.post(f"{self.url}/v1/events", json=body, headers={"X-Write-Key": key})
-
-    def stop(self) -> None:
-        """Graceful shutdown (SIGTERM): the API seals its open segment."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=20)
-
-
-def start_api(data_dir: Path, extra_env: dict[str, str] | None = None) -> ApiProcess:
-    port = free_port()
-    env = dict(os.environ, MARQUEE_DATA_DIR=str(data_dir), MARQUEE_SEGMENT_MAX_AGE_S="0.5")
-    env.update(extra_env or {})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ingestion_api", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO_ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"API exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return ApiProcess(url, process, data_dir)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("API did not become ready in 30 s")
 
 
 @pytest.fixture
@@ -92,3 +94,18 @@ def api(data_dir: Path) -> Iterator[ApiProcess]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def launched(data_dir: Path) -> Iterator[Callable[..., LaunchedApi]]:
+    """Launch API processes for one test (`launch_api`'s arguments); all stop at its end."""
+    started: list[LaunchedApi] = []
+
+    def launch(*args: object, **kwargs: object) -> LaunchedApi:
+        api = launch_api(data_dir, *args, **kwargs)  # type: ignore[arg-type]
+        started.append(api)
+        return api
+
+    yield launch
+    for api in started:
+        stop(api)

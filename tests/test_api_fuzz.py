@@ -37,15 +37,14 @@ from schemathesis.specs.openapi.checks import (
 
 from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
 from marquee.events import EVENT_TYPES, RejectReason, decode_event
-from tests.conftest import APP_ID, WRITE_KEY
-from tests.test_api_operability import LaunchedApi, launch_api, stop
+from tests.support.api import APP_ID, WRITE_KEY, LaunchedApi, launch_api, stop
 
 VIEWER_MARKER = "fuzz-viewer-"
 SERVER_FIELDS = ("event_time_ms", "received_at_ms", "app_id")
 ERROR_STATUSES = {400, 401, 413, 415}
 REASONS = {reason.value for reason in RejectReason}
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
 @pytest.fixture(scope="module")

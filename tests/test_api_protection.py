@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,10 +26,9 @@ from ingestion_api import events_routes
 from ingestion_api.app import create_app
 from ingestion_api.observability import log_config
 from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
-from tests.conftest import WRITE_KEY, ApiProcess
-from tests.test_api_operability import LaunchedApi, event, launched, scrape, stop
+from tests.support.api import WRITE_KEY, ApiProcess, LaunchedApi, event, scrape, stop
 
-__all__ = ["launched"]  # the fixture, shared with the operability tests
+pytestmark = pytest.mark.integration
 
 ORIGIN = "https://player.example"
 

@@ -14,7 +14,9 @@ import pytest
 
 from marquee.catalog import CatalogIndex, CatalogStore
 from marquee.catalog_files import write_catalogue
-from tests.conftest import APP_ID, WRITE_KEY, ApiProcess, start_api
+from tests.support.api import APP_ID, WRITE_KEY, ApiProcess, start_api
+
+pytestmark = pytest.mark.integration
 
 ADMIN_TOKEN = "adm_test_only_0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

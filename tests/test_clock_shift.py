@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.support import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
 
 SHIFT_DAYS = 30
 DATE_SENSITIVE_MODULES = [

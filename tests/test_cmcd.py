@@ -35,9 +35,11 @@ from marquee.catalog import CatalogIndex, CatalogStore
 from marquee.events import EventRejected, RejectReason, decode_event
 from marquee.layout import DataLayout
 from pipelines.local_runner import LocalRunner
-from tests.conftest import APP_ID, WRITE_KEY, ApiProcess, start_api
-from tests.golden import load_scenario
+from tests.support.api import APP_ID, WRITE_KEY, ApiProcess, start_api
+from tests.support.golden import load_scenario
 from tests.support.stores import log_records, quarantined
+
+pytestmark = pytest.mark.integration
 
 ADMIN_TOKEN = "adm_test_only_cmcd"
 ENV = {"MARQUEE_ADMIN_TOKEN": ADMIN_TOKEN, "MARQUEE_WRITE_KEYS": f"{APP_ID}:{WRITE_KEY}"}

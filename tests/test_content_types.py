@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pytest
 
 from marquee.intake.enrich import Enricher, Pseudonymiser
 from marquee.intake.ingest import ingest_events
@@ -18,6 +19,8 @@ from marquee.layout import DataLayout
 from pipelines import content_types
 from pipelines.local_runner import LocalRunner
 from pipelines.records import parse_segment
+
+pytestmark = pytest.mark.unit
 
 MINUTE_MS = 60_000
 

@@ -50,7 +50,7 @@ from tools.screenshots import (
 # The empty state polls every 10 s (components.EMPTY_STATE_POLL_S); allow a few polls.
 DATA_APPEARS_TIMEOUT_MS = 45_000
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 # What the sidebar shows for golden_params' filters (?range=28d&compare=true&creator=cr_g_1
 # &platform=web&country=ZZ): the preset's label, the creator's name, the values themselves.

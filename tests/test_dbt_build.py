@@ -44,9 +44,11 @@ from refresh.dbt_cli import (
     dbt_environment,
     run_dbt_build,
 )
-from tests.build_stamps import is_build_stamp
-from tests.conftest import REPO_ROOT
-from tests.lake_rows import ad_play, view_partial
+from tests.support import REPO_ROOT
+from tests.support.build_stamps import is_build_stamp
+from tests.support.lake_rows import ad_play, view_partial
+
+pytestmark = pytest.mark.integration
 
 LAST_MINUTE_OF_DAY = 29_507_039  # 2026-02-06 23:59 UTC
 FIRST_MINUTE_OF_NEXT_DAY = LAST_MINUTE_OF_DAY + 1  # 2026-02-07 00:00 UTC
@@ -365,12 +367,12 @@ SNOWFLAKE_OUTPUTS = (
 
 def build_on_snowflake_emulator(layout: DataLayout) -> subprocess.CompletedProcess[str]:
     """`dbt build --target snowflake` against fakesnow over the same data directory
-    (tests/dbt_snowflake_driver.py); the marts land as JSON under <data dir>/snowflake/."""
+    (tests/support/dbt_snowflake_driver.py); the marts land as JSON under <data dir>/snowflake/."""
     return subprocess.run(
         [
             sys.executable,
             "-m",
-            "tests.dbt_snowflake_driver",
+            "tests.support.dbt_snowflake_driver",
             str(layout.root),
             str(layout.root / "snowflake"),
             *SNOWFLAKE_OUTPUTS,

@@ -41,8 +41,10 @@ from marquee.lake import (
 from marquee.layout import DataLayout
 from pipelines.aggregates import MINUTE_MEASURES
 from refresh.dbt_cli import DBT_PROJECT_DIR, dbt_command, dbt_environment
-from tests.build_stamps import is_build_stamp
-from tests.lake_rows import ad_play, view_partial
+from tests.support.build_stamps import is_build_stamp
+from tests.support.lake_rows import ad_play, view_partial
+
+pytestmark = pytest.mark.integration
 
 AD_MARTS = (
     "ad_placement_daily_performance",

@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from marquee.layout import DataLayout
 from refresh.dbt_cli import DBT_PROJECT_DIR
 from refresh.dbt_worker import DbtWorker
+
+pytestmark = pytest.mark.integration
 
 PROBE = ("--select", "worker_probe")
 

@@ -17,7 +17,8 @@ import duckdb
 import httpx
 import pytest
 
-from tests.conftest import REPO_ROOT, free_port
+from tests.support import REPO_ROOT
+from tests.support.api import free_port
 from tools.demo import (
     BEAM_IMPORT_NOISE,
     Counters,
@@ -29,7 +30,7 @@ from tools.demo import (
 )
 from tools.simulator.faults import FaultRates
 
-pytestmark = pytest.mark.timeout(400)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
 
 def served_views(serving: Path) -> int:

@@ -14,9 +14,13 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from tests.conftest import REPO_ROOT, ApiProcess
-from tests.golden import load_scenario
+from tests.support import REPO_ROOT
+from tests.support.api import ApiProcess
+from tests.support.golden import load_scenario
+
+pytestmark = pytest.mark.e2e
 
 MEASURES = {
     "attempts": "play_requests",

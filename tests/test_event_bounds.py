@@ -17,8 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import APP_ID, WRITE_KEY, ApiProcess, start_api
+from tests.support.api import APP_ID, WRITE_KEY, ApiProcess, start_api
 from tests.support.stores import log_records, quarantined
+
+pytestmark = pytest.mark.integration
 
 ADMIN_TOKEN = "adm_test_only_bounds"
 HOUR_MS = 3_600_000

@@ -14,6 +14,8 @@ import pytest
 
 from marquee.events import EVENT_TYPES, Event, EventRejected, decode_event, decode_events
 
+pytestmark = pytest.mark.unit
+
 EVENT_ID = "72e6cc3a-babc-4d20-97ee-05cde00902c7"
 
 

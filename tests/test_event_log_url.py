@@ -23,7 +23,10 @@ from marquee.eventlog.group_commit import GroupCommitLog
 from marquee.eventlog.kafka import KafkaEventLog
 from marquee.eventlog.pubsub import PubSubEventLog
 from marquee.eventlog.segments import SEALED_SUFFIX, iter_records, sealed_segments
-from tests.conftest import REPO_ROOT, free_port, start_api
+from tests.support import REPO_ROOT
+from tests.support.api import free_port, start_api
+
+pytestmark = pytest.mark.integration
 
 
 def opened(url: str, default_dir: Path) -> EventLog:

@@ -13,6 +13,8 @@ import pytest
 
 from expectations import CheckpointSummary, run_mart_checkpoint
 
+pytestmark = pytest.mark.unit
+
 DAY = dt.date(2026, 2, 6)
 
 

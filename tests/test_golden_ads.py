@@ -1,12 +1,12 @@
 """Ads at their grain and tips per currency, through the real API, pipeline and dbt build.
 
-The scenario of `tests.ad_scenario` (two ads in a pre-roll and two in a mid-roll of one
+The scenario of `tests.support.ad_scenario` (two ads in a pre-roll and two in a mid-roll of one
 view, one clicked, one skipped, an overlay; a play whose quartiles and skip fall after
 midnight while its impression, delivered last, came before it; a play without impression;
 tips in EUR, USD and JPY) is posted to the real API process, the pipeline's local mode runs
 as its own command and `dbt build` builds every model and runs every test
-(`tests.golden.build_golden_warehouse`). Each ad mart must show the numbers worked out by
-hand in `tests.ad_scenario`, and no rate above 100 %.
+(`tests.support.golden.build_golden_warehouse`). Each ad mart must show the numbers worked out by
+hand in `tests.support.ad_scenario`, and no rate above 100 %.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.ad_scenario import (
+from tests.support.ad_scenario import (
     AD_COUNTS,
     EXPECTED_PER_AD,
     EXPECTED_PER_AD_PLAY,
@@ -28,7 +28,9 @@ from tests.ad_scenario import (
     EXPECTED_TIPS,
     ad_scenario,
 )
-from tests.golden import build_golden_warehouse
+from tests.support.golden import build_golden_warehouse
+
+pytestmark = pytest.mark.integration
 
 RATES = {
     "q25_reach_pct": "ad_q25",

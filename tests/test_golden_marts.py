@@ -3,7 +3,7 @@
 `../shared/golden/scenario_basic.json` (rebased in time) is posted to the real API process
 in batches with its client retry, its catalogue is upserted through the admin endpoints, the
 pipeline's local mode runs once as its own command, and `dbt build` builds every mart (its
-tests included): `tests.golden.shared_golden_warehouse`, built once per session and shared
+tests included): `tests.support.golden.shared_golden_warehouse`, built once per session and shared
 with tests/test_golden_stories.py. Each section under `expected` is then checked against the
 mart that carries it, percentages within 0.01.
 
@@ -20,7 +20,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.golden import shared_golden_warehouse
+from tests.support.golden import shared_golden_warehouse
+
+pytestmark = pytest.mark.integration
 
 TOLERANCE = 0.01
 

@@ -1,5 +1,5 @@
 """METRICS.md points the shared golden scenario leaves open, through the real API, pipeline
-and `dbt build` (`tests.golden.build_golden_warehouse`):
+and `dbt build` (`tests.support.golden.build_golden_warehouse`):
 
 - percentiles: linear interpolation at position p·(n-1) of the sorted values;
 - average bitrate: over the `played_ms` of `heartbeat` and `playback_ended` only (a
@@ -23,7 +23,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.golden import build_golden_warehouse
+from tests.support.golden import build_golden_warehouse
+
+pytestmark = pytest.mark.integration
 
 CREATOR = "cr_metrics"
 VOD = "vod_metrics"

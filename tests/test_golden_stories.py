@@ -1,7 +1,7 @@
 """The golden scenario's stories and live stream, checked on the engagement marts.
 
 `../shared/golden/scenario_basic.json` (rebased in time) goes through the real API,
-pipeline and `dbt build` once per session (`tests.golden.shared_golden_warehouse`). Every
+pipeline and `dbt build` once per session (`tests.support.golden.shared_golden_warehouse`). Every
 value under `expected.stories` is read from the `stories` mart (percentages within 0.01,
 counts exactly). The scenario's live stream has no expected section, so its session row is
 checked against a recount of the scenario's own events.
@@ -17,7 +17,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.golden import shared_golden_warehouse
+from tests.support.golden import shared_golden_warehouse
+
+pytestmark = pytest.mark.integration
 
 TOLERANCE = 0.01
 

@@ -1,5 +1,5 @@
 """Views, live sessions and creator days as METRICS.md defines them, through the real API,
-pipeline and `dbt build` (`tests.golden.build_golden_warehouse`).
+pipeline and `dbt build` (`tests.support.golden.build_golden_warehouse`).
 
 One creator's content around a UTC midnight (`midnight`: the start of the day before today's,
 so every event is 23 to 25 hours old):
@@ -28,7 +28,9 @@ import duckdb
 import pytest
 
 from dashboards.queries import creators as creator_queries
-from tests.golden import build_golden_warehouse
+from tests.support.golden import build_golden_warehouse
+
+pytestmark = pytest.mark.integration
 
 CREATOR = "cr_views"
 VOD = "vod_views"

@@ -26,6 +26,8 @@ from tools.history.__main__ import main as history_main
 from tools.history.build import BuildOptions, HistoryResult, build_history
 from tools.simulator import INVALID_MARKER
 
+pytestmark = pytest.mark.integration
+
 END = date(2026, 1, 10)
 PLAN = HistoryPlan.days_before(END, days=2, seed=7, creators=5)
 OPTIONS = BuildOptions(

@@ -35,6 +35,8 @@ from tools.history.build import APP_ID, BuildOptions, HistoryResult, build_histo
 from tools.history.vector.writer import shard_batches, write_shard_vectorised
 from tools.simulator import INVALID_KINDS, INVALID_MARKER, Simulator
 
+pytestmark = pytest.mark.unit
+
 END = date(2026, 1, 10)
 PLAN = HistoryPlan.days_before(END, days=2, seed=7, creators=8, rate=0.3)
 OPTIONS = BuildOptions(workers=2, segment_max_bytes=1024 * 1024, progress_every_s=60)

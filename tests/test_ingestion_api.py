@@ -16,8 +16,10 @@ from marquee.eventlog.segments import SEALED_SUFFIX
 from marquee.events import EventRejected, decode_event, decode_events
 from marquee.intake.body import parse_batch, split_events
 from marquee.intake.enrich import Enricher, Pseudonymiser
-from tests.conftest import WRITE_KEY, ApiProcess
+from tests.support.api import WRITE_KEY, ApiProcess
 from tests.support.stores import log_records
+
+pytestmark = pytest.mark.integration
 
 
 def an_hour_ago_rfc3339() -> str:
@@ -380,7 +382,7 @@ def test_published_event_schema_lists_every_type(api: ApiProcess) -> None:
 
 
 def test_country_comes_from_the_trusted_cdn_header_only_when_absent(data_dir: Path) -> None:
-    from tests.conftest import start_api
+    from tests.support.api import start_api
 
     server = start_api(data_dir, {"MARQUEE_TRUSTED_COUNTRY_HEADER": "CF-IPCountry"})
     try:

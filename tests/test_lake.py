@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from marquee.lake import (
     LAKE_TABLES,
@@ -16,6 +17,8 @@ from marquee.lake import (
     write_table_atomically,
 )
 from marquee.layout import DataLayout
+
+pytestmark = pytest.mark.unit
 
 
 def test_a_schema_file_from_before_new_columns_is_replaced(tmp_path: Path) -> None:

@@ -15,11 +15,14 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard_fixtures import write_serving_db
 from tests.support import dashboards as support
 from tests.support.dashboards import metrics, open_page, warehouse_of_known_rows
+from tests.support.known_rows import write_serving_db
+
+pytestmark = pytest.mark.integration
 
 golden = support.golden
 golden_dir = support.golden_dir

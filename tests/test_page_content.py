@@ -21,7 +21,7 @@ from marquee.layout import DataLayout
 from tests.support import dashboards as support
 from tests.support.dashboards import metrics, open_page, table, texts, use_data_dir
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 OTHER_CREATOR = ("cr_other", "Other creator")
 """A creator added to a copy of the golden warehouse, with no content."""

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from tests.support import dashboards as support
 from tests.support.dashboards import metrics, open_page, table, texts, use_data_dir
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
 golden = support.golden

@@ -34,7 +34,7 @@ from tests.support.dashboards import (
     warehouse_copy,
 )
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 GOLDEN_HEADLINE = {
     "Creators": "1",

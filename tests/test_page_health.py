@@ -21,11 +21,12 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.queries import data_health as queries
 from marquee.layout import DataLayout
-from tests.conftest import APP_ID, REPO_ROOT, WRITE_KEY, start_api
+from tests.support import REPO_ROOT
 from tests.support import dashboards as support
+from tests.support.api import APP_ID, WRITE_KEY, start_api
 from tests.support.dashboards import metrics, open_page, table, use_data_dir
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 INVALID_EVENTS = {"unknown_type": 2, "missing_field": 1, "invalid_field": 3}
 """Events posted through the API into a copy of the golden data directory, by the reason

@@ -34,8 +34,11 @@ from streamlit.testing.v1 import AppTest
 
 from marquee.lake import MINUTE_AGGREGATES, MINUTE_AGGREGATES_SCHEMA, write_table_atomically
 from marquee.layout import DataLayout
-from tests.conftest import APP_ID, REPO_ROOT, WRITE_KEY, start_api
+from tests.support import REPO_ROOT
+from tests.support.api import APP_ID, WRITE_KEY, start_api
 from tests.support.dashboards import golden_data_dir, metrics, open_page, use_data_dir
+
+pytestmark = pytest.mark.integration
 
 ADMIN_TOKEN = "live-page-admin"
 LIVE_ID = "live_t_1"

@@ -21,7 +21,7 @@ from tests.support.dashboards import (
     warehouse_copy,
 )
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 OTHER_CREATOR = ("cr_other", "Other creator")
 """A creator added to a copy of the golden warehouse, with no stories."""

@@ -1,6 +1,6 @@
 """Ad plays in the lake: every ad event with its play, whatever the runs that saw them.
 
-The ads scenario (`tests.ad_scenario`: two breaks in one view, a play straddling midnight
+The ads scenario (`tests.support.ad_scenario`: two breaks in one view, a play straddling midnight
 with its impression delivered last, a play whose impression never came) goes through the
 real ingestion code and the real LocalRunner under several random splits into segments and
 runs; the `ad_plays` files of all runs, merged, must hold one row per play with its
@@ -26,8 +26,10 @@ from marquee.layout import DataLayout
 from pipelines.ads import merge_ad_plays
 from pipelines.local_runner import LocalRunner
 from pipelines.records import read_segment
-from tests.ad_scenario import ad_scenario, iso
-from tests.test_pipeline_local import random_split, write_segments
+from tests.support.ad_scenario import ad_scenario, iso
+from tests.support.segments import random_split, write_segments
+
+pytestmark = pytest.mark.unit
 
 SEEDS = [21, 22, 23]
 

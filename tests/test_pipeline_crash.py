@@ -27,10 +27,10 @@ import pytest
 
 from marquee.intake.enrich import Enricher, Pseudonymiser
 from marquee.intake.ingest import ingest_events
-from tests.conftest import REPO_ROOT
+from tests.support import REPO_ROOT
 from tools.simulator.engine import Simulator
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 KILLS = 20
 SEGMENT_EVENTS = 250

@@ -7,61 +7,15 @@ import random
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 
-from marquee.intake.enrich import Enricher, Pseudonymiser
-from marquee.intake.ingest import ingest_events
 from marquee.layout import DataLayout
 from pipelines.local_runner import LocalRunner
-from tests.golden import load_scenario
+from tests.support.segments import golden_log_lines, random_split, totals, write_segments
 
-SEGMENTS_CREATED_MS = int(time.time() * 1000)
-"""Segment names start with their creation time, as the API names them."""
-MEASURES = ("attempts", "starts", "fatal_errors", "played_ms", "stalled_ms")
-
-
-def golden_log_lines(
-    scenario: dict[str, Any] | None = None,
-) -> tuple[list[bytes], dict[str, dict[str, int]]]:
-    """The golden events as the API would log them, and the expected minute totals.
-
-    Pass the scenario when the caller needs the same rebased times as the log lines.
-    """
-    scenario = scenario if scenario is not None else load_scenario()
-    enricher = Enricher(Pseudonymiser(b"k"), future_horizon_s=300, lateness_horizon_s=7 * 86400)
-    raw = [json.dumps(event).encode() for event in scenario["events_in_delivery_order"]]
-    result = ingest_events(raw, None, "app", int(time.time() * 1000), None, enricher)
-    assert result.accepted == len(raw)
-    lines = bytes(result.log_bytes).splitlines(keepends=True)
-    return lines, scenario["expected"]["minutes"]["totals_over_all_minutes"]
-
-
-def write_segments(layout: DataLayout, chunks: list[list[bytes]], start: int = 0) -> None:
-    layout.log_dir.mkdir(parents=True, exist_ok=True)
-    for offset, chunk in enumerate(chunks):
-        name = f"{SEGMENTS_CREATED_MS + start + offset:013d}-test0000-{offset:06d}.seg"
-        (layout.log_dir / name).write_bytes(b"".join(chunk))
-
-
-def totals(layout: DataLayout) -> dict[str, dict[str, int]]:
-    glob = str(layout.lake_dir / "minute_aggregates" / "*.parquet")
-    rows = duckdb.execute(
-        "select content_id, "
-        + ", ".join(f"sum({name})::bigint" for name in MEASURES)
-        + " from read_parquet(?) group by content_id",
-        [glob],
-    ).fetchall()
-    return {row[0]: dict(zip(MEASURES, row[1:], strict=True)) for row in rows}
-
-
-def random_split(lines: list[bytes], rng: random.Random) -> list[list[bytes]]:
-    shuffled = lines[:]
-    rng.shuffle(shuffled)
-    cuts = sorted(rng.sample(range(1, len(shuffled)), rng.randint(1, 5)))
-    return [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)], strict=True)]
+pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

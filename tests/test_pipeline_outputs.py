@@ -45,9 +45,11 @@ from marquee.layout import DataLayout
 from pipelines import aggregates, records, viewer_facts, views
 from pipelines.local_runner import LocalRunner
 from pipelines.transforms import ALL_PARTIALS, MERGES
-from tests.ad_scenario import ad_scenario
-from tests.golden import load_scenario
-from tests.test_pipeline_local import golden_log_lines, random_split, write_segments
+from tests.support.ad_scenario import ad_scenario
+from tests.support.golden import load_scenario
+from tests.support.segments import golden_log_lines, random_split, write_segments
+
+pytestmark = pytest.mark.unit
 
 SEEDS = [11, 12, 13, 14, 15]
 PSEUDONYM_KEY = b"k"  # the key golden_log_lines enriches with

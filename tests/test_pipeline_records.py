@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from polars.testing import assert_frame_equal
 
 from marquee.layout import DataLayout
 from pipelines.local_runner import LocalRunner
 from pipelines.records import LOG_RECORD_SCHEMA, duckdb_frame, parse_segment, read_segment
-from tests.test_pipeline_local import golden_log_lines, totals, write_segments
+from tests.support.segments import golden_log_lines, totals, write_segments
+
+pytestmark = pytest.mark.unit
 
 AWKWARD_RECORDS = [
     # Escapes, non-ASCII text and a field of another JSON type on each event kind.

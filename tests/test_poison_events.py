@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from marquee.layout import DataLayout
 from refresh.build_report import read_refresh_status
-from tests.conftest import REPO_ROOT, start_api
+from tests.support import REPO_ROOT
+from tests.support.api import start_api
+
+pytestmark = pytest.mark.e2e
 
 MINUTE_MS = 60_000
 

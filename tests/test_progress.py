@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from tools.history.progress import Progress
+
+pytestmark = pytest.mark.unit
 
 
 def test_nothing_to_do_prints_nothing() -> None:

@@ -40,7 +40,9 @@ from marquee.eventlog.pubsub import PubSubEventLog, parse_pubsub_url, pubsub_mes
 from marquee.intake.enrich import Enricher, Pseudonymiser
 from marquee.intake.ingest import ingest_events
 from marquee.intake.quarantine import QuarantineRecord, encode_records
-from tests.conftest import free_port, start_api
+from tests.support.api import free_port, start_api
+
+pytestmark = pytest.mark.integration
 
 NOW_MS = int(time.time() * 1000)
 

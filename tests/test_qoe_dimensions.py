@@ -48,10 +48,13 @@ from pipelines.sinks.snowflake import (
 )
 from pipelines.streaming import RecordsToPartials
 from refresh.dbt_cli import run_dbt_build
-from tests.conftest import APP_ID, REPO_ROOT, WRITE_KEY, start_api
-from tests.lake_rows import view_partial
+from tests.support import REPO_ROOT
+from tests.support.api import APP_ID, WRITE_KEY, start_api
+from tests.support.lake_rows import view_partial
 from tools.history.vector import population
 from tools.simulator import INVALID_MARKER, Simulator
+
+pytestmark = pytest.mark.integration
 
 HOUR_MS = 3_600_000
 TOP_VALUES = 2

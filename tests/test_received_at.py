@@ -13,9 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import APP_ID, WRITE_KEY, ApiProcess, start_api
+from tests.support.api import APP_ID, WRITE_KEY, ApiProcess, start_api
 from tests.support.stores import log_records
+
+pytestmark = pytest.mark.integration
 
 PAUSE_S = 2.5
 """How long the body's last chunk waits; `received_at` must lie well before it."""

@@ -27,6 +27,8 @@ from marquee.settings import PROJECT_ROOT
 from refresh.build_report import read_refresh_status
 from refresh.loop import model_results_path
 
+pytestmark = pytest.mark.integration
+
 EPOCH_MINUTE = 29_507_039  # 2026-02-06 23:59 UTC
 TIMEOUT_S = 300
 

@@ -27,15 +27,18 @@ import duckdb
 import httpx
 import pytest
 
-import pipelines.transforms
+import pipelines.validation
 from marquee.eventlog.segments import iter_sealed_records
 from marquee.layout import DataLayout
 from marquee.settings import Settings
 from pipelines.local_runner import LocalRunner
 from pipelines.replay import Replay, ReplaySummary
-from tests.conftest import REPO_ROOT, WRITE_KEY, start_api
-from tests.golden import load_scenario
-from tests.test_pipeline_local import golden_log_lines, random_split, totals, write_segments
+from tests.support import REPO_ROOT
+from tests.support.api import WRITE_KEY, start_api
+from tests.support.golden import load_scenario
+from tests.support.segments import golden_log_lines, random_split, totals, write_segments
+
+pytestmark = pytest.mark.integration
 
 
 def forget_every_seen_id(layout: DataLayout) -> None:
@@ -189,7 +192,7 @@ def test_quarantine_replay_corrects_the_clock_and_fills_the_cdn_country(
 def old_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     """A pipeline version that refused event ids starting with 8-f (a reader bug)."""
     monkeypatch.setattr(
-        pipelines.transforms,
+        pipelines.validation,
         "UUID_PATTERN",
         r"^[0-7][0-9a-f]{7}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
     )

@@ -7,6 +7,8 @@ import fcntl
 import os
 from pathlib import Path
 
+import pytest
+
 from marquee.eventlog.group_commit import GroupCommitLog, LogUnavailable
 from marquee.eventlog.segments import (
     OPEN_SUFFIX,
@@ -15,6 +17,8 @@ from marquee.eventlog.segments import (
     recover_open_segments,
     sealed_segments,
 )
+
+pytestmark = pytest.mark.unit
 
 
 def test_sealed_segment_holds_every_record(tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ from tools.simulator import INVALID_KINDS, INVALID_MARKER, FaultRates, Simulator
 from tools.simulator.clock import MINUTE_MS
 from tools.simulator.sender import Sender
 
+pytestmark = pytest.mark.integration
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_790_000_000_000  # 2026-09-21T14:13:20Z
 WINDOW_MS = 15 * MINUTE_MS

@@ -29,8 +29,10 @@ from pipelines.sinks.snowflake import (
     lake_run_tables,
 )
 from pipelines.streaming import STREAM_BATCH_IDS_FROM
-from tests.golden import load_scenario
-from tests.test_pipeline_local import golden_log_lines, random_split, write_segments
+from tests.support.golden import load_scenario
+from tests.support.segments import golden_log_lines, random_split, write_segments
+
+pytestmark = pytest.mark.unit
 
 ENV = {
     "MARQUEE_SNOWFLAKE_ACCOUNT": "test",

@@ -37,18 +37,19 @@ from marquee.lake import DEAD_LETTERS, MINUTE_AGGREGATES, ensure_lake
 from marquee.layout import DataLayout
 from pipelines.local_runner import OUTPUT_TABLES, LocalRunner
 from pipelines.streaming import (
-    TOO_LATE,
     LakeSink,
     PaneBatch,
     StreamingAggregates,
     StreamingConfig,
     WritePanes,
-    check_record,
     land_dead_letters,
 )
 from pipelines.transforms import MERGES
-from tests.golden import load_scenario
-from tests.test_pipeline_local import golden_log_lines, write_segments
+from pipelines.validation import Reason, check_record
+from tests.support.golden import load_scenario
+from tests.support.segments import golden_log_lines, write_segments
+
+pytestmark = pytest.mark.unit
 
 MINUTE_MS = 60_000
 LATENESS_S = 3600
@@ -186,7 +187,7 @@ def test_the_expired_event_is_kept_as_a_dead_letter(
     streamed = DataLayout(tmp_path / "stream")
     run_streaming(plan, streamed, shards=shards)
     dead = pl.read_parquet(str(streamed.lake_table_dir(DEAD_LETTERS) / "*.parquet"))
-    assert dead["reason"].to_list() == [TOO_LATE]
+    assert dead["reason"].to_list() == [Reason.BEYOND_ALLOWED_LATENESS]
     assert event_id(dead["payload"][0].encode()) == event_id(plan.too_late)
     minutes = merged_lake(streamed)[MINUTE_AGGREGATES]
     first_minute = event_time_ms(plan.too_late) // MINUTE_MS

@@ -13,7 +13,7 @@ from dashboards.navigation import page_path
 from tests.support import dashboards as support
 from tests.support.dashboards import open_page
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
 golden = support.golden

@@ -324,7 +324,7 @@ def _golden_data_dir(base: Path) -> Path:
     import shutil
 
     from marquee.layout import DataLayout
-    from tests.golden import build_golden_warehouse, load_scenario
+    from tests.support.golden import build_golden_warehouse, load_scenario
 
     data_dir = base / "data"
     dbt_db = build_golden_warehouse(data_dir, load_scenario())

@@ -142,7 +142,7 @@ def ad_events(base: datetime) -> list[dict[str, Any]]:
 
 
 def ad_scenario(now: datetime | None = None) -> dict[str, Any]:
-    """The scenario as `tests.golden.build_golden_warehouse` takes it, and its midnight."""
+    """The scenario as `tests.support.golden.build_golden_warehouse` takes it, and its midnight."""
     base = midnight(now)
     return {
         "midnight": base,

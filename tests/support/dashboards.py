@@ -2,7 +2,7 @@
 scenario's real dbt build, an empty one, and a runner that opens one page through its URL.
 
 The golden warehouse is built once per test session by the real API, pipeline and dbt
-(`tests.golden.shared_golden_warehouse`); its data directory also holds the lake the pipeline
+(`golden.shared_golden_warehouse`); its data directory also holds the lake the pipeline
 committed, which the Live now page reads.
 """
 
@@ -21,8 +21,8 @@ from streamlit.testing.v1 import AppTest
 
 from marquee.layout import DataLayout
 from marquee.settings import get_settings
-from tests.dashboard_fixtures import KNOWN_ROWS, write_serving_db
-from tests.golden import shared_golden_warehouse
+from tests.support.golden import shared_golden_warehouse
+from tests.support.known_rows import KNOWN_ROWS, write_serving_db
 
 APP_SCRIPT = Path(__file__).resolve().parents[2] / "dashboards" / "streamlit_app.py"
 RUN_TIMEOUT_S = 60
@@ -120,8 +120,8 @@ def empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 
 def warehouse_of_known_rows(data_dir: Path) -> Path:
     """Publish under data_dir a warehouse with only the content and creator-day marts of
-    tests/dashboard_fixtures' known rows (creator names added: the sidebar lists creators by
-    name), for a page to name the marts it lacks. Returns serving.duckdb."""
+    known_rows' rows (creator names added: the sidebar lists creators by name), for a page
+    to name the marts it lacks. Returns serving.duckdb."""
     serving = write_serving_db(data_dir, KNOWN_ROWS)
     with duckdb.connect(str(serving)) as connection:
         connection.execute(

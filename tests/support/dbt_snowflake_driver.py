@@ -1,7 +1,7 @@
 """Build the dbt project on its Snowflake target against fakesnow, from a local data directory.
 
 Run as a script in its own process (fakesnow patches the Snowflake connector for the whole
-process): `python -m tests.dbt_snowflake_driver DATA_DIR WORK_DIR TABLE...`. It loads every
+process): `python -m tests.support.dbt_snowflake_driver DATA_DIR WORK_DIR TABLE...`. It loads every
 lake table (`PIPELINE.<TABLE>`), the catalogue (`CATALOG.CREATORS`, `CATALOG.CONTENT`) and
 the sealed quarantine segments (`QUARANTINE.REJECTIONS`) into a fakesnow database, the way a
 production loader fills Snowflake, runs `dbt build --target snowflake` (unit tests excluded:

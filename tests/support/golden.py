@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-GOLDEN_DIR = Path(__file__).resolve().parents[2] / "shared" / "golden"
+from tests.support import REPO_ROOT
+
+GOLDEN_DIR = REPO_ROOT.parent / "shared" / "golden"
 TIME_FIELDS = ("ts", "published_at", "expires_at", "created_at", "deleted_at")
 
 
@@ -75,7 +77,7 @@ def build_golden_warehouse(data_dir: Path, scenario: dict[str, Any]) -> Path:
 
     from marquee.layout import DataLayout
     from refresh.dbt_cli import run_dbt_build
-    from tests.conftest import APP_ID, REPO_ROOT, WRITE_KEY, start_api
+    from tests.support.api import APP_ID, WRITE_KEY, start_api
 
     api = start_api(
         data_dir,

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.support import REPO_ROOT
 
 APP_SCRIPT = REPO_ROOT / "dashboards" / "streamlit_app.py"
 CREATORS_PAGE = REPO_ROOT / "dashboards" / "app_pages" / "creators.py"
