@@ -4,14 +4,16 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 BOOTSTRAP := .uv-bootstrap
-UV := $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/$(BOOTSTRAP)/bin/uv)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup browser demo test bench lint lint-sql format docs clean history screenshots
+.PHONY: help setup browser demo test test-fast test-integration test-e2e bench lint lint-sql format docs clean history screenshots
 
 help:
 	@echo "make demo   - install everything and run the whole platform locally"
-	@echo "make test   - install everything and run the test suite"
+	@echo "make test   - install everything and run the test suite (every tier)"
+	@echo "make test-fast - the unit tier only: in-process tests, a few minutes (docs/testing.md)"
+	@echo "make test-integration / make test-e2e - one of the slower tiers"
 	@echo "make bench  - run the benchmarks (figures as ratios to a same-run baseline; BENCH_ARGS= skips dbt)"
 	@echo "make history DAYS=7 CREATORS=100 - simulated history into the local log, then the pipeline"
 	@echo "make lint   - ruff, mypy and the import rule (make lint-sql: sqlfluff over the dbt models)"
@@ -38,8 +40,18 @@ browser:
 demo: setup
 	$(UV) run python -m tools.demo
 
+# Every tier; the tiers are pytest markers, one per test module (docs/testing.md).
 test: setup browser
 	$(UV) run pytest
+
+test-fast: setup
+	$(UV) run pytest -m unit
+
+test-integration: setup
+	$(UV) run pytest -m integration
+
+test-e2e: setup browser
+	$(UV) run pytest -m e2e
 
 # The dbt build times need a 30-day, 1,000-creator history (~57M events), built into
 # .bench-cache/ on the first run (about 40 minutes here) and reused after; BENCH_ARGS= skips them.
