@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per POST otherwise
     evaluator = Evaluator.from_settings()
     log.info(
         "alerts: %d rules, notifications to %s",

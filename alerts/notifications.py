@@ -21,7 +21,7 @@ def iso(ms: int) -> str:
 def _number(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
-    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+    text = f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:,.1f}"
     return f"{text} %" if unit == "%" else f"{text} {unit}"
 
 
@@ -67,7 +67,7 @@ def build(
             f"[RESOLVED] {rule.name}: {subject} is back to normal ({why}); "
             f"{_window(observation.window_start_ms, observation.window_end_ms)}."
         )
-    if rule.description:
+    if rule.description and status == "firing":
         text += f" {rule.description}"
     return {
         "id": str(uuid.uuid4()),

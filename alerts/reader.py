@@ -54,7 +54,7 @@ class LakeReader:
 
     def _read(self, table: str, files: list[str]) -> pl.DataFrame:
         schema_file = str(self.layout.lake_table_dir(table) / SCHEMA_FILE)
-        arrow = self._con.execute(_SQL[table], [[*files, schema_file]]).to_arrow_table()
+        arrow = self._con.sql(_SQL[table], params=[[*files, schema_file]]).to_arrow_table()
         frame = pl.from_arrow(arrow)
         assert isinstance(frame, pl.DataFrame)
         return frame
