@@ -160,8 +160,8 @@ def _run_streaming(
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+    from pipelines.sinks.lake import LakeSink
     from pipelines.streaming import (
-        LakeSink,
         SourceSpec,
         StreamingConfig,
         build_streaming_pipeline,

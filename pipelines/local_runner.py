@@ -7,7 +7,8 @@ since the last commit, and its outputs are committed with the consumed-segment l
 (protocol in `pipelines.ledger`). Event time, not processing time, places every event in
 its minute, so late events simply merge into their minute's totals.
 
-Each run lands one file per output under `lake/<table>/run-<run id>.parquet` (tables and
+Each run lands one file per output under `lake/<table>/run-<run id>.parquet` through the
+lake sink the streaming job's panes land through (`pipelines.sinks.lake`; tables and
 grains in `marquee.lake`): the per-minute sum tables, the view partials and the viewer
 fact sets, each computed once from the run's unique events (the run's segments are one
 Beam element, so the graph fuses into one stage and no frame crosses a shuffle), plus dead
@@ -49,6 +50,8 @@ from marquee.lake import (
 from marquee.layout import DataLayout
 from marquee.settings import get_settings
 from pipelines.ledger import Ledger, PlannedRun, RunStats
+from pipelines.sinks import BatchSink
+from pipelines.sinks.lake import LakeSink
 from pipelines.transforms import (
     CONTENT_TYPES_DECIDED,
     UNIQUE_EVENTS,
@@ -64,10 +67,6 @@ OUTPUT_TABLES = [table for table in LAKE_TABLES if table != DEAD_LETTERS]
 """The mergeable outputs each run lands (dead letters are written on their own)."""
 
 
-def run_file_name(run_id: int) -> str:
-    return f"run-{run_id:012d}.parquet"
-
-
 @dataclass(frozen=True)
 class RunOutputs:
     """Where one run lands its outputs; names derive from the run id, so a redo overwrites."""
@@ -80,36 +79,18 @@ class RunOutputs:
     """Where the content types the run decided (`pipelines.content_types`) land for the
     commit; local mode's runs only."""
 
-    def table_file(self, table: str) -> Path:
-        """`lake/<table>/run-<run id>.parquet`."""
-        return self.lake_dir / table / run_file_name(self.run_id)
+    @property
+    def sink(self) -> LakeSink:
+        """The sink every output of the run lands through (`pipelines.sinks`)."""
+        return LakeSink(str(self.lake_dir))
 
     @property
     def minute_file(self) -> Path:
-        return self.table_file(MINUTE_AGGREGATES)
+        return self.sink.table_file(MINUTE_AGGREGATES, self.run_id)
 
     def dead_letters_file(self, segment: str) -> Path:
         """`lake/dead_letters/run-<run id>-<segment>.parquet`."""
         return self.lake_dir / DEAD_LETTERS / f"run-{self.run_id:012d}-{segment}.parquet"
-
-
-def write_run_table(table: str, frame: pl.DataFrame, outputs: RunOutputs) -> int:
-    """Land one run's frame of a lake table, stamped with the run; return its rows.
-
-    `minute_aggregates` is written even when its partial is empty (a run whose events were
-    all duplicates or dead letters has none at all); the other tables only when the run
-    produced rows, so quiet runs do not litter the lake. Either way a redo of the same run
-    writes the same file (or none) under the same name.
-    """
-    if frame.is_empty() and table != MINUTE_AGGREGATES:
-        return 0
-    schema = LAKE_TABLES[table]
-    stamped = frame.with_columns(
-        pl.lit(outputs.run_id, dtype=pl.Int64).alias("run_id"),
-        pl.lit(outputs.processed_at_ms, dtype=pl.Int64).alias("processed_at_ms"),
-    ).select(schema.names)
-    write_table_atomically(stamped.to_arrow().cast(schema), outputs.table_file(table))
-    return stamped.height
 
 
 SEEN_IDS_SCHEMA = {"event_id": pl.Utf8, "received_at_ms": pl.Int64}
@@ -137,10 +118,11 @@ def write_content_types(frame: pl.DataFrame, outputs: RunOutputs) -> int:
     return frame.height
 
 
-def write_output(partial: tuple[str, pl.DataFrame], outputs: RunOutputs) -> int:
-    """Land one output of the run; return its rows."""
+def write_output(partial: tuple[str, pl.DataFrame], sink: BatchSink, outputs: RunOutputs) -> int:
+    """Land one output of the run through the sink; return its rows."""
     table, frame = partial
-    return write_run_table(table, frame, outputs)
+    written = sink.write_batch(outputs.run_id, outputs.processed_at_ms, {table: frame})
+    return sum(written.values())
 
 
 def write_dead_letters(frame: pl.DataFrame, outputs: RunOutputs) -> int:
@@ -185,7 +167,11 @@ def build_pipeline(
     # Few steps: each costs Beam tens of milliseconds to build and run, whatever its data.
     # One write step for all outputs rather than a Flatten of one branch per output: the
     # runner materialises a Flatten's inputs, which would encode every output frame again.
-    unique.events | "Aggregate" >> Aggregate() | "WriteOutputs" >> beam.Map(write_output, outputs)
+    (
+        unique.events
+        | "Aggregate" >> Aggregate()
+        | "WriteOutputs" >> beam.Map(write_output, outputs.sink, outputs)
+    )
     unique[UNIQUE_EVENTS] | "WriteSeenIds" >> beam.Map(write_seen_ids, outputs)
     unique[CONTENT_TYPES_DECIDED] | "WriteContentTypes" >> beam.Map(write_content_types, outputs)
     parsed[DEAD_LETTERS] | "WriteDeadLetters" >> beam.Map(write_dead_letters, outputs)

@@ -68,7 +68,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import apache_beam as beam
@@ -82,6 +82,8 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from pipelines import records
+from pipelines.sinks import BatchSink
+from pipelines.sinks.lake import LakeSink
 from pipelines.transforms import ALL_PARTIALS, MERGES, PartialsOf
 from pipelines.validation import (
     DEAD_LETTERS,
@@ -472,16 +474,6 @@ class ReadLogRecords(beam.PTransform):
 # -- sinks -------------------------------------------------------------------------------
 
 
-class BatchSink(Protocol):
-    """Where panes land; `write_batch` must be idempotent per batch id (`pipelines.sinks`)."""
-
-    def write_batch(
-        self, batch_id: int, processed_at_ms: int, tables: Mapping[str, pl.DataFrame]
-    ) -> object: ...
-
-    def close(self) -> None: ...
-
-
 class WritePanes(beam.DoFn):
     """Land each pane as one batch through a sink (lake or Snowflake), idempotent per id.
 
@@ -499,7 +491,11 @@ class WritePanes(beam.DoFn):
 
     def process(self, batch: PaneBatch) -> Iterator[int]:
         assert self.sink is not None, "setup() opens the sink"
-        self.sink.write_batch(batch.batch_id, int(time.time() * 1000), batch.tables)
+        # Every pane of every shard is a batch: tables without rows are left out, so a
+        # streaming lake gathers fewer small files (fewer `--shards` and a longer
+        # `--early-firing-s` mean fewer still).
+        tables = {table: frame for table, frame in batch.tables.items() if not frame.is_empty()}
+        self.sink.write_batch(batch.batch_id, int(time.time() * 1000), tables)
         yield batch.batch_id
 
     def teardown(self) -> None:
@@ -515,43 +511,12 @@ class WriteDeadLetters(beam.DoFn):
         self.lake_dir = lake_dir
 
     def process(self, element: tuple[str, list[bytes]]) -> Iterator[int]:
-        from pipelines.sinks.lake import write_batch
-
         reason, lines = element
         payloads = [line.decode("utf-8", "replace") for line in lines]
         frame = dead_letter_frame(STREAM_SEGMENT, reason, payloads)
         batch_id = batch_id_of(DEAD_LETTERS, reason, *sorted(payloads))
-        write_batch(Path(self.lake_dir), batch_id, 0, {DEAD_LETTERS: frame})
+        LakeSink(self.lake_dir).write_batch(batch_id, 0, {DEAD_LETTERS: frame})
         yield batch_id
-
-
-@dataclass(frozen=True)
-class LakeSink:
-    """Panes to the lake (the DuckDB-readable Parquet files); its own picklable factory.
-
-    Only tables with rows are written: every pane of every shard is a file per table, so a
-    streaming lake gathers many small files (fewer `--shards` and a longer
-    `--early-firing-s` mean fewer).
-
-    The lake directory must be one every worker writes to: a local path for a single-node
-    Flink, a shared file system otherwise. On Dataflow use the Snowflake sink.
-    """
-
-    lake_dir: str
-
-    def __call__(self) -> LakeSink:
-        return self
-
-    def write_batch(
-        self, batch_id: int, processed_at_ms: int, tables: Mapping[str, pl.DataFrame]
-    ) -> object:
-        from pipelines.sinks.lake import write_batch
-
-        non_empty = {table: frame for table, frame in tables.items() if not frame.is_empty()}
-        return write_batch(Path(self.lake_dir), batch_id, processed_at_ms, non_empty)
-
-    def close(self) -> None:
-        """Nothing to release: each write opens and closes its file."""
 
 
 def open_snowflake_sink() -> BatchSink:

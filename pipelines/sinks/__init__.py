@@ -11,3 +11,28 @@ wrote, so a retried bundle or a redone run never counts twice (DESIGN.md, decisi
 - `snowflake`: the same tables in Snowflake through snowflake-connector-python, for the
   production warehouse and dbt's Snowflake target.
 """
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import polars as pl
+
+
+class BatchSink(Protocol):
+    """Where a batch of merged tables lands, idempotent per batch id (see above).
+
+    Local mode writes each run through the lake sink; the streaming job writes each pane
+    through the lake or the Snowflake sink; exports write committed runs to Snowflake.
+    """
+
+    def write_batch(
+        self, batch_id: int, processed_at_ms: int, tables: Mapping[str, pl.DataFrame]
+    ) -> Mapping[str, int]:
+        """Replace the batch's rows of these tables by these frames; rows written per table."""
+        ...
+
+    def close(self) -> None:
+        """Release what the sink holds (a connection); the sink is not used afterwards."""
+        ...

@@ -1,43 +1,75 @@
 """The lake sink: one Parquet file per table and batch, the files DuckDB and dbt read.
 
-It reuses local mode's writer (`pipelines.local_runner.write_run_table`), so a streaming
-pane lands exactly like a local run: same schemas, same stamping, same atomic rename, and a
-rewrite of the same batch id replaces the file whole.
+Local mode's runs and the streaming job's panes land through the same `LakeSink`: same
+schemas (`marquee.lake`), same stamping (`run_id` = the batch id, `processed_at_ms`), same
+atomic rename, and a rewrite of the same batch id replaces the file whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from marquee.lake import LAKE_TABLES
-from pipelines.local_runner import RunOutputs, run_file_name, write_run_table
+from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES, write_table_atomically
 
 
-def write_batch(
-    lake_dir: Path, batch_id: int, processed_at_ms: int, tables: Mapping[str, pl.DataFrame]
-) -> dict[str, int]:
-    """Land a batch's merged tables under `lake/<table>/run-<batch_id>.parquet`; rows per table.
+def run_file_name(run_id: int) -> str:
+    """`run-<id>.parquet`, the id zero-padded so that names sort as the ids do."""
+    return f"run-{run_id:012d}.parquet"
 
-    Tables without rows are skipped (except `minute_aggregates`, which local mode always
-    writes); a table outside the lake contract raises KeyError rather than land unread.
+
+@dataclass(frozen=True)
+class LakeSink:
+    """Batches to `lake/<table>/run-<batch id>.parquet` (a `pipelines.sinks.BatchSink`).
+
+    A table without rows is not written, except `minute_aggregates`: every local run
+    lands one, so a run whose events were all duplicates or dead letters still shows in
+    the lake. A redo of the same batch writes the same files (or none) under the same
+    names. The sink is its own picklable factory (`streaming.WritePanes` opens sinks on
+    the workers).
+
+    The lake directory must be one every worker writes to: a local path for local mode
+    or a single-node Flink, a shared file system otherwise. On Dataflow use Snowflake.
     """
-    outputs = RunOutputs(
-        lake_dir=lake_dir,
-        # Streaming deduplicates in Beam state, so there is no seen-ids file to hand over.
-        seen_ids_file=lake_dir / f".unused-{batch_id}.ids.parquet",
-        run_id=batch_id,
-        processed_at_ms=processed_at_ms,
-    )
-    written: dict[str, int] = {}
-    for table, frame in tables.items():
-        if table not in LAKE_TABLES:
-            raise KeyError(f"{table!r} is not a lake table")
-        (lake_dir / table).mkdir(parents=True, exist_ok=True)
-        written[table] = write_run_table(table, frame, outputs)
-    return written
+
+    lake_dir: str
+
+    def __call__(self) -> LakeSink:
+        return self
+
+    def table_file(self, table: str, batch_id: int) -> Path:
+        return Path(self.lake_dir) / table / run_file_name(batch_id)
+
+    def write_batch(
+        self, batch_id: int, processed_at_ms: int, tables: Mapping[str, pl.DataFrame]
+    ) -> dict[str, int]:
+        """Land a batch's tables, stamped with the batch; rows written per table.
+
+        A table outside the lake contract raises KeyError rather than land unread.
+        """
+        written: dict[str, int] = {}
+        for table, frame in tables.items():
+            if table not in LAKE_TABLES:
+                raise KeyError(f"{table!r} is not a lake table")
+            if frame.is_empty() and table != MINUTE_AGGREGATES:
+                written[table] = 0
+                continue
+            schema = LAKE_TABLES[table]
+            stamped = frame.with_columns(
+                pl.lit(batch_id, dtype=pl.Int64).alias("run_id"),
+                pl.lit(processed_at_ms, dtype=pl.Int64).alias("processed_at_ms"),
+            ).select(schema.names)
+            path = self.table_file(table, batch_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_table_atomically(stamped.to_arrow().cast(schema), path)
+            written[table] = stamped.height
+        return written
+
+    def close(self) -> None:
+        """Nothing to release: each write opens and closes its file."""
 
 
 def run_files(lake_dir: Path, table: str, run_id: int) -> list[Path]:
