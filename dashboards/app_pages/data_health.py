@@ -6,7 +6,9 @@ The page to open when nothing else shows, so its first half reads no warehouse:
   dead letters (`state/pipeline_status.json`);
 - the last build: the refresh loop's last cycle (`state/refresh_status.json`), dbt's results
   of the models and data tests (`dbt/target/run_results*.json`) and the Great Expectations
-  checkpoint (`gx/<suite>/latest.json`).
+  checkpoint (`gx/<suite>/latest.json`);
+- the alerts: those firing now and the notifications, newest first (`alerts/history.jsonl`,
+  written by `python -m alerts`).
 
 Then, from the serving warehouse: the freshness of every source (`main.source_freshness`),
 rejected events by reason, app and UTC hour (`main.rejected_events_hourly`, the shared date
@@ -73,6 +75,17 @@ DEAD_LETTER_LABELS = {
     "dead_letters": "Dead letters",
     "runs": "Runs",
     "last_run_id": "Last run",
+}
+ALERT_LABELS = {
+    "at": "At (UTC)",
+    "status": "Status",
+    "rule": "Rule",
+    "scope": "Scope",
+    "scope_value": "Of",
+    "value": "Value",
+    "unit": "Unit",
+    "views": "Views",
+    "text": "Notification",
 }
 STATE_TEXT = {
     "fresh": "fresh",
@@ -273,6 +286,34 @@ def _show_expectations() -> None:
     )
 
 
+def _show_alerts() -> None:
+    st.subheader("Alerts")
+    found = queries.alerts(get_settings().layout)
+    if found is None:
+        st.info(
+            "No alert has been notified yet. The alert evaluator (`python -m alerts`, started "
+            "by `make demo`) judges the rules of alerts/rules.yml (or MARQUEE_ALERT_RULES) "
+            "after each pipeline commit and posts to MARQUEE_ALERT_WEBHOOK_URL; docs/alerts.md."
+        )
+        return
+    columns = {
+        "At (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        "Value": st.column_config.NumberColumn(format="%.1f"),
+        "Views": st.column_config.NumberColumn(format="localized"),
+    }
+    if found.firing.empty:
+        st.success("No alert is firing: every rule's last judgement was within its limits.")
+    else:
+        st.error(f"{len(found.firing)} alert(s) firing now.")
+        st.dataframe(
+            components.readable(found.firing, ALERT_LABELS), hide_index=True, column_config=columns
+        )
+    st.markdown("**Notifications, newest first**")
+    st.dataframe(
+        components.readable(found.history, ALERT_LABELS), hide_index=True, column_config=columns
+    )
+
+
 def _freshness_table(frame: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """Each source's age now and its state by the thresholds declared on the sources."""
     ages: list[float | None] = []
@@ -458,6 +499,7 @@ with st.expander("dbt results of the last build", expanded=False):
     _show_dbt_results(now)
 st.markdown("**Great Expectations**")
 _show_expectations()
+_show_alerts()
 
 # Everything above reads files; what follows needs the serving warehouse, and the empty
 # state stops the page here when there is none yet.

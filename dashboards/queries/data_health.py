@@ -95,6 +95,43 @@ def refresh_status(layout: DataLayout) -> dict[str, Any] | None:
     return read_json(layout.refresh_status)
 
 
+ALERT_LINES_READ = 5_000
+"""The newest lines of the alert history read (each is one notification)."""
+ALERT_COLUMNS = ("at", "status", "rule", "scope", "scope_value", "value", "unit", "views", "text")
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """The alert notifications of `alerts/history.jsonl` (appended by `python -m alerts`),
+    newest first, and the alerts firing now: those whose newest notification is `firing`."""
+
+    history: pd.DataFrame
+    firing: pd.DataFrame
+
+
+def alerts(layout: DataLayout) -> Alerts | None:
+    """The alert history, or None when no alert has been notified yet (no file). A line
+    that is not a notification (a write cut short) is skipped."""
+    try:
+        lines = layout.alert_history.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    rows: list[dict[str, Any]] = []
+    for line in lines[-ALERT_LINES_READ:]:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("status") in ("firing", "resolved"):
+            at = ms_to_utc(entry.get("at_ms"))
+            rows.append({**entry, "at": None if at is None else at.replace(tzinfo=None)})
+    frame = pd.DataFrame(rows, columns=[*ALERT_COLUMNS, "alert_id"])
+    frame = frame.iloc[::-1].reset_index(drop=True)
+    newest = frame.drop_duplicates("alert_id", keep="first")
+    firing = newest[newest["status"] == "firing"]
+    return Alerts(frame[list(ALERT_COLUMNS)], firing[list(ALERT_COLUMNS)].reset_index(drop=True))
+
+
 def dbt_results_files(layout: DataLayout) -> list[Path]:
     """dbt's results of the last build: the model pass's copy, then dbt's own file (the test
     pass in the refresh loop; a whole `dbt build` elsewhere)."""
