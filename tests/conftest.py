@@ -109,3 +109,30 @@ def launched(data_dir: Path) -> Iterator[Callable[..., LaunchedApi]]:
     yield launch
     for api in started:
         stop(api)
+
+
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """The golden scenario and the data directory whose serving.duckdb is its dbt build
+    (built once per session by the real API, pipeline and dbt; see golden_data_dir)."""
+    from tests.support.dashboards import golden_data_dir  # Streamlit only where it is used
+
+    return golden_data_dir(tmp_path_factory)
+
+
+@pytest.fixture
+def golden_dir(
+    monkeypatch: pytest.MonkeyPatch, golden: tuple[dict[str, Any], Path]
+) -> Iterator[Path]:
+    """The dashboards pointed at the golden data directory for one test."""
+    from tests.support.dashboards import use_data_dir
+
+    yield from use_data_dir(monkeypatch, golden[1])
+
+
+@pytest.fixture
+def empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The dashboards pointed at an empty data directory (no warehouse) for one test."""
+    from tests.support.dashboards import use_data_dir
+
+    yield from use_data_dir(monkeypatch, tmp_path)

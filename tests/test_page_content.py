@@ -18,7 +18,6 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.filters import CONTENT_TYPE_LABELS
 from marquee.layout import DataLayout
-from tests.support import dashboards as support
 from tests.support.dashboards import metrics, open_page, table, texts, use_data_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -43,10 +42,6 @@ def picked(at: AppTest) -> object:
 
 def links(at: AppTest) -> list[tuple[str, str]]:
     return [(link.proto.label, link.proto.query_string) for link in at.get("page_link")]
-
-
-golden = support.golden
-golden_dir = support.golden_dir
 
 
 def test_golden_vod(golden_dir: Path, golden: tuple[dict[str, Any], Path]) -> None:

@@ -13,14 +13,9 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support import dashboards as support
 from tests.support.dashboards import metrics, open_page, table, texts, use_data_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-
-
-golden = support.golden
-golden_dir = support.golden_dir
 
 
 def links(at: AppTest) -> list[tuple[str, str, str]]:

@@ -25,7 +25,6 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards import components
 from marquee.layout import DataLayout
-from tests.support import dashboards as support
 from tests.support.dashboards import (
     metrics,
     open_page,
@@ -57,10 +56,6 @@ GOLDEN_HEADLINE = {
     # startup of the started views 500, 700, 900, 900: median 800.
     "Startup p50": "800 ms",
 }
-
-
-golden = support.golden
-golden_dir = support.golden_dir
 
 
 def leaderboard(at: AppTest) -> pd.DataFrame:

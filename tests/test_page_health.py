@@ -22,7 +22,6 @@ from streamlit.testing.v1 import AppTest
 from dashboards.queries import data_health as queries
 from marquee.layout import DataLayout
 from tests.support import REPO_ROOT
-from tests.support import dashboards as support
 from tests.support.api import APP_ID, WRITE_KEY, start_api
 from tests.support.dashboards import metrics, open_page, table, use_data_dir
 
@@ -35,10 +34,6 @@ the API must give them (docs/api.md)."""
 
 def texts(at: AppTest, kind: str) -> list[str]:
     return [str(element.value) for element in getattr(at, kind)]
-
-
-golden = support.golden
-golden_dir = support.golden_dir
 
 
 def broken_event(event: dict[str, Any], reason: str) -> dict[str, Any]:

@@ -17,15 +17,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support import dashboards as support
 from tests.support.dashboards import metrics, open_page, warehouse_of_known_rows
 from tests.support.known_rows import write_serving_db
 
 pytestmark = pytest.mark.integration
-
-golden = support.golden
-golden_dir = support.golden_dir
-empty_dir = support.empty_dir
 
 
 def _frame_with(at: AppTest, *columns: str) -> pd.DataFrame:

@@ -11,7 +11,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards.filters import CONTENT_TYPE_LABELS
-from tests.support import dashboards as support
 from tests.support.dashboards import (
     metrics,
     open_page,
@@ -30,10 +29,6 @@ OTHER_CREATOR = ("cr_other", "Other creator")
 def links(at: AppTest) -> list[tuple[str, str]]:
     """(label, query string) of every st.page_link on the page."""
     return [(link.proto.label, link.proto.query_string) for link in at.get("page_link")]
-
-
-golden = support.golden
-golden_dir = support.golden_dir
 
 
 def test_golden_story_funnel_conversion_and_reactions(

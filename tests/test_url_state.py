@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from dashboards.navigation import page_path
-from tests.support import dashboards as support
 from tests.support.dashboards import open_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
-golden = support.golden
-data_dir = support.golden_dir
+@pytest.fixture
+def data_dir(golden_dir: Path) -> Path:
+    """Every test here opens the dashboards on the golden warehouse."""
+    return golden_dir
 
 
 def test_a_url_naming_values_opens_with_them_and_keeps_them(data_dir: Path) -> None:

@@ -93,31 +93,6 @@ def warehouse_copy(golden: tuple[dict[str, Any], Path], tmp_path: Path, *sql: st
     return tmp_path
 
 
-# Fixtures shared by the page tests. A test module binds them to its own names
-# (`golden = support.golden`): importing a fixture by its name would be shadowed by the
-# test arguments that request it.
-
-
-@pytest.fixture(scope="module")
-def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    """The golden scenario and its data directory (see golden_data_dir)."""
-    return golden_data_dir(tmp_path_factory)
-
-
-@pytest.fixture
-def golden_dir(
-    monkeypatch: pytest.MonkeyPatch, golden: tuple[dict[str, Any], Path]
-) -> Iterator[Path]:
-    """The dashboards pointed at the golden data directory for one test."""
-    yield from use_data_dir(monkeypatch, golden[1])
-
-
-@pytest.fixture
-def empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The dashboards pointed at an empty data directory (no warehouse) for one test."""
-    yield from use_data_dir(monkeypatch, tmp_path)
-
-
 def warehouse_of_known_rows(data_dir: Path) -> Path:
     """Publish under data_dir a warehouse with only the content and creator-day marts of
     known_rows' rows (creator names added: the sidebar lists creators by name), for a page
