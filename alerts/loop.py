@@ -80,8 +80,6 @@ class Evaluator:
             data = self.reader.refresh(status, now_ms)
             observations = evaluate(self.rules, data, now_ms)
             caused = self.store.apply(observations, self.rules, now_ms, lambda: str(uuid.uuid4()))
-            for notification in caused:
-                log.info("%s", notification["text"])
             self.last_run_id = status.last_run_id
             self.last_evaluated_s = now_s
         self.store.deliver(self.send, int(time.time() * 1000))

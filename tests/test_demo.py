@@ -94,7 +94,7 @@ def test_demo_serves_views_then_stops_every_part_on_ctrl_c(tmp_path: Path) -> No
             page = httpx.get(f"http://127.0.0.1:{dashboard_port}/", timeout=10)
             assert page.status_code == 200
             children = child_pids(demo.pid)
-            assert len(children) == 5
+            assert len(children) == 6  # api, pipeline, simulator, alerts, refresh, dashboard
             # Whatever the UTC hour, the streams the demo puts on air have viewers at once.
             on_air = live_minutes_on_air(data_dir / "lake", started_ms)
             assert {c for c in on_air if c.endswith("_onair")}, (
@@ -108,6 +108,7 @@ def test_demo_serves_views_then_stops_every_part_on_ctrl_c(tmp_path: Path) -> No
     output = log_path.read_text()
     assert "write key: wk_" in output
     assert "admin token: " in output
+    assert "started alerts: alert evaluator: the default rules" in output
     for path in ("live", "creators", "health"):
         assert f"http://127.0.0.1:{dashboard_port}/{path} " in output
     assert "about 0.2 % of events are deliberately invalid" in output

@@ -1,7 +1,9 @@
 """`make demo`: the whole platform on one machine, fed by the traffic simulator.
 
 Starts, each as its own process bound to 127.0.0.1: the ingestion API (:8000), the
-pipeline in local mode, the simulator posting through the real API, the refresh loop
+pipeline in local mode, the simulator posting through the real API, the alert evaluator
+with the default rules (notifications posted to MARQUEE_ALERT_WEBHOOK_URL when set, else
+printed), the refresh loop
 (dbt build + Great Expectations checkpoint about once a minute) and the Streamlit app
 (:8501). The simulator starts with a few live streams already on air, whatever the UTC hour
 (scheduled lives are mostly in the afternoon and evening). Child output is prefixed with the
@@ -96,6 +98,11 @@ def parts(write_key: str, data_dir: Path, options: DemoOptions) -> list[Part]:
                            "--catalog-dir", str(data_dir / "catalog"),
                            "--lives-on-air", str(min(LIVES_ON_AIR, options.creators))],
              f"traffic simulator: {options.rate} events/s, {options.creators} creators"),
+        Part("alerts", [python, "-m", "alerts", "--interval-s", "2"],
+             "alert evaluator: the default rules (alerts/rules.yml) after each pipeline "
+             "commit; notifications to "
+             + ("MARQUEE_ALERT_WEBHOOK_URL" if os.environ.get("MARQUEE_ALERT_WEBHOOK_URL")
+                else "this output (set MARQUEE_ALERT_WEBHOOK_URL to post them)")),
         Part("refresh", [python, "-m", "refresh", "--interval-s",
                          str(options.refresh_interval_s)],
              f"dbt build + Great Expectations checkpoint every {options.refresh_interval_s} s"),
