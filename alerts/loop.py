@@ -29,6 +29,7 @@ from typing import Any
 
 from alerts.delivery import webhook_sender
 from alerts.evaluate import evaluate
+from alerts.names import CatalogueNames
 from alerts.reader import LakeReader
 from alerts.rules import Rule, load_rules
 from alerts.state import AlertStore
@@ -51,6 +52,7 @@ class Evaluator:
     store: AlertStore
     send: Callable[[dict[str, Any]], None]
     layout: DataLayout
+    names: CatalogueNames
     last_run_id: int | None = None
     last_evaluated_s: float = 0.0
 
@@ -66,6 +68,7 @@ class Evaluator:
             AlertStore.open(layout.alerts_dir),
             webhook_sender(settings.alert_webhook_url),
             layout,
+            CatalogueNames(layout),
         )
 
     def step(self, force: bool = False) -> list[dict[str, Any]]:
@@ -79,7 +82,9 @@ class Evaluator:
             now_ms = int(now_s * 1000)
             data = self.reader.refresh(status, now_ms)
             observations = evaluate(self.rules, data, now_ms)
-            caused = self.store.apply(observations, self.rules, now_ms, lambda: str(uuid.uuid4()))
+            caused = self.store.apply(
+                observations, self.rules, now_ms, lambda: str(uuid.uuid4()), self.names
+            )
             self.last_run_id = status.last_run_id
             self.last_evaluated_s = now_s
         self.store.deliver(self.send, int(time.time() * 1000))

@@ -7,6 +7,7 @@ same `alert_id`; `id` is unique per notification, so a receiver can drop a redel
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,8 +37,10 @@ def _condition(rule: Rule, reference: float | None) -> str:
     )
 
 
-def _subject(rule: Rule, scope_value: str) -> str:
-    return "everything" if rule.scope == "everything" else f"{rule.scope} {scope_value}"
+def _subject(rule: Rule, scope_value: str, name: str | None) -> str:
+    if rule.scope == "everything":
+        return "everything"
+    return f"{rule.scope} {scope_value}" + (f' ("{name}")' if name else "")
 
 
 def _window(start_ms: int, end_ms: int) -> str:
@@ -46,14 +49,28 @@ def _window(start_ms: int, end_ms: int) -> str:
     return f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
 
 
+Names = Callable[[str, str], str | None]
+"""(scope, scope value) -> the catalogue's name of it, or None (`alerts.names`)."""
+
+
+def no_names(scope: str, value: str) -> str | None:
+    return None
+
+
 def build(
-    status: str, observation: Observation, alert_id: str, now_ms: int, reason: str = ""
+    status: str,
+    observation: Observation,
+    alert_id: str,
+    now_ms: int,
+    reason: str = "",
+    names: Names = no_names,
 ) -> dict[str, Any]:
     """The notification of `observation` turning an alert `firing` or `resolved`."""
     rule = observation.rule
     metric = METRICS[rule.metric]
     views = "" if observation.views is None else f" over {observation.views:,} views"
-    subject = _subject(rule, observation.scope_value)
+    name = names(rule.scope, observation.scope_value)
+    subject = _subject(rule, observation.scope_value, name)
     value = _number(observation.value, metric.unit)
     if status == "firing":
         text = (
@@ -82,6 +99,7 @@ def build(
         "threshold": rule.value,
         "scope": rule.scope,
         "scope_value": observation.scope_value,
+        "scope_name": name,
         "value": observation.value,
         "baseline": observation.reference if rule.kind == "anomaly" else None,
         "views": observation.views,

@@ -64,6 +64,7 @@ def transition(
     rules: Iterable[Rule],
     now_ms: int,
     new_id: Callable[[], str],
+    names: notifications.Names = notifications.no_names,
 ) -> Transition:
     """The firing alerts after `observations`, and the notifications of the changes."""
     after = dict(firing)
@@ -79,12 +80,14 @@ def transition(
         if observation.breaching and held is None:
             alert_id = new_id()
             after[key] = _record(observation, alert_id, now_ms)
-            sent.append(notifications.build("firing", observation, alert_id, now_ms))
+            sent.append(notifications.build("firing", observation, alert_id, now_ms, names=names))
         elif observation.breaching and held is not None:
             after[key] = {**held, "last_judged_ms": now_ms}
         elif not observation.breaching and held is not None:
             del after[key]
-            sent.append(notifications.build("resolved", observation, held["alert_id"], now_ms))
+            sent.append(
+                notifications.build("resolved", observation, held["alert_id"], now_ms, names=names)
+            )
     for key, held in list(after.items()):
         if key in judged or now_ms - held["last_judged_ms"] < STALE_AFTER_MS:
             continue
@@ -97,7 +100,7 @@ def transition(
             rule, held["scope_value"], None, None, None, None, held["last_judged_ms"], now_ms
         )
         reason = f"not judged for {STALE_AFTER_MS // 60_000} minutes: too little data"
-        sent.append(notifications.build("resolved", quiet, held["alert_id"], now_ms, reason))
+        sent.append(notifications.build("resolved", quiet, held["alert_id"], now_ms, reason, names))
     return Transition(after, sent)
 
 
@@ -152,9 +155,10 @@ class AlertStore:
         rules: Iterable[Rule],
         now_ms: int,
         new_id: Callable[[], str],
+        names: notifications.Names = notifications.no_names,
     ) -> list[dict[str, Any]]:
         """Take the observations; the notifications they caused, saved and queued."""
-        result = transition(self.firing, observations, rules, now_ms, new_id)
+        result = transition(self.firing, observations, rules, now_ms, new_id, names)
         changed = result.firing != self.firing
         self.firing = result.firing
         for notification in result.notifications:

@@ -9,17 +9,22 @@ by tests/test_alerts_end_to_end.py).
 from __future__ import annotations
 
 import itertools
+import socket
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
+from alerts.delivery import webhook_sender
 from alerts.evaluate import SETTLE_MS, LakeData, Observation, evaluate
 from alerts.metrics import MINUTE_MS
+from alerts.names import CatalogueNames
 from alerts.rules import DEFAULT_RULES_FILE, METRICS, Rule, RulesError, load_rules, parse_rules
 from alerts.state import STALE_AFTER_MS, AlertStore, transition
+from marquee.catalog_files import write_json_array_atomic
 from marquee.lake_runs import PipelineStatus
+from marquee.layout import DataLayout
 from tests.support.alert_rows import NOW_MS, burst, minute_rows, no_minutes, view, views
 
 pytestmark = pytest.mark.unit
@@ -242,3 +247,38 @@ def test_a_wrong_rule_is_refused_with_its_name(entry: str, message: str) -> None
 def test_a_disabled_rule_is_left_out() -> None:
     text = "rules:\n  - {name: a, metric: vsf_pct, value: 1, enabled: false}\n"
     assert parse_rules(text) == []
+
+
+def test_a_receiver_that_is_down_keeps_the_notification_for_later(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    send = webhook_sender(f"http://127.0.0.1:{port}/hook")
+    store = AlertStore.open(tmp_path)
+    store.apply(
+        judge(FAILURES, views(*burst("live_bad", 25, 25))).values(), [FAILURES], NOW_MS, new_id
+    )
+    assert store.deliver(send, NOW_MS) == 0
+    (waiting,) = AlertStore.open(tmp_path).outbox
+    assert waiting["attempts"] == 1 and waiting["next_attempt_ms"] == NOW_MS + 2_000
+
+
+def test_notifications_name_the_content_by_its_catalogue_title(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path)
+    write_json_array_atomic(
+        layout.catalog_content_file,
+        [
+            {
+                "content_id": "live_bad",
+                "creator_id": "cr_1",
+                "content_type": "live",
+                "title": "Ranked",
+            }
+        ],
+    )
+    judged = judge(FAILURES, views(*burst("live_bad", 25, 25)))
+    names = CatalogueNames(layout)
+    (fired,) = transition({}, judged.values(), [FAILURES], NOW_MS, new_id, names).notifications
+    assert fired["scope_name"] == "Ranked"
+    assert 'content live_bad ("Ranked")' in fired["text"]
+    assert names("platform", "web") is None and names("content", "unknown") is None
