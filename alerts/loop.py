@@ -31,7 +31,7 @@ from alerts.delivery import webhook_sender
 from alerts.evaluate import evaluate
 from alerts.names import CatalogueNames
 from alerts.reader import LakeReader
-from alerts.rules import Rule, load_rules
+from alerts.rules import Rule, RulesError, load_rules
 from alerts.state import AlertStore
 from marquee.lake_runs import read_pipeline_status
 from marquee.layout import DataLayout
@@ -100,7 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per POST otherwise
-    evaluator = Evaluator.from_settings()
+    try:
+        evaluator = Evaluator.from_settings()
+    except (RulesError, OSError) as error:
+        log.error("cannot start: %s", error)
+        return 2
     log.info(
         "alerts: %d rules, notifications to %s",
         len(evaluator.rules),

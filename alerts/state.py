@@ -129,6 +129,11 @@ class AlertStore:
             state = json.loads(store.state_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return store
+        except (OSError, ValueError) as error:  # never written so (it is renamed into place)
+            kept = store.state_file.with_name("state.json.unreadable")
+            store.state_file.replace(kept)
+            log.error("alert state unreadable (%s): kept as %s, starting afresh", error, kept)
+            return store
         store.firing = dict(state.get("firing", {}))
         store.outbox = list(state.get("outbox", []))
         return store

@@ -18,6 +18,7 @@ import pytest
 
 from alerts.delivery import webhook_sender
 from alerts.evaluate import SETTLE_MS, LakeData, Observation, evaluate
+from alerts.loop import main
 from alerts.metrics import MINUTE_MS
 from alerts.names import CatalogueNames
 from alerts.rules import DEFAULT_RULES_FILE, METRICS, Rule, RulesError, load_rules, parse_rules
@@ -25,6 +26,7 @@ from alerts.state import STALE_AFTER_MS, AlertStore, transition
 from marquee.catalog_files import write_json_array_atomic
 from marquee.lake_runs import PipelineStatus
 from marquee.layout import DataLayout
+from marquee.settings import get_settings
 from tests.support.alert_rows import NOW_MS, burst, minute_rows, no_minutes, view, views
 
 pytestmark = pytest.mark.unit
@@ -282,3 +284,25 @@ def test_notifications_name_the_content_by_its_catalogue_title(tmp_path: Path) -
     assert fired["scope_name"] == "Ranked"
     assert 'content live_bad ("Ranked")' in fired["text"]
     assert names("platform", "web") is None and names("content", "unknown") is None
+
+
+def test_an_unreadable_state_is_set_aside_not_fatal(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text("{not json")
+    store = AlertStore.open(tmp_path)
+    assert store.firing == {} and store.outbox == []
+    assert (tmp_path / "state.json.unreadable").read_text() == "{not json"
+
+
+def test_a_wrong_rules_file_stops_the_evaluator_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text("rules:\n  - {name: typo, metric: vsf_pct, value: 1, scope: contnet}\n")
+    monkeypatch.setenv("MARQUEE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MARQUEE_ALERT_RULES", str(rules))
+    get_settings.cache_clear()
+    try:
+        assert main(["--once"]) == 2
+    finally:
+        get_settings.cache_clear()
+    assert "rule typo: `scope` must be one of" in caplog.text
