@@ -1,18 +1,13 @@
 """Choosing the event log by URL: each form opens its backend, bad URLs fail at start-up.
 
 The Kafka and Pub/Sub logs are built with their real client libraries (neither contacts a
-broker before the first publish); the segment log is checked through the real API.
+broker before the first publish). The API with each kind of URL, as its own process, is in
+test_api_event_log.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -22,11 +17,9 @@ from marquee.eventlog.factory import open_event_log
 from marquee.eventlog.group_commit import GroupCommitLog
 from marquee.eventlog.kafka import KafkaEventLog
 from marquee.eventlog.pubsub import PubSubEventLog
-from marquee.eventlog.segments import SEALED_SUFFIX, iter_records, sealed_segments
-from tests.support import REPO_ROOT
-from tests.support.api import free_port, start_api
+from tests.support.api import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.unit
 
 
 def opened(url: str, default_dir: Path) -> EventLog:
@@ -132,50 +125,3 @@ def test_errors_never_repeat_the_query_which_may_hold_secrets(tmp_path: Path) ->
     with pytest.raises(EventLogURLError) as caught:
         opened("kafka://b:9092/events?sasl.password=hunter2&linger_ms=x", tmp_path)
     assert "hunter2" not in str(caught.value)
-
-
-def test_api_writes_the_segment_log_where_the_file_url_points(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    elsewhere = tmp_path / "elsewhere"
-    server = start_api(data_dir, {"MARQUEE_EVENT_LOG_URL": f"file://{elsewhere}"})
-    event_ids = [str(uuid.uuid4()) for _ in range(3)]
-    try:
-        events = [
-            {
-                "event_id": event_id,
-                "type": "play_requested",
-                "ts": int(time.time() * 1000),
-                "viewer_id": "v1",
-                "platform": "web",
-                "creator_id": "cr_1",
-                "content_id": "vod_1",
-                "content_type": "vod",
-                "session_id": "s_1",
-            }
-            for event_id in event_ids
-        ]
-        assert server.post({"events": events}).status_code == 202
-    finally:
-        server.stop()
-    segments = sealed_segments(elsewhere)
-    assert segments and all(path.suffix == SEALED_SUFFIX for path in segments)
-    logged = [json.loads(record) for path in segments for record in iter_records(path)]
-    assert sorted(record["event_id"] for record in logged) == sorted(event_ids)
-    assert list((data_dir / "log").iterdir()) == []
-
-
-def test_api_refuses_to_start_with_a_bad_url(data_dir: Path) -> None:
-    env = dict(os.environ, MARQUEE_EVENT_LOG_URL="kafak://broker:9092/events")
-    completed = subprocess.run(
-        [sys.executable, "-m", "ingestion_api", "--port", str(free_port())],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert completed.returncode != 0
-    assert "MARQUEE_EVENT_LOG_URL: event log URL kafak://" in completed.stderr
-    assert "unsupported scheme 'kafak'" in completed.stderr
-    assert "kafka://host:port" in completed.stderr

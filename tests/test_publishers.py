@@ -7,7 +7,8 @@ this machine, so no test here sees a message actually stored by a broker. What i
   timestamp, ordering key), on records the real ingestion code produces;
 - the real client libraries' failure path, against a closed local port: librdkafka's
   delivery report times out, the Pub/Sub client's publish fails, and `append` raises
-  LogUnavailable; the real API answers 503 when its Kafka log is unreachable;
+  LogUnavailable (the real API's 503 when its Kafka log is unreachable is in
+  test_api_event_log.py);
 - the success path and delivery bookkeeping through `FakeProducer` and `FakePublisher`,
   minimal in-test stand-ins for the broker client objects. They are the one place this
   project uses a stand-in, because the broker they stand in for cannot run here.
@@ -21,7 +22,6 @@ import json
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,9 +40,9 @@ from marquee.eventlog.pubsub import PubSubEventLog, parse_pubsub_url, pubsub_mes
 from marquee.intake.enrich import Enricher, Pseudonymiser
 from marquee.intake.ingest import ingest_events
 from marquee.intake.quarantine import QuarantineRecord, encode_records
-from tests.support.api import free_port, start_api
+from tests.support.api import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.unit
 
 NOW_MS = int(time.time() * 1000)
 
@@ -295,20 +295,6 @@ def test_real_librdkafka_unreachable_broker_raises_log_unavailable() -> None:
             await kafka_log.close()
 
     assert asyncio.run(scenario()) < 5
-
-
-def test_api_answers_503_and_acknowledges_nothing_when_kafka_is_down(data_dir: Path) -> None:
-    """The real API process with a real producer whose broker is unreachable."""
-    url = f"kafka://127.0.0.1:{free_port()}/events?delivery_timeout_ms=300"
-    server = start_api(data_dir, {"MARQUEE_EVENT_LOG_URL": url})
-    try:
-        response = server.post({"events": [json.loads(raw_event(ts=int(time.time() * 1000)))]})
-        assert response.status_code == 503
-        assert response.headers["Retry-After"]
-        assert response.json()["error"] == "log_unavailable"
-    finally:
-        server.stop()
-    assert list((data_dir / "log").iterdir()) == []
 
 
 # --- Pub/Sub: the publish path ------------------------------------------------------
