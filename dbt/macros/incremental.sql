@@ -100,7 +100,15 @@ changed_since as (
     finishing, twice, while the same upsert as delete+insert takes under a second.
 #}
 {% macro upsert_strategy() -%}
-    {{ return('delete+insert' if target.type == 'duckdb' else 'merge') }}
+    {{ return(adapter.dispatch('upsert_strategy', 'marquee')()) }}
+{%- endmacro %}
+
+{% macro default__upsert_strategy() -%}
+    {{ return('merge') }}
+{%- endmacro %}
+
+{% macro duckdb__upsert_strategy() -%}
+    {{ return('delete+insert') }}
 {%- endmacro %}
 
 {#

@@ -59,3 +59,30 @@
         true
     )
 {%- endmacro %}
+
+
+{#
+    The pipeline's status file (state/pipeline_status.json, rewritten by every committed
+    local-mode run) as a relation with one column, `last_run_id`: no row when there is no
+    file. Only DuckDB reads the lake's files; other warehouses have no status file (their
+    tables are loaded per committed run), so every run counts there.
+#}
+{% macro pipeline_status_file() -%}
+    {{ return(adapter.dispatch('pipeline_status_file', 'marquee')()) }}
+{%- endmacro %}
+
+{% macro default__pipeline_status_file() -%}
+    (select cast(null as {{ dbt.type_bigint() }}) as last_run_id) as no_status_file
+{%- endmacro %}
+
+{% macro duckdb__pipeline_status_file() -%}
+    read_json(
+        [
+            '{{ env_var('MARQUEE_DATA_DIR', 'data') }}/state/pipeline_status.json',
+            'empty_sources/empty.ndjson'
+        ],
+        format = 'newline_delimited',
+        allow_empty = true,
+        columns = { 'last_run_id': 'bigint' }
+    )
+{%- endmacro %}

@@ -10,24 +10,9 @@
 
     NULL when there is no status file (a lake written by hand, a fresh data directory, the
     Snowflake target, whose tables are loaded per committed run): every run file counts.
+    The file is read by `pipeline_status_file()` (macros/lake_columns.sql), per warehouse.
 #}
 
-{% if target.type == 'duckdb' %}
+select max(last_run_id) as last_committed_run_id
 
-    select max(last_run_id) as last_committed_run_id
-
-    from read_json(
-        [
-            '{{ env_var('MARQUEE_DATA_DIR', 'data') }}/state/pipeline_status.json',
-            'empty_sources/empty.ndjson'
-        ],
-        format = 'newline_delimited',
-        allow_empty = true,
-        columns = { 'last_run_id': 'bigint' }
-    )
-
-{% else %}
-
-    select cast(null as {{ dbt.type_bigint() }}) as last_committed_run_id
-
-{% endif %}
+from {{ pipeline_status_file() }}
