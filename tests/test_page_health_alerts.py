@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -23,16 +22,11 @@ from alerts.state import AlertStore
 from marquee.lake_runs import PipelineStatus
 from marquee.layout import DataLayout
 from tests.support.alert_rows import burst, no_minutes
-from tests.support.dashboards import open_page, texts, use_data_dir
+from tests.support.dashboards import open_page, texts
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(300)]
 
 RULE = Rule("playback_failures", "playback_failure_pct", "content", "threshold", "above", 20.0)
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    yield from use_data_dir(monkeypatch, tmp_path)
 
 
 def notify(layout: DataLayout, rows: list[dict], now_ms: int) -> None:
@@ -41,8 +35,8 @@ def notify(layout: DataLayout, rows: list[dict], now_ms: int) -> None:
     store.apply(evaluate([RULE], data, now_ms), [RULE], now_ms, lambda: str(uuid.uuid4()))
 
 
-def test_firing_and_resolved_alerts_are_listed(data_dir: Path) -> None:
-    layout = DataLayout(data_dir)
+def test_firing_and_resolved_alerts_are_listed(empty_dir: Path) -> None:
+    layout = DataLayout(empty_dir)
     now = (int(time.time() * 1000) // MINUTE_MS) * MINUTE_MS + 30_000
     notify(layout, burst("live_bad", 25, 25, now - 20_000), now)
     notify(layout, burst("live_worse", 25, 20, now - 20_000), now)
@@ -60,7 +54,7 @@ def test_firing_and_resolved_alerts_are_listed(data_dir: Path) -> None:
     assert list(firing["Of"]) == ["live_worse"]
 
 
-def test_no_alert_yet_says_how_alerts_are_made(data_dir: Path) -> None:
+def test_no_alert_yet_says_how_alerts_are_made(empty_dir: Path) -> None:
     at = open_page("health")
     assert "No alert has been notified yet" in texts(at, "info")
     assert "MARQUEE_ALERT_WEBHOOK_URL" in texts(at, "info")
