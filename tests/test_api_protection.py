@@ -13,17 +13,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
-from ingestion_api import events_routes
-from ingestion_api.app import create_app
 from ingestion_api.observability import log_config
 from marquee.eventlog.segments import OPEN_SUFFIX, SEALED_SUFFIX
 from tests.support.api import WRITE_KEY, ApiProcess, LaunchedApi, event, scrape, stop
@@ -248,22 +241,6 @@ def test_events_acknowledged_after_a_transient_write_failure_stay_readable(
     assert str(after["event_id"]) in logged_ids(api.data_dir)
 
 
-def app_with_a_failing_route() -> Starlette:
-    """The real app plus one route that raises, and a `POST /v1/events` whose ingest step
-    raises (it skips the middleware, so it has its own catch-all), for the error test."""
-    app = create_app()
-
-    async def fail(request: Request) -> Response:
-        raise RuntimeError("secret internal detail at /srv/marquee/config")
-
-    def fail_ingest(*args: object) -> NoReturn:
-        raise RuntimeError("secret internal detail at /srv/marquee/config")
-
-    app.router.routes.append(Route("/v1/fail", fail, methods=["POST"]))
-    events_routes.ingest_decoded = fail_ingest  # type: ignore[assignment]
-    return app
-
-
 def test_unhandled_error_is_a_bare_500_and_the_trace_stays_in_the_log(
     launched: Callable[..., LaunchedApi], tmp_path: Path
 ) -> None:
@@ -272,7 +249,7 @@ def test_unhandled_error_is_a_bare_500_and_the_trace_stays_in_the_log(
     api = launched(
         command=[
             sys.executable, "-m", "uvicorn", "--factory",
-            "tests.test_api_protection:app_with_a_failing_route",
+            "tests.support.failing_app:app_with_a_failing_route",
             "--port", "{port}", "--log-config", str(config), "--no-access-log",
         ],
     )  # fmt: skip
