@@ -1,11 +1,16 @@
-"""The mart checkpoint: validate `main.content_daily` in a DuckDB file with Great Expectations.
+"""The checkpoint: every dataset's suite (`expectations.suites`), one report, history, Data Docs.
 
-`run_mart_checkpoint` reads the mart through a short read-only DuckDB connection into pandas,
-runs a checkpoint assembled in code on an ephemeral context (pandas data source, whole-frame
-batch, one validation definition per suite) and writes the result as JSON:
-`<gx dir>/content_daily/latest.json` after every run, plus a timestamped copy under
-`<gx dir>/content_daily/failures/` when it fails (the newest 100 are kept), so failures stay
-visible after the next run.
+`run_checkpoint` reads each dataset (`expectations.sources`), validates it with Great
+Expectations 1.x on an ephemeral context (a pandas data source, one whole-frame batch and
+one validation definition per dataset), and sorts the failures by the severity each
+expectation carries: `critical` (the refresh keeps the previous published copy) or
+`warning` (it publishes and says so). A required dataset that is missing (a mart dbt did
+not build) is a critical failure; a dataset whose reading crashed is one too.
+
+Written under the data directory's `gx/`:
+- `latest.json`: the last report (what the Data health page and the refresh show);
+- `history/<UTC time>.json`: every report, the newest `KEEP_HISTORY` kept;
+- `docs/index.html`: GX Data Docs of the last run (a local, file-backed site; no network).
 """
 
 from __future__ import annotations
@@ -13,58 +18,296 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import os
+import shutil
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from expectations import content_daily
+from expectations.dataset import Dataset
+from expectations.sources import Sources
+from marquee.layout import DataLayout
 
 if TYPE_CHECKING:
-    import pandas as pd
-    from great_expectations.checkpoint.checkpoint import Checkpoint, CheckpointResult
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+    )
     from great_expectations.data_context import EphemeralDataContext
 
-DATA_SOURCE = "marquee_marts"
-CHECKPOINT_NAME = "marts"
-KEEP_FAILURES = 100
-"""Failed runs kept under failures/; a mart that fails every minute must not fill the disk."""
+log = logging.getLogger("expectations.checkpoint")
+
+KEEP_HISTORY = 200
+"""Reports kept under gx/history; a refresh every minute keeps a bit over three hours."""
+DATA_SOURCE = "marquee"
+DOCS_SITE = "marquee_local"
+EXAMPLES = 3
+"""Failing rows named in a failure's message."""
+
+Verdict = Literal["passed", "warning", "critical"]
 
 
 @dataclasses.dataclass(frozen=True)
-class CheckpointSummary:
-    """What a checkpoint run found; `failed_expectation_names` names each failing one."""
+class Failure:
+    """One failed expectation, in words."""
 
-    success: bool
-    evaluated_expectations: int
-    failed_expectations: int
-    failed_expectation_names: tuple[str, ...] = ()
-    results_path: Path | None = None
-
-
-def read_mart(db_path: Path, table: str = content_daily.TABLE) -> pd.DataFrame:
-    """The whole mart table as a pandas frame, read without holding the database open."""
-    import duckdb
-
-    with duckdb.connect(str(db_path), read_only=True) as connection:
-        return connection.table(table).df()
+    suite: str
+    severity: str
+    expectation: str
+    message: str
 
 
-def run_mart_checkpoint(db_path: Path, results_dir: Path | None = None) -> CheckpointSummary:
-    """Validate the mart in `db_path`; results go to `results_dir` (default: the gx dir)."""
-    if results_dir is None:
-        from marquee.settings import get_settings
+@dataclasses.dataclass(frozen=True)
+class SuiteOutcome:
+    name: str
+    layer: str
+    description: str
+    rows: int | None
+    """Rows validated; None when the dataset was absent."""
+    evaluated: int
+    failures: tuple[Failure, ...] = ()
+    duration_s: float = 0.0
 
-        results_dir = get_settings().layout.gx_dir
-    frame = read_mart(db_path)
-    context = _ephemeral_context()
-    checkpoint = _build_checkpoint(context)
-    result = checkpoint.run(batch_parameters={"dataframe": frame})
-    summary = _summarise(result)
-    path = _write_results(result, summary, results_dir / content_daily.SUITE_NAME)
-    return dataclasses.replace(summary, results_path=path)
+    @property
+    def success(self) -> bool:
+        return not self.failures
 
 
-def _ephemeral_context() -> EphemeralDataContext:
+@dataclasses.dataclass(frozen=True)
+class CheckpointReport:
+    run_at: str
+    duration_s: float
+    suites: tuple[SuiteOutcome, ...]
+    docs_index: str | None
+    results_path: str | None = None
+
+    @property
+    def failures(self) -> list[Failure]:
+        return [failure for suite in self.suites for failure in suite.failures]
+
+    @property
+    def critical(self) -> list[Failure]:
+        return [failure for failure in self.failures if failure.severity == "critical"]
+
+    @property
+    def warnings(self) -> list[Failure]:
+        return [failure for failure in self.failures if failure.severity != "critical"]
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.critical:
+            return "critical"
+        return "warning" if self.warnings else "passed"
+
+    @property
+    def evaluated(self) -> int:
+        return sum(suite.evaluated for suite in self.suites)
+
+    def failed_suite(self, name: str) -> list[Failure]:
+        return [failure for failure in self.failures if failure.suite == name]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_at": self.run_at,
+            "duration_s": round(self.duration_s, 2),
+            "verdict": self.verdict,
+            "evaluated_expectations": self.evaluated,
+            "critical_failures": len(self.critical),
+            "warning_failures": len(self.warnings),
+            "docs_index": self.docs_index,
+            "suites": [
+                {
+                    "name": suite.name,
+                    "layer": suite.layer,
+                    "description": suite.description,
+                    "rows": suite.rows,
+                    "evaluated": suite.evaluated,
+                    "success": suite.success,
+                    "duration_s": round(suite.duration_s, 2),
+                    "failures": [dataclasses.asdict(failure) for failure in suite.failures],
+                }
+                for suite in self.suites
+            ],
+        }
+
+
+def run_checkpoint(
+    layout: DataLayout,
+    warehouse: Path | None = None,
+    datasets: list[Dataset] | None = None,
+    now_ms: int | None = None,
+    build_docs: bool = True,
+) -> CheckpointReport:
+    """Validate every dataset of `layout` (marts read from `warehouse`, by default the
+    build's `dbt.duckdb`) and write the report, its history and the Data Docs."""
+    from expectations.suites import all_datasets
+
+    started = time.monotonic()
+    run_at = dt.datetime.now(dt.UTC)
+    datasets = all_datasets() if datasets is None else datasets
+    future_ms, lateness_ms = _horizons_ms()
+    sources = Sources(
+        layout,
+        warehouse or layout.dbt_db,
+        future_horizon_ms=future_ms,
+        lateness_horizon_ms=lateness_ms,
+    )
+    if now_ms is not None:
+        sources.now_ms = now_ms
+    context = _context(layout.gx_dir / "docs" if build_docs else None)
+    data_source = context.data_sources.add_pandas(name=DATA_SOURCE)
+    outcomes: list[SuiteOutcome] = []
+    try:
+        for dataset in datasets:
+            dataset_started = time.monotonic()
+            outcome = _validate(context, data_source, dataset, sources)
+            outcomes.append(
+                dataclasses.replace(outcome, duration_s=time.monotonic() - dataset_started)
+            )
+    finally:
+        sources.close()
+    docs_index = _build_docs(context, layout.gx_dir / "docs") if build_docs else None
+    report = CheckpointReport(
+        run_at=run_at.isoformat(),
+        duration_s=time.monotonic() - started,
+        suites=tuple(outcomes),
+        docs_index=docs_index,
+    )
+    path = write_report(report, layout.gx_dir, run_at)
+    return dataclasses.replace(report, results_path=str(path))
+
+
+def _horizons_ms() -> tuple[int, int]:
+    """The API's future and lateness horizons, which raw events must respect."""
+    from marquee.settings import get_settings
+
+    settings = get_settings()
+    return settings.future_horizon_s * 1000, settings.lateness_horizon_s * 1000
+
+
+def _validate(
+    context: EphemeralDataContext, data_source: Any, dataset: Dataset, sources: Sources
+) -> SuiteOutcome:
+    import great_expectations as gx
+
+    def outcome(rows: int | None, evaluated: int, *failures: Failure) -> SuiteOutcome:
+        return SuiteOutcome(
+            dataset.name, dataset.layer, dataset.description, rows, evaluated, failures
+        )
+
+    try:
+        frame = dataset.load(sources)
+    except Exception as error:  # a reader that crashes is a finding, not a crash of the run
+        log.exception("reading %s failed", dataset.name)
+        return outcome(
+            None,
+            1,
+            Failure(
+                dataset.name,
+                "critical",
+                "dataset readable",
+                f"reading {dataset.name} failed: {error}",
+            ),
+        )
+    if frame is None:
+        if not dataset.required:
+            return outcome(None, 0)
+        return outcome(
+            None,
+            1,
+            Failure(
+                dataset.name,
+                "critical",
+                "dataset present",
+                f"{dataset.name} is missing (not built)",
+            ),
+        )
+    asset = data_source.add_dataframe_asset(name=dataset.name)
+    batch = asset.add_batch_definition_whole_dataframe(name="whole")
+    suite = context.suites.add(dataset.suite())
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=dataset.name, data=batch, suite=suite)
+    )
+    result_format: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": EXAMPLES,
+    }
+    if "label" in frame.columns:
+        result_format["unexpected_index_column_names"] = ["label"]
+    result = validation.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+    return outcome(len(frame), len(result.results), *_failures(dataset.name, result, len(frame)))
+
+
+def _failures(name: str, result: ExpectationSuiteValidationResult, rows: int) -> list[Failure]:
+    found = []
+    for expectation in result.results:
+        if expectation.success:
+            continue
+        config = expectation.expectation_config
+        description = (config.description if config else None) or (config.type if config else "?")
+        severity = str(getattr(config.severity, "value", config.severity)) if config else "critical"
+        found.append(
+            Failure(
+                name,
+                severity,
+                description,
+                failure_message(
+                    name, description, expectation.result, expectation.exception_info, rows
+                ),
+            )
+        )
+    return found
+
+
+def failure_message(
+    suite: str, description: str, result: dict[str, Any], exception: Any, rows: int
+) -> str:
+    """`<suite>: <rule> failed: <how many rows>, e.g. <rows>` or the observed value."""
+    prefix = f"{suite}: {description} failed"
+    raised = exception.get("exception_message") if isinstance(exception, dict) else None
+    if raised:
+        return f"{prefix}: {str(raised).splitlines()[0]}"
+    details = (result or {}).get("details") or {}
+    if "mismatched" in details:
+        mismatched = details["mismatched"]
+        parts = [
+            f"{key} {', '.join(map(str, values))}" for key, values in mismatched.items() if values
+        ]
+        return f"{prefix}: columns {'; '.join(parts)}"
+    count = (result or {}).get("unexpected_count")
+    if count is not None:
+        examples = (
+            (result or {}).get("partial_unexpected_index_list")
+            or (result or {}).get("partial_unexpected_list")
+            or []
+        )
+        shown = "; ".join(_example(example) for example in examples[:EXAMPLES])
+        return f"{prefix}: {count} of {rows} rows" + (f", e.g. {shown}" if shown else "")
+    observed = (result or {}).get("observed_value")
+    return f"{prefix}: observed {observed}" if observed is not None else prefix
+
+
+def _example(example: Any) -> str:
+    if isinstance(example, dict):
+        label = example.get("label")
+        values = ", ".join(
+            f"{key}={_plain(value)}"
+            for key, value in example.items()
+            if key != "label" and str(_plain(value)) not in str(label)
+        )
+        if label is None:
+            return values
+        return f"{label} ({values})" if values else str(label)
+    return str(_plain(example))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    return value.item() if hasattr(value, "item") else value
+
+
+def _context(docs_dir: Path | None) -> EphemeralDataContext:
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -72,80 +315,56 @@ def _ephemeral_context() -> EphemeralDataContext:
         ProgressBarsConfig,
     )
 
+    sites = {}
+    if docs_dir is not None:
+        sites[DOCS_SITE] = {
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False),
+        data_docs_sites=sites,
     )
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def _build_checkpoint(context: EphemeralDataContext) -> Checkpoint:
-    import great_expectations as gx
-
-    asset = context.data_sources.add_pandas(name=DATA_SOURCE).add_dataframe_asset(
-        name=content_daily.SUITE_NAME
-    )
-    batch_definition = asset.add_batch_definition_whole_dataframe(name="whole_table")
-    suite = context.suites.add(content_daily.build_suite())
-    validation = context.validation_definitions.add(
-        gx.ValidationDefinition(name=content_daily.SUITE_NAME, data=batch_definition, suite=suite)
-    )
-    return context.checkpoints.add(
-        gx.Checkpoint(
-            name=CHECKPOINT_NAME,
-            validation_definitions=[validation],
-            result_format={"result_format": "SUMMARY"},
-        )
-    )
+def _build_docs(context: EphemeralDataContext, docs_dir: Path) -> str | None:
+    """Render the run's suites and results into `docs_dir` (the previous run's validation
+    pages are removed first: the history keeps the reports, the docs show the last run)."""
+    shutil.rmtree(docs_dir / "validations", ignore_errors=True)
+    try:
+        context.build_data_docs(site_names=[DOCS_SITE])
+    except Exception:
+        log.exception("building Data Docs failed")
+        return None
+    index = docs_dir / "index.html"
+    return str(index) if index.exists() else None
 
 
-def expectation_name(expectation_type: str, kwargs: dict[str, Any]) -> str:
-    """A readable, stable name: the type and the columns it checks."""
-    columns: list[str] = []
-    for key in ("column", "column_A", "column_B"):
-        if kwargs.get(key) is not None:
-            columns.append(str(kwargs[key]))
-    columns.extend(str(column) for column in kwargs.get("column_list") or ())
-    return f"{expectation_type}({', '.join(columns)})" if columns else expectation_type
-
-
-def _summarise(result: CheckpointResult) -> CheckpointSummary:
-    evaluated = 0
-    failed: list[str] = []
-    for validation in result.run_results.values():
-        for expectation in validation.results:
-            evaluated += 1
-            if not expectation.success:
-                config = expectation.expectation_config
-                failed.append(expectation_name(config.type, config.kwargs) if config else "unknown")
-    return CheckpointSummary(
-        success=bool(result.success),
-        evaluated_expectations=evaluated,
-        failed_expectations=len(failed),
-        failed_expectation_names=tuple(failed),
-    )
-
-
-def _write_results(result: CheckpointResult, summary: CheckpointSummary, directory: Path) -> Path:
-    now = dt.datetime.now(dt.UTC)
-    document = {
-        "checkpoint": result.name,
-        "run_at": now.isoformat(),
-        "success": summary.success,
-        "evaluated_expectations": summary.evaluated_expectations,
-        "failed_expectations": list(summary.failed_expectation_names),
-        "result": result.describe_dict(),
-    }
-    text = json.dumps(document, indent=2, default=str)
-    latest = directory / "latest.json"
+def write_report(report: CheckpointReport, gx_dir: Path, run_at: dt.datetime) -> Path:
+    """`latest.json` and `history/<time>.json` (the newest KEEP_HISTORY kept)."""
+    text = json.dumps(report.to_json(), indent=1, default=str)
+    history = gx_dir / "history"
+    _write_atomically(history / f"{run_at:%Y%m%dT%H%M%S%fZ}.json", text)
+    for old in sorted(history.glob("*.json"))[:-KEEP_HISTORY]:
+        old.unlink(missing_ok=True)
+    latest = gx_dir / "latest.json"
     _write_atomically(latest, text)
-    if not summary.success:
-        failures = directory / "failures"
-        _write_atomically(failures / f"{now:%Y%m%dT%H%M%S%fZ}.json", text)
-        for old in sorted(failures.glob("*.json"))[:-KEEP_FAILURES]:
-            old.unlink(missing_ok=True)
     return latest
+
+
+def read_latest_report(gx_dir: Path) -> dict[str, Any] | None:
+    """The last report as written, or None before the first run."""
+    try:
+        return dict(json.loads((gx_dir / "latest.json").read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
 
 
 def _write_atomically(path: Path, text: str) -> None:
