@@ -7,7 +7,7 @@ BOOTSTRAP := .uv-bootstrap
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/$(BOOTSTRAP)/bin/uv)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup browser demo test test-fast test-integration test-e2e bench lint lint-sql format docs clean history screenshots
+.PHONY: help setup browser players demo test test-fast test-integration test-e2e bench lint lint-sql format docs clean history screenshots
 
 help:
 	@echo "make demo   - install everything and run the whole platform locally"
@@ -37,11 +37,24 @@ browser:
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# The CMCD player test (tests/test_cmcd_players.py): ffmpeg makes its stream, node drives
+# chromium, and the players come from npm at the versions of players/package-lock.json.
+players: browser
+	@if ! command -v ffmpeg >/dev/null || ! command -v npm >/dev/null; then \
+		echo "installing ffmpeg, nodejs and npm for the CMCD player test"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg nodejs npm >/dev/null; \
+	fi
+	@if ! cmp -s players/package-lock.json players/node_modules/.installed-lock.json; then \
+		npm ci --prefix players --no-audit --no-fund && \
+		cp players/package-lock.json players/node_modules/.installed-lock.json; \
+	fi
+
 demo: setup
 	$(UV) run python -m tools.demo
 
 # Every tier; the tiers are pytest markers, one per test module (docs/testing.md).
-test: setup browser
+test: setup browser players
 	$(UV) run pytest
 
 test-fast: setup
@@ -50,7 +63,7 @@ test-fast: setup
 test-integration: setup
 	$(UV) run pytest -m integration
 
-test-e2e: setup browser
+test-e2e: setup browser players
 	$(UV) run pytest -m e2e
 
 # The dbt build times need a 30-day, 1,000-creator history (~57M events), built into
