@@ -90,6 +90,14 @@ class RefreshStatus:
     """The tests covered every row, not only the rows this cycle wrote."""
     checks_ok: bool | None
     published: bool
+    checks_verdict: str | None = None
+    """The expectations checkpoint's verdict: `passed`, `warning`, `critical`, `crashed`,
+    or None when it did not run."""
+    check_failures: list[dict[str, str]] = field(default_factory=list)
+    """Each failed expectation: suite, severity, expectation and a readable message."""
+    kept_previous_copy: bool = False
+    """A critical expectation failed, so serving.duckdb was not replaced: the dashboards
+    show the previous published copy."""
 
     def write(self, path: Path) -> None:
         """Replace the file whole (temporary name, fsync, rename)."""

@@ -9,23 +9,27 @@ Every cycle (about once a minute in the demo):
    refresh).
 2. Run every data test (a second `dbt build` of the tests only; on incremental models
    over the rows the build wrote, once the loop has had a clean cycle).
-3. The Great Expectations checkpoint (`expectations.run_mart_checkpoint`) on the marts;
-   results land as JSON under `$MARQUEE_DATA_DIR/gx/`.
+3. The Great Expectations checkpoint (`expectations.run_checkpoint`) on the raw events, the
+   lake and the marts just built; its report, history and Data Docs land under
+   `$MARQUEE_DATA_DIR/gx/`.
 4. Publish: copy `dbt.duckdb` to `serving.duckdb` under a temporary name, fsync, rename.
    Dashboards only ever open `serving.duckdb`, so they never wait for dbt's write lock and
-   never see a half-built warehouse.
+   never see a half-built warehouse. A `critical` expectation failure skips this step: the
+   dashboards keep the previous published copy, and the output and the status say so; a
+   `warning` failure publishes with a warning.
 
 No row can freeze the dashboards: models and tests run as separate passes, so a failing
 data test never keeps a model from building, and a model that fails keeps its previous
 table while every other model builds. The cycle publishes whatever it built and says what
 failed: in its output, in the exit code of `--once`, and in `state/refresh_status.json`
-(`refresh.build_report`), which the dashboards show. Only a cycle in which dbt ran no node
-at all (a project that does not parse, an interrupted build) publishes nothing.
+(`refresh.build_report`), which the dashboards show. A cycle in which dbt ran no node at
+all (a project that does not parse, an interrupted build) publishes nothing, nor does one
+whose data broke a critical expectation.
 
 Run it with `python -m refresh` (every 60 s until Ctrl-C or SIGTERM) or
 `python -m refresh --once`, which exits 0 when everything passed, 1 when a model
-failed, 2 when a data test or the checkpoint failed (the snapshot was published in both
-cases), and 3 when nothing was built or published. The loop runs every build in one
+failed, 2 when a data test or the checkpoint failed (the snapshot was published, unless a
+critical expectation failed), and 3 when nothing was built. The loop runs every build in one
 long-lived dbt worker process (`refresh.dbt_worker`: dbt imported and the project parsed
 once, not every cycle); `--once` runs the `dbt` command.
 """
@@ -33,6 +37,7 @@ once, not every cycle); `--once` runs the `dbt` command.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import shutil
@@ -69,6 +74,8 @@ class CycleResult:
     """Every data test passed or only warned; None when they did not run."""
     checks_ok: bool | None
     published: bool
+    kept_previous_copy: bool = False
+    """A critical expectation failed: serving.duckdb was left as it was."""
 
     @property
     def clean(self) -> bool:
@@ -77,6 +84,8 @@ class CycleResult:
 
     @property
     def exit_code(self) -> int:
+        if self.kept_previous_copy:
+            return 2
         if not self.published:
             return 3
         if not self.models_ok:
@@ -200,9 +209,25 @@ def refresh_once(
     if stop.is_set():
         return CycleResult(models_build.success, None, None, published=False)
 
-    checks_ok = run_checks(layout)
+    checks = run_checks(layout)
+    checks_ok = checks.ok
     if stop.is_set():
         return CycleResult(models_build.success, tests_ok, checks_ok, published=False)
+    if checks.verdict == "critical":
+        log.error(
+            "!!! serving.duckdb NOT published: %d critical expectation failures; the "
+            "dashboards keep the previous published copy%s",
+            len(checks.critical),
+            "" if layout.serving_db.exists() else " (there is none yet)",
+        )
+        status = _status(started_at_ms, models, tests, test_all_rows, checks_ok, False)
+        status.checks_verdict = checks.verdict
+        status.check_failures = checks.failures
+        status.kept_previous_copy = True
+        status.write(layout.refresh_status)
+        return CycleResult(
+            models_build.success, tests_ok, checks_ok, published=False, kept_previous_copy=True
+        )
 
     started = time.monotonic()
     size = publish_snapshot(layout)
@@ -211,9 +236,11 @@ def refresh_once(
         layout.serving_db,
         size / 1e6,
         time.monotonic() - started,
-        "" if models_build.success and tests_ok else " WITH FAILURES (see above)",
+        "" if models_build.success and tests_ok and checks_ok else " WITH FAILURES (see above)",
     )
     status = _status(started_at_ms, models, tests, test_all_rows, checks_ok, True)
+    status.checks_verdict = checks.verdict
+    status.check_failures = checks.failures
     status.write(layout.refresh_status)
     return CycleResult(models_build.success, tests_ok, checks_ok, published=True)
 
@@ -274,38 +301,61 @@ def _log_tests(tests: PassResults, failures: list[NodeProblem], build: DbtBuildR
     )
 
 
-def run_checks(layout: DataLayout) -> bool:
-    """Run the mart checkpoint; a failure (or a crash of the checker) is logged, not raised,
-    because the build already passed dbt's tests and the dashboards should still refresh."""
+@dataclass(frozen=True)
+class ChecksOutcome:
+    """What the expectations checkpoint decided for this cycle's publish."""
+
+    verdict: str
+    """`passed`, `warning`, `critical` (do not publish) or `crashed`."""
+    failures: list[dict[str, str]]
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "passed"
+
+    @property
+    def critical(self) -> list[dict[str, str]]:
+        return [failure for failure in self.failures if failure["severity"] == "critical"]
+
+
+def run_checks(layout: DataLayout) -> ChecksOutcome:
+    """Run the expectations checkpoint on this cycle's build (`dbt.duckdb`) and log its
+    verdict with one line per failure. A crash of the checker is logged and publishes
+    anyway: it says nothing about the data, and the dashboards should still refresh."""
     started = time.monotonic()
     try:
-        from expectations import run_mart_checkpoint
+        from expectations import run_checkpoint
 
-        summary = run_mart_checkpoint(layout.dbt_db, results_dir=layout.gx_dir)
+        report = run_checkpoint(layout, warehouse=layout.dbt_db)
     except Exception:
         log.exception(
             "!!! expectations checkpoint CRASHED after %.1fs; publishing anyway",
             time.monotonic() - started,
         )
-        return False
+        return ChecksOutcome("crashed", [])
+    failures = [dataclasses.asdict(failure) for failure in report.failures]
     duration = time.monotonic() - started
-    if summary.success:
+    if report.verdict == "passed":
         log.info(
-            "expectations checkpoint ok in %.1fs (%d expectations)",
+            "expectations checkpoint ok in %.1fs (%d suites, %d expectations)",
             duration,
-            summary.evaluated_expectations,
+            len(report.suites),
+            report.evaluated,
         )
-        return True
-    log.error(
-        "!!! expectations checkpoint FAILED in %.1fs: %d of %d failed: %s; results: %s; "
-        "publishing anyway",
-        duration,
-        summary.failed_expectations,
-        summary.evaluated_expectations,
-        ", ".join(summary.failed_expectation_names),
-        summary.results_path,
-    )
-    return False
+    else:
+        log.log(
+            logging.ERROR if report.verdict == "critical" else logging.WARNING,
+            "!!! expectations checkpoint %s in %.1fs: %d critical and %d warning failures%s; "
+            "Data Docs: %s\n%s",
+            report.verdict.upper(),
+            duration,
+            len(report.critical),
+            len(report.warnings),
+            "" if report.verdict == "critical" else "; publishing with a warning",
+            report.docs_index,
+            "\n".join(f"  [{failure.severity}] {failure.message}" for failure in report.failures),
+        )
+    return ChecksOutcome(report.verdict, failures)
 
 
 def run_forever(layout: DataLayout, interval_s: float, stop: threading.Event) -> None:
