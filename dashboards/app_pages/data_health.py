@@ -6,7 +6,7 @@ The page to open when nothing else shows, so its first half reads no warehouse:
   dead letters (`state/pipeline_status.json`);
 - the last build: the refresh loop's last cycle (`state/refresh_status.json`), dbt's results
   of the models and data tests (`dbt/target/run_results*.json`) and the Great Expectations
-  checkpoint (`gx/<suite>/latest.json`);
+  checkpoint (`gx/latest.json`, one suite per dataset by severity, and its Data Docs);
 - the alerts: those firing now and the notifications, newest first (`alerts/history.jsonl`,
   written by `python -m alerts`).
 
@@ -41,12 +41,24 @@ PROBLEM_LABELS = {
 DBT_OUTCOME_LABELS = {"resource_type": "Resource type", "status": "Status", "nodes": "Nodes"}
 GX_LABELS = {
     "suite": "Suite",
-    "run_at": "Ran at (UTC)",
+    "layer": "Layer",
     "success": "Passed",
+    "rows": "Rows checked",
     "evaluated": "Expectations evaluated",
-    "failed": "Failed",
-    "failed_expectations": "Failed expectations",
+    "critical_failures": "Critical failures",
+    "warning_failures": "Warning failures",
+    "description": "Dataset",
 }
+GX_FAILURE_LABELS = {
+    "severity": "Severity",
+    "suite": "Suite",
+    "expectation": "Expectation",
+    "message": "What failed",
+}
+PREVIOUS_COPY_KEPT = (
+    "A critical expectation failed in the last refresh cycle: serving.duckdb was NOT "
+    "replaced, and the dashboards show the previous published copy."
+)
 FRESHNESS_LABELS = {
     "source_name": "Source",
     "row_count": "Rows",
@@ -205,6 +217,22 @@ def _show_refresh_cycle(status: dict[str, Any] | None, now: datetime) -> None:
         ),
     )
     checks_ok = status.get("checks_ok")
+    verdict = status.get("checks_verdict")
+    if status.get("kept_previous_copy"):
+        failed = [
+            str(failure.get("message"))
+            for failure in status.get("check_failures") or []
+            if isinstance(failure, dict) and failure.get("severity") == "critical"
+        ]
+        st.error(
+            PREVIOUS_COPY_KEPT
+            + (f" {len(failed)} critical: " + "; ".join(failed[:3]) if failed else "")
+        )
+    elif verdict == "warning":
+        st.warning(
+            "Published with warnings: expectations of `warning` severity failed in the last "
+            "refresh cycle (listed under Great Expectations below)."
+        )
     _metric_row(
         ("Models built", _count(status.get("models_built")), "dbt_models_built"),
         (
@@ -217,7 +245,13 @@ def _show_refresh_cycle(status: dict[str, Any] | None, now: datetime) -> None:
         ("Data tests warned", _count(len(status.get("test_warnings") or [])), "dbt_problems"),
         (
             "Expectations",
-            "passed" if checks_ok is True else "FAILED" if checks_ok is False else "not run",
+            str(verdict)
+            if isinstance(verdict, str)
+            else "passed"
+            if checks_ok is True
+            else "FAILED"
+            if checks_ok is False
+            else "not run",
             "expectations_checked",
         ),
     )
@@ -268,22 +302,40 @@ def _show_dbt_results(now: datetime) -> None:
 
 
 def _show_expectations() -> None:
-    results = queries.expectation_results(get_settings().layout)
+    layout = get_settings().layout
+    results = queries.expectation_results(layout)
     if results.empty:
         st.info(
             "No Great Expectations results yet: the refresh loop runs the checkpoint after "
-            "each build and writes gx/<suite>/latest.json under the data directory."
+            "each build (or run `python -m expectations`) and writes gx/latest.json under "
+            "the data directory."
         )
         return
-    st.caption(definitions.definition("expectations_checked"))
+    report = queries.checkpoint_report(layout) or {}
+    st.caption(
+        f"The last checkpoint ran at {report.get('run_at', 'an unknown time')} over the raw "
+        "events, the lake and the marts: one suite per dataset, each expectation `critical` "
+        "(a failure keeps the previous published copy) or `warning` (published with a "
+        f"warning). Verdict: **{report.get('verdict', 'unknown')}**."
+    )
     st.dataframe(
         components.readable(results, GX_LABELS),
         hide_index=True,
         column_config={
-            "Ran at (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            "Rows checked": st.column_config.NumberColumn(format="localized"),
             "Expectations evaluated": st.column_config.NumberColumn(format="localized"),
         },
     )
+    failures = queries.expectation_failures(layout)
+    if not failures.empty:
+        st.dataframe(components.readable(failures, GX_FAILURE_LABELS), hide_index=True)
+    docs = queries.data_docs_index(layout)
+    if docs is not None:
+        st.markdown(
+            f"[Data Docs of the last checkpoint]({docs.as_uri()}) (a static site in the data "
+            f"directory: open `{docs}`, or serve it with "
+            f"`python -m http.server -d {docs.parent}`)."
+        )
 
 
 def _show_alerts() -> None:

@@ -8,7 +8,8 @@ this is the page to open when nothing else shows):
 - `state/refresh_status.json`, the refresh loop's last cycle (`refresh.build_report`);
 - dbt's `run_results.models.json` (the loop's model pass) and `run_results.json` (its test
   pass, or a whole `dbt build`) under `<data dir>/dbt/target/`;
-- Great Expectations' `<data dir>/gx/<suite>/latest.json` (`expectations.checkpoint`).
+- the expectations checkpoint's `<data dir>/gx/latest.json` and its Data Docs under
+  `<data dir>/gx/docs/` (`expectations.checkpoint`).
 
 Marts, from the serving warehouse: `main.source_freshness`, `main.rejected_events_hourly`
 and `main.pipeline_dead_letters`.
@@ -197,33 +198,71 @@ def dbt_outcomes(nodes: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-GX_COLUMNS = ("suite", "run_at", "success", "evaluated", "failed", "failed_expectations")
+GX_COLUMNS = (
+    "suite",
+    "layer",
+    "success",
+    "rows",
+    "evaluated",
+    "critical_failures",
+    "warning_failures",
+    "description",
+)
+GX_FAILURE_COLUMNS = ("severity", "suite", "expectation", "message")
+
+
+def checkpoint_report(layout: DataLayout) -> dict[str, Any] | None:
+    """The expectations checkpoint's last report (`gx/latest.json`, written by
+    `expectations.checkpoint` after each build or `python -m expectations`)."""
+    return read_json(layout.gx_dir / "latest.json")
 
 
 def expectation_results(layout: DataLayout) -> pd.DataFrame:
-    """One row per Great Expectations suite with a `latest.json`: when it ran, whether it
-    passed, how many expectations it evaluated and which failed."""
+    """One row per suite of the last checkpoint: its layer (raw, lake, mart), whether it
+    passed, rows validated (null when the dataset was absent), expectations evaluated and
+    failures by severity."""
+    report = checkpoint_report(layout)
+    suites = report.get("suites") if report else None
     rows = []
-    gx_dir = layout.gx_dir
-    paths = sorted(gx_dir.glob("*/latest.json")) if gx_dir.is_dir() else []
-    for path in paths:
-        document = read_json(path)
-        if document is None:
+    for suite in suites if isinstance(suites, list) else []:
+        if not isinstance(suite, dict):
             continue
-        failed = document.get("failed_expectations")
-        failed_names = [str(name) for name in failed] if isinstance(failed, list) else []
-        evaluated = document.get("evaluated_expectations")
+        failures = suite.get("failures") if isinstance(suite.get("failures"), list) else []
+        severities = [str(failure.get("severity")) for failure in failures or []]
         rows.append(
             {
-                "suite": path.parent.name,
-                "run_at": _iso_to_utc(document.get("run_at")),
-                "success": bool(document.get("success")),
-                "evaluated": evaluated if isinstance(evaluated, int) else None,
-                "failed": len(failed_names),
-                "failed_expectations": ", ".join(failed_names),
+                "suite": suite.get("name"),
+                "layer": suite.get("layer"),
+                "success": bool(suite.get("success")),
+                "rows": suite.get("rows"),
+                "evaluated": suite.get("evaluated"),
+                "critical_failures": severities.count("critical"),
+                "warning_failures": len(severities) - severities.count("critical"),
+                "description": suite.get("description"),
             }
         )
     return pd.DataFrame(rows, columns=list(GX_COLUMNS))
+
+
+def expectation_failures(layout: DataLayout) -> pd.DataFrame:
+    """Every failed expectation of the last checkpoint, critical first, with its message."""
+    report = checkpoint_report(layout)
+    suites = report.get("suites") if report else None
+    rows = [
+        {column: failure.get(column) for column in GX_FAILURE_COLUMNS}
+        for suite in (suites if isinstance(suites, list) else [])
+        if isinstance(suite, dict)
+        for failure in (suite.get("failures") or [])
+        if isinstance(failure, dict)
+    ]
+    frame = pd.DataFrame(rows, columns=list(GX_FAILURE_COLUMNS))
+    return frame.sort_values("severity", key=lambda column: column != "critical", kind="stable")
+
+
+def data_docs_index(layout: DataLayout) -> Path | None:
+    """The Data Docs the last checkpoint rendered (`gx/docs/index.html`), if any."""
+    index = layout.gx_dir / "docs" / "index.html"
+    return index if index.exists() else None
 
 
 SOURCE_FRESHNESS_SQL = """
