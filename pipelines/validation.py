@@ -1,20 +1,19 @@
-"""One validation of log records for both modes, and the one list of dead-letter reasons.
+"""One validation of log records for both modes.
 
-A log record is usable when it parses into the log-record columns (DuckDB's reader or
-`records.decode_record`, which refuse the same lines), has every required column
+A log record is usable when it parses into the log-record columns (DuckDB's reader, or
+`records.decode_record` line by line), has every required column
 (`records.REQUIRED_COLUMNS`) and a UUID event id. `validate` checks a parsed batch with
 Polars; local mode calls it on a run's records (`transforms.ParseEvents`), the streaming
 job on a bundle's records (`ValidateRecords`), so the two modes refuse the same records
-with the same reasons and the same payloads. Every unusable record leaves as a dead
-letter (`DEAD_LETTERS`, the lake table of the same name) instead of raising: a runner
-retries a failing bundle forever.
+with the same reasons (`dead_letters.Reason`) and the same payloads. Every unusable
+record leaves as a dead letter instead of raising: a runner retries a failing bundle
+forever.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import apache_beam as beam
@@ -24,47 +23,25 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.utils.windowed_value import WindowedValue
 
-from marquee.lake import DEAD_LETTERS
 from pipelines import records
+from pipelines.dead_letters import DEAD_LETTERS, Reason, dead_letter_frame, payloads
 
-__all__ = ["DEAD_LETTERS", "Reason", "ValidateRecords", "Validated", "check_record", "validate"]
+__all__ = [
+    "DEAD_LETTERS",
+    "Reason",
+    "ValidateRecords",
+    "Validated",
+    "check_record",
+    "dead_letter_frame",
+    "payloads",
+    "validate",
+]
 
 NAMESPACE = "marquee"
 """Beam metrics namespace of every pipeline counter."""
 
 
-class Reason(StrEnum):
-    """Why a record became a dead letter: the `reason` column of `dead_letters`."""
-
-    UNPARSEABLE_RECORD = "unparseable_record"
-    """Not a JSON object in UTF-8, or a value its column cannot hold (an integer past
-    64 bits, an object where a number belongs)."""
-    MISSING_REQUIRED_FIELD = "missing_required_field"
-    INVALID_EVENT_ID = "invalid_event_id"
-    CONTENT_TYPE_CONFLICT = "content_type_conflict"
-    """Names another type than the one decided for its content (`content_types`)."""
-    BEYOND_ALLOWED_LATENESS = "beyond_allowed_lateness"
-    """Streaming only: its window had expired when it arrived (`streaming.DropTooLate`)."""
-
-
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-
-
-def dead_letter_frame(segment: str, reason: str, payloads: list[str]) -> pl.DataFrame:
-    """Dead letters of one segment and reason (`segment`, `reason`, `payload`)."""
-    return pl.DataFrame(
-        {
-            "segment": [segment] * len(payloads),
-            "reason": [str(reason)] * len(payloads),
-            "payload": payloads,
-        },
-        schema={"segment": pl.Utf8, "reason": pl.Utf8, "payload": pl.Utf8},
-    )
-
-
-def payloads(frame: pl.DataFrame) -> list[str]:
-    """Each record of a frame as a JSON line: the payload of a parsed record's dead letter."""
-    return [line for line in frame.write_ndjson().splitlines() if line]
 
 
 @dataclass(frozen=True)
