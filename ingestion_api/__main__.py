@@ -7,6 +7,10 @@ With more than one worker, Prometheus metrics need prometheus_client's multiproc
 when PROMETHEUS_MULTIPROC_DIR is unset a fresh temporary directory is made for this run
 (and removed at exit); when it is set, its stale `*.db` files from a previous run are
 removed first, as prometheus_client requires.
+
+Connections are served by `http_limits.LimitedHttpToolsProtocol` (head size and count
+limits, head and body deadlines); idle keep-alive connections and the number of
+connections use uvicorn's own settings, all from `MARQUEE_HTTP_*` (docs/api.md).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import tempfile
 from pathlib import Path
 
 import uvicorn
+
+from marquee.settings import get_settings
 
 
 def _prepare_multiprocess_metrics(workers: int) -> Path | None:
@@ -48,6 +54,7 @@ def main() -> None:
     # when first imported, and in a single worker this process serves the metrics.
     from ingestion_api.observability import log_config
 
+    settings = get_settings()
     try:
         uvicorn.run(
             "ingestion_api.app:create_app",
@@ -59,6 +66,9 @@ def main() -> None:
             log_config=log_config(args.log_level),
             access_log=False,
             server_header=False,
+            http="ingestion_api.http_limits:LimitedHttpToolsProtocol",
+            timeout_keep_alive=settings.http_keep_alive_timeout_s,
+            limit_concurrency=settings.http_max_connections + 1,  # http_limits answers first
         )
     finally:
         if metrics_dir is not None:

@@ -16,8 +16,9 @@ from starlette.requests import Request
 
 from marquee.eventlog.base import EventLog, EventLogURLError
 from marquee.eventlog.factory import open_event_log
-from marquee.intake.enrich import Enricher, Pseudonymiser, scrub_viewer_ids
+from marquee.intake.enrich import Enricher, Pseudonymiser
 from marquee.intake.quarantine import QuarantineRecord, encode_records
+from marquee.intake.scrub import scrub_viewer_ids
 from marquee.settings import Settings
 
 log = logging.getLogger("ingestion_api")

@@ -303,11 +303,21 @@ def decode_event(raw: bytes) -> Event:
         raise EventRejected(classify_validation_error(str(exc)), str(exc)) from None
     except msgspec.DecodeError as exc:
         raise EventRejected(RejectReason.MALFORMED_EVENT, str(exc)) from None
+    except UnicodeDecodeError as exc:
+        detail = f"not valid UTF-8: {exc.reason}"
+        raise EventRejected(RejectReason.MALFORMED_EVENT, detail) from None
+    except RecursionError:
+        raise EventRejected(RejectReason.MALFORMED_EVENT, NESTED_TOO_DEEP) from None
     _check_after_decoding(event)
     return event
 
 
 _batch_decoder = msgspec.json.Decoder(list[Event])
+
+UNDECODABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+"""What msgspec raises on JSON it cannot take: it reports invalid UTF-8 in a string as
+UnicodeDecodeError and nesting past the interpreter's recursion limit as RecursionError."""
+NESTED_TOO_DEEP = "JSON nested too deeply"
 
 
 def decode_events(raw_events: list[bytes]) -> list[Event | EventRejected]:
@@ -319,7 +329,7 @@ def decode_events(raw_events: list[bytes]) -> list[Event | EventRejected]:
     """
     try:
         events = decode_event_array(b"[" + b",".join(raw_events) + b"]")
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except UNDECODABLE:
         return [_decode_or_rejection(raw) for raw in raw_events]
     if len(events) != len(raw_events):
         return [_decode_or_rejection(raw) for raw in raw_events]
@@ -329,7 +339,7 @@ def decode_events(raw_events: list[bytes]) -> list[Event | EventRejected]:
 def decode_event_array(json_array: bytes) -> list[Event | EventRejected]:
     """A JSON array of events decoded in one call, then checked (`checked_events`).
 
-    Raises msgspec.ValidationError or DecodeError when any event does not decode.
+    Raises one of `UNDECODABLE` when any event does not decode.
     """
     return checked_events(_batch_decoder.decode(json_array))
 

@@ -83,6 +83,37 @@ class Settings(BaseSettings):
     max_decompressed_bytes: int = 8 * 1024 * 1024
     max_events_per_request: int = 500
     max_event_bytes: int = 32 * 1024
+    http_max_header_bytes: int = Field(
+        default=32 * 1024,
+        gt=0,
+        description="Largest request line and headers together; over it: 431, closed.",
+    )
+    http_max_headers: int = Field(
+        default=100, gt=0, description="Most headers in one request; over it: 431, closed."
+    )
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time a new connection (or a request head after a keep-alive answer) "
+        "has to send a complete request head; then 408 and closed.",
+    )
+    http_body_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Time a request body has to arrive whole after its head; then 408 "
+        "(nothing acknowledged) and closed.",
+    )
+    http_keep_alive_timeout_s: int = Field(
+        default=5,
+        gt=0,
+        description="An idle keep-alive connection is closed this long after its last answer.",
+    )
+    http_max_connections: int = Field(
+        default=1000,
+        gt=0,
+        description="Open connections plus requests in flight one API worker takes; past it, "
+        "requests get 503 (uvicorn's limit_concurrency).",
+    )
     rate_limit_key_events_per_s: float = Field(
         default=250_000,
         ge=0,

@@ -24,6 +24,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive
 
 from marquee.events import (
+    NESTED_TOO_DEEP,
+    UNDECODABLE,
     Event,
     EventRejected,
     Time,
@@ -67,8 +69,15 @@ _batch_decoder = msgspec.json.Decoder(EventBatch)
 
 
 def media_type_of(content_type: str) -> str:
-    """The media type of a Content-Type value, without parameters, lower-cased."""
-    return content_type.split(";", 1)[0].strip().lower()
+    """The media type of a Content-Type value, without parameters, lower-cased.
+
+    A value that names no media type (`;;;===`) comes back whole, so it matches no list
+    and is refused; only a missing or blank header gives "" (read as JSON).
+    """
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if "/" not in media_type and content_type.strip():
+        return content_type.strip().lower()
+    return media_type
 
 
 @dataclass
@@ -155,15 +164,9 @@ def split_events(body: bytes, content_type: str) -> ParsedBody:
         return ParsedBody(events=lines, sent_at=None)
     if media_type not in JSON_TYPES:
         raise BodyError(415, "unsupported_media_type", f"Content-Type {media_type!r}")
-    stripped = body.lstrip()
-    try:
-        if stripped.startswith(b"["):
-            return ParsedBody(
-                events=[bytes(raw) for raw in _array_decoder.decode(body)], sent_at=None
-            )
-        envelope = _envelope_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise BodyError(400, "malformed_body", str(exc)) from None
+    if body.lstrip().startswith(b"["):
+        return ParsedBody(events=[bytes(raw) for raw in _split_raw(body)], sent_at=None)
+    envelope = _split_envelope(body)
     return ParsedBody(events=[bytes(raw) for raw in envelope.events], sent_at=envelope.sent_at)
 
 
@@ -208,19 +211,40 @@ def _decode_whole(body: bytes) -> tuple[list[Event | EventRejected], Time | None
         if body.lstrip().startswith(b"["):
             return decode_event_array(body), None
         batch = _batch_decoder.decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except UNDECODABLE:
         return None
     return checked_events(batch.events), batch.sent_at
 
 
 def _split_raw(body: bytes) -> list[msgspec.Raw]:
     """The raw events of a JSON body without copying them; BodyError if it is malformed."""
-    try:
-        if body.lstrip().startswith(b"["):
+    if body.lstrip().startswith(b"["):
+        try:
             return _array_decoder.decode(body)
-        return _envelope_decoder.decode(body).events
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise BodyError(400, "malformed_body", str(exc)) from None
+        except UNDECODABLE as exc:
+            raise _body_error(exc) from None
+    return _split_envelope(body).events
+
+
+def _split_envelope(body: bytes) -> _Envelope:
+    try:
+        return _envelope_decoder.decode(body)
+    except UNDECODABLE as exc:
+        raise _body_error(exc) from None
+
+
+def _body_error(exc: Exception) -> BodyError:
+    """The 400 of a body that cannot be split into events: nesting has a code of its own.
+
+    Splitting does not check UTF-8 inside the events (an event with invalid UTF-8 is
+    rejected alone), but it does descend into them: one event nested past the recursion
+    limit refuses the whole body, since its neighbours cannot be told apart.
+    """
+    if isinstance(exc, RecursionError):
+        return BodyError(400, "nesting_too_deep", NESTED_TOO_DEEP)
+    if isinstance(exc, UnicodeDecodeError):
+        return BodyError(400, "malformed_body", f"body is not valid UTF-8: {exc.reason}")
+    return BodyError(400, "malformed_body", str(exc))
 
 
 def _check_count(count: int, max_events: int) -> None:

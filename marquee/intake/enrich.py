@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 import typing
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 
@@ -71,41 +69,6 @@ class Pseudonymiser:
 
 
 _encoder = msgspec.json.Encoder()
-_VIEWER_ID_IN_TEXT = re.compile(rb'("viewer_id"\s*:\s*)"(?:[^"\\]|\\.)*"')
-
-
-def scrub_viewer_ids(raw: bytes, app_id: str, pseudonymise: Pseudonymiser) -> bytes:
-    """Replace every viewer id in raw JSON text (even malformed) by its pseudonym.
-
-    Whole bodies are quarantined too, so ids are found at any depth (an envelope's events,
-    an array), and in text that does not parse, by pattern.
-    """
-    try:
-        parsed = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        parsed = None
-    if isinstance(parsed, dict | list):
-        return msgspec.json.encode(_pseudonymise_nested(parsed, app_id, pseudonymise))
-
-    def replace(match: re.Match[bytes]) -> bytes:
-        original = match.group(0)[len(match.group(1)) :].strip(b'"')
-        pseudonym = pseudonymise(app_id, original.decode("utf-8", "replace"))
-        return match.group(1) + b'"' + pseudonym.encode() + b'"'
-
-    return _VIEWER_ID_IN_TEXT.sub(replace, raw)
-
-
-def _pseudonymise_nested(value: Any, app_id: str, pseudonymise: Pseudonymiser) -> Any:
-    if isinstance(value, list):
-        return [_pseudonymise_nested(item, app_id, pseudonymise) for item in value]
-    if isinstance(value, dict):
-        return {
-            key: pseudonymise(app_id, item)
-            if key == "viewer_id" and isinstance(item, str)
-            else _pseudonymise_nested(item, app_id, pseudonymise)
-            for key, item in value.items()
-        }
-    return value
 
 
 _IN_FUTURE = EventRejected(

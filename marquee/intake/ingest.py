@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from marquee.events import Event, EventRejected, Time, decode_events
-from marquee.intake.enrich import Enricher, scrub_viewer_ids, to_epoch_ms
+from marquee.intake.enrich import Enricher, to_epoch_ms
 from marquee.intake.quarantine import QuarantineRecord
+from marquee.intake.scrub import scrub_viewer_ids
 
 
 @dataclass
