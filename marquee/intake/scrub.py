@@ -25,12 +25,12 @@ from collections.abc import Callable
 _STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"?'
 """A JSON string token; an unterminated one runs to the end of the text."""
 _STRING_TOKEN = re.compile(_STRING, re.S)
-_STRING_OR_BRACKET = re.compile(_STRING + rb"|[\[\]{}]", re.S)
-_CANDIDATE_KEY = re.compile(rb'"(viewer_id|(?=[^"]{0,54}\\)(?:[^"\\]|\\.){1,54})"\s*:\s*', re.S)
-"""A string followed by a colon that is `viewer_id` or holds an escape (and is short enough
-to read `viewer_id` once unescaped). Searched in the raw text, not token by token: a match
-can start inside a string, but never one that swallows the opening quote of a real key, so
-no key is missed and at worst a value is replaced that was none."""
+_STRING_OR_BRACKETS = re.compile(_STRING + rb"|[\[{]+|[\]}]+", re.S)
+_CANDIDATE_KEY = re.compile(rb'"((?:[deirvw_]|\\u[0-9a-fA-F]{4}|\\.){9})"\s*:\s*', re.S)
+"""A string followed by a colon that may read `viewer_id`: nine characters, each one of its
+letters or an escape. Searched in the raw text, not token by token: a match can start
+inside a string, but never one that swallows the opening quote of a real key, so no key is
+missed and at worst a value is replaced that was none."""
 _BARE_VALUE = re.compile(rb"[^,\]}\r\n]*")
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\(.)", re.S)
 _SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
@@ -65,14 +65,14 @@ def _value_end(raw: bytes, start: int) -> int:
         return token.end()
     if first in (b"[", b"{"):
         depth = 0
-        for match in _STRING_OR_BRACKET.finditer(raw, start):
-            symbol = match.group()
-            if symbol in (b"[", b"{"):
-                depth += 1
-            elif symbol in (b"]", b"}"):
-                depth -= 1
-                if depth == 0:
-                    return match.end()
+        for match in _STRING_OR_BRACKETS.finditer(raw, start):
+            symbols = match.group()
+            if symbols[0] in b"[{":
+                depth += len(symbols)
+            elif symbols[0] in b"]}":
+                depth -= len(symbols)
+                if depth <= 0:
+                    return match.end() + depth
         return len(raw)
     bare = _BARE_VALUE.match(raw, start)
     assert bare is not None
@@ -86,6 +86,8 @@ def _lenient(value: bytes) -> str:
 def _text(token: bytes) -> str:
     """The text of a string token as a JSON decoder reads it; escapes undone leniently when
     the token is not valid JSON (cut short, invalid UTF-8, a bad escape)."""
+    if b"\\" not in token and token.endswith(b'"') and len(token) > 1:
+        return _lenient(token[1:-1])
     text = _lenient(token)
     try:
         decoded = json.loads(text)
