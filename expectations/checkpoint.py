@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -291,7 +292,7 @@ def _example(example: Any) -> str:
     if isinstance(example, dict):
         label = example.get("label")
         values = ", ".join(
-            f"{key}={_plain(value)}"
+            f"{key}={'null' if _plain(value) is None else _plain(value)}"
             for key, value in example.items()
             if key != "label" and str(_plain(value)) not in str(label)
         )
@@ -302,9 +303,16 @@ def _example(example: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
+    """A value as a reader would write it: 4 not 4.0 or np.int64(4), null not nan."""
     if isinstance(value, tuple):
         return tuple(_plain(item) for item in value)
-    return value.item() if hasattr(value, "item") else value
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer():
+            return int(value)
+    return value
 
 
 def _context(docs_dir: Path | None) -> EphemeralDataContext:

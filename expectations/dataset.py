@@ -25,6 +25,10 @@ Severity = Literal["critical", "warning"]
 Layer = Literal["raw", "lake", "mart"]
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def gx_severity(severity: Severity) -> FailureSeverity:
     """GX's enum for a severity (GX 1.x expectations carry it; `critical` by default)."""
     from great_expectations.expectations.metadata_types import FailureSeverity
@@ -104,11 +108,11 @@ class SuiteBuilder:
 
         for column in columns:
             if high is None:
-                what = f"{column} >= {low:g}" if low is not None else column
+                what = f"{column} >= {_number(low)}" if low is not None else column
             elif low is None:
-                what = f"{column} <= {high:g}"
+                what = f"{column} <= {_number(high)}"
             else:
-                what = f"{column} within [{low:g}, {high:g}]"
+                what = f"{column} within [{_number(low)}, {_number(high)}]"
             self.add(
                 gxe.ExpectColumnValuesToBeBetween(
                     column=column,

@@ -41,8 +41,9 @@ def daily_volume_sql(daily: str, min_baseline: float) -> str:
         case when baseline.baseline >= {min_baseline}
             then coalesce(newest.amount, 0) / baseline.baseline end as ratio_to_baseline,
         coalesce(newest.grp, baseline.grp) || ' on ' || cast((select day from target) as varchar)
-            || ': ' || cast(coalesce(newest.amount, 0) as varchar) || ' against a median of '
-            || coalesce(cast(baseline.baseline as varchar), 'nothing') as label
+            || ': ' || cast(round(coalesce(newest.amount, 0)) as bigint) || ' against a median of '
+            || coalesce(cast(cast(round(baseline.baseline) as bigint) as varchar), 'nothing')
+            || ' the days before' as label
     from newest full join baseline using (grp)
     where (select day from target) is not null
     """

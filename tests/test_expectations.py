@@ -1,4 +1,11 @@
-"""The content_daily expectation suite, run through the real checkpoint on small DuckDB files."""
+"""The expectation suites on deliberately broken data: each break fails the right expectation
+with a readable message, at its severity; the checkpoint's report, history and Data Docs.
+
+Small data directories (event log segments, committed lake runs, mart tables) built in
+tests/support/gx_data.py, run through the real checkpoint (GX 1.x). That clean simulated data
+passes every suite, and that a critical failure keeps the previous published copy, is shown
+end to end in test_expectations_refresh.py.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +14,75 @@ import json
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import pandas as pd
 import pytest
 
-from expectations import CheckpointSummary, run_mart_checkpoint
+from expectations import run_checkpoint
+from expectations.__main__ import main as expectations_main
+from expectations.checkpoint import CheckpointReport
+from expectations.dataset import Dataset
+from expectations.suites import (
+    all_datasets,
+    lake_content_totals,
+    lake_minutes,
+    lake_platform_volume,
+    quarantine,
+    raw_events,
+)
+from expectations.suites import content_daily_performance as content_daily
+from marquee.layout import DataLayout
+from tests.support.gx_data import (
+    land_runs,
+    log_event,
+    minute_row,
+    now_minute,
+    write_segment,
+    write_table,
+)
 
 pytestmark = pytest.mark.unit
 
-DAY = dt.date(2026, 2, 6)
+TODAY = dt.datetime.now(dt.UTC).date()
 
 
-def mart_row(content_id: str, **values: Any) -> dict[str, Any]:
+@pytest.fixture
+def layout(tmp_path: Path) -> DataLayout:
+    return DataLayout(tmp_path / "data").ensure()
+
+
+def check(layout: DataLayout, *datasets: Dataset | tuple[Dataset, ...]) -> CheckpointReport:
+    chosen: list[Dataset] = []
+    for item in datasets:
+        chosen.extend(item if isinstance(item, tuple) else (item,))
+    return run_checkpoint(layout, layout.dbt_db, datasets=chosen, build_docs=False)
+
+
+def messages(report: CheckpointReport, severity: str = "critical") -> list[str]:
+    return [failure.message for failure in report.failures if failure.severity == severity]
+
+
+def one_failure(report: CheckpointReport, suite: str, expectation: str) -> str:
+    """The message of the one failure of `expectation` in `suite`; nothing else failed."""
+    assert [(f.suite, f.expectation) for f in report.failures] == [(suite, expectation)], (
+        report.failures
+    )
+    return report.failures[0].message
+
+
+def daily_minutes(days_back: int, platform: str, attempts: int) -> dict[str, Any]:
+    """One minute at noon UTC `days_back` days ago with `attempts` requests and starts."""
+    noon = dt.datetime.combine(TODAY - dt.timedelta(days=days_back), dt.time(12), dt.UTC)
+    row = minute_row(
+        int(noon.timestamp()) // 60, f"c-{platform}", platform=platform, attempts=attempts
+    )
+    row.update(starts=attempts, startup_bucket_500_1000=attempts)
+    return row
+
+
+def content_daily_row(day: dt.date, content_id: str, **values: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "day": DAY,
+        "day": day,
         "content_id": content_id,
-        "creator_id": f"creator-of-{content_id}",
+        "creator_id": "u1",
         "content_type": "vod",
         "play_requests": 3,
         "starts": 2,
@@ -33,111 +93,188 @@ def mart_row(content_id: str, **values: Any) -> dict[str, Any]:
         "seek_ms": 200,
         "startup_ms_sum": 1_500,
         "watched_ms": 52_200,
-        "last_minute_start_at": dt.datetime(2026, 2, 6, 23, 59),
-        "built_at_ms": 1_770_422_400_000,
+        "last_minute_start_at": dt.datetime.combine(day, dt.time(23, 59)),
+        "built_at_ms": 1,
     }
     row.update(values)
     return row
 
 
-def write_mart(path: Path, rows: list[dict[str, Any]]) -> Path:
-    frame = pd.DataFrame(rows)
-    with duckdb.connect(str(path)) as connection:
-        connection.register("rows", frame)
-        connection.execute(
-            "create table main.content_daily as "
-            "select * replace (cast(day as date) as day) from rows"
-        )
-    return path
+def test_clean_small_data_passes_the_raw_and_lake_suites(layout: DataLayout) -> None:
+    write_segment(layout.log_dir, "0001", [log_event(), log_event(type="play_requested")])
+    minute = now_minute() - 10
+    land_runs(layout, [[minute_row(minute), minute_row(minute, "c2")], [minute_row(minute)]])
+
+    report = check(layout, raw_events.DATASET, lake_minutes.DATASET, lake_content_totals.DATASET)
+
+    assert report.verdict == "passed", report.failures
+    assert [suite.rows for suite in report.suites] == [2, 3, 2]
+    assert all(suite.evaluated > 1 for suite in report.suites)
 
 
-@pytest.fixture
-def results_dir(tmp_path: Path) -> Path:
-    return tmp_path / "gx"
-
-
-def test_checkpoint_passes_on_good_mart(tmp_path: Path, results_dir: Path) -> None:
-    db = write_mart(
-        tmp_path / "good.duckdb",
-        [
-            mart_row("c1"),
-            mart_row("c2", content_type="live"),
-            mart_row("c1", day=DAY.replace(day=7)),
-        ],
-    )
-
-    summary = run_mart_checkpoint(db, results_dir=results_dir)
-
-    assert summary.success, summary.failed_expectation_names
-    assert summary.failed_expectations == 0
-    assert summary.evaluated_expectations == 28
-    assert summary.results_path == results_dir / "content_daily" / "latest.json"
-    written = json.loads(summary.results_path.read_text())
-    assert written["success"] is True
-    assert not (results_dir / "content_daily" / "failures").exists()
-
-
-def test_checkpoint_passes_on_empty_mart(tmp_path: Path, results_dir: Path) -> None:
-    db = write_mart(tmp_path / "empty.duckdb", [mart_row("c1")])
-    with duckdb.connect(str(db)) as connection:
-        connection.execute("delete from main.content_daily")
-
-    assert run_mart_checkpoint(db, results_dir=results_dir).success
-
-
-def test_checkpoint_fails_and_names_each_broken_rule(tmp_path: Path, results_dir: Path) -> None:
-    db = write_mart(
-        tmp_path / "bad.duckdb",
-        [
-            mart_row("c1"),
-            mart_row("c1"),  # duplicate (day, content_id)
-            mart_row("c2", content_type="podcast"),
-            mart_row("c3", played_ms=-1, watched_ms=2_199),
-            mart_row("c4", watched_ms=10),  # less than played_ms
-            mart_row("c5", creator_id=None),
-        ],
-    )
-
-    summary = run_mart_checkpoint(db, results_dir=results_dir)
-
-    assert isinstance(summary, CheckpointSummary)
-    assert not summary.success
-    assert set(summary.failed_expectation_names) == {
-        "expect_compound_columns_to_be_unique(day, content_id)",
-        "expect_column_values_to_be_in_set(content_type)",
-        "expect_column_values_to_be_between(played_ms)",
-        "expect_column_pair_values_a_to_be_greater_than_b(watched_ms, played_ms)",
-        "expect_column_values_to_not_be_null(creator_id)",
-    }
-    assert summary.failed_expectations == 5
-    assert summary.evaluated_expectations == 28
-    written = json.loads((results_dir / "content_daily" / "latest.json").read_text())
-    assert written["success"] is False
-    assert set(written["failed_expectations"]) == set(summary.failed_expectation_names)
-    assert len(list((results_dir / "content_daily" / "failures").glob("*.json"))) == 1
-
-
-def test_checkpoint_fails_when_a_column_is_missing(tmp_path: Path, results_dir: Path) -> None:
-    rows = [mart_row("c1")]
-    for row in rows:
-        del row["watched_ms"]
-    db = write_mart(tmp_path / "missing.duckdb", rows)
-
-    summary = run_mart_checkpoint(db, results_dir=results_dir)
-
-    assert not summary.success
-    assert "expect_table_columns_to_match_set" in summary.failed_expectation_names
-
-
-def test_checkpoint_fails_on_a_views_column_left_from_before_play_requests(
-    tmp_path: Path, results_dir: Path
+def test_a_platform_whose_traffic_vanishes_fails_the_platform_volume(
+    layout: DataLayout,
 ) -> None:
-    """content_daily counts play requests, not views (playback sessions). A warehouse built
-    before the rename and upgraded without `--full-refresh` keeps the old `views` column
-    beside `play_requests`, null in new rows; the checkpoint says so."""
-    db = write_mart(tmp_path / "stale.duckdb", [mart_row("c1", views=None)])
+    """Eight days of web and iOS traffic; on the newest complete day (yesterday) iOS sends
+    nothing. Today is still filling and is not judged."""
+    days = [
+        [daily_minutes(back, "web", 300), daily_minutes(back, "ios", 200)] for back in range(2, 9)
+    ]
+    days.append([daily_minutes(1, "web", 310)])
+    days.append([daily_minutes(0, "web", 5)])
+    land_runs(layout, days)
 
-    summary = run_mart_checkpoint(db, results_dir=results_dir)
+    report = check(layout, lake_platform_volume.DATASET)
 
-    assert not summary.success
-    assert summary.failed_expectation_names == ("expect_table_columns_to_match_set",)
+    message = one_failure(report, "lake_platform_volume", report.failures[0].expectation)
+    assert report.verdict == "critical"
+    assert "ratio_to_baseline >= 0.5" in message
+    yesterday = TODAY - dt.timedelta(days=1)
+    assert f"platform ios on {yesterday}: 0" in message, message
+    assert "platform web" not in message
+
+
+def test_a_mart_whose_rows_halve_fails_its_volume(layout: DataLayout) -> None:
+    rows = [
+        content_daily_row(TODAY - dt.timedelta(days=back), f"c{index}")
+        for back in range(2, 9)
+        for index in range(100)
+    ]
+    rows += [content_daily_row(TODAY - dt.timedelta(days=1), f"c{index}") for index in range(40)]
+    write_table(layout.dbt_db, "main.content_daily_performance", rows)
+
+    report = check(layout, content_daily.DATASETS)
+
+    message = one_failure(
+        report, "content_daily_performance_volume", report.failures[0].expectation
+    )
+    assert (
+        "content_daily_performance rows on" in message
+        and ": 40 against a median of 100 the days before" in message
+    )
+
+
+def test_negative_deltas_fail_the_raw_events_and_lake_ranges(layout: DataLayout) -> None:
+    bad = log_event(played_ms=-5_000)
+    write_segment(layout.log_dir, "0001", [log_event(), bad])
+    minute = now_minute() - 10
+    land_runs(layout, [[minute_row(minute), minute_row(minute, "c2", stalled_ms=-1)]])
+
+    report = check(layout, raw_events.DATASET, lake_minutes.DATASET)
+
+    assert sorted(messages(report)) == [
+        f"lake_minutes: stalled_ms >= 0 failed: 1 of 2 rows, e.g. run 1 minute {minute} c2 "
+        "web DE (stalled_ms=-1)",
+        "raw_events: played_ms within [0, 3600000] (a delta since the previous event) failed: "
+        f"1 of 2 rows, e.g. 0001.seg heartbeat {bad['event_id']} (played_ms=-5000)",
+    ]
+
+
+def test_starts_beyond_attempts_fail_the_content_totals(layout: DataLayout) -> None:
+    minute = now_minute() - 10
+    land_runs(
+        layout,
+        [
+            [minute_row(minute, "c1"), minute_row(minute, "c2", attempts=1, starts=4)],
+            [minute_row(minute + 1, "c2", attempts=0, starts=0)],
+        ],
+    )
+
+    report = check(layout, lake_content_totals.DATASET)
+
+    message = one_failure(
+        report, "lake_content_totals", "starts <= attempts (every start had a play request)"
+    )
+    assert message == (
+        "lake_content_totals: starts <= attempts (every start had a play request) failed: "
+        "1 of 2 rows, e.g. c2: 4 starts, 1 attempts"
+    )
+
+
+def test_a_renamed_field_fails_the_event_contract(layout: DataLayout) -> None:
+    """A client release sends `plattform`: the field is unknown and `platform` is missing."""
+    renamed = log_event()
+    renamed["plattform"] = renamed.pop("platform")
+    write_segment(layout.log_dir, "0001", [log_event(), renamed])
+
+    report = check(layout, raw_events.DATASET)
+
+    assert sorted(messages(report)) == [
+        "raw_events: every field is one of the event contract's (a renamed field is not) "
+        f"failed: 1 of 2 rows, e.g. 0001.seg heartbeat {renamed['event_id']} "
+        "(unknown_fields=plattform)",
+        "raw_events: platform is never null failed: 1 of 2 rows, e.g. 0001.seg heartbeat "
+        f"{renamed['event_id']} (platform=null)",
+    ]
+
+
+def test_a_renamed_mart_column_fails_the_column_set(layout: DataLayout) -> None:
+    """content_daily_performance counts play requests; a build that still says `views`."""
+    row = content_daily_row(TODAY, "c1")
+    row["views"] = row.pop("play_requests")
+    write_table(layout.dbt_db, "main.content_daily_performance", [row])
+
+    report = check(layout, content_daily.DATASETS[0])
+
+    critical = messages(report)
+    assert any(
+        message.startswith("content_daily_performance: exactly the mart's columns")
+        and "missing play_requests" in message
+        and "unexpected views" in message
+        for message in critical
+    ), critical
+
+
+def test_warnings_alone_publish_and_a_missing_mart_is_critical(layout: DataLayout) -> None:
+    day = TODAY - dt.timedelta(days=1)
+    write_table(
+        layout.dbt_db,
+        "main.content_daily_performance",
+        [content_daily_row(day, "c1", play_requests=0, starts=1)],
+    )
+    report = check(layout, content_daily.DATASETS[0])
+    assert report.verdict == "warning", report.failures
+    assert [f.severity for f in report.failures] == ["warning"]
+
+    missing = check(layout, all_datasets()[-1])  # source_freshness was never built
+    assert missing.verdict == "critical"
+    assert messages(missing) == ["source_freshness is missing (not built)"]
+
+
+def test_quarantine_reasons_are_checked(layout: DataLayout) -> None:
+    record = {"quarantined_at_ms": 1, "app_id": "app", "detail": "d", "payload": "{}"}
+    write_segment(
+        layout.quarantine_dir,
+        "0001",
+        [dict(record, reason="missing_field", index=0), dict(record, reason="exploded", index=1)],
+    )
+
+    report = check(layout, quarantine.DATASET)
+
+    message = one_failure(report, "quarantine", report.failures[0].expectation)
+    assert message.startswith("quarantine: event_reason is one of malformed_event")
+    assert "1 of 2 rows, e.g. 0001.seg exploded" in message
+
+
+def test_the_command_writes_the_report_its_history_and_data_docs(
+    layout: DataLayout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m expectations` over every dataset of a directory whose marts were never
+    built: critical (each mart missing), exit code 2, one line per failure, the report in
+    gx/latest.json and gx/history, Data Docs rendered under gx/docs."""
+    write_segment(layout.log_dir, "0001", [log_event()])
+
+    code = expectations_main(["--data-dir", str(layout.root)])
+
+    assert code == 2
+    printed = capsys.readouterr().out
+    assert printed.startswith("expectations: CRITICAL:")
+    assert "  [critical] stories is missing (not built)" in printed
+    latest = json.loads((layout.gx_dir / "latest.json").read_text())
+    assert latest["verdict"] == "critical"
+    by_name = {suite["name"]: suite for suite in latest["suites"]}
+    assert by_name["raw_events"]["success"] is True and by_name["raw_events"]["rows"] == 1
+    assert len(list((layout.gx_dir / "history").glob("*.json"))) == 1
+    index = layout.gx_dir / "docs" / "index.html"
+    assert latest["docs_index"] == str(index)
+    assert "raw_events" in index.read_text()
