@@ -278,3 +278,22 @@ def test_the_command_writes_the_report_its_history_and_data_docs(
     index = layout.gx_dir / "docs" / "index.html"
     assert latest["docs_index"] == str(index)
     assert "raw_events" in index.read_text()
+
+
+def test_a_retry_counts_once_but_two_events_under_one_id_warn(layout: DataLayout) -> None:
+    """A client retry writes the same event twice into a segment (the pipeline drops the
+    repeat): no failure. Two different events under one event_id: a warning."""
+    event = log_event()
+    write_segment(layout.log_dir, "0001", [event, dict(event), log_event()])
+    assert check(layout, raw_events.DATASET).verdict == "passed"
+
+    other = log_event(event_id=event["event_id"], type="playback_ended", reason="completed")
+    write_segment(layout.log_dir, "0002", [event, other])
+    report = check(layout, raw_events.DATASET)
+
+    assert report.verdict == "warning"
+    message = one_failure(report, "raw_events", report.failures[0].expectation)
+    assert message.startswith(
+        "raw_events: event_id names one event within its segment (a retry repeats it whole) "
+        "failed: 2 of 4 rows, e.g. 0002.seg heartbeat"
+    ), message
