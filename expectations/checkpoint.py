@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -294,12 +295,17 @@ def _example(example: Any) -> str:
         values = ", ".join(
             f"{key}={'null' if _plain(value) is None else _plain(value)}"
             for key, value in example.items()
-            if key != "label" and str(_plain(value)) not in str(label)
+            if key != "label" and str(_plain(value)) not in _tokens(label)
         )
         if label is None:
             return values
         return f"{label} ({values})" if values else str(label)
     return str(_plain(example))
+
+
+def _tokens(label: object) -> set[str]:
+    """The words of a row's label: a value already among them is not repeated."""
+    return set(re.split(r"[\s:,()]+", str(label))) if label is not None else set()
 
 
 def _plain(value: Any) -> Any:

@@ -142,11 +142,12 @@ def test_once_builds_checks_and_publishes_the_serving_snapshot(runs: dict[str, F
     assert run.returncode == 0, run.output
     with duckdb.connect(str(run.layout.serving_db), read_only=True) as connection:
         rows = connection.sql(
-            "select content_id, play_requests, played_ms, watched_ms from main.content_daily "
-            "order by content_id"
+            "select content_id, play_requests, played_ms, watched_ms"
+            " from main.content_daily_performance order by content_id"
         ).fetchall()
     assert rows == [("c1", 1, 10_000, 10_850), ("c2", 1, 10_000, 10_850)]
-    assert (run.layout.gx_dir / "content_daily" / "latest.json").exists()
+    assert json.loads((run.layout.gx_dir / "latest.json").read_text())["verdict"] == "passed"
+    assert (run.layout.gx_dir / "docs" / "index.html").exists()
     assert (run.layout.lake_table_dir(MINUTE_AGGREGATES) / "_schema.parquet").exists()
     assert not list(run.layout.warehouse_dir.glob(".*.tmp"))
     step_lines = [line for line in run.output.splitlines() if "refresh.loop" in line]
@@ -177,20 +178,28 @@ def test_first_build_of_a_warehouse_is_a_full_refresh_without_unit_tests(
     assert tests["args"]["vars"].get("marquee_test_all_rows") is True
 
 
-def test_a_row_breaking_a_rule_fails_its_test_but_every_model_is_built_and_published(
+def test_a_row_breaking_a_rule_fails_its_test_and_a_critical_expectation_but_every_model_is_built(
     runs: dict[str, Finished],
 ) -> None:
-    """A failing data test never keeps a model from building: the cycle publishes, says
-    which test failed and how many rows, and --once exits 2."""
+    """A failing data test never keeps a model from building; the negative stalled time also
+    fails a critical expectation, so the cycle publishes nothing (there is no previous copy
+    here: test_expectations_refresh shows the previous one kept), says why, and --once
+    exits 2."""
     run = runs["bad"]
     assert run.returncode == 2, run.output
     assert "dbt tests FAILED" in run.output
     assert "row_rules_stg_pipeline__minute_aggregates (1 failing)" in run.output
-    with duckdb.connect(str(run.layout.serving_db), read_only=True) as connection:
-        rows = connection.sql("select content_id, stalled_ms from main.content_daily").fetchall()
+    assert "[critical] content_daily_performance: stalled_ms >= 0 failed" in run.output
+    assert "serving.duckdb NOT published" in run.output
+    with duckdb.connect(str(run.layout.dbt_db), read_only=True) as connection:
+        rows = connection.sql(
+            "select content_id, stalled_ms from main.content_daily_performance"
+        ).fetchall()
     assert rows == [("c1", -1)]
+    assert not run.layout.serving_db.exists()
     status = read_refresh_status(run.layout.refresh_status)
-    assert status is not None and status["published"] is True
+    assert status is not None and status["published"] is False
+    assert status["kept_previous_copy"] is True and status["checks_verdict"] == "critical"
     assert status["model_errors"] == [] and status["models_skipped"] == []
     failed = {problem["name"]: problem["failing_rows"] for problem in status["test_failures"]}
     assert failed["row_rules_stg_pipeline__minute_aggregates"] == 1

@@ -110,3 +110,15 @@ def write_table(db: Path, table: str, rows: list[dict[str, Any]]) -> Path:
         connection.register("rows_frame", frame)
         connection.execute(f"create or replace table {table} as select * from rows_frame")
     return db
+
+
+def land_run(layout: DataLayout, run_id: int, rows: list[dict[str, Any]]) -> None:
+    """One more committed run of minute_aggregates, as the pipeline lands and commits it."""
+    directory = layout.lake_table_dir(MINUTE_AGGREGATES)
+    table = pa.Table.from_pylist(
+        [dict(row, run_id=run_id) for row in rows], schema=MINUTE_AGGREGATES_SCHEMA
+    )
+    write_table_atomically(table, directory / f"run-{run_id:012d}.parquet")
+    status = json.loads(layout.pipeline_status.read_text())
+    status.update(last_run_id=run_id, last_commit_at_ms=int(time.time() * 1000))
+    layout.pipeline_status.write_text(json.dumps(status))
