@@ -4,13 +4,24 @@ The dbt build-time benchmark needs a 30-day, 1,000-creator history (about 57M ev
 cached under .bench-cache/ after the first run, which takes about 40 minutes here), so it
 runs only when asked: `--dbt-build` (which `make bench` passes), and `--dbt-rate` for a
 smaller history. The dashboard render benchmark reads that history when it has been built,
-else builds a smaller one of its own (benchmarks/dashboards.py); `--no-dashboards` skips it."""
+else builds a smaller one of its own (benchmarks/dashboards.py); `--no-dashboards` skips it.
+The expectations checkpoint benchmark builds a day for 1,000 creators once (cached, a few
+minutes; benchmarks/checkpoint.py); `--no-checkpoint` skips it."""
 
 from __future__ import annotations
 
 import argparse
 
-from benchmarks import dashboards, dbt_build, ingest, lag, live_freshness, pipeline, show
+from benchmarks import (
+    checkpoint,
+    dashboards,
+    dbt_build,
+    ingest,
+    lag,
+    live_freshness,
+    pipeline,
+    show,
+)
 
 
 def main() -> None:
@@ -33,6 +44,11 @@ def main() -> None:
     )
     parser.add_argument("--dashboard-runs", type=int, default=dashboards.RUNS)
     parser.add_argument(
+        "--no-checkpoint",
+        action="store_true",
+        help="skip the expectations checkpoint benchmark (a day x 1,000 creators, cached)",
+    )
+    parser.add_argument(
         "--dbt-rate",
         type=float,
         default=None,
@@ -50,6 +66,9 @@ def main() -> None:
     if args.dbt_build:
         show("dbt: full and incremental build over 30 days x 1,000 creators vs a lake scan",
              dbt_build.run(rate=args.dbt_rate))  # fmt: skip
+    if not args.no_checkpoint:
+        show("expectations checkpoint: 1 day x 1,000 creators vs reading the data (< 60 s)",
+             checkpoint.run())  # fmt: skip
     if not args.no_dashboards:
         # After the dbt benchmark, whose finished history it then reads (dashboards.py).
         warehouse, figures = dashboards.run(args.dashboard_runs)

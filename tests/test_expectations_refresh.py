@@ -153,7 +153,7 @@ def test_the_data_health_page_says_the_previous_copy_is_kept(
         ).set_index("Suite")
         assert suites.loc["lake_content_totals", "Critical failures"] == 1
         assert not suites.loc["lake_content_totals", "Passed"]
-        assert suites.loc["content_daily_performance", "Passed"]
+        assert suites.loc["stories", "Passed"]
         docs = str(layout.gx_dir / "docs" / "index.html")
         assert any(docs in str(element.value) for element in at.markdown)
         replay = [str(element.value) for element in at.code]
