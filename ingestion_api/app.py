@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingestion_api import catalog_routes, cmcd_routes, events_routes, ops_routes
@@ -62,11 +62,25 @@ class IngestionApp(Starlette):
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """404, 405 and other HTTP errors as JSON with a stable code, like every other error."""
+    """404, 405 and other HTTP errors as JSON with a stable code, like every other error.
+
+    A 405's Allow lists the methods of every route of that path: Starlette names only those
+    of the first route it matched, and a path may be served by one route per method.
+    """
     assert isinstance(exc, HTTPException)
     code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
-    headers = dict(exc.headers) if exc.headers else None
-    return json_response(exc.status_code, {"error": code, "detail": exc.detail}, headers)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_methods_of_path(request))
+    return json_response(exc.status_code, {"error": code, "detail": exc.detail}, headers or None)
+
+
+def _methods_of_path(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def write_key_refused(request: Request, exc: Exception) -> Response:

@@ -74,16 +74,12 @@ def _post_events() -> dict[str, Any]:
         "summary": "Send a batch of analytics events",
         "description": "An envelope `{sent_at, events}`, a bare JSON array of events, or "
         "NDJSON (one event per line). Valid events are accepted even when others of the "
-        "batch are rejected; the response comes only after the accepted events are fsynced.",
+        "batch are rejected; the response comes only after the accepted events are fsynced. "
+        "The body may be gzipped with `Content-Encoding: gzip` (the schemas below are of the "
+        "inflated body; a body that is not gzip is 400 `malformed_body`, another encoding "
+        "415 `unsupported_encoding`). Not a parameter here: OpenAPI cannot tie a header to "
+        "the body's encoding, and a gzip header on a plain body is an error.",
         "security": [{"writeKeyHeader": []}, {"writeKeyQuery": []}],
-        "parameters": [
-            {
-                "name": "Content-Encoding",
-                "in": "header",
-                "required": False,
-                "schema": {"enum": ["gzip", "identity"]},
-            }
-        ],
         "requestBody": {
             "required": True,
             "content": {
@@ -101,7 +97,7 @@ def _post_events() -> dict[str, Any]:
         },
         "responses": {
             "202": _json(_ref("IngestResponse"), "Accepted events are durable."),
-            "400": error_response_spec("malformed_body"),
+            "400": error_response_spec("malformed_body or nesting_too_deep; nothing accepted"),
             "401": error_response_spec("unknown_write_key"),
             "413": error_response_spec(
                 "body_too_large, decompressed_too_large, too_many_events or event_too_large; "

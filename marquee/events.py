@@ -49,7 +49,25 @@ MAX_CHAT_LENGTH = 10_000
 MAX_AMOUNT_MINOR = 10**11
 MAX_SEQ = 10**9
 
-Time = datetime | Annotated[int, Meta(ge=0, le=MAX_EPOCH_MS)]
+_YEAR = r"([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+_LEAP_YEAR = r"([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = (
+    r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    r"|02-(0[1-9]|1[0-9]|2[0-8]))"
+)
+RFC3339_PATTERN = (
+    rf"^({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+    r"[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+    r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$"
+)
+"""Exactly the RFC 3339 times msgspec reads (years 0001 to 9999, leap days of leap years
+only; no offset: UTC). Published in the JSON Schema, where msgspec writes a bare string for
+a datetime, so the schema says which text is a time and tools generating requests send one."""
+
+Time = (
+    Annotated[datetime, Meta(extra_json_schema={"format": "date-time", "pattern": RFC3339_PATTERN})]
+    | Annotated[int, Meta(ge=0, le=MAX_EPOCH_MS)]
+)
 """RFC 3339 UTC string or integer epoch milliseconds (within the RFC 3339 range)."""
 
 NonNegative = Annotated[int, Meta(ge=0)]

@@ -31,6 +31,9 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    positive_data_acceptance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -268,7 +271,19 @@ def test_every_documented_operation_conforms_to_the_openapi_document(tmp_path: P
     admin_token = "fuzz-admin-token"
     api = launch_api(tmp_path / "data", {"MARQUEE_ADMIN_TOKEN": admin_token})
     headers = {"X-Write-Key": WRITE_KEY, "Authorization": f"Bearer {admin_token}"}
-    checks = [not_a_server_error, status_code_conformance, response_schema_conformance]
+    # positive_data_acceptance: a request the document allows is not refused (a gzip
+    # header on a plain body, an empty CMCD argument, a non-time string or 285069.0 as
+    # sent_at were). Not negative_data_rejection: an invalid event or report is rejected
+    # alone in a 202 by design (EVENTS.md), a text body (text/cmcd) of a "wrong" type is
+    # still text the API reads, and unknown query arguments are ignored on purpose.
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        response_schema_conformance,
+        response_headers_conformance,
+        content_type_conformance,
+        positive_data_acceptance,
+    ]
     try:
         schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
         operations = []
@@ -292,3 +307,20 @@ def test_every_documented_operation_conforms_to_the_openapi_document(tmp_path: P
             call()
     finally:
         stop(api)
+
+
+def test_a_method_a_path_does_not_have_gets_405_listing_the_documented_methods(
+    fuzz_api: LaunchedApi,
+) -> None:
+    document = httpx.get(f"{fuzz_api.url}/openapi.json").json()
+    for path, operations in document["paths"].items():
+        if "{" in path:
+            continue
+        documented = {method.upper() for method in operations}
+        if "GET" in documented:
+            documented.add("HEAD")
+        response = httpx.request("DELETE", f"{fuzz_api.url}{path}")
+        assert response.status_code == 405, path
+        assert response.json()["error"] == "method_not_allowed"
+        allowed = {method.strip() for method in response.headers["allow"].split(",")}
+        assert allowed == documented, path

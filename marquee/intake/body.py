@@ -18,12 +18,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive
 
 from marquee.events import (
+    MAX_EPOCH_MS,
     NESTED_TOO_DEEP,
     UNDECODABLE,
     Event,
@@ -50,17 +52,27 @@ JSON_TYPES = {"application/json", "text/plain", ""}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonlines"}
 
 
+SentAt = Time | Annotated[float, msgspec.Meta(ge=0, le=MAX_EPOCH_MS)]
+"""A batch's `sent_at`: a time, or epoch milliseconds also as a JSON number with a fraction
+or an exponent (`285069.0`, as Python's json writes an integral float): JSON Schema counts
+that as an integer, so the API reads it, rounded to the millisecond."""
+
+
+def _sent_at(value: SentAt | None) -> Time | None:
+    return round(value) if isinstance(value, float) else value
+
+
 class EventBatch(msgspec.Struct):
     """A batch of events; with `sent_at` the server corrects each event's time for the
     client's clock skew. (The OpenAPI document publishes this struct, the one decoded.)"""
 
     events: list[Event]
-    sent_at: Time | None = None
+    sent_at: SentAt | None = None
 
 
 class _Envelope(msgspec.Struct):
     events: list[msgspec.Raw]
-    sent_at: Time | None = None
+    sent_at: SentAt | None = None
 
 
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
@@ -167,7 +179,8 @@ def split_events(body: bytes, content_type: str) -> ParsedBody:
     if body.lstrip().startswith(b"["):
         return ParsedBody(events=[bytes(raw) for raw in _split_raw(body)], sent_at=None)
     envelope = _split_envelope(body)
-    return ParsedBody(events=[bytes(raw) for raw in envelope.events], sent_at=envelope.sent_at)
+    events = [bytes(raw) for raw in envelope.events]
+    return ParsedBody(events=events, sent_at=_sent_at(envelope.sent_at))
 
 
 @dataclass
@@ -213,7 +226,7 @@ def _decode_whole(body: bytes) -> tuple[list[Event | EventRejected], Time | None
         batch = _batch_decoder.decode(body)
     except UNDECODABLE:
         return None
-    return checked_events(batch.events), batch.sent_at
+    return checked_events(batch.events), _sent_at(batch.sent_at)
 
 
 def _split_raw(body: bytes) -> list[msgspec.Raw]:
