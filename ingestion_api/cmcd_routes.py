@@ -266,7 +266,7 @@ openapi_paths = {
                     "name": "CMCD",
                     "in": "query",
                     "required": True,
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "minLength": 1},
                     "description": "One URL-encoded CMCD report.",
                 }
             ],
