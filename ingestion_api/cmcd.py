@@ -11,10 +11,14 @@ This module turns one such report into the events of EVENTS.md, which then go th
 same validation, enrichment and log as `POST /v1/events` (see `cmcd_routes`). The subset
 supported, and why, is in docs/cmcd-and-catalogue.md:
 
-- `sta=s` -> `play_requested`; `msd` (media start delay, sent once per session) ->
-  `playback_started` with `startup_ms`; `sta=e`/`q`/`f` -> `playback_ended` with reason
-  `completed`/`user_exit`/`error`; `e=e` or `sta=f` -> `playback_error` (`fatal` for `f`);
-  `e=bc` -> `quality_changed`; every other report -> a `heartbeat`.
+- `sta=s` -> `play_requested`; the first frame -> `playback_started` with `startup_ms`
+  (`msd` when plausible, else the time from `sta=s` to the first `sta=p`);
+  `sta=e`/`q` -> `playback_ended` with reason `completed`/`user_exit`; `e=e` or `sta=f`
+  -> `playback_error`; a second `sta=f` in a row -> a fatal `playback_error` and
+  `playback_ended` reason `error`; `e=bc` -> `quality_changed`; every other report -> a
+  `heartbeat`. What real players leave out is filled from the session's `Progress`
+  (`CmcdMapper`; measured against dash.js, Shaka Player and hls.js in
+  tests/test_cmcd_players.py, docs/cmcd-players.md).
 - Lifecycle events happen once per view, so their event ids derive from the session alone
   (uuid5 of app, `sid` and the event type): a repeated `sta=s` or a retried report
   collapses into one attempt in the pipeline's deduplication, without server state.
@@ -44,7 +48,7 @@ import re
 import string
 import uuid
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from marquee.catalog import CatalogIndex, ContentInfo
@@ -252,6 +256,8 @@ class Report:
     ts_ms: int
     sn: int | None
     bitrate_kbps: int | None
+    """`pb` (the playhead bitrate: the rendition on screen) when sent, else `br` (the
+    rendition being requested, which runs ahead of the screen by the buffer)."""
     buffer_ms: int | None
     playhead_ms: int | None
     startup_ms: int | None
@@ -342,7 +348,7 @@ def read_report(
         state=state,
         ts_ms=received_at_ms if ts_ms is None else ts_ms,
         sn=_number(members, "sn"),
-        bitrate_kbps=_per_object_type(members, "br"),
+        bitrate_kbps=_per_object_type(members, "pb") or _per_object_type(members, "br"),
         buffer_ms=_per_object_type(members, "bl"),
         playhead_ms=_number(members, "pt"),
         startup_ms=_number(members, "msd"),
@@ -362,6 +368,7 @@ class Content:
     content_id: str
     creator_id: str
     content_type: str
+    duration_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +406,30 @@ class Seen:
     """The content the deltas belong to (the previous report's, across a `cid` change)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What a session has shown so far, beyond its last reports (see `CmcdMapper`)."""
+
+    opened_ts: int | None = None
+    """`ts` of its first report: the player's start when it sends no `sta=s`."""
+    requested_ts: int | None = None
+    """`ts` of its first `sta=s` report: the play request, base of a startup by timing."""
+    first_frame_ts: int | None = None
+    """When its first frame was shown: its first `sta=p` report, or request + `msd`."""
+    started: bool = False
+    """`playback_started` was emitted (once per view, from `msd` or from timing)."""
+    sends_state: bool = False
+    """It sent `sta` at least once; a session that never does counts time as played from
+    its first frame on."""
+    bitrate_kbps: int | None = None
+    """The last bitrate it reported: carried to the reports that send none."""
+    fatal_pending: bool = False
+    """Its last state was `f`: the next report says whether the playback failed."""
+    stateless_played_ms: int = 0
+    """Played time counted for a session that sends no `sta`, capped at the content's
+    duration: such a player never says when it ended."""
+
+
 @dataclass(slots=True)
 class Session:
     """One session as this worker saw it."""
@@ -409,6 +440,7 @@ class Session:
     last_sn: int | None = None
     """The highest `sn` of any accepted report, ignored event types included: a report
     whose `sn` does not follow it has a predecessor this worker did not see."""
+    progress: Progress = field(default_factory=Progress)
 
 
 class SessionMemory:
@@ -430,7 +462,14 @@ class SessionMemory:
             self._sessions.move_to_end(key)
         return session
 
-    def remember(self, app_id: str, sid: str, sn: int | None, report: Seen | None) -> None:
+    def remember(
+        self,
+        app_id: str,
+        sid: str,
+        sn: int | None,
+        report: Seen | None,
+        progress: Progress | None = None,
+    ) -> None:
         key = (app_id, sid)
         session = self._sessions.get(key)
         if session is None:
@@ -444,6 +483,8 @@ class SessionMemory:
             session.last_sn = sn
         if report is not None and (not session.history or report.order > session.history[-1].order):
             session.history.append(report)
+        if progress is not None:
+            session.progress = progress
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -480,10 +521,64 @@ class MappedReport:
     seen: Seen | None
     """None when the report is no base for the next interval (ignored, late, retried)."""
     ignored: bool = False
+    progress: Progress | None = None
+    """The session's progress after this report; None when it changes nothing."""
+
+
+def platform_of(user_agent: str | None) -> str | None:
+    """The platform of a player's User-Agent, for reports that do not name one.
+
+    A TV or set-top box first (their User-Agents also name the OS or browser engine),
+    then Apple's media stack and iOS devices, Android (ExoPlayer/Media3 too), and any
+    other browser (`Mozilla/`) as `web`. None when it says nothing known.
+    """
+    if not user_agent:
+        return None
+    if _TV_AGENT.search(user_agent):
+        return "tv"
+    if _IOS_AGENT.search(user_agent):
+        return "ios"
+    if _ANDROID_AGENT.search(user_agent):
+        return "android"
+    if user_agent.startswith("Mozilla/"):
+        return "web"
+    return None
+
+
+_TV_AGENT = re.compile(r"AppleTV|tvOS|Android TV|SMART-TV|SmartTV|Tizen|Web0S|webOS|CrKey|AFT[A-Z]")
+_IOS_AGENT = re.compile(r"iPhone|iPad|iPod|AppleCoreMedia|CFNetwork")
+_ANDROID_AGENT = re.compile(r"Android|ExoPlayer|androidx\.media3|okhttp", re.IGNORECASE)
+
+STALL_STATES = frozenset("rw")
+"""`r` rebuffering, and `w` waiting: dash.js sends `w` for the media element's `waiting`
+event when its own rebuffering bookkeeping has not seen playback yet. Either counts as a
+stall only after the first frame; before it, the wait is startup time."""
+PRE_FRAME_STATES = frozenset("sdrw")
+"""States in which no frame can have been shown yet, at the start of a session: an `msd`
+sent with one of them cannot measure the first frame (dash.js sends `msd=1` so)."""
 
 
 class CmcdMapper:
-    """Reports -> events, with the catalogue index and the session memory of one worker."""
+    """Reports -> events, with the catalogue index and the session memory of one worker.
+
+    Besides the last reports (for the intervals), a session's `Progress` decides what real
+    players leave out:
+    - startup: `msd` when it is plausible (sent in a state where a frame can be shown);
+      otherwise the time from the first `sta=s` report to the first `sta=p` report;
+    - the first frame: no stall, and no played time, before it (that is startup);
+    - a session that never sends `sta` (Shaka Player's compiled build) counts the time
+      between its reports as played from its first frame (request + `msd`) on, up to the
+      content's duration in the catalogue (non-live), which completes the view;
+    - the bitrate: `pb` or `br` when sent, else the session's last one; the time of an
+      interval is credited at the bitrate in effect during it (the previous one);
+    - `sta=f`: a playback error at once; the playback failed (a fatal `playback_error`
+      and `playback_ended` with reason `error`) only if the session's next report is still
+      `f`. A player that plays on after it (dash.js recovers from a decode error) has no
+      failed view, and its end report stays its one `playback_ended`;
+    - the platform: the report's platform key, else the User-Agent of the request;
+    - the attempt: a session that starts without having sent `sta=s` gets its
+      `play_requested` at its first report.
+    """
 
     def __init__(
         self,
@@ -504,7 +599,9 @@ class CmcdMapper:
             "(?<![a-z0-9_.*-])(" + re.escape(viewer_key) + r'=)("(?:[^"\\]|\\.)*"|[^,;\s]*)'
         )
 
-    def map_line(self, line: str, app_id: str, received_at_ms: int) -> MappedReport:
+    def map_line(
+        self, line: str, app_id: str, received_at_ms: int, user_agent: str | None = None
+    ) -> MappedReport:
         try:
             members = parse_dictionary(line)
         except CmcdSyntaxError as exc:
@@ -514,16 +611,28 @@ class CmcdMapper:
             return MappedReport([], app_id, report.sid, report.sn, None, ignored=True)
         session = self.memory.get(app_id, report.sid)
         content = self._content(report, session)
-        deltas, interval_content, remember = self._deltas(report, content, session)
-        events = self._events(report, app_id, content, interval_content, deltas)
+        before = session.progress if session is not None else Progress()
+        retried = session is not None and any(
+            seen.order == report.order for seen in session.history
+        )
+        after = before if retried else self._progress(report, before)
+        deltas, interval_content, remember = self._deltas(report, content, session, before, after)
+        completes = False
+        if not retried and not after.sends_state and deltas.played_ms:
+            deltas, after, completes = self._cap_stateless(deltas, interval_content, before, after)
+        platform = report.platform or platform_of(user_agent) or "other"
+        events = self._events(
+            report, app_id, content, interval_content, deltas, before, after, platform, completes
+        )
         seen = None
         if remember:
             seen = Seen(report.order, report.ts_ms, report.state, content, deltas, interval_content)
-        return MappedReport(events, app_id, report.sid, report.sn, seen)
+        progress = None if retried or after == before else after
+        return MappedReport(events, app_id, report.sid, report.sn, seen, progress=progress)
 
     def remember(self, mapped: MappedReport) -> None:
         """Called once the report's events are accepted."""
-        self.memory.remember(mapped.app_id, mapped.sid, mapped.sn, mapped.seen)
+        self.memory.remember(mapped.app_id, mapped.sid, mapped.sn, mapped.seen, mapped.progress)
 
     def scrub(self, line: str, app_id: str, pseudonymise: Pseudonymiser) -> str:
         """The report with the raw viewer id replaced by its pseudonym (for the quarantine)."""
@@ -546,10 +655,69 @@ class CmcdMapper:
             raise ReportRejected(
                 "unknown_content", f"content id {report.cid!r} is not in the catalogue"
             )
-        return Content(report.cid, info.creator_id, info.content_type)
+        return Content(report.cid, info.creator_id, info.content_type, info.duration_ms)
+
+    @staticmethod
+    def _plausible_msd(report: Report) -> bool:
+        return report.startup_ms is not None and report.state not in PRE_FRAME_STATES
+
+    def _progress(self, report: Report, before: Progress) -> Progress:
+        """The session's progress once this report is accepted."""
+        requested = before.requested_ts
+        if requested is None and report.state == "s":
+            requested = report.ts_ms
+        first_frame = before.first_frame_ts
+        if first_frame is None:
+            if report.state == "p":
+                first_frame = report.ts_ms
+            elif self._plausible_msd(report):
+                assert report.startup_ms is not None
+                opened = before.opened_ts if before.opened_ts is not None else report.ts_ms
+                base = requested if requested is not None else opened
+                first_frame = min(base + report.startup_ms, report.ts_ms)
+        started = before.started or self._startup_ms(report, before, requested) is not None
+        return Progress(
+            opened_ts=before.opened_ts if before.opened_ts is not None else report.ts_ms,
+            requested_ts=requested,
+            first_frame_ts=first_frame,
+            started=started,
+            sends_state=before.sends_state or report.state is not None,
+            bitrate_kbps=report.bitrate_kbps or before.bitrate_kbps,
+            fatal_pending=report.state == "f",
+        )
+
+    @staticmethod
+    def _cap_stateless(
+        deltas: Deltas, content: Content, before: Progress, after: Progress
+    ) -> tuple[Deltas, Progress, bool]:
+        """A stateless session's played time, capped at the content's duration (non-live);
+        reaching it completes the view, as no end report will come."""
+        if content.duration_ms is None or content.content_type == "live":
+            return deltas, after, False
+        left = max(content.duration_ms - before.stateless_played_ms, 0)
+        played = min(deltas.played_ms, left)
+        total = before.stateless_played_ms + played
+        completes = left > 0 and total >= content.duration_ms
+        capped = Deltas(played, deltas.stalled_ms, deltas.stall_count, deltas.seek_ms)
+        return capped, replace(after, stateless_played_ms=total), completes
+
+    def _startup_ms(self, report: Report, before: Progress, requested: int | None) -> int | None:
+        """The startup this report gives a session not started yet, else None."""
+        if before.started:
+            return None
+        if self._plausible_msd(report):
+            return report.startup_ms
+        if report.state == "p" and requested is not None:
+            return max(report.ts_ms - requested, 0)
+        return None
 
     def _deltas(
-        self, report: Report, content: Content, session: Session | None
+        self,
+        report: Report,
+        content: Content,
+        session: Session | None,
+        before: Progress,
+        after: Progress,
     ) -> tuple[Deltas, Content, bool]:
         """The report's deltas, the content they belong to, and whether it is a new base.
 
@@ -558,9 +726,10 @@ class CmcdMapper:
         that each saw part of a session never count the same time; otherwise the report
         counts only what it carries itself.
         """
+        shown = before.first_frame_ts is not None or report.state == "p"
         carried = (
             Deltas(stalled_ms=min(report.stall_ms, MAX_DELTA_MS), stall_count=1)
-            if report.stall_ms
+            if report.stall_ms and shown
             else NO_DELTAS
         )
         if session is None or not session.history:
@@ -579,10 +748,15 @@ class CmcdMapper:
             return carried, content, True  # a gap: its predecessor went elsewhere or was lost
         interval = min(max(report.ts_ms - previous.ts_ms, 0), self.max_interval_ms)
         state = previous.state
+        played = interval if state == "p" else 0
+        if state is None and not after.sends_state and after.first_frame_ts is not None:
+            played = min(max(report.ts_ms - max(previous.ts_ms, after.first_frame_ts), 0), interval)
+        framed = before.first_frame_ts is not None and before.first_frame_ts <= previous.ts_ms
+        stalled = state in STALL_STATES and framed
         deltas = Deltas(
-            played_ms=interval if state == "p" else 0,
-            stalled_ms=interval if state == "r" else 0,
-            stall_count=1 if state == "r" and report.state != "r" else 0,
+            played_ms=played,
+            stalled_ms=interval if stalled else 0,
+            stall_count=1 if stalled and report.state not in STALL_STATES else 0,
             seek_ms=interval if state == "k" else 0,
         )
         return deltas, previous.content, True
@@ -594,6 +768,10 @@ class CmcdMapper:
         content: Content,
         interval_content: Content,
         deltas: Deltas,
+        before: Progress,
+        after: Progress,
+        platform: str,
+        completes: bool = False,
     ) -> list[dict[str, Any]]:
         def event(kind: str, event_id: str, on: Content = content) -> dict[str, Any]:
             return {
@@ -601,7 +779,7 @@ class CmcdMapper:
                 "type": kind,
                 "ts": report.ts_ms,
                 "viewer_id": report.viewer_id or report.sid,
-                "platform": report.platform or "other",
+                "platform": platform,
                 "creator_id": on.creator_id,
                 "content_id": on.content_id,
                 "content_type": on.content_type,
@@ -609,23 +787,37 @@ class CmcdMapper:
             }
 
         quality: dict[str, int] = {}
-        if report.bitrate_kbps is not None:
-            quality["bitrate_kbps"] = report.bitrate_kbps
+        own_bitrate = report.bitrate_kbps or before.bitrate_kbps
+        interval_bitrate = before.bitrate_kbps or report.bitrate_kbps
         if report.buffer_ms is not None:
             quality["buffer_ms"] = report.buffer_ms
         if report.playhead_ms is not None and report.playhead_ms <= MAX_PLAYHEAD_MS:
             quality["playhead_ms"] = report.playhead_ms
+
+        def with_quality(fields: dict[str, Any], counted: Deltas) -> dict[str, Any]:
+            bitrate = interval_bitrate if counted.played_ms else own_bitrate
+            extra = {"bitrate_kbps": bitrate} if bitrate is not None else {}
+            return fields | counted.fields() | quality | extra
 
         events: list[dict[str, Any]] = []
         if report.state == "s":
             events.append(
                 event("play_requested", session_event_id(app_id, report.sid, "play_requested"))
             )
-        if report.startup_ms is not None:
+        startup = self._startup_ms(report, before, after.requested_ts)
+        if startup is not None and after.requested_ts is None:
+            # A player that sends no `sta=s` (Shaka Player) still made a request: at the
+            # session's first report, so that every start has its attempt.
+            requested = event(
+                "play_requested", session_event_id(app_id, report.sid, "play_requested")
+            )
+            requested["ts"] = after.opened_ts
+            events.append(requested)
+        if startup is not None:
             started = event(
                 "playback_started", session_event_id(app_id, report.sid, "playback_started")
             )
-            started["startup_ms"] = report.startup_ms
+            started["startup_ms"] = startup
             events.append(started)
         if deltas and interval_content != content:
             # The time since the previous report was spent on the previous content (`e=c`).
@@ -636,23 +828,28 @@ class CmcdMapper:
             deltas = NO_DELTAS
 
         ended_reason = ENDED_REASONS.get(report.state or "")
-        fatal = report.state == "f"
-        if report.event == "e" or fatal:
-            kind_id = (
-                session_event_id(app_id, report.sid, "fatal_error")
-                if fatal
-                else report_event_id(app_id, report, "playback_error")
-            )
-            error = event("playback_error", kind_id)
-            error["fatal"] = fatal
+        if completes:
+            ended_reason = "completed"
+        failed = report.state == "f" and before.fatal_pending
+        if report.event == "e" or (report.state == "f" and not failed):
+            error = event("playback_error", report_event_id(app_id, report, "playback_error"))
+            error["fatal"] = False
             if report.error_codes:
                 error["code"] = report.error_codes[0][:256]
                 error["message"] = " ".join(report.error_codes)[:2048]
             events.append(error)
+        if failed:
+            fatal = event("playback_error", session_event_id(app_id, report.sid, "fatal_error"))
+            fatal["fatal"] = True
+            if report.error_codes:
+                fatal["code"] = report.error_codes[0][:256]
+            events.append(fatal)
+        elif report.state == "f":
+            ended_reason = None  # the next report says whether the playback failed
         if ended_reason is not None:
             ended = event("playback_ended", session_event_id(app_id, report.sid, "playback_ended"))
             ended["reason"] = ended_reason
-            events.append(ended | deltas.fields() | quality)
+            events.append(with_quality(ended, deltas))
             return events
         if report.event == "bc" and report.bitrate_kbps is not None:
             changed = event("quality_changed", report_event_id(app_id, report, "quality_changed"))
@@ -661,7 +858,9 @@ class CmcdMapper:
         if deltas or report.state not in PRE_START_STATES:
             heartbeat = event("heartbeat", report_event_id(app_id, report, "heartbeat"))
             state = HEARTBEAT_STATES.get(report.state or "")
+            if report.state in STALL_STATES and after.first_frame_ts is not None:
+                state = "stalled"
             if state is not None:
                 heartbeat["state"] = state
-            events.append(heartbeat | deltas.fields() | quality)
+            events.append(with_quality(heartbeat, deltas))
         return events

@@ -150,9 +150,10 @@ async def _ingest_reports(
     quarantine: list[QuarantineRecord] = []
     rejected: list[dict[str, object]] = []
     accepted = events = ignored = 0
+    user_agent = request.headers.get("user-agent")
     for index, line in enumerate(lines):
         try:
-            mapped = mapper.map_line(line, app_id, received_at_ms)
+            mapped = mapper.map_line(line, app_id, received_at_ms, user_agent)
             if mapped.events:
                 result = ingest_events(
                     [_encoder.encode(event) for event in mapped.events],

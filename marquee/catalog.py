@@ -236,6 +236,8 @@ class ContentInfo:
 
     creator_id: str
     content_type: str
+    duration_ms: int | None = None
+    """The catalogue's duration, when known: the most a stateless CMCD session can play."""
 
 
 _CONTENT_TYPES = frozenset(("live", "vod", "clip", "story"))
@@ -303,7 +305,10 @@ class CatalogIndex:
                 and isinstance(creator_id, str)
                 and content_type in _CONTENT_TYPES
             ):
-                content[content_id] = ContentInfo(creator_id, content_type)
+                duration = record.get("duration_ms")
+                if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
+                    duration = None
+                content[content_id] = ContentInfo(creator_id, content_type, duration)
         self._content = content
         self._signature = signature
 

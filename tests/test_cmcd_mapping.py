@@ -23,6 +23,7 @@ from ingestion_api.cmcd import (
     SessionMemory,
     Token,
     parse_dictionary,
+    platform_of,
 )
 from marquee.catalog import CatalogIndex, CatalogStore
 from marquee.events import EventRejected, RejectReason, decode_event
@@ -184,14 +185,142 @@ def test_a_session_first_seen_mid_stream_counts_only_what_its_report_carries(
     assert summary(events) == [("heartbeat", 0, 800, 1)]
 
 
-def test_fatal_error_ends_the_view(mapper: CmcdMapper) -> None:
+def test_a_fatal_report_fails_the_view_when_the_next_report_is_still_fatal(
+    mapper: CmcdMapper,
+) -> None:
     t = now_ms() - HOUR_MS
     mapped(mapper, report("s6", 0, t, "e=ps,sta=s"))
     events = mapped(mapper, report("s6", 1, t + 3_000, 'e=ps,sta=f,ec=("DRM")'))
+    assert [(e["type"], e.get("fatal")) for e in events] == [
+        ("playback_error", False),
+        ("heartbeat", None),
+    ], "not failed yet: the player may play on"
+    events = mapped(mapper, report("s6", 2, t + 8_000, 'e=t,sta=f,ec=("DRM")'))
     assert [(e["type"], e.get("fatal"), e.get("reason")) for e in events] == [
         ("playback_error", True, None),
         ("playback_ended", None, "error"),
     ]
+
+
+def test_a_fatal_report_followed_by_playback_is_no_failure_and_keeps_its_end(
+    mapper: CmcdMapper,
+) -> None:
+    t = now_ms() - HOUR_MS
+    mapped(mapper, report("s6b", 0, t, "e=ps,sta=s"))
+    mapped(mapper, report("s6b", 1, t + 500, "e=ps,sta=p"))
+    mapped(mapper, report("s6b", 2, t + 3_000, 'e=ps,sta=f,ec=("DECODE")'))
+    resumed = mapped(mapper, report("s6b", 3, t + 3_200, "e=ps,sta=p"))
+    ended = mapped(mapper, report("s6b", 4, t + 10_000, "e=ps,sta=e"))
+    every = [e for group in (resumed, ended) for e in group]
+    assert not [e for e in every if e.get("fatal")]
+    assert [(e["type"], e["reason"], e["played_ms"]) for e in ended] == [
+        ("playback_ended", "completed", 6_800)
+    ]
+
+
+def bare(sid: str, sn: int, ts: int, extra: str) -> str:
+    """A report as the players send it: no viewer or platform key."""
+    return f'sid="{sid}",cid="vod_c",sn={sn},ts={ts},v=2,{extra}'
+
+
+def test_startup_is_timed_from_the_reports_when_msd_is_missing_or_implausible(
+    mapper: CmcdMapper,
+) -> None:
+    t = now_ms() - HOUR_MS
+    mapped(mapper, bare("t1", 0, t, "e=ps,sta=s"))
+    (started, _) = mapped(mapper, bare("t1", 1, t + 640, "e=ps,sta=p,br=(900;v)"))
+    assert (started["type"], started["startup_ms"]) == ("playback_started", 640)
+
+    mapped(mapper, bare("t2", 0, t, "e=ps,sta=s,msd=1"))
+    early = mapped(mapper, bare("t2", 1, t + 30, "e=ps,sta=w,msd=1"))
+    assert [e["type"] for e in early] == ["heartbeat"], "no frame can have been shown yet"
+    started = mapped(mapper, bare("t2", 2, t + 450, "e=ps,sta=p"))[0]
+    assert started["startup_ms"] == 450
+    later = mapped(mapper, bare("t2", 3, t + 5_450, "e=t,sta=p,msd=470"))
+    assert [e["type"] for e in later] == ["heartbeat"], "one start per view"
+
+
+def test_the_bitrate_is_carried_forward_and_credited_to_the_interval_it_was_on(
+    mapper: CmcdMapper,
+) -> None:
+    t = now_ms() - HOUR_MS
+    mapped(mapper, bare("b1", 0, t, "e=ps,sta=s"))
+    mapped(mapper, bare("b1", 1, t + 500, "e=ps,sta=p,br=(2500;v)"))
+    (beat,) = mapped(mapper, bare("b1", 2, t + 5_500, "e=t,sta=p"))
+    assert (beat["played_ms"], beat["bitrate_kbps"]) == (5_000, 2_500)
+    switch = mapped(mapper, bare("b1", 3, t + 7_500, "e=bc,sta=p,br=(900;v),pb=(300;v)"))
+    assert [(e["type"], e["bitrate_kbps"]) for e in switch] == [
+        ("quality_changed", 300),
+        ("heartbeat", 2_500),
+    ], "pb (on screen) before br; the 2 s before the switch were at 2500"
+    (beat,) = mapped(mapper, bare("b1", 4, t + 9_500, "e=t,sta=p"))
+    assert (beat["played_ms"], beat["bitrate_kbps"]) == (2_000, 300)
+
+
+def test_no_stall_before_the_first_frame(mapper: CmcdMapper) -> None:
+    t = now_ms() - HOUR_MS
+    mapped(mapper, bare("r1", 0, t, "e=ps,sta=s"))
+    mapped(mapper, bare("r1", 1, t + 100, "e=ps,sta=r"))
+    (started, beat) = mapped(mapper, bare("r1", 2, t + 900, "e=ps,sta=p"))
+    assert started["startup_ms"] == 900
+    assert (beat["stalled_ms"], beat["stall_count"]) == (0, 0)
+    mapped(mapper, bare("r1", 3, t + 5_900, "e=ps,sta=w"))
+    (beat,) = mapped(mapper, bare("r1", 4, t + 7_400, "e=ps,sta=p"))
+    assert (beat["stalled_ms"], beat["stall_count"]) == (1_500, 1), "after it, w is a stall"
+
+
+def test_a_session_without_states_plays_from_its_first_frame(mapper: CmcdMapper) -> None:
+    t = now_ms() - HOUR_MS
+    mapped(mapper, bare("n1", 0, t, "e=t"))
+    mapped(mapper, bare("n1", 1, t + 100, "e=bc,br=(2500)"))
+    (requested, started, beat) = mapped(mapper, bare("n1", 2, t + 5_000, "e=t,msd=400"))
+    assert (requested["type"], requested["ts"]) == ("play_requested", t), "every start an attempt"
+    assert (started["type"], started["startup_ms"]) == ("playback_started", 400)
+    assert beat["played_ms"] == 4_600, "from request + msd on"
+    (beat,) = mapped(mapper, bare("n1", 3, t + 10_000, "e=t,br=(2500)"))
+    assert beat["played_ms"] == 5_000
+
+
+def test_a_session_without_states_plays_at_most_the_duration_which_completes_it(
+    tmp_path: Path,
+) -> None:
+    CatalogStore(tmp_path).upsert(
+        "content",
+        [
+            {
+                "content_id": "vod_d",
+                "creator_id": "cr_d",
+                "content_type": "vod",
+                "duration_ms": 12_000,
+            }
+        ],
+    )
+    index = CatalogIndex(tmp_path / "content.json")
+    index.refresh()
+    mapper = CmcdMapper(index, SessionMemory(10), "com.marquee-vid", "com.marquee-pf", 120_000)
+    t = now_ms() - HOUR_MS
+    lines = [f'sid="d1",cid="vod_d",sn={n},ts={t + n * 5_000},v=2,e=t' for n in range(5)]
+    lines[1] += ",msd=500"
+    events = [e for line in lines for e in mapped(mapper, line)]
+    assert sum(e.get("played_ms", 0) for e in events) == 12_000
+    ended = [e for e in events if e["type"] == "playback_ended"]
+    assert [(e["reason"], e["ts"]) for e in ended] == [("completed", t + 15_000)]
+
+
+def test_the_platform_comes_from_the_user_agent_when_the_report_names_none(
+    mapper: CmcdMapper,
+) -> None:
+    chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0 Safari/537.36"
+    result = mapper.map_line(bare("u1", 0, now_ms(), "e=ps,sta=s"), APP_ID, now_ms(), chrome)
+    assert result.events[0]["platform"] == "web"
+    named = mapper.map_line(report("u2", 0, now_ms(), "e=ps,sta=s"), APP_ID, now_ms(), chrome)
+    assert named.events[0]["platform"] == "ios", "the report's own key wins"
+    assert (
+        platform_of("AppleCoreMedia/1.0.0.21A329 (iPhone; U; CPU OS 17_0 like Mac OS X)") == "ios"
+    )
+    assert platform_of("ExoPlayerLib/2.19.1") == "android"
+    assert platform_of("Mozilla/5.0 (SMART-TV; Linux; Tizen 7.0) AppleWebKit/537.36") == "tv"
+    assert platform_of("curl/8.5") is None
 
 
 def test_unsupported_event_types_are_ignored(mapper: CmcdMapper) -> None:
