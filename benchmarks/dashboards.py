@@ -19,8 +19,8 @@ times:
   TTL or after a new warehouse is published (once a minute).
 
 The baseline, measured the same way in the same run (its second run timed), is a trivial app
-(its title and one plain DuckDB query, `count(*)` of the views mart, on a connection opened
-for it): the fixed cost of an AppTest run and of opening the warehouse. Each page's figure is
+(its title and one plain DuckDB query, `count(*)` of the playback_sessions mart, on a connection
+opened for it): the fixed cost of an AppTest run and of opening the warehouse. Each page's figure is
 printed as its absolute p95 and as a ratio to the baseline's p95; on this noisy 2-core machine
 the ratio is what to compare between runs.
 
@@ -39,8 +39,8 @@ The warehouse, in order of preference:
    (the same simulator, 30 days x 1,000 creators at 2 events/s, a tenth of the dbt
    benchmark's rate: about 6M events, a few minutes) and built by dbt (models only).
 
-A warehouse with fewer views than the target's 4M has its `views` mart, the one mart whose
-rows grow one for one with the traffic, replicated to about 4M rows (each copy a distinct
+A warehouse with fewer views than the target's 4M has its `playback_sessions` mart, the one mart
+whose rows grow one for one with the traffic, replicated to about 4M rows (each copy a distinct
 session id; rows rewritten in view start order, as dbt appends them). The other marts keep
 the history's row counts: at 2 events/s about 24k creator-days, and fewer content-days and
 content-minutes than at the full rate. The output says which warehouse ran and how.
@@ -100,7 +100,7 @@ st.set_page_config(page_title="Marquee", layout="wide")
 st.title("Baseline")
 connection = duckdb.connect(str(data.serving_db_path()), read_only=True)
 try:
-    st.write(connection.execute("select count(*) from main.views").fetchone())
+    st.write(connection.execute("select count(*) from main.playback_sessions").fetchone())
 finally:
     connection.close()
 """
@@ -138,13 +138,13 @@ def publish_copy(dbt_db: Path, source_data_dir: Path, scratch: Path) -> Path:
 
 def views_rows(serving: Path) -> int:
     with duckdb.connect(str(serving), read_only=True) as connection:
-        row = connection.execute("select count(*) from main.views").fetchone()
+        row = connection.execute("select count(*) from main.playback_sessions").fetchone()
     assert row is not None
     return int(row[0])
 
 
 def replicate_views(serving: Path, target_rows: int) -> int:
-    """Replicate the views mart to about `target_rows` rows; returns the factor.
+    """Replicate the playback_sessions mart to about `target_rows` rows; returns the factor.
 
     Each copy k > 0 gets session id `<id>~k` (a view is one (app_id, session_id)) and keeps
     the rest, so every aggregate over views grows k-fold; rows are rewritten in view start
@@ -157,12 +157,12 @@ def replicate_views(serving: Path, target_rows: int) -> int:
     with duckdb.connect(str(serving)) as connection:
         connection.execute(
             """
-            create or replace table main.views as
+            create or replace table main.playback_sessions as
             select * replace (
                 case when copy = 0 then session_id else session_id || '~' || copy end
                     as session_id
             )
-            from main.views, range(?) as copies(copy)
+            from main.playback_sessions, range(?) as copies(copy)
             order by view_started_at, app_id, session_id, copy
             """,
             [factor],
@@ -228,7 +228,7 @@ def prepare_warehouse(scratch: Path, warehouse: Path | None, workers: int) -> Wa
     factor = replicate_views(_serving(data_dir), TARGET_VIEWS)
     if factor > 1:
         what += (
-            f"; views mart replicated {factor}x ({before:,} -> "
+            f"; playback_sessions mart replicated {factor}x ({before:,} -> "
             f"{views_rows(_serving(data_dir)):,} rows), other marts as built"
         )
     else:
@@ -249,7 +249,7 @@ def page_params(serving: Path) -> dict[str, dict[str, str]]:
             "group by creator_id order by sum(views) desc limit 1"
         ).fetchone()
         content = connection.execute(
-            "select content_id from main.views where content_type = 'vod' "
+            "select content_id from main.playback_sessions where content_type = 'vod' "
             "group by content_id order by count(*) desc limit 1"
         ).fetchone()
     assert creator is not None and content is not None

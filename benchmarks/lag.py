@@ -10,7 +10,7 @@ its own, so its minute row can only come from it. Its append time is when the AP
 
 - the minute-level data: `main.stg_pipeline__minute_aggregates_live`, a view over the lake, so a
   probe shows once the pipeline has committed the run that read its segment;
-- the daily mart: `main.content_daily`, a table, so a probe shows once a refresh cycle
+- the daily mart: `main.content_daily_performance`, a table, so a probe shows once a refresh cycle
   (dbt build, Great Expectations, publish) that started after that commit has finished.
 
 It prints p50 and p95 of both lags; a probe never seen before the deadline counts as the
@@ -50,7 +50,7 @@ MART_DEADLINE_S = 600.0
 WRITE_KEY = "wk_lagbench"
 SURFACES = {
     "minute": "main.stg_pipeline__minute_aggregates_live",
-    "mart": "main.content_daily",
+    "mart": "main.content_daily_performance",
 }
 
 

@@ -19,8 +19,8 @@ EMPTY_STATE_MESSAGE = (
     "This page checks again every {seconds} seconds."
 )
 NO_TABLE_MESSAGE = (
-    "The serving warehouse has no table main.content_daily or main.creator_daily_performance "
-    "yet. "
+    "The serving warehouse has no table main.content_daily_performance or "
+    "main.creator_daily_performance yet. "
     "Check that the dbt build includes it."
 )
 UNAVAILABLE_MESSAGE = "The serving warehouse could not be read; reload in a moment."

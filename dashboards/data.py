@@ -176,11 +176,11 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 _STATUS_SQL = """
 select count(*), min(day), max(day), max(last_minute_start_at)
-from main.content_daily
+from main.content_daily_performance
 """
 
 _SERVED_TABLES_SQL = """
-select 1 from main.content_daily, main.creator_daily_performance limit 0
+select 1 from main.content_daily_performance, main.creator_daily_performance limit 0
 """
 """Binds every mart the pages read (the day span and freshness, the creator-day numbers)."""
 

@@ -83,8 +83,8 @@ _OPTIONS_SQL = {
         order by lower(display_name), creator_id
     """,
     # dimension_daily_qoe's platform and country rows partition each day's views by those
-    # values (never folded into 'other'), so their values are exactly the views mart's, read
-    # from a few thousand rows instead of every view.
+    # values (never folded into 'other'), so their values are exactly the playback_sessions mart's,
+    # read from a few thousand rows instead of every view.
     "platforms": """
         select distinct dimension_value as value from main.dimension_daily_qoe
         where dimension = 'platform' order by 1

@@ -342,9 +342,9 @@ SCENARIOS: dict[str, Callable[[DataLayout], None]] = {
 
 
 SNOWFLAKE_OUTPUTS = (
-    "content_daily",
+    "content_daily_performance",
     "stg_catalog__content",
-    "views",
+    "playback_sessions",
     "content_minute_qoe",
     "content_daily_qoe",
     "dimension_daily_qoe",
@@ -419,14 +419,14 @@ def built(builds: dict[str, tuple[DataLayout, DbtBuildResult]]) -> DataLayout:
 def test_build_runs_every_model_unit_test_and_data_test(built: DataLayout) -> None:
     statuses = {result["unique_id"]: result["status"] for result in last_run_results(built)}
     assert statuses["model.marquee.stg_pipeline__minute_aggregates"] == "success"
-    assert statuses["model.marquee.content_daily"] == "success"
+    assert statuses["model.marquee.content_daily_performance"] == "success"
     unit_tests = [uid for uid in statuses if uid.startswith("unit_test.")]
     data_tests = [uid for uid in statuses if uid.startswith("test.")]
     assert {uid.rsplit(".", 1)[1] for uid in unit_tests} >= {
         "test_stg_minute_aggregates_sums_runs_and_places_minutes_in_utc_days",
         "test_stg_minute_aggregates_resolves_a_missing_creator_into_one_row_per_key",
         "test_stg_view_summaries_merges_partials_like_merge_view_partials",
-        "test_content_daily_sums_minutes_into_utc_days_and_derives_watched_ms",
+        "test_content_daily_performance_sums_minutes_into_utc_days_and_derives_watched_ms",
     }
     assert len(data_tests) > 40
     assert {statuses[uid] for uid in unit_tests + data_tests} == {"pass"}
@@ -454,7 +454,8 @@ def test_content_daily_has_exactly_the_agreed_columns(built: DataLayout) -> None
     columns = query(
         built,
         "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'main' and table_name = 'content_daily' order by ordinal_position",
+        "where table_schema = 'main' and table_name = 'content_daily_performance' "
+        "order by ordinal_position",
     )
     assert [(c["column_name"], c["data_type"]) for c in columns] == [
         ("day", "DATE"),
@@ -476,19 +477,23 @@ def test_content_daily_has_exactly_the_agreed_columns(built: DataLayout) -> None
     table_type = query(
         built,
         "select table_type from information_schema.tables "
-        "where table_schema = 'main' and table_name = 'content_daily'",
+        "where table_schema = 'main' and table_name = 'content_daily_performance'",
     )
     assert table_type == [{"table_type": "BASE TABLE"}]
 
 
 def test_every_views_column_counts_playback_sessions(built: DataLayout) -> None:
     """A view is one playback session, on the day of its start (METRICS.md): every `views`
-    column counts the rows of the views mart, and the Creators dashboard shows the same
+    column counts the rows of the playback_sessions mart, and the Creators dashboard shows the same
     number. The good data has 4 sessions (v1..v3 of c1, v4 of the live c2); its minutes,
-    landed apart from them, hold 5 play requests, which content_daily names for what they
-    are."""
-    assert query(built, "select count(*) as sessions from main.views") == [{"sessions": 4}]
-    assert query(built, "select sum(play_requests) as n from main.content_daily") == [{"n": 5}]
+    landed apart from them, hold 5 play requests, which content_daily_performance names for what
+    they are."""
+    assert query(built, "select count(*) as sessions from main.playback_sessions") == [
+        {"sessions": 4}
+    ]
+    assert query(built, "select sum(play_requests) as n from main.content_daily_performance") == [
+        {"n": 5}
+    ]
     for mart in ("content_daily_qoe", "creator_daily_performance"):
         assert query(built, f"select sum(views) as n from main.{mart}") == [{"n": 4}], mart
     assert query(built, "select content_id, views from main.vod_clip_performance") == [
@@ -509,7 +514,9 @@ def test_every_views_column_counts_playback_sessions(built: DataLayout) -> None:
 
 def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLayout) -> None:
     rows = query(
-        built, "select * exclude (built_at_ms) from main.content_daily order by day, content_id"
+        built,
+        "select * exclude (built_at_ms) from main.content_daily_performance "
+        "order by day, content_id",
     )
     assert rows == [
         {
@@ -647,22 +654,25 @@ def test_a_repeated_key_fails_its_primary_key_test(built: DataLayout, tmp_path: 
     layout = DataLayout(tmp_path / "data")
     shutil.copytree(built.root, layout.root)
     with duckdb.connect(str(layout.dbt_db)) as connection:
-        for table in ("content_daily", "stg_pipeline__minute_aggregates"):
+        for table in ("content_daily_performance", "stg_pipeline__minute_aggregates"):
             connection.execute(
                 f"insert into main.{table} select * from main.{table} order by all limit 1"
             )
     completed = subprocess.run(
-        dbt_command(layout, "test", "--select", "content_daily", "stg_pipeline__minute_aggregates"),
+        dbt_command(
+            layout, "test", "--select", "content_daily_performance",
+            "stg_pipeline__minute_aggregates",
+        ),
         cwd=DBT_PROJECT_DIR, env=dbt_environment(layout), capture_output=True, text=True,
         check=False,
     )  # fmt: skip
     assert completed.returncode != 0
     assert failed_dbt_tests(layout) == {
-        "row_rules_content_daily",
+        "row_rules_content_daily_performance",
         "row_rules_stg_pipeline__minute_aggregates",
     }
     assert failed_rules(layout) == {
-        "row_rules_content_daily": {"unique: day, content_id"},
+        "row_rules_content_daily_performance": {"unique: day, content_id"},
         "row_rules_stg_pipeline__minute_aggregates": {
             "unique: epoch_minute, content_id, platform, country"
         },
@@ -692,9 +702,9 @@ def test_content_whose_events_name_two_creators_keeps_one_row_and_warns(
     assert contract in warned
     # The scenario has no catalogue: the marts' catalogue relationships warn too, nothing else.
     assert all(name.startswith("relationships_") for name in warned - {contract})
-    assert query(layout, "select creator_id, play_requests from main.content_daily") == [
-        {"creator_id": "u2", "play_requests": 2}
-    ]
+    assert query(
+        layout, "select creator_id, play_requests from main.content_daily_performance"
+    ) == [{"creator_id": "u2", "play_requests": 2}]
 
 
 def test_snowflake_target_builds_the_same_mart(
@@ -725,9 +735,9 @@ def test_a_build_reads_only_the_runs_the_pipeline_has_committed(
     negative measure would fail a test), so every table of one build holds the same runs."""
     layout, result = builds["run_landed_before_its_commit"]
     assert result.success, result.output
-    assert query(layout, "select content_id, play_requests from main.content_daily") == [
-        {"content_id": "c1", "play_requests": 1}
-    ]
+    assert query(
+        layout, "select content_id, play_requests from main.content_daily_performance"
+    ) == [{"content_id": "c1", "play_requests": 1}]
     assert query(layout, "select last_committed_run_id from main.stg_pipeline__committed_runs") == [
         {"last_committed_run_id": 1}
     ]

@@ -54,10 +54,10 @@ AD_MARTS = (
     "creator_daily_ad_performance",
 )
 INCREMENTAL_MARTS = (
-    "views",
+    "playback_sessions",
     "content_minute_qoe",
     "content_daily_qoe",
-    "content_daily",
+    "content_daily_performance",
     "creator_daily_performance",
     "vod_clip_performance",
     "vod_clip_retention",
@@ -486,7 +486,9 @@ def assert_a_full_refresh_changes_nothing(
 
 def view_states(layout: DataLayout) -> dict[str, str]:
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
-        return dict(connection.execute("select session_id, view_state from views").fetchall())
+        return dict(
+            connection.execute("select session_id, view_state from playback_sessions").fetchall()
+        )
 
 
 CREATORS: list[dict[str, Any]] = [{"creator_id": "u1", "name": "One"}]
@@ -529,7 +531,7 @@ def incremental_then_full(
     # watermark column (built before it had one) rewrites every row it can, once.
     with duckdb.connect(str(layout.dbt_db)) as connection:
         connection.execute("drop table main.stg_pipeline__minute_aggregates__merged_runs")
-        for mart in ("views", "content_minute_qoe", "int_story_viewers"):
+        for mart in ("playback_sessions", "content_minute_qoe", "int_story_viewers"):
             connection.execute(f"alter table main.{mart} drop column staged_built_at_ms")
         for mart in ("content_daily_qoe", "vod_clip_performance", "vod_clip_retention"):
             connection.execute(f"alter table main.{mart} drop column views_built_at_ms")
@@ -568,7 +570,7 @@ def test_view_states_follow_the_pinned_now_and_resumption(
     }
     with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
         resumed = connection.execute(
-            "select is_started, is_ebvs, startup_ms from views where session_id = 's3'"
+            "select is_started, is_ebvs, startup_ms from playback_sessions where session_id = 's3'"
         ).fetchall()
     assert resumed == [(True, False, 8_500)]
 
@@ -669,7 +671,8 @@ def test_a_backfill_older_than_the_ingestion_horizon_reaches_every_incremental_m
     dbt_build(layout, SECOND_NOW_MS)
     backfilled = query_rows(
         layout,
-        "select (select play_requests from content_daily where day = $day and content_id = 'c1'),"
+        "select (select play_requests from content_daily_performance"
+        " where day = $day and content_id = 'c1'),"
         " (select views from creator_daily_performance where day = $day and creator_id = 'u1'),"
         " (select follows from int_creator_engagement_daily where day = $day)",
         {"day": week_before_day},
@@ -724,7 +727,7 @@ def test_a_run_processed_before_runs_already_built_still_reaches_the_marts(
     layout = new_layout(tmp_path_factory.mktemp("out_of_order") / "data")
     first_run(layout)
     second_run(layout)
-    marts = ("views", "content_minute_qoe", "int_story_viewers")
+    marts = ("playback_sessions", "content_minute_qoe", "int_story_viewers")
     dbt_build(layout, SECOND_NOW_MS, marts=marts)
     start = MINUTE * MS
     land(
@@ -747,7 +750,7 @@ def test_a_run_processed_before_runs_already_built_still_reaches_the_marts(
 
     for mart in marts:
         assert incremental[mart] == full[mart], mart
-    assert any("s9" in row for row in full["views"])
+    assert any("s9" in row for row in full["playback_sessions"])
 
 
 def test_an_incremental_build_still_tests_the_rows_it_writes(
@@ -865,7 +868,7 @@ def test_a_catalogue_change_alone_reaches_every_mart_that_copies_it(
     ) == [("u1",)]
     assert query_rows(
         layout,
-        "select distinct content_title, duration_ms, creator_name from views"
+        "select distinct content_title, duration_ms, creator_name from playback_sessions"
         " where content_id = 'c1'",
     ) == [("Director's cut", 60_000, "Renamed")]
     assert query_rows(

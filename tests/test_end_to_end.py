@@ -60,7 +60,7 @@ def test_golden_scenario_end_to_end(api: ApiProcess) -> None:
         rows = conn.execute(
             "select content_id, "
             + ", ".join(f"sum({column})::bigint" for column in MEASURES.values())
-            + " from main.content_daily group by content_id"
+            + " from main.content_daily_performance group by content_id"
         ).fetchall()
     marts = {row[0]: dict(zip(MEASURES, row[1:], strict=True)) for row in rows}
     expected = scenario["expected"]["minutes"]["totals_over_all_minutes"]

@@ -69,12 +69,12 @@ VIEW_COLUMNS = {
     "ebvs": "is_ebvs",
     "completed": "is_completed",
 }
-"""METRICS.md field -> views mart column where they differ (booleans carry `is_`)."""
+"""METRICS.md field -> playback_sessions mart column where they differ (booleans carry `is_`)."""
 
 
 def check_views(db: Path, expected: dict[str, Any]) -> None:
     for session_id, fields in expected.items():
-        rows = query(db, "select * from main.views where session_id = ?", session_id)
+        rows = query(db, "select * from main.playback_sessions where session_id = ?", session_id)
         assert len(rows) == 1, f"one row per view: {session_id}"
         row = {field: rows[0][VIEW_COLUMNS.get(field, field)] for field in fields}
         assert_matches(row, fields, f"views.{session_id}")
@@ -139,5 +139,5 @@ def test_every_view_of_the_scenario_is_one_row(warehouse: Path, scenario: dict[s
         for event in scenario["events_in_delivery_order"]
         if event.get("session_id")
     }
-    rows = query(warehouse, "select session_id from main.views")
+    rows = query(warehouse, "select session_id from main.playback_sessions")
     assert sorted(row["session_id"] for row in rows) == sorted(sessions)

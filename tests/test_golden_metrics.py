@@ -154,12 +154,12 @@ def test_startup_percentiles_interpolate_linearly_at_p_times_n_minus_1(warehouse
 
 
 def test_average_bitrate_weighs_only_heartbeat_and_playback_ended(warehouse: Path) -> None:
-    row = one_row(warehouse, "select * from views where session_id = 's_vod_0'")
+    row = one_row(warehouse, "select * from playback_sessions where session_id = 's_vod_0'")
     assert row["avg_bitrate_kbps"] == pytest.approx((2_000 * 10_000 + 4_000 * 5_000) / 15_000)
 
 
 def test_completion_rate_counts_vod_clip_and_story_views_only(warehouse: Path) -> None:
-    live = one_row(warehouse, "select * from views where session_id = 's_live'")
+    live = one_row(warehouse, "select * from playback_sessions where session_id = 's_live'")
     assert live["is_completed"] is True  # ended `completed`, yet not in any completion rate
     creator = one_row(
         warehouse, f"select * from creator_daily_performance where creator_id = '{CREATOR}'"

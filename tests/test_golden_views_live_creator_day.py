@@ -170,7 +170,8 @@ def test_views_count_sessions_by_start_day_and_play_requests_are_named_so(
     before, after = days(midnight)
     assert rows(
         db,
-        "select day, play_requests, starts from content_daily where content_id = ? order by day",
+        "select day, play_requests, starts from content_daily_performance"
+        " where content_id = ? order by day",
         VOD,
     ) == [
         {"day": before, "play_requests": 2, "starts": 0},

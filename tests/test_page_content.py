@@ -192,7 +192,8 @@ def test_no_warehouse_explains_itself(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_warehouse_without_rows_for_the_content_pages(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, golden: tuple[dict[str, Any], Path]
 ) -> None:
-    """content_daily has rows (the app is ready) but the marts this page lists are empty."""
+    """content_daily_performance has rows (the app is ready) but the marts this page lists are
+    empty."""
     layout = DataLayout(tmp_path).ensure()
     shutil.copyfile(DataLayout(golden[1]).serving_db, layout.serving_db)
     with duckdb.connect(str(layout.serving_db)) as con:

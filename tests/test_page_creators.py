@@ -210,7 +210,7 @@ def test_empty_state_with_a_warehouse_without_rows(
     data_dir = warehouse_copy(
         golden,
         tmp_path,
-        "delete from main.content_daily",
+        "delete from main.content_daily_performance",
         "delete from main.creator_daily_performance",
     )
     for _ in use_data_dir(monkeypatch, data_dir):

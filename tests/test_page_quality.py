@@ -146,5 +146,5 @@ def test_a_warehouse_without_the_quality_marts_names_them(empty_dir: Path) -> No
     at = open_page("quality")
 
     (warning,) = at.warning
-    assert "main.views" in warning.value and "main.dimension_daily_qoe" in warning.value
+    assert "main.playback_sessions" in warning.value and "main.dimension_daily_qoe" in warning.value
     assert not at.metric

@@ -109,14 +109,16 @@ def test_poison_events_are_kept_out_and_the_refresh_publishes_the_good_ones(
     assert status["model_errors"] == [] and status["test_failures"] == [], status
     with duckdb.connect(str(layout.serving_db), read_only=True) as serving:
         view = serving.sql(
-            "select startup_ms, played_ms from views where content_id = 'vod_p'"
+            "select startup_ms, played_ms from playback_sessions where content_id = 'vod_p'"
         ).fetchall()
         tips = serving.sql(
             "select sum(tips)::int, sum(tips_amount_minor)::int "
             "from stg_pipeline__tip_minute_aggregates where creator_id = 'cr_poison'"
         ).fetchall()
         stories = serving.sql("select story_id, impressions from stories").fetchall()
-        dual_views = serving.sql("select count(*) from views where content_id = 'dual'").fetchall()
+        dual_views = serving.sql(
+            "select count(*) from playback_sessions where content_id = 'dual'"
+        ).fetchall()
         quarantined = serving.sql(
             "select reason, sum(rejected_events)::int from rejected_events_hourly group by 1"
         ).fetchall()

@@ -489,7 +489,7 @@ def golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
 
 def test_views_mart_holds_the_first_events_normalised_values(golden: tuple[int, Path]) -> None:
     _, db = golden
-    rows = query(db, "select session_id, app_version, os, device from views")
+    rows = query(db, "select session_id, app_version, os, device from playback_sessions")
     assert {r["session_id"]: (r["app_version"], r["os"], r["device"]) for r in rows} == NORMALISED
 
 

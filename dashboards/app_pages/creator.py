@@ -2,12 +2,13 @@
 filter period.
 
 Headline numbers as on the Creators page (`main.creator_daily_performance`, unique viewers and
-startup p50 over the `views` mart); daily views, watch hours and net followers; the top content
-(`main.content_daily_qoe`) with links to the Content page; live sessions (`main.live_sessions`:
-minutes, views, average and peak concurrent viewers, chat); the stories funnel (`main.stories`:
-reach, completion, valid reactions, live conversion, per story and in total); ads
-(`main.creator_daily_ad_performance`); and QoE over the creator's views (`views` mart).
-Without a chosen creator the page lists the period's top creators to pick from.
+startup p50 over the `playback_sessions` mart); daily views, watch hours and net followers; the top
+content (`main.content_daily_qoe`) with links to the Content page; live sessions
+(`main.live_sessions`: minutes, views, average and peak concurrent viewers, chat); the stories
+funnel (`main.stories`: reach, completion, valid reactions, live conversion, per story and in
+total); ads (`main.creator_daily_ad_performance`); and QoE over the creator's views
+(`playback_sessions` mart). Without a chosen creator the page lists the period's top creators to
+pick from.
 """
 
 from __future__ import annotations

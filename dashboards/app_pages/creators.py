@@ -7,11 +7,11 @@ watch hours, average view duration, net followers, engagement rate, tips per cur
 failure %, rebuffer %, startup p50), the change in views against the previous period of the
 same length (week over week for the 7-day period) and a sparkline of daily views.
 
-Unique viewers, rebuffer % and startup p50 are computed over the period's rows of the `views`
-mart (distinct viewers and a median cannot be added up from daily rows). Under a content type,
-platform or country filter every view-based column comes from the `views` mart, which has
-those columns; net followers, engagement rate and tips stay the creator's whole days.
-Each row links to the Creator page of that creator, with the same filters. The table draws
+Unique viewers, rebuffer % and startup p50 are computed over the period's rows of the
+`playback_sessions` mart (distinct viewers and a median cannot be added up from daily rows). Under a
+content type, platform or country filter every view-based column comes from the `playback_sessions`
+mart, which has those columns; net followers, engagement rate and tips stay the creator's whole
+days. Each row links to the Creator page of that creator, with the same filters. The table draws
 the 100 creators with the most views; the CSV export has every creator.
 """
 
@@ -79,8 +79,9 @@ def _filter_note(current: filters.Filters) -> str | None:
     return (
         f"Filtered to {', '.join(chosen)}: views, unique viewers, watch hours, average view "
         "duration, views change, sparklines and the QoE columns count only those views (from "
-        "the views mart). Net followers, engagement rate (over all the creator's views) and "
-        "tips are the creator's whole days: they have no content type, platform or country."
+        "the playback_sessions mart). Net followers, engagement rate (over all the creator's "
+        "views) and tips are the creator's whole days: they have no content type, platform or "
+        "country."
     )
 
 

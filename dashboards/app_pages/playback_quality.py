@@ -6,10 +6,10 @@ one line per value of the chosen breakdown (content type, platform, country, app
 device: `?by=` in the URL); the breakdown's table; the worst contents and values (at least
 MIN_VIEWS views); and a drill-down listing the views behind a row, one row per view.
 
-Numbers of a period are computed from `main.views` (one row per view), because startup
+Numbers of a period are computed from `main.playback_sessions` (one row per view), because startup
 percentiles cannot be re-aggregated from daily rows; the series read `main.dimension_daily_qoe`
 (per day) or `main.dimension_minute_qoe` (per minute, for a one-day period) when only the
-period is filtered, and `main.views` otherwise (`dashboards.queries.playback_quality`).
+period is filtered, and `main.playback_sessions` otherwise (`dashboards.queries.playback_quality`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dashboards.queries import playback_quality as queries
 MIN_VIEWS = 20
 CHART_VALUES = 8
 CHART_HEIGHT_PX = 320
-REQUIRED_TABLES = ("views", "dimension_daily_qoe", "dimension_minute_qoe")
+REQUIRED_TABLES = ("playback_sessions", "dimension_daily_qoe", "dimension_minute_qoe")
 
 # label, value format, docs block, lower is better
 HEADLINE: dict[str, tuple[str, str, str, bool]] = {
@@ -249,7 +249,7 @@ st.altair_chart(
 source = (
     ("main.dimension_minute_qoe" if grain == "minute" else "main.dimension_daily_qoe")
     if queries.only_period(current)
-    else "main.views (the filters need it)"
+    else "main.playback_sessions (the filters need it)"
 )
 st.caption(
     f"{METRIC_LABELS[metric]}: {definitions.definition(METRIC_DOCS[metric])} "

@@ -5,7 +5,7 @@ per content per UTC day with views: VOD, clips and live streams), `main.stories`
 story), with titles and publication times from `main.vod_clip_performance` and
 `main.live_sessions`. The numbers of one content come from `content_daily_qoe` (views,
 completion, watch hours over the period; unique viewers over several days are distinct
-viewers of the `views` mart, filtered to that content), `vod_clip_retention` and
+viewers of the `playback_sessions` mart, filtered to that content), `vod_clip_retention` and
 `live_minute_retention`, `content_minute_qoe`, `ad_placement_daily_performance`,
 `live_sessions` with `live_session_tips`, and the stories mart (`dashboards.queries.stories`).
 None of these marts is broken down by platform or country.
@@ -131,7 +131,7 @@ select
     sum(views)::bigint as views,
     (
         select count(distinct viewer_key)
-        from main.views
+        from main.playback_sessions
         where content_id = ? and view_date between ? and ?
     ) as unique_viewers,
     sum(started_views)::bigint as started_views,

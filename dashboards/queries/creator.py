@@ -1,10 +1,11 @@
 """Queries of the Creator page: one creator over the filter period.
 
-Daily trends from `main.creator_daily_performance` (or the `views` mart under a content type,
-platform or country filter), top content from `main.content_daily_qoe` (or the `views` mart
-under a platform or country filter), live sessions from `main.live_sessions`, the stories
-funnel from `main.stories`, ads from `main.creator_daily_ad_performance`, and the QoE numbers
-over the creator's views in the `views` mart (percentiles cannot be added up from days).
+Daily trends from `main.creator_daily_performance` (or the `playback_sessions` mart under a content
+type, platform or country filter), top content from `main.content_daily_qoe` (or the
+`playback_sessions` mart under a platform or country filter), live sessions from
+`main.live_sessions`, the stories funnel from `main.stories`, ads from
+`main.creator_daily_ad_performance`, and the QoE numbers over the creator's views in the
+`playback_sessions` mart (percentiles cannot be added up from days).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dashboards import data
 from dashboards.filters import Filters, twice
 
 _CREATOR_VIEWS = """
-from main.views
+from main.playback_sessions
 where
     creator_id = ? and view_date between ? and ?
     and (? is null or content_type = ?)
@@ -102,7 +103,7 @@ TOP_CONTENT_COLUMNS = (
 
 CONTENT_TITLES_SQL = """
 select distinct on (content_id) content_id, content_title
-from main.views
+from main.playback_sessions
 where creator_id = ? and view_date between ? and ? and content_title is not null
 """
 """Params: creator, start, end. Titles of the creator's content (the catalogue's, on views)."""

@@ -4,7 +4,7 @@ Creator-level numbers come from `main.creator_daily_performance` (one row per cr
 day) and tips from `main.creator_daily_tips` (per currency). Numbers that cannot be added up
 over days (unique viewers, startup p50) and every view-based number under a content type,
 platform or country filter (the creator-day mart has none of those columns) come from the
-`views` mart, one row per view, aggregated here in SQL with the METRICS.md formulas of
+`playback_sessions` mart, one row per view, aggregated here in SQL with the METRICS.md formulas of
 `dbt/macros/view_set_metrics.sql`.
 """
 
@@ -53,7 +53,7 @@ LEADERBOARD_COLUMNS = (
 )
 
 _FILTERED_VIEWS = """
-from main.views
+from main.playback_sessions
 where
     view_date between ? and ?
     and (? is null or creator_id = ?)
@@ -207,7 +207,8 @@ def format_tips(rows: pd.DataFrame) -> str:
 def leaderboard(filters: Filters, start: date, end: date) -> Leaderboard:
     """Every creator with at least one view in [start, end] (after the filters), most views
     first, with the page's columns; the view-based ones follow the type, platform and country
-    filters (read from the `views` mart then), the others are the creator's whole days."""
+    filters (read from the `playback_sessions` mart then), the others are the creator's whole
+    days."""
     creator = twice([filters.creator_id])
     mart = data.query(LEADERBOARD_SQL, [start, end, *creator], columns=LEADERBOARD_COLUMNS)
     view_params = [start, end, *twice(filters.dimensions)]
@@ -217,7 +218,8 @@ def leaderboard(filters: Filters, start: date, end: date) -> Leaderboard:
     engagement_views = mart.set_index("creator_id")["views"]
 
     if is_dimension_filtered(filters):
-        # Every view-based column from the views mart; creator-level numbers from the mart.
+        # Every view-based column from the playback_sessions mart; creator-level numbers from the
+        # mart.
         creators = per_creator.merge(
             mart[["creator_id", "creator_name", "net_followers", "engagements"]],
             on="creator_id",
@@ -278,7 +280,7 @@ def _float(value: object) -> float | None:
 
 def daily_views(filters: Filters, first_day: date, last_day: date) -> pd.DataFrame:
     """Views per creator per day in [first_day, last_day], from the creator-day mart, or from
-    the `views` mart when a type, platform or country filter is set."""
+    the `playback_sessions` mart when a type, platform or country filter is set."""
     if is_dimension_filtered(filters):
         return data.query(
             DAILY_VIEWS_FILTERED_SQL,

@@ -1,14 +1,14 @@
-"""Queries of the Playback quality page, over `main.views`, `main.dimension_daily_qoe` and
-`main.dimension_minute_qoe`.
+"""Queries of the Playback quality page, over `main.playback_sessions`,
+`main.dimension_daily_qoe` and `main.dimension_minute_qoe`.
 
 Every QoE metric here is METRICS.md "QoE over a set of views" as the dbt macro
 `view_set_metrics()` computes it (failure, VSF and EBVS over views; startup percentiles over
 started views, `quantile_cont`, linear interpolation; rebuffer over started views' watched
 time; bitrate over played time). Percentiles cannot be re-aggregated from daily rows, so the
-numbers of a period (headline, breakdown, offenders) come from the `views` mart, one row per
-view, aggregated in SQL. The series over time read the dimension marts, whose rows are exact
+numbers of a period (headline, breakdown, offenders) come from the `playback_sessions` mart, one row
+per view, aggregated in SQL. The series over time read the dimension marts, whose rows are exact
 per day or minute, when no filter other than the period is set; with a creator, type,
-platform or country filter they come from `views` grouped the same way.
+platform or country filter they come from `playback_sessions` grouped the same way.
 
 The breakdown dimension is a parameter (`$n`, one of DIMENSIONS), chosen in SQL by a `case`,
 never spliced into the text.
@@ -59,7 +59,7 @@ METRIC_COLUMNS = (
 )
 
 _VIEWS_IN_FILTERS = """
-from main.views
+from main.playback_sessions
 where view_date between $1 and $2
     and ($3 is null or creator_id = $3)
     and ($4 is null or content_type = $4)
@@ -334,7 +334,7 @@ def breakdown(filters: Filters, dimension: str) -> pd.DataFrame:
 
 def series(filters: Filters, dimension: str, grain: Grain) -> pd.DataFrame:
     """QoE per day (or minute of view start) and value of `dimension`: from the dimension
-    marts when only the period is filtered, else from `views`."""
+    marts when only the period is filtered, else from `playback_sessions`."""
     columns = ("period_start", "dimension_value", *METRIC_COLUMNS)
     if only_period(filters):
         sql = MINUTE_SERIES_SQL if grain == "minute" else DAILY_SERIES_SQL

@@ -95,7 +95,7 @@ changed_since as (
 {#
     How an incremental build writes its rows over the built table: an upsert on the
     model's unique key. Snowflake: MERGE. DuckDB: delete the keys, then insert the rows
-    (dbt's delete+insert), the same upsert: in dbt-duckdb the MERGE of the `views` mart
+    (dbt's delete+insert), the same upsert: in dbt-duckdb the MERGE of the `playback_sessions` mart
     over a month of history (81,000 views in the lookback) ran over 10 minutes without
     finishing, twice, while the same upsert as delete+insert takes under a second.
 #}
@@ -133,11 +133,11 @@ changed_since as (
 {%- endmacro %}
 
 {#
-    On an incremental build of a mart over the `views` mart that keeps whole content
+    On an incremental build of a mart over the `playback_sessions` mart that keeps whole content
     together (per content, or per content and day), the content whose views can have
-    changed since this table was built: those with a view that `views` wrote since, its
+    changed since this table was built: those with a view that `playback_sessions` wrote since, its
     `built_at_ms` newer than any this table has read (the mart keeps the newest it read as
-    `views_built_at_ms`). `views` rewrites exactly the views that can change: those a new
+    `views_built_at_ms`). `playback_sessions` rewrites exactly the views that can change: those a new
     pipeline run touched and those still open, whose state moves with "now". Every view of
     any other content is final, and so are its rows; a view never changes content. A
     table built before it had `views_built_at_ms` reads as if every content changed, once.
@@ -147,7 +147,7 @@ changed_since as (
     {%- if is_incremental() -%}
         content_id in (
             select rewritten_views.content_id
-            from {{ ref('views') }} as rewritten_views
+            from {{ ref('playback_sessions') }} as rewritten_views
             where rewritten_views.built_at_ms > {{ built_max('views_built_at_ms') }}
         )
     {%- else -%}
@@ -156,7 +156,7 @@ changed_since as (
 {%- endmacro %}
 
 {#
-    A post-hook for a mart over `views` that rebuilds, per content, every day from the
+    A post-hook for a mart over `playback_sessions` that rebuilds, per content, every day from the
     first it rebuilds (changed_days_filter and changed_content_filter): deletes the rows
     of those days and content that this build did not write. A view's start only moves
     earlier (a late event), so a (day, content) row can lose its last view to an earlier

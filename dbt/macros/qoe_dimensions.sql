@@ -2,7 +2,7 @@
     The QoE dimensions of views and how the marts bound them (models/docs/qoe_dimensions.md).
 #}
 
-{# Every dimension a QoE metric breaks down by, as columns of the `views` mart. #}
+{# Every dimension a QoE metric breaks down by, as columns of the `playback_sessions` mart. #}
 {% macro qoe_dimensions() -%}
     {{ return(['content_type', 'platform', 'country', 'app_version', 'os', 'device']) }}
 {%- endmacro %}
@@ -91,7 +91,7 @@
 {%- endmacro %}
 
 {#
-    The body of a CTE over `views` (a CTE of whole UTC days of the `views` mart): one row
+    The body of a CTE over `views` (a CTE of whole UTC days of the `playback_sessions` mart): one row
     per day x folded dimension (app_version, os, device) x value, with its views, its rank
     among the day's values of the dimension by views (ties by value; the pipeline's own
     'other' takes no place and has no rank), and `reported_value`: the value within the

@@ -1,6 +1,6 @@
 {#
     The QoE of a set of views (METRICS.md, "QoE over a set of views"), as select-list
-    items over rows of the `views` mart grouped by the caller. One definition for every
+    items over rows of the `playback_sessions` mart grouped by the caller. One definition for every
     mart that reports views: per content and day, per content, per creator and day.
     Completion is over started views of non-live content (it is not defined for live).
 #}

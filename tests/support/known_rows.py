@@ -19,7 +19,7 @@ APP_SCRIPT = REPO_ROOT / "dashboards" / "streamlit_app.py"
 CREATORS_PAGE = REPO_ROOT / "dashboards" / "app_pages" / "creators.py"
 
 CONTENT_DAILY_DDL = """
-create table main.content_daily (
+create table main.content_daily_performance (
     day date not null,
     content_id varchar not null,
     creator_id varchar not null,
@@ -70,7 +70,8 @@ HOUR_MS = 3_600_000
 NEWEST_MINUTE = datetime(2025, 3, 10, 14, 37)
 PLAY_REQUESTS_OVER_VIEWS = 7
 """Each content-day's play requests exceed its views by this much, so a page that showed play
-requests (`content_daily`) as views would show other numbers than the ones expected below."""
+requests (`content_daily_performance`) as views would show other numbers than the ones expected
+below."""
 
 
 def row(
@@ -85,7 +86,8 @@ def row(
     content_type: str = "vod",
     last_minute_start_at: datetime = datetime(2025, 3, 1, 12, 0),
 ) -> dict[str, Any]:
-    """A content-day: its `content_daily` row plus the views it adds to its creator's day."""
+    """A content-day: its `content_daily_performance` row plus the views it adds to its creator's
+    day."""
     return {
         "day": day,
         "content_id": content_id,
@@ -184,8 +186,8 @@ EXPECTED_FULL_METRICS_VIEWS = "2,355"
 def write_serving_db(data_dir: Path, rows: list[dict[str, Any]]) -> Path:
     """Build serving.duckdb under `data_dir` and publish it by an atomic rename, like dbt's loop.
 
-    `rows` are content-days: each is a `content_daily` row, and the content-days of a creator
-    and day sum into one `creator_daily_performance` row.
+    `rows` are content-days: each is a `content_daily_performance` row, and the content-days of a
+    creator and day sum into one `creator_daily_performance` row.
     """
     serving = data_dir / "warehouse" / "serving.duckdb"
     serving.parent.mkdir(parents=True, exist_ok=True)
@@ -198,7 +200,7 @@ def write_serving_db(data_dir: Path, rows: list[dict[str, Any]]) -> Path:
         if rows:
             placeholders = ", ".join("?" for _ in COLUMNS)
             con.executemany(
-                f"insert into main.content_daily values ({placeholders})",
+                f"insert into main.content_daily_performance values ({placeholders})",
                 [[r[c] for c in COLUMNS] for r in rows],
             )
             creator_days: dict[tuple[str, date], list[float]] = {}

@@ -23,7 +23,7 @@
     ) as days_of_changed_creators
 {% endset %}
 {% set inputs = [
-    {'relation': ref('views'), 'time_ms': 'view_start_ms'},
+    {'relation': ref('playback_sessions'), 'time_ms': 'view_start_ms'},
     {'relation': ref('stg_pipeline__minute_aggregates'), 'time_ms': 'epoch_minute * 60000'},
     {'relation': ref('stg_pipeline__creator_viewer_days'), 'time_ms': timestamp_to_epoch_ms('day')},
     {'relation': ref('int_creator_engagement_daily'), 'time_ms': timestamp_to_epoch_ms('day')},
@@ -40,7 +40,7 @@ with
 
 views as (
 
-    select * from {{ ref('views') }}
+    select * from {{ ref('playback_sessions') }}
 
     where {{ changed_days_filter('view_date') }}
 

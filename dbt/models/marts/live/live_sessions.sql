@@ -1,12 +1,12 @@
 {#
     One row per live stream with a player or chat event in the lake (METRICS.md, live
     session). The session runs from the UTC minute of the stream's first player or chat
-    event to the minute of its last: its views' first and last events (the views mart's
+    event to the minute of its last: its views' first and last events (the playback_sessions mart's
     first_event_ms and last_event_ms; ad events happen inside a view), and its minutes
     with player activity or chat in the per-minute aggregates. A minute with only a late reaction or share does not open or stretch it, and
     minutes in between without data count as minutes with no viewers.
 
-    Views are playback sessions of the live, counted from the views mart as every mart
+    Views are playback sessions of the live, counted from the playback_sessions mart as every mart
     counts them (view_set_metrics); play_requests counts its play_requested events.
     Minutes watched is over its views' watched time. Concurrency is per minute
     (int_live_minutes): the average over the session's minutes, and the peak of the
@@ -25,7 +25,7 @@ live_minutes as (
 
 live_views as (
 
-    select * from {{ ref('views') }}
+    select * from {{ ref('playback_sessions') }}
 
     where content_id in (select live_minutes.live_id from live_minutes)
 

@@ -4,11 +4,11 @@
 
 with
 
-{{ changed_since_cte([{'relation': ref('views'), 'time_ms': 'view_start_ms'}]) }}
+{{ changed_since_cte([{'relation': ref('playback_sessions'), 'time_ms': 'view_start_ms'}]) }}
 
 views as (
 
-    select * from {{ ref('views') }}
+    select * from {{ ref('playback_sessions') }}
 
     where
         {{ changed_days_filter('view_date') }}

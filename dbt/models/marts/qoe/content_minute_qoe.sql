@@ -21,7 +21,7 @@
 
 {% set inputs = [
     {'relation': ref('stg_pipeline__minute_aggregates'), 'time_ms': 'epoch_minute * 60000'},
-    {'relation': ref('views'), 'time_ms': 'view_start_ms'},
+    {'relation': ref('playback_sessions'), 'time_ms': 'view_start_ms'},
 ] %}
 
 with
@@ -38,7 +38,7 @@ minute_aggregates_in_scope as (
 
 views as (
 
-    select * from {{ ref('views') }}
+    select * from {{ ref('playback_sessions') }}
 
     where {{ changed_minutes_filter('view_start_minute') }}
 

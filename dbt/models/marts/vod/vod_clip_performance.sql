@@ -11,7 +11,7 @@ with
 
 views as (
 
-    select * from {{ ref('views') }}
+    select * from {{ ref('playback_sessions') }}
 
     where
         content_type in ('vod', 'clip')

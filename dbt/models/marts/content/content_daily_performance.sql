@@ -3,8 +3,8 @@
 {#
     Event counts and times per content and UTC day of the events, from the per-minute
     aggregates. It counts play requests, not views: a view (playback session) belongs to
-    the day of its start and is counted from the views mart (content_daily_qoe per content
-    and day, creator_daily_performance per creator and day).
+    the day of its start and is counted from the playback_sessions mart (content_daily_qoe
+    per content and day, creator_daily_performance per creator and day).
 
     Incremental builds rebuild whole days, from the day of the earliest minute staging
     rewrote since this table was built (macros/incremental.sql).
