@@ -2,18 +2,22 @@
 
 `mart_dataset` reads a mart (all of it, or the newest `recent_days` of a large one: the
 rows this build most likely wrote) and checks it with the module's rules; the frame gets a
-`label` of its key columns so a failure names the rows. `mart_volume` compares the mart's
+`label` of its key columns so a failure names the rows. Its columns are held to the ones
+its dbt yml documents (`documented_columns`): every documented column present (critical),
+none undocumented (a warning: the yml lags a new column). `mart_volume` compares the mart's
 rows on the newest complete day with the median of the days before: a mart whose rows
 halve is a critical failure.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from expectations.dataset import Dataset, SuiteBuilder
+from expectations.dataset import Dataset, SuiteBuilder, gx_severity
 from expectations.volume import mart_rows_volume
+from marquee.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,6 +25,38 @@ if TYPE_CHECKING:
     from expectations.sources import Sources
 
 SCHEMA = "main"
+MODELS_DIR = PROJECT_ROOT / "dbt" / "models"
+
+
+@functools.cache
+def documented_columns(name: str) -> tuple[str, ...] | None:
+    """The columns the model's `<name>.yml` documents, None without one."""
+    import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs
+
+    for path in MODELS_DIR.rglob(f"{name}.yml"):
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for model in document.get("models") or []:
+            if model.get("name") == name:
+                return tuple(str(column["name"]) for column in model.get("columns") or [])
+    return None
+
+
+def column_rules(suite: SuiteBuilder, name: str) -> None:
+    """Every documented column present; an undocumented one is a warning."""
+    import great_expectations.expectations as gxe
+
+    documented = documented_columns(name)
+    if not documented:
+        return
+    suite.columns(documented)
+    suite.add(
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=[*documented, "label"],
+            exact_match=True,
+            severity=gx_severity("warning"),
+            description=f"no column beyond those {name}.yml documents",
+        )
+    )
 
 
 def mart_dataset(
@@ -46,6 +82,7 @@ def mart_dataset(
 
     def build(suite: SuiteBuilder) -> None:
         suite.columns(key)
+        column_rules(suite, name)
         suite.not_null(key)
         suite.unique(key)
         rules(suite)

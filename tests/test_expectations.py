@@ -297,3 +297,34 @@ def test_a_retry_counts_once_but_two_events_under_one_id_warn(layout: DataLayout
         "raw_events: event_id names one event within its segment (a retry repeats it whole) "
         "failed: 2 of 4 rows, e.g. 0002.seg heartbeat"
     ), message
+
+
+def test_a_mart_is_held_to_the_columns_its_yml_documents(layout: DataLayout) -> None:
+    """creator_daily_tips.yml documents its columns: one missing is critical, one the yml
+    does not know yet is a warning."""
+    from expectations.suites import creator_daily_tips
+
+    row = {
+        "creator_id": "u1",
+        "day": TODAY,
+        "currency": "EUR",
+        "tips": 2,
+        "tips_amount_minor": 500,
+        "built_at_ms": 1,
+        "tip_mood": "happy",
+    }
+    write_table(layout.dbt_db, "main.creator_daily_tips", [row])
+    report = check(layout, creator_daily_tips.DATASETS)
+    assert report.verdict == "warning", report.failures
+    assert messages(report, "warning") == [
+        "creator_daily_tips: no column beyond those creator_daily_tips.yml documents failed: "
+        "columns unexpected tip_mood"
+    ]
+
+    del row["tips_amount_minor"]
+    write_table(layout.dbt_db, "main.creator_daily_tips", [row])
+    report = check(layout, creator_daily_tips.DATASETS)
+    assert any(
+        message.startswith("creator_daily_tips: columns present: creator_id, day")
+        for message in messages(report)
+    ), report.failures
