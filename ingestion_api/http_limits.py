@@ -12,7 +12,8 @@ slot forever with one that never finishes. This protocol, chosen in `__main__`, 
   after it has been buffered;
 - a head deadline: a connection that has not completed a request head within
   `http_header_timeout_s` of opening (or of starting the head, after a keep-alive
-  response) gets `408 header_timeout`: idle and header-drip connections alike;
+  response) is closed: with `408 header_timeout` if it began one (header drip), silently
+  if it sent nothing (idle: a client could take an unasked 408 for its next answer);
 - a body deadline: a body not complete within `http_body_timeout_s` of its head gets
   `408 body_timeout` if no answer has started, and the connection is closed either way;
   the app sees a disconnect and acknowledges nothing.
@@ -62,6 +63,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.body_timeout_s = settings.http_body_timeout_s
         self.max_connections = settings.http_max_connections
         self.in_head = True
+        self.head_begun = False
         self.head_bytes = 0
         self.head_deadline: asyncio.TimerHandle | None = None
         self.body_deadline: asyncio.TimerHandle | None = None
@@ -94,6 +96,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.in_head = True
+        self.head_begun = True
         if self.head_deadline is None:
             self._arm_head_deadline()
 
@@ -118,6 +121,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.refusal = (503, "too_many_connections", "the server is at its connection limit")
             raise HeadRefused
         self.in_head = False
+        self.head_begun = False
         self.head_bytes = 0
         if self.head_deadline is not None:
             self.head_deadline.cancel()
@@ -145,6 +149,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.cycle is not None and not self.cycle.response_complete:
             self._arm_head_deadline()  # a pipelined head waits for the answer before it
             return
+        if not self.head_begun:
+            # Nothing sent: closed silently, as uvicorn closes an idle keep-alive connection,
+            # since a client could take an unasked 408 for the answer to its next request.
+            self.refusal = (408, "header_timeout", "idle")
+            self.transport.close()
+            return
         self._refuse(408, "header_timeout", f"no request head within {self.header_timeout_s} s")
 
     def _body_timed_out(self) -> None:
@@ -166,6 +176,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _send_refusal(self, status: int, code: str, detail: str) -> None:
         if self.transport.is_closing():
             return
+        # uvicorn has logged "Invalid HTTP request received." for a refusal raised while
+        # parsing; this line names the refusal (no client address, as in every log line).
+        self.logger.warning("connection refused: %d %s", status, code)
         body = msgspec.json.encode({"error": code, "detail": detail})
         head = [STATUS_LINE[status]]
         head += [

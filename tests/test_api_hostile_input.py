@@ -14,8 +14,9 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from tests.support.api import WRITE_KEY, LaunchedApi, event, launch_api, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
+T = TypeVar("T")
 HEADERS = {"X-Write-Key": WRITE_KEY, "Content-Type": "application/json"}
 
 
@@ -48,31 +50,48 @@ def post(api: LaunchedApi, body: bytes, headers: dict[str, str] | None = None) -
     return response
 
 
+def settled(read: Callable[[], T]) -> T:
+    """`read()` again when a segment was sealed (renamed) while it was being read."""
+    for _ in range(20):
+        try:
+            return read()
+        except FileNotFoundError:
+            time.sleep(0.05)
+    return read()
+
+
 def on_disk(data_dir: Path, *needles: str) -> list[tuple[str, str]]:
     """(needle, file) for every needle found in any file under the data directory."""
-    found = []
-    for path in data_dir.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            found += [(needle, str(path)) for needle in needles if needle.encode() in data]
-    return found
+
+    def read() -> list[tuple[str, str]]:
+        found = []
+        for path in data_dir.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                found += [(needle, str(path)) for needle in needles if needle.encode() in data]
+        return found
+
+    return settled(read)
+
+
+def segment_lines(directory: Path) -> list[bytes]:
+    def read() -> list[bytes]:
+        return [
+            line
+            for path in sorted(directory.iterdir())
+            if path.suffix in (OPEN_SUFFIX, SEALED_SUFFIX)
+            for line in path.read_bytes().splitlines()
+        ]
+
+    return settled(read)
 
 
 def logged_event_ids(data_dir: Path) -> set[str]:
-    ids = set()
-    for path in (data_dir / "log").iterdir():
-        if path.suffix in (OPEN_SUFFIX, SEALED_SUFFIX):
-            ids |= {json.loads(line)["event_id"] for line in path.read_bytes().splitlines()}
-    return ids
+    return {json.loads(line)["event_id"] for line in segment_lines(data_dir / "log")}
 
 
 def quarantined(data_dir: Path) -> list[dict[str, object]]:
-    return [
-        json.loads(line)
-        for path in sorted((data_dir / "quarantine").iterdir())
-        if path.suffix in (OPEN_SUFFIX, SEALED_SUFFIX)
-        for line in path.read_bytes().splitlines()
-    ]
+    return [json.loads(line) for line in segment_lines(data_dir / "quarantine")]
 
 
 def encoded(record: dict[str, object]) -> bytes:
@@ -187,12 +206,7 @@ def test_an_escaped_viewer_id_key_is_pseudonymised_like_any_other(api: LaunchedA
     time.sleep(0.1)
     assert on_disk(api.data_dir, raw) == []
     # the quarantined event carries the same pseudonym as the accepted one (erasure finds both)
-    logged = [
-        json.loads(line)
-        for path in (api.data_dir / "log").iterdir()
-        if path.suffix in (OPEN_SUFFIX, SEALED_SUFFIX)
-        for line in path.read_bytes().splitlines()
-    ]
+    logged = [json.loads(line) for line in segment_lines(api.data_dir / "log")]
     accepted_key = next(
         r["viewer_key"] for r in logged if r["event_id"] == json.loads(body)["event_id"]
     )
@@ -268,6 +282,18 @@ def until_closed(sock: socket.socket) -> tuple[bytes, float]:
     return received, time.monotonic() - started
 
 
+def response_of(sock: socket.socket) -> bytes:
+    """One whole response (head and Content-Length body) read from a kept-alive connection."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
 def status_and_code(answer: bytes) -> tuple[int, str]:
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split(b" ")[1]), json.loads(body)["error"]
@@ -285,10 +311,9 @@ def test_idle_and_header_drip_connections_are_closed(strict_api: LaunchedApi) ->
             break
     answer, waited = until_closed(drip)
     assert status_and_code(answer) == (408, "header_timeout")
-    for sock in idle:
+    for sock in idle:  # closed without an answer nobody asked for
         answer, waited = until_closed(sock)
-        assert status_and_code(answer) == (408, "header_timeout")
-        assert waited < HEADER_TIMEOUT_S + 5
+        assert answer == b"" and waited < HEADER_TIMEOUT_S + 5
 
 
 def test_a_body_sent_too_slowly_gets_408_and_nothing_is_accepted(
@@ -337,7 +362,7 @@ def test_too_many_headers_get_431(strict_api: LaunchedApi) -> None:
     assert status_and_code(answer) == (431, "too_many_headers")
     sock = connect(strict_api)
     sock.sendall(b"GET /healthz HTTP/1.1\r\n" + headers[: -len(b"X-H100: 1\r\n")] + b"\r\n")
-    assert sock.recv(100).startswith(b"HTTP/1.1 200")
+    assert response_of(sock).startswith(b"HTTP/1.1 200")
     sock.close()
 
 
@@ -347,7 +372,7 @@ def test_keep_alive_serves_requests_then_closes_an_idle_connection(
     sock = connect(strict_api)
     for _ in range(3):
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert sock.recv(1000).startswith(b"HTTP/1.1 200")
+        assert response_of(sock).startswith(b"HTTP/1.1 200")
     answer, waited = until_closed(sock)
     assert answer == b"" and waited < KEEP_ALIVE_S + 5
 
