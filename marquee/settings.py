@@ -109,10 +109,10 @@ class Settings(BaseSettings):
         description="An idle keep-alive connection is closed this long after its last answer.",
     )
     http_max_connections: int = Field(
-        default=1000,
+        default=10_000,
         gt=0,
-        description="Open connections plus requests in flight one API worker takes; past it, "
-        "requests get 503 (uvicorn's limit_concurrency).",
+        description="Open connections (idle keep-alive ones too) or requests in flight one API "
+        "worker takes; past it, requests get 503 (uvicorn's limit_concurrency).",
     )
     rate_limit_key_events_per_s: float = Field(
         default=250_000,
