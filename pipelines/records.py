@@ -14,9 +14,11 @@ single cost of local mode. Bytes that are not a file (a streaming message) are p
 Polars (`parse_segment`); DuckDB reads only files without fsspec. Both give the same frame
 for every record the API writes (`tests/test_pipeline_records.py`). Neither is strict
 about a value of another JSON type than its column's: DuckDB casts `"12"` to 12, and so
-does the line-by-line path Polars falls back to. Log records are written by the API from
-validated events, so such a value means a hand-made or damaged log; its record is still
-checked like any other (`validate_segment`).
+does the line-by-line path Polars falls back to; DuckDB also casts a number to text and a
+fraction or a boolean to an integer, which the line-by-line path refuses (a known gap,
+docs/decisions/0006). Log records are written by the API from validated events, so such
+a value means a hand-made or damaged log; its record is still checked like any other
+(`pipelines.validation.validate`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Annotated, Any
 import duckdb
 import msgspec
 import polars as pl
+
+from pipelines.dead_letters import Reason
 
 LOG_RECORD_SCHEMA: dict[str, pl.DataType] = {
     # envelope and enrichment
@@ -206,7 +210,7 @@ def _read_line_by_line(segment: str, data: bytes) -> SegmentBatch:
             continue
         record = decode_record(line)
         if record is None:
-            bad.append(("unparseable_record", line.decode("utf-8", "replace")))
+            bad.append((Reason.UNPARSEABLE_RECORD, line.decode("utf-8", "replace")))
         else:
             rows.append(msgspec.structs.astuple(record))
     frame = pl.DataFrame(rows, schema=LOG_RECORD_SCHEMA, orient="row") if rows else empty_records()
