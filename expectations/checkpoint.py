@@ -266,7 +266,7 @@ def failure_message(
 ) -> str:
     """`<suite>: <rule> failed: <how many rows>, e.g. <rows>` or the observed value."""
     prefix = f"{suite}: {description} failed"
-    raised = exception.get("exception_message") if isinstance(exception, dict) else None
+    raised = _exception_message(exception)
     if raised:
         return f"{prefix}: {str(raised).splitlines()[0]}"
     details = (result or {}).get("details") or {}
@@ -287,6 +287,18 @@ def failure_message(
         return f"{prefix}: {count} of {rows} rows" + (f", e.g. {shown}" if shown else "")
     observed = (result or {}).get("observed_value")
     return f"{prefix}: observed {observed}" if observed is not None else prefix
+
+
+def _exception_message(exception: Any) -> str | None:
+    """The first message of GX's exception info: flat, or keyed by metric in GX 1.x."""
+    if not isinstance(exception, dict):
+        return None
+    if exception.get("exception_message"):
+        return str(exception["exception_message"])
+    for value in exception.values():
+        if isinstance(value, dict) and value.get("exception_message"):
+            return str(value["exception_message"])
+    return None
 
 
 def _example(example: Any) -> str:

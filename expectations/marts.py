@@ -31,7 +31,7 @@ MODELS_DIR = PROJECT_ROOT / "dbt" / "models"
 @functools.cache
 def documented_columns(name: str) -> tuple[str, ...] | None:
     """The columns the model's `<name>.yml` documents, None without one."""
-    import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs
+    import yaml  # type: ignore[import-untyped, unused-ignore]  # PyYAML ships no stubs
 
     for path in MODELS_DIR.rglob(f"{name}.yml"):
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

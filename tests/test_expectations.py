@@ -324,7 +324,13 @@ def test_a_mart_is_held_to_the_columns_its_yml_documents(layout: DataLayout) -> 
     del row["tips_amount_minor"]
     write_table(layout.dbt_db, "main.creator_daily_tips", [row])
     report = check(layout, creator_daily_tips.DATASETS)
+    critical = messages(report)
     assert any(
         message.startswith("creator_daily_tips: columns present: creator_id, day")
-        for message in messages(report)
-    ), report.failures
+        and "missing tips_amount_minor" in message
+        for message in critical
+    ), critical
+    assert (
+        "creator_daily_tips: tips_amount_minor >= 0 failed: Error: The column "
+        '"tips_amount_minor" in BatchData does not exist.' in critical
+    ), critical
