@@ -203,18 +203,39 @@ def _read_line_by_line(segment: str, data: bytes) -> SegmentBatch:
     before, a line that was not UTF-8 or held an integer past 64 bits made this raise, and
     the run failed at the same segment every time it was retried.
     """
+    return decode_lines(segment, data.splitlines()).batch
+
+
+@dataclass(frozen=True)
+class DecodedLines:
+    """Log lines decoded one by one: their batch, and which line each part came from."""
+
+    batch: SegmentBatch
+    row_lines: list[int]
+    """The line of each frame row."""
+    bad_line_indices: list[int]
+    """The line of each of the batch's bad lines."""
+
+
+def decode_lines(segment: str, lines: Sequence[bytes]) -> DecodedLines:
+    """Log lines decoded one by one (`_read_line_by_line`, and the streaming job's bundles)
+    -> their batch, and where each record and bad line was; a blank line is no record."""
     rows: list[tuple[object, ...]] = []
+    row_lines: list[int] = []
     bad: list[tuple[str, str]] = []
-    for line in data.splitlines():
+    bad_lines: list[int] = []
+    for index, line in enumerate(lines):
         if not line.strip():
             continue
         record = decode_record(line)
         if record is None:
             bad.append((Reason.UNPARSEABLE_RECORD, line.decode("utf-8", "replace")))
-        else:
-            rows.append(msgspec.structs.astuple(record))
+            bad_lines.append(index)
+            continue
+        rows.append(msgspec.structs.astuple(record))
+        row_lines.append(index)
     frame = pl.DataFrame(rows, schema=LOG_RECORD_SCHEMA, orient="row") if rows else empty_records()
-    return SegmentBatch(segment, frame, bad)
+    return DecodedLines(SegmentBatch(segment, frame, bad), row_lines, bad_lines)
 
 
 _INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]

@@ -12,12 +12,11 @@ forever.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
-import msgspec
 import polars as pl
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
@@ -87,51 +86,12 @@ def validate(batch: records.SegmentBatch) -> Validated:
     return Validated(frame.filter(kept), pl.concat(dead), kept, refused_rows)
 
 
-@dataclass(frozen=True)
-class DecodedLines:
-    """Log lines decoded one by one: their batch, and which line each part came from."""
-
-    batch: records.SegmentBatch
-    row_lines: list[int]
-    """The line of each frame row."""
-    bad_line_indices: list[int]
-    """The line of each of the batch's bad lines."""
-
-
-def decode_lines(segment: str, lines: Sequence[bytes]) -> DecodedLines:
-    """Log lines decoded one by one -> their batch, and where each record and bad line was.
-
-    As local mode's line-by-line read of a segment: a line `records.decode_record`
-    refuses is a bad line (`unparseable_record`), a blank line is no record at all.
-    """
-    rows: list[tuple[object, ...]] = []
-    row_lines: list[int] = []
-    bad: list[tuple[str, str]] = []
-    bad_lines: list[int] = []
-    for index, line in enumerate(lines):
-        if not line.strip():
-            continue
-        record = records.decode_record(line)
-        if record is None:
-            bad.append((Reason.UNPARSEABLE_RECORD, line.decode("utf-8", "replace")))
-            bad_lines.append(index)
-            continue
-        rows.append(msgspec.structs.astuple(record))
-        row_lines.append(index)
-    frame = (
-        pl.DataFrame(rows, schema=records.LOG_RECORD_SCHEMA, orient="row")
-        if rows
-        else records.empty_records()
-    )
-    return DecodedLines(records.SegmentBatch(segment, frame, bad), row_lines, bad_lines)
-
-
 def check_record(line: bytes) -> tuple[str | None, Reason | None]:
     """One log line through `validate`: (event_id, None) if usable, else (None, reason).
 
     For the few records a replay checks again; a stream is validated a bundle at a time.
     """
-    decoded = decode_lines("", [line])
+    decoded = records.decode_lines("", [line])
     checked = validate(decoded.batch)
     if checked.dead_letters is not None:
         return None, Reason(checked.dead_letters["reason"][0])
@@ -169,7 +129,7 @@ class ValidateBundle(beam.DoFn):
         if not pending:
             return
         self.events_read.inc(len(pending))
-        decoded = decode_lines(self.segment, [line for line, _, _ in pending])
+        decoded = records.decode_lines(self.segment, [line for line, _, _ in pending])
         checked = validate(decoded.batch)
         rows = decoded.row_lines
         kept = range(len(rows)) if checked.kept is None else checked.kept.arg_true().to_list()
