@@ -425,6 +425,9 @@ class Progress:
     """The last bitrate it reported: carried to the reports that send none."""
     fatal_pending: bool = False
     """Its last state was `f`: the next report says whether the playback failed."""
+    ended: bool = False
+    """Its `playback_ended` was emitted: later end reports (dash.js and hls.js send
+    `sta=e` again on the next interval) add no second one with the same id."""
     stateless_played_ms: int = 0
     """Played time counted for a session that sends no `sta`, capped at the content's
     duration: such a player never says when it ended."""
@@ -523,6 +526,10 @@ class MappedReport:
     ignored: bool = False
     progress: Progress | None = None
     """The session's progress after this report; None when it changes nothing."""
+
+
+def _earliest(known: int | None, ts_ms: int) -> int:
+    return ts_ms if known is None else min(known, ts_ms)
 
 
 def platform_of(user_agent: str | None) -> str | None:
@@ -624,6 +631,8 @@ class CmcdMapper:
         events = self._events(
             report, app_id, content, interval_content, deltas, before, after, platform, completes
         )
+        if not retried and any(event["type"] == "playback_ended" for event in events):
+            after = replace(after, ended=True)
         seen = None
         if remember:
             seen = Seen(report.order, report.ts_ms, report.state, content, deltas, interval_content)
@@ -664,20 +673,21 @@ class CmcdMapper:
     def _progress(self, report: Report, before: Progress) -> Progress:
         """The session's progress once this report is accepted."""
         requested = before.requested_ts
-        if requested is None and report.state == "s":
-            requested = report.ts_ms
+        if report.state == "s":
+            requested = _earliest(requested, report.ts_ms)
         first_frame = before.first_frame_ts
-        if first_frame is None:
-            if report.state == "p":
-                first_frame = report.ts_ms
-            elif self._plausible_msd(report):
-                assert report.startup_ms is not None
-                opened = before.opened_ts if before.opened_ts is not None else report.ts_ms
-                base = requested if requested is not None else opened
-                first_frame = min(base + report.startup_ms, report.ts_ms)
-        started = before.started or self._startup_ms(report, before, requested) is not None
+        if report.state == "p":
+            first_frame = _earliest(first_frame, report.ts_ms)
+        if first_frame is None and self._plausible_msd(report):
+            assert report.startup_ms is not None
+            opened = before.opened_ts if before.opened_ts is not None else report.ts_ms
+            base = requested if requested is not None else opened
+            first_frame = min(base + report.startup_ms, report.ts_ms)
+        started = (
+            before.started or self._startup_ms(report, before, requested, first_frame) is not None
+        )
         return Progress(
-            opened_ts=before.opened_ts if before.opened_ts is not None else report.ts_ms,
+            opened_ts=_earliest(before.opened_ts, report.ts_ms),
             requested_ts=requested,
             first_frame_ts=first_frame,
             started=started,
@@ -701,14 +711,18 @@ class CmcdMapper:
         capped = Deltas(played, deltas.stalled_ms, deltas.stall_count, deltas.seek_ms)
         return capped, replace(after, stateless_played_ms=total), completes
 
-    def _startup_ms(self, report: Report, before: Progress, requested: int | None) -> int | None:
-        """The startup this report gives a session not started yet, else None."""
+    def _startup_ms(
+        self, report: Report, before: Progress, requested: int | None, first_frame: int | None
+    ) -> int | None:
+        """The startup this report gives a session not started yet, else None: its `msd`,
+        or the first `sta=p` report's time less the first `sta=s` report's, once both
+        arrived (in either order: a player's POSTs may overtake each other)."""
         if before.started:
             return None
         if self._plausible_msd(report):
             return report.startup_ms
-        if report.state == "p" and requested is not None:
-            return max(report.ts_ms - requested, 0)
+        if report.state in ("p", "s") and requested is not None and first_frame is not None:
+            return max(first_frame - requested, 0)
         return None
 
     def _deltas(
@@ -804,7 +818,7 @@ class CmcdMapper:
             events.append(
                 event("play_requested", session_event_id(app_id, report.sid, "play_requested"))
             )
-        startup = self._startup_ms(report, before, after.requested_ts)
+        startup = self._startup_ms(report, before, after.requested_ts, after.first_frame_ts)
         if startup is not None and after.requested_ts is None:
             # A player that sends no `sta=s` (Shaka Player) still made a request: at the
             # session's first report, so that every start has its attempt.
@@ -846,6 +860,8 @@ class CmcdMapper:
             events.append(fatal)
         elif report.state == "f":
             ended_reason = None  # the next report says whether the playback failed
+        if ended_reason is not None and before.ended:
+            return events
         if ended_reason is not None:
             ended = event("playback_ended", session_event_id(app_id, report.sid, "playback_ended"))
             ended["reason"] = ended_reason

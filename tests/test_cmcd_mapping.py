@@ -239,6 +239,26 @@ def test_startup_is_timed_from_the_reports_when_msd_is_missing_or_implausible(
     later = mapped(mapper, bare("t2", 3, t + 5_450, "e=t,sta=p,msd=470"))
     assert [e["type"] for e in later] == ["heartbeat"], "one start per view"
 
+    mapped(mapper, bare("t3", 0, t, "e=t"))
+    mapped(mapper, bare("t3", 2, t + 113, "e=ps,sta=p"))  # overtook the sta=s POST
+    overtaken = mapped(mapper, bare("t3", 1, t + 3, "e=ps,sta=s"))
+    assert [(e["type"], e.get("startup_ms")) for e in overtaken] == [
+        ("play_requested", None),
+        ("playback_started", 110),
+    ]
+    assert [e["type"] for e in mapped(mapper, bare("t3", 3, t + 5_003, "e=t,sta=p"))] == [
+        "heartbeat"
+    ]
+
+
+def test_one_end_per_view_when_the_player_repeats_it(mapper: CmcdMapper) -> None:
+    t = now_ms() - HOUR_MS
+    mapped(mapper, bare("e1", 0, t, "e=ps,sta=s"))
+    mapped(mapper, bare("e1", 1, t + 300, "e=ps,sta=p"))
+    (ended,) = mapped(mapper, bare("e1", 2, t + 24_300, "e=ps,sta=e"))
+    assert (ended["type"], ended["played_ms"]) == ("playback_ended", 24_000)
+    assert mapped(mapper, bare("e1", 3, t + 25_000, "e=t,sta=e")) == []
+
 
 def test_the_bitrate_is_carried_forward_and_credited_to_the_interval_it_was_on(
     mapper: CmcdMapper,
