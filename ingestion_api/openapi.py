@@ -97,7 +97,7 @@ def _post_events() -> dict[str, Any]:
         },
         "responses": {
             "202": _json(_ref("IngestResponse"), "Accepted events are durable."),
-            "400": error_response_spec("malformed_body or nesting_too_deep; nothing accepted"),
+            "400": error_response_spec("malformed_body; nothing accepted"),
             "401": error_response_spec("unknown_write_key"),
             "413": error_response_spec(
                 "body_too_large, decompressed_too_large, too_many_events or event_too_large; "

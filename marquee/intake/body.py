@@ -35,6 +35,7 @@ from marquee.events import (
     decode_event_array,
     decode_events,
 )
+from marquee.intake.json_split import Unsplittable, split_deep
 
 
 class BodyError(Exception):
@@ -234,6 +235,8 @@ def _split_raw(body: bytes) -> list[msgspec.Raw]:
     if body.lstrip().startswith(b"["):
         try:
             return _array_decoder.decode(body)
+        except RecursionError:
+            return _split_deep(body).events
         except UNDECODABLE as exc:
             raise _body_error(exc) from None
     return _split_envelope(body).events
@@ -242,19 +245,35 @@ def _split_raw(body: bytes) -> list[msgspec.Raw]:
 def _split_envelope(body: bytes) -> _Envelope:
     try:
         return _envelope_decoder.decode(body)
+    except RecursionError:
+        return _split_deep(body)
+    except UNDECODABLE as exc:
+        raise _body_error(exc) from None
+
+
+_sent_at_decoder = msgspec.json.Decoder(SentAt | None)
+
+
+def _split_deep(body: bytes) -> _Envelope:
+    """A body msgspec could not split for its depth, split without recursion (`json_split`):
+    each event is then decoded alone, so only those nested too deep are rejected."""
+    try:
+        events, sent_at = split_deep(body)
+        return _Envelope(
+            events=[msgspec.Raw(event) for event in events],
+            sent_at=None if sent_at is None else _sent_at_decoder.decode(sent_at),
+        )
+    except Unsplittable as exc:
+        raise BodyError(400, "malformed_body", str(exc)) from None
     except UNDECODABLE as exc:
         raise _body_error(exc) from None
 
 
 def _body_error(exc: Exception) -> BodyError:
-    """The 400 of a body that cannot be split into events: nesting has a code of its own.
-
-    Splitting does not check UTF-8 inside the events (an event with invalid UTF-8 is
-    rejected alone), but it does descend into them: one event nested past the recursion
-    limit refuses the whole body, since its neighbours cannot be told apart.
-    """
+    """The 400 of a body that cannot be split into events. Splitting checks no UTF-8 inside
+    the events (an event with invalid UTF-8 is rejected alone) and survives any depth."""
     if isinstance(exc, RecursionError):
-        return BodyError(400, "nesting_too_deep", NESTED_TOO_DEEP)
+        return BodyError(400, "malformed_body", NESTED_TOO_DEEP)
     if isinstance(exc, UnicodeDecodeError):
         return BodyError(400, "malformed_body", f"body is not valid UTF-8: {exc.reason}")
     return BodyError(400, "malformed_body", str(exc))
