@@ -33,9 +33,17 @@ from msgspec import Meta
 
 from marquee.catalog_files import CONTENT_FILE, CREATORS_FILE, write_json_array_atomic
 from marquee.durable import fsync_path
-from marquee.events import ContentType, NonNegative, RejectReason, ShortText
+from marquee.events import (
+    NESTED_TOO_DEEP,
+    UNDECODABLE,
+    ContentType,
+    NonNegative,
+    RejectReason,
+    ShortText,
+)
 from marquee.events import classify_validation_error as _classify_event_error
 from marquee.intake.enrich import iso_ms, to_epoch_ms
+from marquee.intake.json_split import Unsplittable, split_deep
 
 log = logging.getLogger("ingestion_api")
 
@@ -138,17 +146,20 @@ def validate_records(kind: CatalogKind, body: bytes) -> ValidatedRecords:
 
     Raises CatalogBodyError when the body is not a JSON array at all.
     """
+    raws: list[msgspec.Raw] | list[bytes]
     try:
         raws = _array_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except RecursionError:
+        raws = _split_deep_array(body)  # one record nested too deep: rejected alone below
+    except UNDECODABLE as exc:
         raise CatalogBodyError(f"the body must be a JSON array of records: {exc}") from None
     result = ValidatedRecords()
     decoder = _decoders[kind]
     for index, raw in enumerate(raws):
         try:
             record = decoder.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            message = str(exc)
+        except UNDECODABLE as exc:
+            message = _decode_error_message(exc)
             result.rejected.append({"index": index, "reason": _reason(message), "detail": message})
             continue
         try:
@@ -163,6 +174,24 @@ def validate_records(kind: CatalogKind, body: bytes) -> ValidatedRecords:
             continue
         result.records.append(normalised)
     return result
+
+
+def _split_deep_array(body: bytes) -> list[bytes]:
+    try:
+        parts, _ = split_deep(body)
+    except Unsplittable as exc:
+        raise CatalogBodyError(f"the body must be a JSON array of records: {exc}") from None
+    if not body.lstrip().startswith(b"["):
+        raise CatalogBodyError("the body must be a JSON array of records")
+    return parts
+
+
+def _decode_error_message(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not valid UTF-8: {exc.reason}"
+    if isinstance(exc, RecursionError):
+        return NESTED_TOO_DEEP
+    return str(exc)
 
 
 def merge_by_id(current: list[Any], incoming: list[dict[str, Any]], id_field: str) -> list[Any]:
@@ -191,8 +220,9 @@ def read_array(path: Path) -> list[Any]:
         return []
     try:
         parsed = msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
-        raise CatalogFileInvalid(f"{path.name} is not valid JSON: {exc}") from None
+    except UNDECODABLE as exc:
+        detail = _decode_error_message(exc)
+        raise CatalogFileInvalid(f"{path.name} is not valid JSON: {detail}") from None
     if not isinstance(parsed, list):
         raise CatalogFileInvalid(f"{path.name} does not hold a JSON array")
     return parsed

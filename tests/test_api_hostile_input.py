@@ -27,12 +27,15 @@ from tests.support.api import WRITE_KEY, LaunchedApi, event, launch_api, stop
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 T = TypeVar("T")
+ADMIN_TOKEN = "hostile-admin-token"
 HEADERS = {"X-Write-Key": WRITE_KEY, "Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedApi]:
-    server = launch_api(tmp_path_factory.mktemp("hostile") / "data")
+    server = launch_api(
+        tmp_path_factory.mktemp("hostile") / "data", {"MARQUEE_ADMIN_TOKEN": ADMIN_TOKEN}
+    )
     try:
         yield server
     finally:
@@ -217,6 +220,24 @@ def test_an_escaped_viewer_id_key_is_pseudonymised_like_any_other(api: LaunchedA
     )
     payload = quarantined(api.data_dir)[-1]["payload"]
     assert isinstance(payload, str) and accepted_key in payload
+
+
+def test_catalogue_records_nested_too_deep_or_not_utf8_are_rejected_alone(
+    api: LaunchedApi,
+) -> None:
+    valid = b'{"content_id": "hostile_ok", "creator_id": "cr_h", "content_type": "vod"}'
+    deep = b'{"content_id": "deep", "x": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+    not_utf8 = b'{"content_id": "bad\xff", "creator_id": "cr_h", "content_type": "vod"}'
+    response = httpx.put(
+        f"{api.url}/v1/catalog/content",
+        content=b"[" + deep + b"," + valid + b"," + not_utf8 + b"]",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["upserted"] == 1
+    assert [item["index"] for item in answer["rejected"]] == [0, 2]
+    assert answer["rejected"][1]["reason"] == "malformed_record"  # not UTF-8
 
 
 @pytest.mark.parametrize("content_type", [";;;===", ";", "application/xml", "json", "text/html"])
