@@ -14,9 +14,9 @@ single cost of local mode. Bytes that are not a file (a streaming message) are p
 Polars (`parse_segment`); DuckDB reads only files without fsspec. Both give the same frame
 for every record the API writes (`tests/test_pipeline_records.py`). Neither is strict
 about a value of another JSON type than its column's: DuckDB casts `"12"` to 12, and so
-does the line-by-line path Polars falls back to; DuckDB also casts a number to text and a
-fraction or a boolean to an integer, which the line-by-line path refuses (a known gap,
-docs/decisions/0006). Log records are written by the API from validated events, so such
+does the line-by-line path Polars falls back to; a line `decode_record` refuses for a
+value DuckDB casts (a number to text, a fraction or a boolean to an integer) is read by
+DuckDB alone (`decode_lines`), so a record counts the same in every read. Log records are written by the API from validated events, so such
 a value means a hand-made or damaged log; its record is still checked like any other
 (`pipelines.validation.validate`).
 """
@@ -24,6 +24,7 @@ a value means a hand-made or damaged log; its record is still checked like any o
 from __future__ import annotations
 
 import io
+import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -220,22 +221,55 @@ class DecodedLines:
 def decode_lines(segment: str, lines: Sequence[bytes]) -> DecodedLines:
     """Log lines decoded one by one (`_read_line_by_line`, and the streaming job's bundles)
     -> their batch, and where each record and bad line was; a blank line is no record."""
+    decoded: dict[int, tuple[object, ...] | None] = {}
+    for index, line in enumerate(lines):
+        if line.strip():
+            record = decode_record(line)
+            decoded[index] = None if record is None else msgspec.structs.astuple(record)
+    refused = [index for index, row in decoded.items() if row is None]
+    objects = [index for index in refused if _is_object(lines[index])]
+    cast = _read_as_duckdb_casts([lines[index] for index in objects])
+    decoded.update(zip(objects, cast, strict=True))
     rows: list[tuple[object, ...]] = []
     row_lines: list[int] = []
     bad: list[tuple[str, str]] = []
     bad_lines: list[int] = []
-    for index, line in enumerate(lines):
-        if not line.strip():
-            continue
-        record = decode_record(line)
-        if record is None:
-            bad.append((Reason.UNPARSEABLE_RECORD, line.decode("utf-8", "replace")))
+    for index, row in decoded.items():
+        if row is None:
+            bad.append((Reason.UNPARSEABLE_RECORD, lines[index].decode("utf-8", "replace")))
             bad_lines.append(index)
-            continue
-        rows.append(msgspec.structs.astuple(record))
-        row_lines.append(index)
+        else:
+            rows.append(row)
+            row_lines.append(index)
     frame = pl.DataFrame(rows, schema=LOG_RECORD_SCHEMA, orient="row") if rows else empty_records()
     return DecodedLines(SegmentBatch(segment, frame, bad), row_lines, bad_lines)
+
+
+def _is_object(line: bytes) -> bool:
+    """Whether a line is a JSON object at all (in UTF-8), whatever its values' types."""
+    try:
+        return isinstance(msgspec.json.decode(line), dict)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return False
+
+
+def _read_as_duckdb_casts(lines: list[bytes]) -> list[tuple[object, ...] | None]:
+    """JSON objects `decode_record` refused, read as DuckDB's reader reads a segment: with
+    its casts of a value of another JSON type (a number to text, a fraction or a boolean to
+    an integer), so a line decoded alone counts as it does in a segment DuckDB reads
+    whole; None for a line DuckDB refuses too. One read for all, one per line if it fails."""
+    if not lines:
+        return []
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "refused.seg"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        frame = read_segments_at_once([path])
+    if frame is not None and frame.height == len(lines):
+        rows: list[tuple[object, ...] | None] = list(frame.rows())
+        return rows
+    if len(lines) == 1:
+        return [None]
+    return [row for line in lines for row in _read_as_duckdb_casts([line])]
 
 
 _INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
