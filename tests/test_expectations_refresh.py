@@ -115,7 +115,7 @@ def test_a_critical_failure_keeps_the_previous_published_copy(
     layout, clean, broken, _ = cycles
     assert broken.returncode == 2, broken.output
     assert "serving.duckdb NOT published" in broken.output
-    assert "[critical] lake_content_totals: starts <= attempts" in broken.output
+    assert "[critical] lake_content_totals: starts_beyond_attempts <= 0" in broken.output
     assert "broken_content: 6 starts, 2 attempts" in broken.output
     assert "[critical] lake_minutes: stalled_ms >= 0" in broken.output
     # dbt built the broken run; the dashboards' copy is still the clean one.
