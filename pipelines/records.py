@@ -16,9 +16,9 @@ for every record the API writes (`tests/test_pipeline_records.py`). Neither is s
 about a value of another JSON type than its column's: DuckDB casts `"12"` to 12, and so
 does the line-by-line path Polars falls back to; a line `decode_record` refuses for a
 value DuckDB casts (a number to text, a fraction or a boolean to an integer) is read by
-DuckDB alone (`decode_lines`), so a record counts the same in every read. Log records are written by the API from validated events, so such
-a value means a hand-made or damaged log; its record is still checked like any other
-(`pipelines.validation.validate`).
+DuckDB alone (`decode_lines`), so a record counts the same in every read. Log records
+are written by the API from validated events, so such a value means a hand-made or
+damaged log; its record is still checked like any other (`pipelines.validation.validate`).
 """
 
 from __future__ import annotations
