@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from marquee.lake import MINUTE_ADDED_MEASURES, startup_bucket_columns
+
 MINUTE_MS = 60_000
 
 VIEW_COLUMNS = [
@@ -44,22 +46,11 @@ COUNTED_EVENTS = [
     "attempts",
     "starts",
     "fatal_errors",
-    "story_views",
-    "story_completions",
-    "story_tap_forward",
-    "story_tap_back",
-    "story_tap_exit",
-    "story_swipe_forward",
-    "reactions",
-    "chat_messages",
-    "shares",
-    "ad_impressions",
-    "ad_q25",
-    "ad_q50",
-    "ad_q75",
-    "ad_q100",
-    "ad_skips",
-    "ad_clicks",
+    *(
+        name
+        for name in MINUTE_ADDED_MEASURES
+        if name not in startup_bucket_columns() and name != "bitrate_weighted"
+    ),
 ]
 """The `minute_aggregates` counts that add up to the event volume."""
 
