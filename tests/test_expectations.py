@@ -254,6 +254,7 @@ def test_quarantine_reasons_are_checked(layout: DataLayout) -> None:
 
     report = check(layout, quarantine.DATASET)
 
+    assert report.verdict == "warning"  # held aside either way: no reason to stop a publish
     message = one_failure(report, "quarantine", report.failures[0].expectation)
     assert message.startswith("quarantine: event_reason is one of malformed_event")
     assert "1 of 2 rows, e.g. 0001.seg exploded" in message

@@ -1,8 +1,9 @@
 """Rejected events: a sample of the quarantine (its newest sealed segments).
 
 Each record keeps its reason, a readable detail and the payload for a replay after a fix.
-A refused event (`index` set) carries one of the event contract's reasons (RejectReason);
-a body refused whole carries the API's error code. Nothing is quarantined in the future.
+A refused event (`index` set) carries one of the event contract's reasons (RejectReason) or
+a CMCD report's; an unknown one is a warning (the quarantine holds it aside either way); a
+body refused whole carries the API's error code. Nothing is quarantined in the future.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
     from expectations.sources import Sources
 
+CMCD_REASONS = ("malformed_report",)
+"""A CMCD report the API could not read at all (ingestion_api.cmcd), beside the contract's."""
 COLUMNS = ("quarantined_at_ms", "app_id", "reason", "detail", "payload")
 
 
@@ -34,7 +37,9 @@ def build(suite: SuiteBuilder) -> None:
     suite.columns(COLUMNS)
     suite.not_null(COLUMNS)
     suite.matches("reason", "^[a-z_]+$", "a stable reason code")
-    suite.in_set("event_reason", [reason.value for reason in RejectReason])
+    suite.in_set(
+        "event_reason", [*(reason.value for reason in RejectReason), *CMCD_REASONS], "warning"
+    )
     suite.between(
         ["ms_ahead_of_now"], None, 300_000, why="quarantined no later than now", severity="warning"
     )
