@@ -404,6 +404,10 @@ class Seen:
     deltas: Deltas
     interval_content: Content
     """The content the deltas belong to (the previous report's, across a `cid` change)."""
+    before: Progress | None = None
+    """The session's progress it was mapped with: a retry is mapped with it again."""
+    completes: bool = False
+    """It completed a session that sends no `sta` (its played time reached the duration)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,13 +622,18 @@ class CmcdMapper:
             return MappedReport([], app_id, report.sid, report.sn, None, ignored=True)
         session = self.memory.get(app_id, report.sid)
         content = self._content(report, session)
-        before = session.progress if session is not None else Progress()
-        retried = session is not None and any(
-            seen.order == report.order for seen in session.history
-        )
-        after = before if retried else self._progress(report, before)
+        original = None
+        if session is not None:
+            original = next((s for s in session.history if s.order == report.order), None)
+        retried = original is not None
+        # A retry is mapped as its original was, with the progress of then: the same events.
+        if original is not None and original.before is not None:
+            before = original.before
+        else:
+            before = session.progress if session is not None else Progress()
+        after = self._progress(report, before)
         deltas, interval_content, remember = self._deltas(report, content, session, before, after)
-        completes = False
+        completes = original.completes if original is not None else False
         if not retried and not after.sends_state and deltas.played_ms:
             deltas, after, completes = self._cap_stateless(deltas, interval_content, before, after)
         platform = report.platform or platform_of(user_agent) or "other"
@@ -635,7 +644,16 @@ class CmcdMapper:
             after = replace(after, ended=True)
         seen = None
         if remember:
-            seen = Seen(report.order, report.ts_ms, report.state, content, deltas, interval_content)
+            seen = Seen(
+                report.order,
+                report.ts_ms,
+                report.state,
+                content,
+                deltas,
+                interval_content,
+                before,
+                completes,
+            )
         progress = None if retried or after == before else after
         return MappedReport(events, app_id, report.sid, report.sn, seen, progress=progress)
 

@@ -321,10 +321,13 @@ def test_a_session_without_states_plays_at_most_the_duration_which_completes_it(
     t = now_ms() - HOUR_MS
     lines = [f'sid="d1",cid="vod_d",sn={n},ts={t + n * 5_000},v=2,e=t' for n in range(5)]
     lines[1] += ",msd=500"
-    events = [e for line in lines for e in mapped(mapper, line)]
+    per_line = [mapped(mapper, line) for line in lines]
+    events = [e for group in per_line for e in group]
     assert sum(e.get("played_ms", 0) for e in events) == 12_000
     ended = [e for e in events if e["type"] == "playback_ended"]
     assert [(e["reason"], e["ts"]) for e in ended] == [("completed", t + 15_000)]
+    assert mapped(mapper, lines[3]) == per_line[3], "Shaka POSTs each report twice"
+    assert mapped(mapper, lines[0]) == per_line[0], "a retry is mapped as its original was"
 
 
 def test_the_platform_comes_from_the_user_agent_when_the_report_names_none(
