@@ -236,7 +236,11 @@ def refresh_once(
         layout.serving_db,
         size / 1e6,
         time.monotonic() - started,
-        "" if models_build.success and tests_ok and checks_ok else " WITH FAILURES (see above)",
+        " WITH FAILURES (see above)"
+        if not (models_build.success and tests_ok)
+        else ""
+        if checks_ok
+        else " WITH WARNINGS (see above)",
     )
     status = _status(started_at_ms, models, tests, test_all_rows, checks_ok, True)
     status.checks_verdict = checks.verdict

@@ -228,17 +228,7 @@ def test_a_renamed_mart_column_fails_the_column_set(layout: DataLayout) -> None:
     ), critical
 
 
-def test_warnings_alone_publish_and_a_missing_mart_is_critical(layout: DataLayout) -> None:
-    day = TODAY - dt.timedelta(days=1)
-    write_table(
-        layout.dbt_db,
-        "main.content_daily_performance",
-        [content_daily_row(day, "c1", play_requests=0, starts=1)],
-    )
-    report = check(layout, content_daily.DATASETS[0])
-    assert report.verdict == "warning", report.failures
-    assert [f.severity for f in report.failures] == ["warning"]
-
+def test_a_missing_mart_is_critical(layout: DataLayout) -> None:
     missing = check(layout, all_datasets()[-1])  # source_freshness was never built
     assert missing.verdict == "critical"
     assert messages(missing) == ["source_freshness is missing (not built)"]
