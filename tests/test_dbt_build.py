@@ -471,6 +471,7 @@ def test_content_daily_has_exactly_the_agreed_columns(built: DataLayout) -> None
         ("seek_ms", "BIGINT"),
         ("startup_ms_sum", "BIGINT"),
         ("watched_ms", "BIGINT"),
+        ("peak_concurrent_viewers", "DOUBLE"),
         ("last_minute_start_at", "TIMESTAMP"),
         ("built_at_ms", "BIGINT"),
     ]
@@ -533,6 +534,7 @@ def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLa
             "seek_ms": 200,
             "startup_ms_sum": 1_500,
             "watched_ms": 1_500 + 50_000 + 500 + 200,
+            "peak_concurrent_viewers": (50_000 + 500) / 60_000,
             "last_minute_start_at": dt.datetime(2026, 2, 6, 23, 59),
         },
         {
@@ -549,6 +551,7 @@ def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLa
             "seek_ms": 0,
             "startup_ms_sum": 1_500,
             "watched_ms": 1_500,
+            "peak_concurrent_viewers": 0.0,
             "last_minute_start_at": dt.datetime(2026, 2, 6, 23, 59),
         },
         {
@@ -565,6 +568,7 @@ def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLa
             "seek_ms": 0,
             "startup_ms_sum": 0,
             "watched_ms": 61_000,
+            "peak_concurrent_viewers": (60_000 + 1_000) / 60_000,
             "last_minute_start_at": dt.datetime(2026, 2, 7, 0, 0),
         },
     ]

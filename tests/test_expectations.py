@@ -93,6 +93,7 @@ def content_daily_row(day: dt.date, content_id: str, **values: Any) -> dict[str,
         "seek_ms": 200,
         "startup_ms_sum": 1_500,
         "watched_ms": 52_200,
+        "peak_concurrent_viewers": 0.9,
         "last_minute_start_at": dt.datetime.combine(day, dt.time(23, 59)),
         "built_at_ms": 1,
     }

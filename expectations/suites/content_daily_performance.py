@@ -24,6 +24,7 @@ MEASURES = (
     "seek_ms",
     "startup_ms_sum",
     "watched_ms",
+    "peak_concurrent_viewers",
 )
 COLUMNS = (*KEY, "creator_id", "content_type", *MEASURES, "last_minute_start_at", "built_at_ms")
 CONTENT_TYPES = ("live", "vod", "clip", "story")

@@ -2,9 +2,11 @@
 
 {#
     Event counts and times per content and UTC day of the events, from the per-minute
-    aggregates. It counts play requests, not views: a view (playback session) belongs to
-    the day of its start and is counted from the playback_sessions mart (content_daily_qoe
-    per content and day, creator_daily_performance per creator and day).
+    aggregates, and the day's peak concurrent viewers (its busiest minute, summed over
+    platforms and countries). It counts play requests, not views: a view (playback
+    session) belongs to the day of its start and is counted from the playback_sessions
+    mart (content_daily_qoe per content and day, creator_daily_performance per creator and
+    day).
 
     Incremental builds rebuild whole days, from the day of the earliest minute staging
     rewrote since this table was built (macros/incremental.sql).
@@ -47,6 +49,48 @@ summed_by_day as (
 
 ),
 
+concurrent_by_minute as (
+
+    select
+        minute_date as day,
+        content_id,
+        epoch_minute,
+        sum(played_ms + stalled_ms) / 60000.0 as avg_concurrent_viewers
+
+    from minute_aggregates
+
+    group by 1, 2, 3
+
+),
+
+peak_by_day as (
+
+    select
+        day,
+        content_id,
+        max(avg_concurrent_viewers) as peak_concurrent_viewers
+
+    from concurrent_by_minute
+
+    group by 1, 2
+
+),
+
+with_peak as (
+
+    select
+        summed_by_day.*,
+        peak_by_day.peak_concurrent_viewers
+
+    from summed_by_day
+
+    inner join peak_by_day
+        on
+            summed_by_day.day = peak_by_day.day
+            and summed_by_day.content_id = peak_by_day.content_id
+
+),
+
 final as (
 
     select
@@ -63,9 +107,10 @@ final as (
         seek_ms,
         startup_ms_sum,
         startup_ms_sum + played_ms + stalled_ms + seek_ms as watched_ms,
+        peak_concurrent_viewers,
         last_minute_start_at
 
-    from summed_by_day
+    from with_peak
 
 )
 
