@@ -749,3 +749,33 @@ def test_a_build_reads_only_the_runs_the_pipeline_has_committed(
     assert query(
         layout, "select sum(attempts) as attempts from main.stg_pipeline__minute_aggregates_live"
     ) == [{"attempts": 6}]
+
+
+def test_every_data_test_of_an_incremental_model_checks_the_rows_its_build_wrote(
+    built: DataLayout,
+) -> None:
+    """The scope of an incremental model's data tests is explicit, per test: dbt's `where`
+    config with the placeholder macros/test_window.sql resolves. A test without it would
+    re-read the model's whole history on every build; a table model's test must not
+    carry it (its rows are all rewritten and tested by every build anyway)."""
+    manifest = json.loads((built.dbt_artifacts / "target" / "manifest.json").read_text())
+    nodes = manifest["nodes"].values()
+    incremental = {
+        node["unique_id"]
+        for node in nodes
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    }
+    scoped = {
+        node["name"]: node.get("attached_node") in incremental
+        for node in nodes
+        if node["resource_type"] == "test"
+        and node["config"].get("where") == "__rows_written_by_this_build__"
+    }
+    tests_of_incremental = {
+        node["name"]
+        for node in nodes
+        if node["resource_type"] == "test" and node.get("attached_node") in incremental
+    }
+    assert len(tests_of_incremental) > 40
+    assert set(scoped) == tests_of_incremental
+    assert all(scoped.values())
