@@ -2,15 +2,19 @@
 // does not depend on what the player reports: the conformance test compares Marquee's view
 // with it (tests/test_cmcd_players.py, docs/cmcd-players.md).
 //
-// - startup: the play call to the first frame painted (requestVideoFrameCallback);
+// - startup: the play call to the first frame presented in playback
+//   (requestVideoFrameCallback, asked for at the first 'playing');
 // - played: time in the playing state ('playing' until 'waiting', 'pause' or 'ended');
-// - stalls: 'waiting' -> 'playing' after the first frame (before it is startup, not a stall);
+// - stalls: 'waiting' -> 'playing' after the first frame (before it is startup, not a stall),
+//   of at least one frame;
 // - bitrate: the declared bitrate of the rendition on screen (by its height), sampled every
 //   250 ms while playing, averaged over the samples (played-time weighted);
 // - ended: the 'ended' event; `done` is set a few seconds later, once the player's last
 //   reports had time to leave.
 /* exported Truth */
 'use strict';
+
+const FRAME_MS = 1000 / 30;
 
 const Truth = {
   start(video, options) {
@@ -44,8 +48,12 @@ const Truth = {
       const now = performance.now();
       if (playingSince === null) playingSince = now;
       if (stalledSince !== null) {
-        record.stalled_ms += now - stalledSince;
-        record.stall_count += 1;
+        // A `waiting` answered within a frame (Chromium fires such pairs at some segment
+        // boundaries) skipped no frame: no stall a viewer could see.
+        if (now - stalledSince >= FRAME_MS) {
+          record.stalled_ms += now - stalledSince;
+          record.stall_count += 1;
+        }
         stalledSince = null;
       }
     });
@@ -68,10 +76,14 @@ const Truth = {
         setTimeout(() => { record.done = true; }, 1500);
       }, options.settleMs || 1500);
     });
-    video.requestVideoFrameCallback((now) => {
-      firstFrameAt = now;
-      record.startup_ms = now - playCalledAt;
-    });
+    // The first frame presented in playback: a paused element may paint frame 0 at load,
+    // before any play, so the callback is asked for once the element is playing.
+    video.addEventListener('playing', () => {
+      video.requestVideoFrameCallback((now) => {
+        firstFrameAt = now;
+        record.startup_ms = now - playCalledAt;
+      });
+    }, { once: true });
     setInterval(() => {
       if (playingSince === null || video.ended) return;
       const kbps = options.bitrateOfHeight(video.videoHeight);
