@@ -52,7 +52,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from marquee.catalog import CatalogIndex, ContentInfo
-from marquee.events import MAX_DELTA_MS, MAX_PLAYHEAD_MS
+from marquee.events import MAX_BITRATE_KBPS, MAX_DELTA_MS, MAX_PLAYHEAD_MS, MAX_STARTUP_MS
 from marquee.intake.enrich import Pseudonymiser
 
 # ---------------------------------------------------------------------------------------
@@ -620,6 +620,15 @@ class CmcdMapper:
         report = read_report(members, received_at_ms, self.viewer_key, self.platform_key)
         if report.event not in MAPPED_EVENTS:
             return MappedReport([], app_id, report.sid, report.sn, None, ignored=True)
+        # Checked here as the contract would check the fields: an interval is credited at
+        # the previous bitrate, and only a view's first msd starts it, so no event need
+        # carry these values.
+        for value, bound, name in (
+            (report.bitrate_kbps, MAX_BITRATE_KBPS, "bitrate_kbps"),
+            (report.startup_ms, MAX_STARTUP_MS, "startup_ms"),
+        ):
+            if value is not None and value > bound:
+                raise ReportRejected("out_of_range", f"`$.{name}`: {value} > {bound}")
         session = self.memory.get(app_id, report.sid)
         content = self._content(report, session)
         original = None

@@ -3,9 +3,10 @@
 `make_stream` runs ffmpeg once: a test pattern encoded at 300, 900 and 2,500 kbit/s
 (constant bit rate, so a segment's size is what its rendition declares), cut in 2 s fMP4
 segments that one DASH manifest (`manifest.mpd`) and one HLS master playlist
-(`master.m3u8`) both list. `MediaServer` serves that directory and the player pages
-(`players/`) from one origin; with a `Throttle`, every media segment shares one link whose
-rate follows a schedule, which is how a player is driven into a stall and a switch down.
+(`master.m3u8`) both list. `MediaServer` serves a directory on 127.0.0.1 (the player test
+links the pages of `players/` and the stream into one, so they share an origin); with a
+`Throttle`, every segment (`.m4s`) shares one link whose rate follows a schedule, which is
+how a player is driven into a stall and a switch down.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 class MediaServer:
-    """Serves `root` (the players folder, with the stream under `media/`) on 127.0.0.1."""
+    """Serves `root` on 127.0.0.1 (a free port), throttled when given a `Throttle`."""
 
     def __init__(self, root: Path, throttle: Throttle | None = None) -> None:
         handler = type("Handler", (_Handler,), {"link": _Link(throttle) if throttle else None})
