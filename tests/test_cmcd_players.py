@@ -6,7 +6,8 @@ Debian's headless chromium, once on a clean loopback link and once on a throttle
 (a stall and a switch down). The page records the ground truth from the media element
 (players/truth.js) while the player POSTs its CMCD v2 event-mode reports to the real API,
 as its own documentation configures it (docs/cmcd-players.md). Then the real pipeline and
-refresh run, and each playback's row of the `views` mart is compared with the page's truth:
+refresh run, and each playback's row of the `playback_sessions` mart is compared with the
+page's truth:
 
 - exactly one view, started, completed as the page saw it, the platform filled;
 - startup within 100 ms; played time within 2 %; stalled time within 10 % or 250 ms;
@@ -134,13 +135,10 @@ VIEW_COLUMNS = (
 
 
 def read_views(serving: Path) -> list[dict[str, Any]]:
-    """Every row of the per-view mart (`playback_sessions`, formerly `views`)."""
+    """Every row of the per-view mart, `playback_sessions`."""
     with duckdb.connect(str(serving), read_only=True) as conn:
-        tables = {
-            row[0] for row in conn.execute("select table_name from duckdb_tables()").fetchall()
-        }
-        table = "playback_sessions" if "playback_sessions" in tables else "views"
-        rows = conn.execute(f"select {', '.join(VIEW_COLUMNS)} from main.{table}").fetchall()
+        columns = ", ".join(VIEW_COLUMNS)
+        rows = conn.execute(f"select {columns} from main.playback_sessions").fetchall()
     return [dict(zip(VIEW_COLUMNS, row, strict=True)) for row in rows]
 
 
