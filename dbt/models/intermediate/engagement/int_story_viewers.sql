@@ -95,7 +95,7 @@ changed_keys as (
 
 story_viewer_facts as (
 
-    select * from {{ ref('stg_pipeline__story_viewer_facts') }} as facts
+    select * from {{ ref('stg_pipeline__story_viewer_facts') }} as facts  -- noqa: AL05
 
     {% if is_incremental() -%}
     where exists ({{ same_key_in('changed_keys', 'facts', ['story_id', 'viewer_key']) }})

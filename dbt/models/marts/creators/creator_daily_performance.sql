@@ -138,16 +138,28 @@ story_and_live_numbers as (
 
 creator_days as (
 
-    select creator_id, day from view_numbers
+    select
+        creator_id,
+        day
+    from view_numbers
     union
-    select creator_id, day from engagement_numbers
+    select
+        creator_id,
+        day
+    from engagement_numbers
     union
     -- The rollup's days with a follow, unfollow or tip; a day with only its story or live
     -- numbers is not a row of this mart on its own.
-    select creator_id, day from engagement_daily
+    select
+        creator_id,
+        day
+    from engagement_daily
     where follows + unfollows + tips > 0
     union
-    select creator_id, day from audience_numbers
+    select
+        creator_id,
+        day
+    from audience_numbers
 
 ),
 
@@ -242,10 +254,13 @@ final as (
     select
         joined.*,
         {{ pct('joined.views - week_before.views', 'week_before.views') }} as views_wow_change_pct,
-        {{ pct('joined.unique_viewers - week_before.unique_viewers', 'week_before.unique_viewers') }}
-            as unique_viewers_wow_change_pct,
-        {{ pct('joined.watch_time_hours - week_before.watch_time_hours', 'week_before.watch_time_hours') }}
-            as watch_time_hours_wow_change_pct,
+        {{ pct(
+            'joined.unique_viewers - week_before.unique_viewers', 'week_before.unique_viewers'
+        ) }} as unique_viewers_wow_change_pct,
+        {{ pct(
+            'joined.watch_time_hours - week_before.watch_time_hours',
+            'week_before.watch_time_hours'
+        ) }} as watch_time_hours_wow_change_pct,
         {{ pct('joined.net_followers - week_before.net_followers', 'week_before.net_followers') }}
             as net_followers_wow_change_pct
 

@@ -13,7 +13,9 @@ final as (
         coalesce(app_id, '') as app_id,
         reason,
         count(*) as rejected_events,
-        cast(sum(case when is_whole_body then 1 else 0 end) as {{ dbt.type_bigint() }}) as rejected_bodies,
+        cast(
+            sum(case when is_whole_body then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as rejected_bodies,
         max(quarantined_at) as last_rejected_at
 
     from rejections

@@ -20,7 +20,7 @@ with
 
 view_summaries as (
 
-    select * from {{ ref('stg_pipeline__view_summaries') }} as staged
+    select * from {{ ref('stg_pipeline__view_summaries') }} as staged  -- noqa: AL05
 
     {% if is_incremental() -%}
     where

@@ -27,7 +27,7 @@ views as (
 
 ranked_values as (
 
-    {{ ranked_dimension_values('views') }}
+    {{ ranked_dimension_values('views') }}  -- noqa: PRS
 
 ),
 
@@ -46,7 +46,7 @@ final as (
 
     from views_with_reported_dimensions
 
-    group by {{ dimension_grouping_sets(['view_date'], qoe_dimensions()) }}
+    group by {{ dimension_grouping_sets(['view_date'], qoe_dimensions()) }}  -- noqa: PRS
 
 )
 

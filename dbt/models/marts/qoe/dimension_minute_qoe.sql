@@ -1,5 +1,7 @@
 {{ incremental_mart_config(['epoch_minute', 'dimension', 'dimension_value']) }}
-{{ config(post_hook="{{ delete_day_rows_left_behind('view_date', keep_from=qoe_minute_window_start()) }}") }}
+{{ config(
+    post_hook="{{ delete_day_rows_left_behind('view_date', keep_from=qoe_minute_window_start()) }}"
+) }}
 
 {#
     The QoE of the views that started in each UTC minute of the last qoe_minute_days()
@@ -35,7 +37,7 @@ views as (
 
 ranked_values as (
 
-    {{ ranked_dimension_values('views') }}
+    {{ ranked_dimension_values('views') }}  -- noqa: PRS
 
 ),
 
@@ -56,7 +58,7 @@ final as (
 
     from views_with_reported_dimensions
 
-    group by {{ dimension_grouping_sets(['view_start_minute', 'view_date'], qoe_dimensions()) }}
+    group by {{ dimension_grouping_sets(['view_start_minute', 'view_date'], qoe_dimensions()) }}  -- noqa: PRS, LT05
 
 )
 

@@ -88,7 +88,9 @@ reached as (
     select
         started_per_content.content_id,
         percent_points.percent_point,
-        cast(coalesce(sum(views_per_highest_point.views), 0) as {{ dbt.type_bigint() }}) as views_reaching
+        cast(
+            coalesce(sum(views_per_highest_point.views), 0) as {{ dbt.type_bigint() }}
+        ) as views_reaching
 
     from started_per_content
 
@@ -97,7 +99,7 @@ reached as (
     left join views_per_highest_point
         on
             started_per_content.content_id = views_per_highest_point.content_id
-            and views_per_highest_point.highest_point >= percent_points.percent_point
+            and percent_points.percent_point <= views_per_highest_point.highest_point
 
     group by 1, 2
 

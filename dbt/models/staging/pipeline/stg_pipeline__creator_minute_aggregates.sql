@@ -10,7 +10,9 @@ with
 
 source as (
 
-    {{ partials_to_merge('creator_minute_aggregates', key_columns, key_columns + ['follows', 'unfollows']) }}
+    {{ partials_to_merge(
+        'creator_minute_aggregates', key_columns, key_columns + ['follows', 'unfollows']
+    ) }}
 
 ),
 

@@ -10,11 +10,15 @@ with
 
 {% if staging_is_incremental() %}
 
-{{ remerged_content_minutes(pending_lake_rows('reaction_minute_aggregates'), key_columns, ['reactions']) }},
+{{ remerged_content_minutes(
+    pending_lake_rows('reaction_minute_aggregates'), key_columns, ['reactions']
+) }},
 
 {% else %}
 
-{{ summed_content_minutes(pending_lake_rows('reaction_minute_aggregates'), key_columns, ['reactions']) }},
+{{ summed_content_minutes(
+    pending_lake_rows('reaction_minute_aggregates'), key_columns, ['reactions']
+) }},
 
 {% endif %}
 

@@ -10,7 +10,9 @@ with
 
 source as (
 
-    {{ partials_to_merge('tip_minute_aggregates', key_columns, key_columns + ['tips', 'tips_amount_minor']) }}
+    {{ partials_to_merge(
+        'tip_minute_aggregates', key_columns, key_columns + ['tips', 'tips_amount_minor']
+    ) }}
 
 ),
 

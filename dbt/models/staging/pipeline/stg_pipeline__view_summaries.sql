@@ -65,7 +65,7 @@ ranked_partials as (
 
     from source
 
-    where {{ has_several_partials('multi_partial_keys', 'source', key_columns) }}
+    where {{ has_several_partials('multi_partial_keys', none, key_columns) }}
 
 ),
 
@@ -136,7 +136,7 @@ single_partials as (
 
     from source
 
-    where not {{ has_several_partials('multi_partial_keys', 'source', key_columns) }}
+    where not {{ has_several_partials('multi_partial_keys', none, key_columns) }}
 
 ),
 
