@@ -163,6 +163,8 @@ def test_per_run_lines_fold_into_counters_and_problems_still_print() -> None:
         "2026-12-06 11:26:00,001 INFO refresh.loop: published /d (1.0 MB) in 0.1s "
         "WITH FAILURES (see above)",
     )
+    # ...and a build published with failures is still a build published.
+    assert "refresh: 2 builds published" in counters.summary()
     assert not counters.fold(
         "refresh", "2026-12-06 11:26:00,001 ERROR refresh.loop: !!! dbt tests FAILED"
     )
