@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -53,6 +54,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             "every test module is in exactly one tier (pytestmark = pytest.mark.unit, "
             "integration or e2e; docs/testing.md):\n" + "\n".join(lines)
         )
+
+
+@pytest.fixture(autouse=True)
+def _main_module_kept() -> Iterator[None]:
+    """Each test ends with the `__main__` module it started with. Streamlit's AppTest runs a
+    page script as `__main__` and leaves it there; multiprocessing's "spawn" re-runs
+    `__main__` in every child, so a later test that spawns workers (the history generator)
+    would run the dashboard script in each of them and lose its pool."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture(autouse=True)
