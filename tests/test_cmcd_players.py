@@ -271,9 +271,11 @@ KNOWN_GAPS: dict[str, tuple[frozenset[str], str]] = {
         "buffer: its first rendition's seconds on screen are credited at the next one",
     ),
     "hls.js, throttled": (
-        frozenset({"bitrate"}),
+        frozenset({"bitrate", "stall count"}),
         "hls.js 1.7.4 sends as br the level being loaded: a switch is credited when the "
-        "next segment is requested, seconds before it is on screen",
+        "next segment is requested, seconds before it is on screen; and one of its short "
+        "stalls is sometimes reported by CMCD but not by the page's waiting event (6 "
+        "against 5 in one CI run, stalled time within 1 %)",
     ),
     "Shaka, throttled": (
         frozenset({"stalled", "stall count", "bitrate"}),
