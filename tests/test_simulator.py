@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import statistics
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,10 @@ from tools.simulator.clock import MINUTE_MS
 
 pytestmark = pytest.mark.unit
 
-T0 = 1_790_000_000_000  # 2026-09-21T14:13:20Z
+DAY_MS = 86_400_000
+T0 = (time.time_ns() // 1_000_000 // DAY_MS - 1) * DAY_MS + 51_200_000
+"""Yesterday at 14:13:20 UTC: relative to the run's date, at a fixed time of day (traffic
+follows the hour)."""
 WINDOW_MS = 15 * MINUTE_MS
 POOR_NETWORKS = {"IN", "ID", "NG", "PH", "EG", "PK", "KE"}
 GOOD_NETWORKS = {"US", "GB", "DE", "FR", "JP", "KR", "CA", "AU"}

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +27,10 @@ from tools.simulator.sender import Sender
 
 pytestmark = pytest.mark.integration
 
-T0 = 1_790_000_000_000  # 2026-09-21T14:13:20Z
+DAY_MS = 86_400_000
+T0 = (time.time_ns() // 1_000_000 // DAY_MS - 1) * DAY_MS + 51_200_000
+"""Yesterday at 14:13:20 UTC: relative to the run's date, at a fixed time of day (traffic
+follows the hour)."""
 
 
 def sent_at_ms(value: str) -> int:
