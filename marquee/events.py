@@ -24,6 +24,8 @@ from msgspec import Meta
 Platform = Literal["web", "ios", "android", "tv", "other"]
 ContentType = Literal["live", "vod", "clip", "story"]
 PlayerState = Literal["playing", "paused", "stalled", "seeking"]
+Surface = Literal["feed", "profile", "search", "tray", "share", "other"]
+"""Where in the app content was shown or a play was asked for (EVENTS.md, `surface`)."""
 
 # Upper bounds of the numeric fields, each physically plausible; why each value is what it
 # is: docs/api.md, "Numeric bounds". Every measure's bound, and bitrate_kbps * played_ms
@@ -42,10 +44,12 @@ MAX_BITRATE_KBPS = 200_000
 MAX_PLAYHEAD_MS = 10 * 366 * DAY_MS
 MAX_BUFFER_MS = DAY_MS
 MAX_DROPPED_FRAMES = 240 * DAY_MS // 1_000
+MAX_LIVE_LATENCY_MS = DAY_MS
 MAX_HEIGHT = 16_384
 MAX_AD_DURATION_MS = HOUR_MS
 MAX_STORY_POSITION = 10_000
 MAX_CHAT_LENGTH = 10_000
+MAX_LIST_POSITION = 10_000
 MAX_AMOUNT_MINOR = 10**11
 MAX_SEQ = 10**9
 
@@ -157,6 +161,8 @@ class DeltaEvent(SessionEvent, kw_only=True):
 
 class PlayRequested(SessionEvent, tag="play_requested", kw_only=True):
     autoplay: bool | None = None
+    surface: Surface | None = None
+    """Where the play was asked for; a view without one counts in no click-through rate."""
 
 
 class PlaybackStarted(SessionEvent, tag="playback_started", kw_only=True):
@@ -165,6 +171,10 @@ class PlaybackStarted(SessionEvent, tag="playback_started", kw_only=True):
 
 class Heartbeat(DeltaEvent, tag="heartbeat", kw_only=True):
     state: PlayerState | None = None
+    live_latency_ms: Annotated[int, Meta(ge=0, le=MAX_LIVE_LATENCY_MS)] | None = None
+    """How far behind the live edge the viewer plays (CMCD v2 `ltc`). Live content only:
+    on another content type it is accepted and ignored (no metric reads it), so a player
+    that sends it everywhere loses none of its heartbeats' other fields."""
 
 
 class PlaybackError(SessionEvent, tag="playback_error", kw_only=True):
@@ -254,6 +264,13 @@ class Share(ContentEvent, tag="share", kw_only=True):
     channel: ShortText | None = None
 
 
+class ContentImpression(ContentEvent, tag="content_impression", kw_only=True):
+    """The content was shown on a surface (a thumbnail on screen), not played."""
+
+    surface: Surface
+    list_position: Annotated[int, Meta(ge=0, le=MAX_LIST_POSITION)] | None = None
+
+
 class Tip(EventBase, tag="tip", kw_only=True):
     creator_id: ShortText
     amount_minor: Annotated[int, Meta(ge=0, le=MAX_AMOUNT_MINOR)]
@@ -281,6 +298,7 @@ Event = (
     | Follow
     | Unfollow
     | Share
+    | ContentImpression
     | Tip
 )
 

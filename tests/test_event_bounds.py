@@ -41,6 +41,7 @@ BOUNDS: dict[str, tuple[str, int]] = {
     "ad_duration_ms": ("ad_impression", 3_600_000),
     "position": ("story_viewed", 10_000),
     "length": ("chat_message", 10_000),
+    "list_position": ("content_impression", 10_000),
     "amount_minor": ("tip", 100_000_000_000),
 }
 """Each bounded field: an event type that carries it, and its maximum."""
@@ -67,6 +68,8 @@ def event(type_: str, **fields: Any) -> dict[str, Any]:
         base["startup_ms"] = 700
     if type_ == "playback_ended":
         base["reason"] = "completed"
+    if type_ == "content_impression":
+        base["surface"] = "feed"
     if type_ == "tip":
         base |= {"amount_minor": 15_800_000, "currency": "IDR"}
     return base | fields

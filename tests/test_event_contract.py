@@ -134,6 +134,20 @@ def test_envelope_rows(fields: dict[str, Any], reason: str | None) -> None:
         (player(type="chat_message", session_id=..., creator_id=..., live_id="l"), "missing_field"),
         (player(type="story_viewed", session_id=..., creator_id=...), "missing_field"),
         (player(type="ad_clicked", creator_id=...), "missing_field"),
+        (player(type="play_requested", surface="feed", autoplay=False), None),
+        (player(type="play_requested", surface="homepage"), "invalid_field"),
+        (player(type="content_impression", session_id=..., surface="search", list_position=3),
+         None),
+        (player(type="content_impression", session_id=..., surface="tray"), None),
+        (player(type="content_impression", session_id=...), "missing_field"),
+        (player(type="content_impression", session_id=..., surface="feed", list_position=-1),
+         "invalid_field"),
+        (player(type="content_impression", session_id=..., surface="feed",
+                list_position=10_001), "out_of_range"),
+        (player(type="content_impression", session_id=..., surface="feed", content_id=...),
+         "missing_field"),
+        (player(type="content_impression", session_id=..., surface="feed", creator_id=...),
+         "missing_field"),
         (player(type="tip", session_id=..., amount_minor=500, currency="EUR"), None),
         (player(type="tip", session_id=..., amount_minor=500, currency="euro"), "invalid_field"),
         (player(type="tip", session_id=..., amount_minor=2**63 - 1, currency="IDR"),
@@ -156,6 +170,7 @@ def test_every_type_of_the_contract_is_decodable() -> None:
         "playback_ended", "ad_break_started", "ad_impression", "ad_quartile", "ad_skipped",
         "ad_clicked", "ad_break_ended", "story_viewed", "story_navigated", "story_completed",
         "reaction_added", "chat_message", "follow", "unfollow", "share", "tip",
+        "content_impression",
     }  # fmt: skip
 
 
