@@ -75,10 +75,7 @@ async def _put_catalog(request: Request, kind: CatalogKind) -> Response:
         return error_response(400, "malformed_body", str(error))
     store = CatalogStore(settings.layout.catalog_dir)
     try:
-        if validated.records:
-            total = await run_in_threadpool(store.upsert, kind, validated.records)
-        else:
-            total = len(await run_in_threadpool(store.read, kind))
+        total = await run_in_threadpool(store.upsert_validated, kind, validated)
     except CatalogFileInvalid as error:
         return error_response(409, "catalog_file_invalid", str(error))
     return json_response(
@@ -166,6 +163,7 @@ openapi_paths = {
                 "expires_at",
                 "deleted_at",
                 "announces_live_id",
+                "source_live_id",
             ],
         )
     },

@@ -83,6 +83,8 @@ class ContentRecord(msgspec.Struct, forbid_unknown_fields=True):
     deleted_at: CatalogTime | None = None
     announces_live_id: ShortText | None = None
     """For a story that announces a live session: that live's content_id."""
+    source_live_id: ShortText | None = None
+    """For a clip cut from a live session: that live's content_id (see `live_source_problems`)."""
 
 
 RECORD_TYPES: dict[CatalogKind, type[CreatorRecord] | type[ContentRecord]] = {
@@ -107,6 +109,8 @@ class ValidatedRecords:
     """Valid records, normalised for storage (times as RFC 3339 UTC with milliseconds)."""
     rejected: list[dict[str, object]] = field(default_factory=list)
     """`{"index", "reason", "detail"}` per invalid record."""
+    indices: list[int] = field(default_factory=list)
+    """The request index of each valid record (parallel to `records`)."""
 
 
 def _reason(message: str) -> str:
@@ -132,6 +136,10 @@ def _cross_field_problem(record: CreatorRecord | ContentRecord) -> str | None:
         return None
     if record.announces_live_id is not None and record.content_type != "story":
         return "announces_live_id is only for stories"
+    if record.source_live_id is not None and record.content_type != "clip":
+        return "source_live_id is only for clips"
+    if record.source_live_id is not None and record.source_live_id == record.content_id:
+        return "source_live_id names the clip itself"
     if (
         record.published_at is not None
         and record.expires_at is not None
@@ -173,7 +181,41 @@ def validate_records(kind: CatalogKind, body: bytes) -> ValidatedRecords:
             )
             continue
         result.records.append(normalised)
+        result.indices.append(index)
     return result
+
+
+def live_source_problems(current: list[Any], validated: ValidatedRecords) -> None:
+    """Move clips whose `source_live_id` names content that is not live to `rejected`.
+
+    The content a clip names is looked up in the catalogue as it will be after this
+    upsert (`current` merged with the request's valid records), so a live and its clips
+    may arrive in one request. A `source_live_id` the catalogue does not know yet is
+    accepted: content may be upserted in any order (as content before its creator), and
+    the clips-per-live mart counts a clip only once a live session with that id exists;
+    dbt reports such ids with a warning (a relationships test on stg_catalog__content).
+    """
+    types: dict[str, object] = {}
+    for record in merge_by_id(current, validated.records, ID_FIELDS["content"]):
+        if isinstance(record, dict) and isinstance(record.get("content_id"), str):
+            types[record["content_id"]] = record.get("content_type")
+    kept: list[dict[str, Any]] = []
+    kept_indices: list[int] = []
+    for record, index in zip(validated.records, validated.indices, strict=True):
+        source = record.get("source_live_id")
+        if source is not None and source in types and types[source] != "live":
+            validated.rejected.append(
+                {
+                    "index": index,
+                    "reason": RejectReason.INVALID_FIELD.value,
+                    "detail": f"source_live_id {source!r} names {types[source]} content, not live",
+                }
+            )
+            continue
+        kept.append(record)
+        kept_indices.append(index)
+    validated.records, validated.indices = kept, kept_indices
+    validated.rejected.sort(key=lambda rejection: int(str(rejection["index"])))
 
 
 def _split_deep_array(body: bytes) -> list[bytes]:
@@ -252,6 +294,24 @@ class CatalogStore:
         path = self.path(kind)
         with self._locked():
             merged = merge_by_id(read_array(path), records, ID_FIELDS[kind])
+            write_json_array_atomic(path, merged)
+            fsync_path(self.directory)
+        return len(merged)
+
+    def upsert_validated(self, kind: CatalogKind, validated: ValidatedRecords) -> int:
+        """Upsert a request's valid records; returns how many records the file holds.
+
+        For content, first rejects (in `validated`) clips whose source is not live content,
+        judged under the lock against the file being merged into (`live_source_problems`).
+        """
+        path = self.path(kind)
+        with self._locked():
+            current = read_array(path)
+            if kind == "content":
+                live_source_problems(current, validated)
+            if not validated.records:
+                return len(current)
+            merged = merge_by_id(current, validated.records, ID_FIELDS[kind])
             write_json_array_atomic(path, merged)
             fsync_path(self.directory)
         return len(merged)

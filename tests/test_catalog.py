@@ -144,6 +144,39 @@ def test_invalid_records_are_rejected_one_by_one(api: ApiProcess) -> None:
     assert "ok_1" in ids and not any(i.startswith("bad_") for i in ids)
 
 
+def test_a_clip_source_must_be_live_content_unless_unknown(api: ApiProcess) -> None:
+    put(api, "content", [{"content_id": "src_vod", "creator_id": "cr_s", "content_type": "vod"}])
+    records = [
+        {"content_id": "src_live", "creator_id": "cr_s", "content_type": "live"},
+        {"content_id": "clip_ok", "creator_id": "cr_s", "content_type": "clip",
+         "source_live_id": "src_live"},
+        {"content_id": "clip_of_vod", "creator_id": "cr_s", "content_type": "clip",
+         "source_live_id": "src_vod"},
+        {"content_id": "clip_unknown", "creator_id": "cr_s", "content_type": "clip",
+         "source_live_id": "live_not_yet_catalogued"},
+        {"content_id": "vod_with_source", "creator_id": "cr_s", "content_type": "vod",
+         "source_live_id": "src_live"},
+        {"content_id": "clip_self", "creator_id": "cr_s", "content_type": "clip",
+         "source_live_id": "clip_self"},
+    ]  # fmt: skip
+    body = put(api, "content", records).json()
+    assert body["upserted"] == 3
+    assert [(r["index"], r["reason"]) for r in body["rejected"]] == [
+        (2, "invalid_field"),
+        (4, "invalid_field"),
+        (5, "invalid_field"),
+    ]
+    assert "names vod content" in body["rejected"][0]["detail"]
+    content = stored(api, "content")
+    assert content["clip_ok"]["source_live_id"] == "src_live"
+    assert content["clip_unknown"]["source_live_id"] == "live_not_yet_catalogued"
+    assert not {"clip_of_vod", "vod_with_source", "clip_self"} & set(content)
+    # The catalogue as it is: a later request's clip naming the stored vod is refused too.
+    late = [{"content_id": "clip_late", "creator_id": "cr_s", "content_type": "clip",
+             "source_live_id": "src_vod"}]  # fmt: skip
+    assert put(api, "content", late).json()["rejected"][0]["index"] == 0
+
+
 def test_bodies_that_are_not_arrays_are_refused(api: ApiProcess) -> None:
     response = httpx.put(
         f"{api.url}/v1/catalog/content", content=b'{"content_id": "x"}', headers=AUTH

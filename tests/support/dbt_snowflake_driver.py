@@ -36,6 +36,7 @@ CATALOG_COLUMNS: dict[str, dict[str, pa.DataType]] = {
         "expires_at": pa.string(),
         "deleted_at": pa.string(),
         "announces_live_id": pa.string(),
+        "source_live_id": pa.string(),
     },
 }
 QUARANTINE_COLUMNS: dict[str, pa.DataType] = {

@@ -34,7 +34,8 @@ timed as (
         {{ iso_to_utc_timestamp('published_at') }} as published_at,
         {{ iso_to_utc_timestamp('expires_at') }} as expires_at,
         {{ iso_to_utc_timestamp('deleted_at') }} as deleted_at,
-        cast(announces_live_id as {{ dbt.type_string() }}) as announces_live_id
+        cast(announces_live_id as {{ dbt.type_string() }}) as announces_live_id,
+        cast(source_live_id as {{ dbt.type_string() }}) as source_live_id
 
     from ranked
 
@@ -56,5 +57,5 @@ final as (
 
 {{ select_change_stamped('final', 'content_id', [
     'creator_id', 'content_type', 'title', 'duration_ms', 'published_at', 'expires_at',
-    'deleted_at', 'announces_live_id',
+    'deleted_at', 'announces_live_id', 'source_live_id',
 ]) }}
