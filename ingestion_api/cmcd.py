@@ -37,8 +37,10 @@ supported, and why, is in docs/cmcd-and-catalogue.md:
   an interval, and a `bsd` stall, count at most `MAX_DELTA_MS` (a longer one is still one
   stall); a `pt` over `MAX_PLAYHEAD_MS` (a live timeline anchored at 1970) is left out,
   as completion only needs the playhead of non-live content. What the player measured
-  (`br`, `bl`, `msd`) is checked as a native event's field is: over its bound, the report
-  is rejected as `out_of_range`.
+  (`br`, `bl`, `msd`, `ltc`) is checked as a native event's field is: over its bound, the
+  report is rejected as `out_of_range`.
+- `ltc` (CMCD v2 live latency) -> the heartbeat's `live_latency_ms`, on live content only
+  (the contract ignores it elsewhere, so it is not sent there).
 """
 
 from __future__ import annotations
@@ -52,7 +54,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from marquee.catalog import CatalogIndex, ContentInfo
-from marquee.events import MAX_BITRATE_KBPS, MAX_DELTA_MS, MAX_PLAYHEAD_MS, MAX_STARTUP_MS
+from marquee.events import (
+    MAX_BITRATE_KBPS,
+    MAX_DELTA_MS,
+    MAX_LIVE_LATENCY_MS,
+    MAX_PLAYHEAD_MS,
+    MAX_STARTUP_MS,
+)
 from marquee.intake.enrich import Pseudonymiser
 
 # ---------------------------------------------------------------------------------------
@@ -265,6 +273,8 @@ class Report:
     error_codes: tuple[str, ...]
     viewer_id: str | None
     platform: str | None
+    live_latency_ms: int | None = None
+    """`ltc`: how far behind the live edge the player plays."""
 
     @property
     def order(self) -> tuple[int, int]:
@@ -356,6 +366,7 @@ def read_report(
         error_codes=_texts(members, "ec"),
         viewer_id=_text(members, viewer_key),
         platform=_text(members, platform_key),
+        live_latency_ms=_per_object_type(members, "ltc"),
     )
 
 
@@ -626,6 +637,7 @@ class CmcdMapper:
         for value, bound, name in (
             (report.bitrate_kbps, MAX_BITRATE_KBPS, "bitrate_kbps"),
             (report.startup_ms, MAX_STARTUP_MS, "startup_ms"),
+            (report.live_latency_ms, MAX_LIVE_LATENCY_MS, "live_latency_ms"),
         ):
             if value is not None and value > bound:
                 raise ReportRejected("out_of_range", f"`$.{name}`: {value} > {bound}")
@@ -905,5 +917,7 @@ class CmcdMapper:
                 state = "stalled"
             if state is not None:
                 heartbeat["state"] = state
+            if report.live_latency_ms is not None and content.content_type == "live":
+                heartbeat["live_latency_ms"] = report.live_latency_ms
             events.append(with_quality(heartbeat, deltas))
         return events

@@ -346,6 +346,35 @@ def test_the_platform_comes_from_the_user_agent_when_the_report_names_none(
     assert platform_of("curl/8.5") is None
 
 
+def test_ltc_is_the_live_latency_of_a_live_heartbeat_only(mapper: CmcdMapper) -> None:
+    """CMCD v2 `ltc` -> `live_latency_ms` on the heartbeats of live content; the contract
+    ignores the field elsewhere, so a VOD report's `ltc` is not sent on."""
+    t = now_ms() - HOUR_MS
+    live = [
+        mapped(mapper, report("l1", 0, t, "e=ps,sta=s", cid="live_c")),
+        mapped(mapper, report("l1", 1, t + 700, "e=ps,sta=p,msd=700,ltc=3200", cid="live_c")),
+        mapped(mapper, report("l1", 2, t + 10_700, "e=t,sta=p,ltc=4100", cid="live_c")),
+        mapped(mapper, report("l1", 3, t + 20_700, "e=t,sta=p", cid="live_c")),
+        mapped(mapper, report("l1", 4, t + 21_700, "e=ps,sta=q,ltc=4500", cid="live_c")),
+    ]
+    beats = [e for group in live for e in group if e["type"] == "heartbeat"]
+    assert [e.get("live_latency_ms") for e in beats] == [3200, 4100, None]
+    assert all("live_latency_ms" not in e for g in live for e in g if e["type"] != "heartbeat")
+    vod = mapped(mapper, report("v1", 0, t, "e=t,sta=p,ltc=3000"))
+    assert vod and all("live_latency_ms" not in e for e in vod)
+    for event in beats:
+        decode_event(msgspec.json.encode(event))
+
+
+def test_ltc_over_its_bound_rejects_the_report(mapper: CmcdMapper) -> None:
+    t = now_ms() - HOUR_MS
+    assert mapped(mapper, report("l2", 0, t, "e=t,sta=p,ltc=86400000", cid="live_c"))
+    with pytest.raises(ReportRejected) as rejected:
+        mapper.map_line(report("l2", 1, t + 1, "e=t,sta=p,ltc=86400001", cid="live_c"), APP_ID, t)
+    assert rejected.value.reason == "out_of_range"
+    assert "live_latency_ms" in rejected.value.detail
+
+
 def test_unsupported_event_types_are_ignored(mapper: CmcdMapper) -> None:
     result = mapper.map_line(report("s7", 0, now_ms() - HOUR_MS, "e=abs"), APP_ID, now_ms())
     assert result.ignored and result.events == []

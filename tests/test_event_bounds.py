@@ -37,6 +37,7 @@ BOUNDS: dict[str, tuple[str, int]] = {
     "playhead_ms": ("heartbeat", 316_224_000_000),
     "buffer_ms": ("heartbeat", 86_400_000),
     "dropped_frames": ("heartbeat", 20_736_000),
+    "live_latency_ms": ("heartbeat", 86_400_000),
     "height": ("quality_changed", 16_384),
     "ad_duration_ms": ("ad_impression", 3_600_000),
     "position": ("story_viewed", 10_000),
