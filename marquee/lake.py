@@ -156,6 +156,27 @@ REACTION_MINUTE_AGGREGATES_SCHEMA = pa.schema(
 reaction counts here: whether it is valid (story not expired, first per viewer) is decided in
 dbt from `story_viewer_facts`."""
 
+LIVE_LATENCY_MINUTE_VALUES = "live_latency_minute_values"
+
+LIVE_LATENCY_MINUTE_VALUES_SCHEMA = pa.schema(
+    [
+        pa.field("epoch_minute", pa.int64(), nullable=False),
+        pa.field("content_id", pa.string(), nullable=False),
+        pa.field("creator_id", pa.string(), nullable=False),
+        pa.field("live_latency_ms", pa.int64(), nullable=False),
+        pa.field("heartbeats", pa.int64(), nullable=False),
+        pa.field("run_id", pa.int64(), nullable=False),
+        pa.field("processed_at_ms", pa.int64(), nullable=False),
+    ]
+)
+"""Grain: UTC minute (event time) x live content x `live_latency_ms` value.
+
+`heartbeats` counts the live heartbeats of the minute that carried that latency, and sums
+across runs. Every value is kept (a count per distinct value, not a sketch), so dbt ranks
+the exact multiset: METRICS.md's p50 and p95 per live session and minute, and over the
+whole session, by linear interpolation. Heartbeats of other content types are left out
+(EVENTS.md: the field is live only)."""
+
 VIEW_SUMMARIES = "view_summaries"
 
 VIEW_ADDED_ATTRIBUTES: list[str] = ["app_version", "os", "device"]
@@ -322,6 +343,7 @@ LAKE_TABLES: dict[str, pa.Schema] = {
     CREATOR_MINUTE_AGGREGATES: CREATOR_MINUTE_AGGREGATES_SCHEMA,
     TIP_MINUTE_AGGREGATES: TIP_MINUTE_AGGREGATES_SCHEMA,
     REACTION_MINUTE_AGGREGATES: REACTION_MINUTE_AGGREGATES_SCHEMA,
+    LIVE_LATENCY_MINUTE_VALUES: LIVE_LATENCY_MINUTE_VALUES_SCHEMA,
     VIEW_SUMMARIES: VIEW_SUMMARIES_SCHEMA,
     AD_PLAYS: AD_PLAYS_SCHEMA,
     STORY_VIEWER_FACTS: STORY_VIEWER_FACTS_SCHEMA,

@@ -15,6 +15,7 @@ Tables (schemas and grains in `marquee.lake`):
 - `reaction_minute_aggregates`: minute x content x reaction code.
 Follow, unfollow and tip events name a creator and often no content, so they have their
 own creator-level tables rather than an empty content id in `minute_aggregates`.
+`live_latency_minute_values` counts live heartbeats per minute, live and latency value.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import polars as pl
 
 from marquee.lake import (
     CREATOR_MINUTE_AGGREGATES,
+    LIVE_LATENCY_MINUTE_VALUES,
     MINUTE_AGGREGATES,
     REACTION_MINUTE_AGGREGATES,
     STARTUP_BUCKET_EDGES_MS,
@@ -216,6 +218,22 @@ def _reaction_minute_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def _live_latency_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Live heartbeats that carry `live_latency_ms`: one row each, counted by value."""
+    return events.filter(
+        (pl.col("type") == "heartbeat")
+        & (pl.col("content_type") == "live")
+        & pl.col("live_latency_ms").is_not_null()
+        & pl.col("content_id").is_not_null()
+    ).select(
+        _epoch_minute(),
+        pl.col("content_id"),
+        pl.col("creator_id").fill_null(""),
+        pl.col("live_latency_ms"),
+        pl.lit(1, dtype=pl.Int64).alias("heartbeats"),
+    )
+
+
 def collect(query: pl.LazyFrame) -> pl.DataFrame:
     """Run a query on Polars' in-memory engine, the one place every output's query runs.
 
@@ -277,7 +295,15 @@ REACTION_MINUTES = SumTable(
     _reaction_minute_event_rows,
 )
 ENGAGEMENT_TABLES = [CREATOR_MINUTES, TIP_MINUTES, REACTION_MINUTES]
-SUM_TABLES = [MINUTES, *ENGAGEMENT_TABLES]
+LIVE_LATENCY_MINUTES = SumTable(
+    LIVE_LATENCY_MINUTE_VALUES,
+    ["epoch_minute", "content_id", "creator_id", "live_latency_ms"],
+    ["heartbeats"],
+    _live_latency_event_rows,
+)
+"""Exact latency percentiles need every value; counting heartbeats per distinct value keeps
+them all as a sum table, so dedup, late data and both modes treat them like any count."""
+SUM_TABLES = [MINUTES, *ENGAGEMENT_TABLES, LIVE_LATENCY_MINUTES]
 
 
 def minute_aggregates(events: pl.DataFrame) -> pl.DataFrame:

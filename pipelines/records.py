@@ -64,6 +64,7 @@ LOG_RECORD_SCHEMA: dict[str, pl.DataType] = {
     "bitrate_kbps": pl.Int64(),
     "playhead_ms": pl.Int64(),
     "reason": pl.Utf8(),
+    "live_latency_ms": pl.Int64(),
     # ad events
     "quartile": pl.Int64(),
     "ad_id": pl.Utf8(),
