@@ -163,6 +163,7 @@ LIVE_LATENCY_MINUTE_VALUES_SCHEMA = pa.schema(
         pa.field("epoch_minute", pa.int64(), nullable=False),
         pa.field("content_id", pa.string(), nullable=False),
         pa.field("creator_id", pa.string(), nullable=False),
+        pa.field("content_type", pa.string(), nullable=False),
         pa.field("live_latency_ms", pa.int64(), nullable=False),
         pa.field("heartbeats", pa.int64(), nullable=False),
         pa.field("run_id", pa.int64(), nullable=False),
@@ -175,7 +176,8 @@ LIVE_LATENCY_MINUTE_VALUES_SCHEMA = pa.schema(
 across runs. Every value is kept (a count per distinct value, not a sketch), so dbt ranks
 the exact multiset: METRICS.md's p50 and p95 per live session and minute, and over the
 whole session, by linear interpolation. Heartbeats of other content types are left out
-(EVENTS.md: the field is live only)."""
+(EVENTS.md: the field is live only); `content_type` is always `live`, kept so dbt resolves
+the content's owner as it does for every per-content minute table."""
 
 VIEW_SUMMARIES = "view_summaries"
 

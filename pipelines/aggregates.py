@@ -229,6 +229,7 @@ def _live_latency_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
         _epoch_minute(),
         pl.col("content_id"),
         pl.col("creator_id").fill_null(""),
+        pl.col("content_type"),
         pl.col("live_latency_ms"),
         pl.lit(1, dtype=pl.Int64).alias("heartbeats"),
     )
@@ -297,7 +298,7 @@ REACTION_MINUTES = SumTable(
 ENGAGEMENT_TABLES = [CREATOR_MINUTES, TIP_MINUTES, REACTION_MINUTES]
 LIVE_LATENCY_MINUTES = SumTable(
     LIVE_LATENCY_MINUTE_VALUES,
-    ["epoch_minute", "content_id", "creator_id", "live_latency_ms"],
+    ["epoch_minute", "content_id", "creator_id", "content_type", "live_latency_ms"],
     ["heartbeats"],
     _live_latency_event_rows,
 )
