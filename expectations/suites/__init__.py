@@ -26,6 +26,7 @@ MODULES = (
     "live_sessions",
     "live_minute_retention",
     "live_session_tips",
+    "live_session_clips",
     "stories",
     "ad_daily_performance",
     "ad_placement_daily_performance",

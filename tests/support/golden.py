@@ -64,8 +64,13 @@ GOLDEN_ADMIN_TOKEN = "golden-admin-token"
 _BUILT_WAREHOUSES: dict[str, tuple[dict[str, Any], Path]] = {}
 
 
-def build_golden_warehouse(data_dir: Path, scenario: dict[str, Any]) -> Path:
+def build_golden_warehouse(
+    data_dir: Path, scenario: dict[str, Any], env: dict[str, str] | None = None
+) -> Path:
     """Run a rebased scenario through the real parts and return the built dbt warehouse.
+
+    `env` adds settings for the API and the pipeline (e.g. a wider lateness horizon for a
+    scenario that spans more than the default 7 days).
 
     The catalogue goes through the admin endpoints and the events through the real API
     process in batches of 7 (delivery order and client retry as the scenario gives them);
@@ -81,7 +86,11 @@ def build_golden_warehouse(data_dir: Path, scenario: dict[str, Any]) -> Path:
 
     api = start_api(
         data_dir,
-        {"MARQUEE_WRITE_KEYS": f"{APP_ID}:{WRITE_KEY}", "MARQUEE_ADMIN_TOKEN": GOLDEN_ADMIN_TOKEN},
+        {
+            "MARQUEE_WRITE_KEYS": f"{APP_ID}:{WRITE_KEY}",
+            "MARQUEE_ADMIN_TOKEN": GOLDEN_ADMIN_TOKEN,
+            **(env or {}),
+        },
     )
     try:
         for kind in ("creators", "content"):
@@ -100,7 +109,7 @@ def build_golden_warehouse(data_dir: Path, scenario: dict[str, Any]) -> Path:
         api.stop()
     pipeline = subprocess.run(
         [sys.executable, "-m", "pipelines", "local", "--once"],
-        cwd=REPO_ROOT, env=dict(os.environ, MARQUEE_DATA_DIR=str(data_dir)),
+        cwd=REPO_ROOT, env=dict(os.environ, MARQUEE_DATA_DIR=str(data_dir), **(env or {})),
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert pipeline.returncode == 0, pipeline.stderr[-3000:]
