@@ -93,6 +93,7 @@ the reaction's target), chat and share events. Follows, unfollows and tips are a
 creator, not a piece of content, and live in `creator_minute_aggregates` and
 `tip_minute_aggregates` instead (giving them an empty content id here would break the
 content grain dbt tests: one creator and one content type per content).
+`content_impression` events are counted per surface in `impression_minute_aggregates`.
 
 Startup buckets count `playback_started` events by `startup_ms` in [lower, upper);
 `story_tap_forward`... count `story_navigated` by action; `ad_q25`... count `ad_quartile` by
@@ -156,6 +157,27 @@ REACTION_MINUTE_AGGREGATES_SCHEMA = pa.schema(
 reaction counts here: whether it is valid (story not expired, first per viewer) is decided in
 dbt from `story_viewer_facts`."""
 
+IMPRESSION_MINUTE_AGGREGATES = "impression_minute_aggregates"
+
+IMPRESSION_MINUTE_AGGREGATES_SCHEMA = pa.schema(
+    [
+        pa.field("epoch_minute", pa.int64(), nullable=False),
+        pa.field("content_id", pa.string(), nullable=False),
+        pa.field("creator_id", pa.string(), nullable=False),
+        pa.field("content_type", pa.string(), nullable=False),
+        pa.field("surface", pa.string(), nullable=False),
+        pa.field("impressions", pa.int64(), nullable=False),
+        pa.field("run_id", pa.int64(), nullable=False),
+        pa.field("processed_at_ms", pa.int64(), nullable=False),
+    ]
+)
+"""Grain: UTC minute (event time) x content x surface (EVENTS.md `content_impression`).
+
+`impressions` counts `content_impression` events and sums across runs. The denominator of
+the impression click-through rate; its numerator is the views whose `play_requested` named
+the same surface (`view_summaries.surface`). Apart from `minute_aggregates`, whose grain
+has no surface."""
+
 LIVE_LATENCY_MINUTE_VALUES = "live_latency_minute_values"
 
 LIVE_LATENCY_MINUTE_VALUES_SCHEMA = pa.schema(
@@ -180,6 +202,10 @@ whole session, by linear interpolation. Heartbeats of other content types are le
 the content's owner as it does for every per-content minute table."""
 
 VIEW_SUMMARIES = "view_summaries"
+
+VIEW_ADDED_MEASURES: list[str] = ["surface"]
+"""Columns of `view_summaries` added after its first release that are merged, not picked
+with the descriptive columns: nullable, and null in older run files."""
 
 VIEW_ADDED_ATTRIBUTES: list[str] = ["app_version", "os", "device"]
 """Descriptive columns added after the first release of `view_summaries`: the QoE
@@ -214,6 +240,7 @@ VIEW_SUMMARIES_SCHEMA = pa.schema(
         pa.field("max_playhead_ms", pa.int64(), nullable=True),
         pa.field("bitrate_weighted", pa.int64(), nullable=False),
         pa.field("event_count", pa.int64(), nullable=False),
+        pa.field("surface", pa.string(), nullable=True),
         pa.field("run_id", pa.int64(), nullable=False),
         pa.field("processed_at_ms", pa.int64(), nullable=False),
     ]
@@ -225,7 +252,8 @@ The same view appears in every run that saw one of its events; merge the rows of
 max of last_event_ms and max_playhead_ms, sums, bool_or of started/failed/ended; startup_ms
 and started_at_ms of the row with the least (started_at_ms, startup_ms); end_reason and
 ended_at_ms of the row with the greatest (ended_at_ms, end_reason); the descriptive columns
-content_id..device of the row with the least (first_event_ms, content_id, ..., device)).
+content_id..device of the row with the least (first_event_ms, content_id, ..., device);
+surface, the `play_requested.surface` of the view, the least given: null when none was).
 `pipelines.views.finalize_views` derives the METRICS.md per-view fields."""
 
 AD_PLAYS = "ad_plays"
@@ -345,6 +373,7 @@ LAKE_TABLES: dict[str, pa.Schema] = {
     CREATOR_MINUTE_AGGREGATES: CREATOR_MINUTE_AGGREGATES_SCHEMA,
     TIP_MINUTE_AGGREGATES: TIP_MINUTE_AGGREGATES_SCHEMA,
     REACTION_MINUTE_AGGREGATES: REACTION_MINUTE_AGGREGATES_SCHEMA,
+    IMPRESSION_MINUTE_AGGREGATES: IMPRESSION_MINUTE_AGGREGATES_SCHEMA,
     LIVE_LATENCY_MINUTE_VALUES: LIVE_LATENCY_MINUTE_VALUES_SCHEMA,
     VIEW_SUMMARIES: VIEW_SUMMARIES_SCHEMA,
     AD_PLAYS: AD_PLAYS_SCHEMA,
@@ -357,7 +386,7 @@ LAKE_TABLES: dict[str, pa.Schema] = {
 
 ADDED_COLUMNS: dict[str, list[str]] = {
     MINUTE_AGGREGATES: MINUTE_ADDED_MEASURES,
-    VIEW_SUMMARIES: VIEW_ADDED_ATTRIBUTES,
+    VIEW_SUMMARIES: [*VIEW_ADDED_ATTRIBUTES, *VIEW_ADDED_MEASURES],
 }
 """Per table, the nullable columns added after its first release: run files and warehouse
 tables made before them lack them (the Snowflake sink adds them to its tables)."""

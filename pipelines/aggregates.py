@@ -12,7 +12,8 @@ Tables (schemas and grains in `marquee.lake`):
   content (player, ad, story, reaction on its target, chat, share);
 - `creator_minute_aggregates`: minute x creator x platform x country, follows and unfollows;
 - `tip_minute_aggregates`: minute x creator x currency, tips and their amounts;
-- `reaction_minute_aggregates`: minute x content x reaction code.
+- `reaction_minute_aggregates`: minute x content x reaction code;
+- `impression_minute_aggregates`: minute x content x surface, `content_impression` counts.
 Follow, unfollow and tip events name a creator and often no content, so they have their
 own creator-level tables rather than an empty content id in `minute_aggregates`.
 `live_latency_minute_values` counts live heartbeats per minute, live and latency value.
@@ -27,6 +28,7 @@ import polars as pl
 
 from marquee.lake import (
     CREATOR_MINUTE_AGGREGATES,
+    IMPRESSION_MINUTE_AGGREGATES,
     LIVE_LATENCY_MINUTE_VALUES,
     MINUTE_AGGREGATES,
     REACTION_MINUTE_AGGREGATES,
@@ -69,12 +71,18 @@ MINUTE_MEASURES = [
 CREATOR_EVENT_TYPES = ["follow", "unfollow", "tip"]
 """Events about a creator rather than a piece of content: not in `minute_aggregates`."""
 
+NOT_MINUTE_EVENT_TYPES = [*CREATOR_EVENT_TYPES, "content_impression"]
+"""Not in `minute_aggregates`: creator events, and impressions, which are counted per
+surface in `impression_minute_aggregates` and would only add rows of zeros here."""
+
 CREATOR_MINUTE_GRAIN = ["epoch_minute", "creator_id", "platform", "country"]
 CREATOR_MINUTE_MEASURES = ["follows", "unfollows"]
 TIP_MINUTE_GRAIN = ["epoch_minute", "creator_id", "currency"]
 TIP_MINUTE_MEASURES = ["tips", "tips_amount_minor"]
 REACTION_MINUTE_GRAIN = ["epoch_minute", "content_id", "creator_id", "content_type", "reaction"]
 REACTION_MINUTE_MEASURES = ["reactions"]
+IMPRESSION_MINUTE_GRAIN = ["epoch_minute", "content_id", "creator_id", "content_type", "surface"]
+IMPRESSION_MINUTE_MEASURES = ["impressions"]
 
 
 def deduplicate(frame: pl.DataFrame) -> pl.DataFrame:
@@ -142,7 +150,7 @@ def _minute_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
         .then(pl.coalesce("target_type", "content_type"))
         .otherwise(pl.col("content_type"))
         .alias("content_type"),
-    ).filter(pl.col("content_id").is_not_null() & ~type_.is_in(CREATOR_EVENT_TYPES))
+    ).filter(pl.col("content_id").is_not_null() & ~type_.is_in(NOT_MINUTE_EVENT_TYPES))
     quartile = pl.col("quartile")
     action = pl.col("action")
     return content_events.select(
@@ -215,6 +223,19 @@ def _reaction_minute_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
         pl.coalesce("target_type", "content_type").fill_null("").alias("content_type"),
         pl.col("reaction").fill_null(""),
         pl.lit(1, dtype=pl.Int64).alias("reactions"),
+    )
+
+
+def _impression_minute_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
+    return events.filter(
+        (pl.col("type") == "content_impression") & pl.col("content_id").is_not_null()
+    ).select(
+        _epoch_minute(),
+        pl.col("content_id"),
+        pl.col("creator_id").fill_null(""),
+        pl.col("content_type").fill_null(""),
+        pl.col("surface").fill_null(""),
+        pl.lit(1, dtype=pl.Int64).alias("impressions"),
     )
 
 
@@ -295,7 +316,13 @@ REACTION_MINUTES = SumTable(
     REACTION_MINUTE_MEASURES,
     _reaction_minute_event_rows,
 )
-ENGAGEMENT_TABLES = [CREATOR_MINUTES, TIP_MINUTES, REACTION_MINUTES]
+IMPRESSION_MINUTES = SumTable(
+    IMPRESSION_MINUTE_AGGREGATES,
+    IMPRESSION_MINUTE_GRAIN,
+    IMPRESSION_MINUTE_MEASURES,
+    _impression_minute_event_rows,
+)
+ENGAGEMENT_TABLES = [CREATOR_MINUTES, TIP_MINUTES, REACTION_MINUTES, IMPRESSION_MINUTES]
 LIVE_LATENCY_MINUTES = SumTable(
     LIVE_LATENCY_MINUTE_VALUES,
     ["epoch_minute", "content_id", "creator_id", "content_type", "live_latency_ms"],

@@ -65,6 +65,7 @@ LOG_RECORD_SCHEMA: dict[str, pl.DataType] = {
     "playhead_ms": pl.Int64(),
     "reason": pl.Utf8(),
     "live_latency_ms": pl.Int64(),
+    "surface": pl.Utf8(),
     # ad events
     "quartile": pl.Int64(),
     "ad_id": pl.Utf8(),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from marquee.lake import UNKNOWN_COUNTRY, VIEW_ADDED_ATTRIBUTES
+from marquee.lake import UNKNOWN_COUNTRY, VIEW_ADDED_ATTRIBUTES, VIEW_ADDED_MEASURES
 from pipelines import dimensions
 from pipelines.aggregates import collect
 from pipelines.records import empty_records
@@ -65,6 +65,7 @@ VIEW_PARTIAL_COLUMNS = [
     "max_playhead_ms",
     "bitrate_weighted",
     "event_count",
+    "surface",
 ]
 SUMMED = ["played_ms", "stalled_ms", "stall_count", "seek_ms", "bitrate_weighted", "event_count"]
 
@@ -174,6 +175,7 @@ def _event_partials(events: pl.DataFrame) -> pl.DataFrame:
         pl.col("playhead_ms").alias("max_playhead_ms"),
         (pl.col("bitrate_kbps") * pl.col("played_ms")).fill_null(0).alias("bitrate_weighted"),
         pl.lit(1, dtype=pl.Int64).alias("event_count"),
+        pl.when(type_ == "play_requested").then(pl.col("surface")).alias("surface"),
     ).filter(pl.col("session_id").is_not_null())
 
 
@@ -188,11 +190,13 @@ def merge_view_partials(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
       first `playback_started` (min-by);
     - end_reason with ended_at_ms: of the greatest (ended_at_ms, end_reason), i.e. the last
       `playback_ended` (max-by);
-    - content_id ... device: of the least (first_event_ms, content_id, ..., device).
+    - content_id ... device: of the least (first_event_ms, content_id, ..., device);
+    - surface (where the play was asked for: `play_requested.surface`): min, null when no
+      play_requested named one.
     Every pick has a total order, so the result does not depend on the order or grouping of
     the inputs. Sums are not idempotent: each event must be merged once, which the
     pipeline's deduplication guarantees. Partials landed before app_version, os and device
-    existed count as `unknown` for them.
+    existed count as `unknown` for them, and those landed before surface had none.
     """
     non_empty = [_with_dimensions(frame) for frame in frames if not frame.is_empty()]
     if not non_empty:
@@ -202,9 +206,10 @@ def merge_view_partials(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _with_dimensions(frame: pl.DataFrame) -> pl.DataFrame:
-    """The partials with app_version, os and device: null (`unknown` once merged) where an
-    older file had none."""
-    missing = [name for name in VIEW_ADDED_ATTRIBUTES if name not in frame.columns]
+    """The partials with app_version, os and device (null: `unknown` once merged) and
+    surface (null) where an older file had none."""
+    added = [*VIEW_ADDED_ATTRIBUTES, *VIEW_ADDED_MEASURES]
+    missing = [name for name in added if name not in frame.columns]
     return frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(name) for name in missing)
 
 
@@ -239,6 +244,7 @@ def _merged(rows: pl.DataFrame, sort: bool) -> pl.DataFrame:
             pl.col("failed").any(),
             pl.col("ended").any(),
             pl.col("max_playhead_ms").max(),
+            pl.col("surface").min(),
             pl.col(ranks.columns).min(),
         )
     )
