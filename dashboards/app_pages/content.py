@@ -4,7 +4,8 @@ Its header (title, creator, type, publication), views, unique viewers, completio
 clips and stories) and watch hours over the period; the retention curve (`vod_clip_retention`
 in 5 % steps, for a live stream `live_minute_retention` by minute since it began); QoE per
 minute or per hour from `content_minute_qoe`; ads per ad and break position from
-`ad_placement_daily_performance`; a live stream's `live_sessions` row and tips per currency;
+`ad_placement_daily_performance`; a live stream's `live_sessions` row and tips per currency,
+and the clips cut from it (`live_session_clips`, `dashboards.live_clips`; a clip links to its live);
 a story's funnel and reactions from the stories mart. SQL in `dashboards.queries.content`.
 
 Without a content picked, the page lists the content with the most views in the period. The
@@ -19,7 +20,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboards import components, definitions, filters, navigation, url_state
+from dashboards import components, definitions, filters, live_clips, navigation, url_state
 from dashboards.queries import content as queries
 from dashboards.queries import stories as story_queries
 
@@ -596,8 +597,11 @@ if content_type == "story":
 show_playback(content_id, content_type, current)
 if content_type == "live":
     show_live_session(content_id)
+    live_clips.show_live_clips(content_id)
     show_live_retention(content_id)
 else:
+    if content_type == "clip":
+        live_clips.show_clip_source(content_id)
     show_retention(content_id)
 show_qoe(content_id, current)
 show_ads(content_id, current)

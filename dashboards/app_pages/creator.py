@@ -4,7 +4,8 @@ filter period.
 Headline numbers as on the Creators page (`main.creator_daily_performance`, unique viewers and
 startup p50 over the `playback_sessions` mart); daily views, watch hours and net followers; the top
 content (`main.content_daily_qoe`) with links to the Content page; live sessions
-(`main.live_sessions`: minutes, views, average and peak concurrent viewers, chat); the stories
+(`main.live_sessions`: minutes, views, average and peak concurrent viewers, chat); clips cut
+from them (`main.live_session_clips`, `dashboards.live_clips`); the stories
 funnel (`main.stories`: reach, completion, valid reactions, live conversion, per story and in
 total); ads (`main.creator_daily_ad_performance`); and QoE over the creator's views
 (`playback_sessions` mart). Without a chosen creator the page lists the period's top creators to
@@ -17,7 +18,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import components, data, filters, navigation
+from dashboards import components, data, filters, live_clips, navigation
 from dashboards.definitions import definition
 from dashboards.queries import creator as creator_queries
 from dashboards.queries import creators as creators_queries
@@ -279,6 +280,8 @@ else:
                 "Chatters": st.column_config.NumberColumn(help=definition("chatters")),
             },
         )
+
+live_clips.show_creator_clips(creator_id, name, current.start, current.end, current.content_type)
 
 st.subheader("Stories funnel")
 if current.content_type not in (None, "story"):
