@@ -19,6 +19,7 @@ from marquee.eventlog.factory import open_event_log
 from marquee.intake.enrich import Enricher, Pseudonymiser
 from marquee.intake.quarantine import QuarantineRecord, encode_records
 from marquee.intake.scrub import scrub_viewer_ids
+from marquee.privacy.tombstones import Tombstones
 from marquee.settings import Settings
 
 log = logging.getLogger("ingestion_api")
@@ -51,6 +52,7 @@ class Collector:
             Pseudonymiser(settings.resolved_pseudonym_key()),
             future_horizon_s=settings.future_horizon_s,
             lateness_horizon_s=settings.lateness_horizon_s,
+            erased=Tombstones(layout).current,
         )
         self.events_log = _open_log(
             "MARQUEE_EVENT_LOG_URL", settings.event_log_url, layout.log_dir, settings
@@ -87,6 +89,9 @@ class Collector:
     ) -> None:
         """Keep a body refused as a whole, viewer ids pseudonymised, with the CDN country."""
         payload = scrub_viewer_ids(body, app_id, self.enricher.pseudonymise)
+        erased = self.enricher.erased() if self.enricher.erased is not None else frozenset()
+        if any(pseudonym.encode() in payload for pseudonym in erased):
+            return  # an erased viewer's body: kept nowhere (docs/privacy.md)
         record = QuarantineRecord(
             quarantined_at_ms=int(time.time() * 1000),
             app_id=app_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import typing
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -87,10 +88,14 @@ class Enricher:
         pseudonymise: Pseudonymiser,
         future_horizon_s: int,
         lateness_horizon_s: int,
+        erased: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         self.pseudonymise = pseudonymise
         self.future_horizon_ms = future_horizon_s * 1000
         self.lateness_horizon_ms = lateness_horizon_s * 1000
+        self.erased = erased
+        """The pseudonyms of erased viewers whose events `ingest` drops (tombstones,
+        `marquee.privacy.tombstones`); None: nothing is dropped."""
 
     def encode_batch(
         self,

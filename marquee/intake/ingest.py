@@ -22,6 +22,8 @@ class IngestResult:
     accepted: int = 0
     rejected: list[dict[str, object]] = field(default_factory=list)
     quarantine: list[QuarantineRecord] = field(default_factory=list)
+    erased: int = 0
+    """Events of erased viewers dropped (counted as accepted: a retry would change nothing)."""
 
 
 def ingest_events(
@@ -77,4 +79,44 @@ def ingest_decoded(
                 ),
             )
         )
+    erased = enricher.erased() if enricher.erased is not None else None
+    if erased:
+        _drop_erased(result, events, erased)
     return result
+
+
+def _drop_erased(
+    result: IngestResult, events: list[Event | EventRejected], erased: frozenset[str]
+) -> None:
+    """Drop the records and quarantine entries of erased viewers (docs/privacy.md).
+
+    The accepted events were pseudonymised in place, and their records are the lines of
+    `log_bytes` in the same order; a quarantined payload holds the pseudonym as text.
+    """
+    refused = {rejection["index"] for rejection in result.rejected}
+    kept = [
+        event
+        for index, event in enumerate(events)
+        if index not in refused and isinstance(event, Event)
+    ]
+    if not erased.isdisjoint(event.viewer_id for event in kept):
+        lines = result.log_bytes.splitlines(keepends=True)
+        if len(lines) == len(kept):
+            keep = [
+                line
+                for line, event in zip(lines, kept, strict=True)
+                if event.viewer_id not in erased
+            ]
+        else:
+            keys = [b'"viewer_key":"%b"' % pseudonym.encode() for pseudonym in erased]
+            keep = [line for line in lines if not any(key in line for key in keys)]
+        result.log_bytes = b"".join(keep)
+        result.erased += len(lines) - len(keep)
+    if result.quarantine:
+        clean = [
+            record
+            for record in result.quarantine
+            if not any(pseudonym in record.payload for pseudonym in erased)
+        ]
+        result.erased += len(result.quarantine) - len(clean)
+        result.quarantine = clean

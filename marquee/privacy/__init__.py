@@ -1,0 +1,1 @@
+"""Privacy erasure: jobs, tombstones, the store rewrites and the worker (docs/privacy.md)."""
