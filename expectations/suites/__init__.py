@@ -25,6 +25,7 @@ MODULES = (
     "creator_daily_tips",
     "live_sessions",
     "live_minute_retention",
+    "live_minute_latency",
     "live_session_tips",
     "live_session_clips",
     "stories",

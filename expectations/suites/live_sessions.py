@@ -29,6 +29,10 @@ def rules(suite: SuiteBuilder) -> None:
     )
     suite.at_least("watched_ms", "played_ms", why="watched time includes played time")
     suite.at_least("chat_messages", "chatters", why="a chatter sent a message")
+    suite.non_negative(["latency_heartbeats", "live_latency_p50_ms", "live_latency_p95_ms"])
+    suite.at_least(
+        "live_latency_p95_ms", "live_latency_p50_ms", why="a higher percentile is never lower"
+    )
 
 
 DATASETS = (mart_dataset("live_sessions", ("live_id",), rules, "Live streams"),)

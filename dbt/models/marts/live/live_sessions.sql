@@ -12,7 +12,9 @@
     (int_live_minutes): the average over the session's minutes, and the peak of the
     per-minute averages. Follows, unfollows and tips are about the creator, not the
     stream: those inside the session's minutes (first to last, inclusive) are credited to
-    it (tips per currency: live_session_tips).
+    it (tips per currency: live_session_tips). Live latency p50 and p95 are over all the
+    stream's heartbeats that carried live_latency_ms (METRICS.md), exact
+    (macros/counted_percentiles.sql); per minute: live_minute_latency.
 #}
 
 with
@@ -46,6 +48,12 @@ creator_minutes as (
 tip_minutes as (
 
     select * from {{ ref('stg_pipeline__tip_minute_aggregates') }}
+
+),
+
+latency_values as (
+
+    select * from {{ ref('stg_pipeline__live_latency_minute_values') }}
 
 ),
 
@@ -199,6 +207,16 @@ tips_during_stream as (
 
 ),
 
+{# Over every heartbeat of the stream that carried a latency, not an average of minutes. #}
+session_latency as (
+
+    {{ counted_percentiles(
+        'latency_values', ['content_id'], 'live_latency_ms', 'heartbeats',
+        [('live_latency_p50_ms', 0.5), ('live_latency_p95_ms', 0.95)]
+    ) }}
+
+),
+
 joined as (
 
     select
@@ -234,6 +252,9 @@ joined as (
         - coalesce(followers_during_stream.unfollows, 0) as net_followers,
         coalesce(tips_during_stream.tips, 0) as tips,
         coalesce(tips_during_stream.tip_currencies, 0) as tip_currencies,
+        cast(coalesce(session_latency.total, 0) as {{ dbt.type_bigint() }}) as latency_heartbeats,
+        session_latency.live_latency_p50_ms,
+        session_latency.live_latency_p95_ms,
         minute_totals.last_processed_at_ms
 
     from sessions
@@ -258,6 +279,9 @@ joined as (
 
     left join tips_during_stream
         on sessions.live_id = tips_during_stream.live_id
+
+    left join session_latency
+        on sessions.live_id = session_latency.content_id
 
 ),
 
