@@ -240,6 +240,21 @@ def test_event_mix_follows_the_simulators_model(built: Built) -> None:
         assert ours.get(kind, 0) > 0, kind
 
 
+def test_clips_cut_from_lives_are_catalogued_and_viewed_and_ads_come_in_every_format(
+    built: Built,
+) -> None:
+    content = msgspec.json.decode((built.layout.catalog_dir / "content.json").read_bytes())
+    by_id = {record["content_id"]: record for record in content}
+    cut = {r["content_id"] for r in content if r.get("source_live_id")}
+    assert cut, "some lives have clips cut from them"
+    assert all(by_id[by_id[c]["source_live_id"]]["content_type"] == "live" for c in cut)
+    views = Counter(e["content_id"] for e in built.events if e["type"] == "play_requested")
+    assert sum(views[c] for c in cut) > 0, "clips cut from lives get views"
+    formats = Counter(e.get("ad_format") for e in built.events if e["type"] == "ad_impression")
+    assert set(formats) == {"linear", "squeezeback", "overlay"}
+    assert formats["linear"] > formats["squeezeback"] > 0
+
+
 def test_sessions_are_numbered_beat_every_ten_seconds_and_add_up(built: Built) -> None:
     sessions: dict[str, list[dict[str, Any]]] = defaultdict(list)
     seen: set[str] = set()

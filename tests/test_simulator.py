@@ -180,7 +180,7 @@ def test_catalogue_names_every_title_the_events_name(traffic: Traffic) -> None:
                 assert event[field] in content, event
     fields = {
         "content_id", "creator_id", "content_type", "title", "duration_ms", "published_at",
-        "expires_at", "announces_live_id",
+        "expires_at", "announces_live_id", "source_live_id",
     }  # fmt: skip
     stories = [c for c in content.values() if c["content_type"] == "story"]
     for record in content.values():
@@ -230,6 +230,49 @@ def test_ads_are_tracked_in_vast_order(traffic: Traffic) -> None:
             skipped += 1
             assert ts_ms(skips[0]["ts"]) - ts_ms(events[0]["ts"]) >= 5_000
     assert len(ads) > 200 and skipped > 20
+
+
+def test_ads_come_in_every_format_mostly_linear(traffic: Traffic) -> None:
+    """Each creative has one format; linear most, squeezeback and overlay a share each."""
+    formats: dict[str, set[str]] = defaultdict(set)
+    impressions: Counter[str] = Counter()
+    for event in traffic.valid:
+        if event["type"].startswith("ad_") and "ad_id" in event:
+            formats[event["ad_id"]].add(event["ad_format"])
+            if event["type"] == "ad_impression":
+                impressions[event["ad_format"]] += 1
+    assert all(len(seen) == 1 for seen in formats.values())
+    total = sum(impressions.values())
+    assert set(impressions) == {"linear", "squeezeback", "overlay"}
+    assert 0.55 < impressions["linear"] / total < 0.85
+    assert 0.1 < impressions["squeezeback"] / total < 0.3
+    assert 0.03 < impressions["overlay"] / total < 0.2
+
+
+def test_clips_are_cut_from_popular_creators_lives_and_viewed() -> None:
+    """Clips with source_live_id name a live of their creator, are published from 5 min into
+    it to an hour after it, come mostly from the most popular creators, and get views."""
+    start = T0 - 2 * DAY_MS
+    sim = Simulator(seed=11, creators=40, rate=80, warmup_s=0)
+    _, content = sim.catalogue(start, T0)
+    by_id = {record["content_id"]: record for record in content}
+    cut = [r for r in content if r["source_live_id"] is not None]
+    assert cut and all(r["content_type"] == "clip" for r in cut)
+    for clip in cut:
+        live = by_id[clip["source_live_id"]]
+        assert live["content_type"] == "live" and live["creator_id"] == clip["creator_id"]
+        assert ts_ms(clip["published_at"]) - ts_ms(live["published_at"]) >= 5 * MINUTE_MS
+    lives = [r for r in content if r["content_type"] == "live"]
+    popularity = {c.creator_id: c.popularity for c in sim.world.creators}
+    top = sorted(popularity, key=lambda creator: -popularity[creator])[:5]
+    top_lives = [r for r in lives if r["creator_id"] in top]
+    clipped = {r["source_live_id"] for r in cut}
+    top_share = sum(r["content_id"] in clipped for r in top_lives) / len(top_lives)
+    all_share = sum(r["content_id"] in clipped for r in lives) / len(lives)
+    assert top_share > all_share
+    events = sim.events_between(T0, T0 + 10 * MINUTE_MS)
+    viewed = {e["content_id"] for e in events if e["type"] == "play_requested"}
+    assert viewed & {r["content_id"] for r in cut}
 
 
 def test_duplicate_rate_is_close_to_the_configured_rate() -> None:

@@ -5,6 +5,8 @@ ads. Each ad sends an impression when it starts and the quartile events as it pl
 (firstQuartile, midpoint, thirdQuartile, complete in VAST terms); ads longer than 6 s may be
 skipped after 5 s, a few viewers click, and a few give up on the whole view during an ad.
 Those choices are what the ad metrics (quartile reach, completion, skip rate, CTR) measure.
+Each creative has one format (`ad_format`): most are linear, some squeezeback or overlay,
+so every ad metric has a breakdown by format to show.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ SKIP_PROB = 0.3
 CLICK_PROB = 0.015
 ABANDON_PROB = 0.02
 """Chance per ad that the viewer leaves the whole view while it plays."""
+AD_FORMAT_CYCLE = ("linear",) * 7 + ("squeezeback",) * 2 + ("overlay",)
+"""A creative's format by its number modulo 10: 70 % linear, 20 % squeezeback, 10 % overlay."""
+
+
+def ad_format(creative: int) -> str:
+    """The format of creative `creative` (fixed per creative, drawing nothing at random)."""
+    return AD_FORMAT_CYCLE[creative % len(AD_FORMAT_CYCLE)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,7 @@ def play_ad_break(em: Emitter, rng: random.Random, t_ms: int, position: str) -> 
             "ad_break_id": break_id,
             "position": position,
             "ad_duration_ms": duration,
+            "ad_format": ad_format(creative),
         }
         timeline.append((t, "ad_impression", fields))
         roll = rng.random()

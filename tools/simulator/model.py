@@ -8,7 +8,9 @@ catalogue written at start-up and the events generated hours later always agree.
 
 Each day a creator may publish VOD, clips, 24-hour stories and a scheduled live stream; most
 live streams are announced by a story a few hours before (`announces_live_id`), which is what
-the story-to-live conversion metric measures.
+the story-to-live conversion metric measures. Popular creators' live streams have clips cut
+from them (`source_live_id`) while on air and soon after, which the clips-per-live metric
+measures.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class Content:
     expires_at_ms: int | None = None
     announces_live_id: str | None = None
     ends_at_ms: int | None = None
+    source_live_id: str | None = None
 
     def record(self) -> dict[str, Any]:
         """The catalogue record. A live stream's length is unknown to the catalogue up front."""
@@ -108,6 +111,7 @@ class Content:
             "published_at": rfc3339_ms(self.published_at_ms),
             "expires_at": None if self.expires_at_ms is None else rfc3339_ms(self.expires_at_ms),
             "announces_live_id": self.announces_live_id,
+            "source_live_id": self.source_live_id,
         }
 
 
@@ -303,8 +307,36 @@ class World:
                         )
                     )
         items.extend(self._extra.get((creator_index, day), ()))
+        for live in [item for item in items if item.content_type == "live"]:
+            items.extend(self._clips_of_live(creator, live))
         items.sort(key=lambda item: item.published_at_ms)
         return tuple(items)
+
+    def _clips_of_live(self, creator: Creator, live: Content) -> list[Content]:
+        """Clips cut from a live stream (`source_live_id`): the more popular the creator, the
+        likelier and the more (certain for the most active: one plus Poisson(2 x activity)).
+        Each is published between 5 minutes into the stream and an hour after its end, so
+        the clips of a stream on air appear while it runs. A generator of its own (seeded by
+        the live's id) leaves every other draw of the day's plan as it was.
+        """
+        rng = random.Random(f"{self.seed}:live-clips:{live.content_id}")
+        if live.ends_at_ms is None or rng.random() >= creator.activity**2:
+            return []
+        latest = live.ends_at_ms - live.published_at_ms + HOUR_MS
+        stem = live.content_id.replace("live_", "clip_", 1)
+        return [
+            Content(
+                content_id=f"{stem}_cut{n}",
+                creator_index=creator.index,
+                creator_id=creator.creator_id,
+                content_type="clip",
+                title=f"{live.title.removeprefix('LIVE: ')}: moment {n + 1}",
+                duration_ms=rng.randint(10, 60) * 1_000,
+                published_at_ms=live.published_at_ms + rng.randint(5 * MINUTE_MS, latest),
+                source_live_id=live.content_id,
+            )
+            for n in range(1 + poisson(rng, 2.0 * creator.activity))
+        ]
 
     def active_stories(self, creator_index: int, t_ms: int) -> list[Content]:
         """The creator's story tray at `t_ms`: unexpired stories, oldest first."""
@@ -385,15 +417,17 @@ class World:
 
     def content_published_between(self, from_ms: int, to_ms: int) -> list[Content]:
         """Content with `from_ms <= published_at < to_ms`, by publication time, plus the
-        live streams that those stories announce (a live may be scheduled after `to_ms`)."""
+        live streams that those stories announce (a live may be scheduled after `to_ms`) and
+        that those clips were cut from (a live may start before `from_ms`)."""
         candidates = [
             item
             for creator in self.creators
-            for d in range(utc_day(from_ms), utc_day(to_ms) + 2)
+            for d in range(utc_day(from_ms) - 1, utc_day(to_ms) + 2)
             for item in self.content_on_day(creator.index, d)
         ]
         found = [item for item in candidates if from_ms <= item.published_at_ms < to_ms]
         announced = {item.announces_live_id for item in found if item.announces_live_id}
+        announced |= {item.source_live_id for item in found if item.source_live_id}
         found += [
             item
             for item in candidates

@@ -33,6 +33,7 @@ from tools.simulator.ads import (
     CLICK_PROB,
     SKIP_PROB,
     SKIPPABLE_AFTER_MS,
+    ad_format,
 )
 from tools.simulator.clock import MINUTE_MS, SECOND_MS
 from tools.simulator.network import LADDER
@@ -273,6 +274,7 @@ def emit_breaks(
         "ad_id": np.array([f"ad_{c:04d}" for c in plan.creative[br, cols]], dtype=object),
         "ad_break_id": plan.break_id[br],
         "ad_duration_ms": duration,
+        "ad_format": np.array([ad_format(c) for c in plan.creative[br, cols]], dtype=object),
     }
     at = start[rows] + plan.ad_start[br, cols]
     who = (viewer[rows], title[rows], session[rows])
