@@ -30,7 +30,14 @@ from marquee.layout import DataLayout
 from marquee.privacy.jobs import audit_log
 from tests.support import REPO_ROOT
 from tests.support.api import APP_ID, LaunchedApi
-from tests.support.erasure import lake_snapshot, places_holding, pseudonym_of, snapshot, token_of
+from tests.support.erasure import (
+    lake_snapshot,
+    places_holding,
+    pseudonym_of,
+    rekeyed,
+    snapshot,
+    token_of,
+)
 from tests.support.golden import load_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -132,8 +139,8 @@ def test_erasure_removes_a_viewer_everywhere_and_keeps_every_aggregate(
     assert places_holding(data_dir, kept), "the other viewer's rows are kept"
     token = token_of(data_dir, erasure_id)
     assert places_holding(data_dir, token), "the erased viewer's rows still count, re-keyed"
-    assert lake_snapshot(layout.lake_dir) == lake_snapshot_rekeyed(lake_before, erased, token)
-    assert snapshot(layout.serving_db) == snapshot_rekeyed(serving_before, erased, token)
+    assert lake_snapshot(layout.lake_dir) == rekeyed(lake_before, erased, token)
+    assert snapshot(layout.serving_db) == rekeyed(serving_before, erased, token)
 
     audit = audit_log(layout).read_text().splitlines()
     assert len(audit) == 1 and json.loads(audit[0])["erasure_id"] == erasure_id
@@ -142,25 +149,3 @@ def test_erasure_removes_a_viewer_everywhere_and_keeps_every_aggregate(
     for path in data_dir.rglob("*"):
         if path.is_file() and path.suffix not in (".parquet", ".duckdb"):
             assert raw not in path.read_bytes(), f"raw viewer id in {path}"
-
-
-def lake_snapshot_rekeyed(
-    tables: dict[str, list[tuple[Any, ...]]], old: str, new: str
-) -> dict[str, list[tuple[Any, ...]]]:
-    return {name: rekey_rows(rows, old, new) for name, rows in tables.items()}
-
-
-def snapshot_rekeyed(
-    tables: dict[str, list[tuple[Any, ...]]], old: str, new: str
-) -> dict[str, list[tuple[Any, ...]]]:
-    return {name: rekey_rows(rows, old, new) for name, rows in tables.items()}
-
-
-def rekey_rows(rows: list[tuple[Any, ...]], old: str, new: str) -> list[tuple[Any, ...]]:
-    return sorted(
-        (
-            tuple(value.replace(old, new) if isinstance(value, str) else value for value in row)
-            for row in rows
-        ),
-        key=repr,
-    )

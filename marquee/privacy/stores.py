@@ -192,34 +192,63 @@ def connect_when_free(
     raise AssertionError("unreachable")
 
 
-def rewrite_database_copy(path: Path, pseudonyms: list[str], token: str) -> int:
-    """Re-key a DuckDB file by building a fresh one and renaming it over the old.
+def rewrite_database_in_place(path: Path, pseudonyms: list[str], token: str) -> int:
+    """Re-key a DuckDB file that one process builds (the warehouse), holding its lock.
 
-    The old rows' bytes do not survive in free blocks of the file (an UPDATE in place
-    would leave them there until reused), and readers that hold the old file open keep
-    reading it. Used for the published copy; the warehouse is re-keyed in place by the
-    process that builds it.
+    The rows are re-keyed in one transaction, then the database is copied into a fresh
+    file renamed over the old one before the lock is let go: an UPDATE leaves the old
+    values' bytes in the file's free blocks, the copy holds live rows only. A crash
+    before the rename leaves the old file (re-keyed or not) for the redo.
+    """
+    if not path.exists():
+        return 0
+    fresh = _fresh_name(path)
+    with connect_when_free(path) as connection:
+        changed = rekey_database(connection, pseudonyms, token)
+        connection.execute("checkpoint")
+        (name,) = connection.execute("select current_database()").fetchone() or ("",)
+        _copy_database(connection, name, fresh)
+        replace_durably(fresh, path)
+    return changed
+
+
+def rewrite_database_copy(path: Path, pseudonyms: list[str], token: str) -> int:
+    """Re-key a DuckDB file that readers hold open (the published copy) without its lock.
+
+    It is copied, the copy re-keyed and compacted into a fresh file (see
+    `rewrite_database_in_place`), which is renamed over the old one; a reader that has the
+    old file open keeps reading it.
     """
     if not path.exists():
         return 0
     tmp = path.with_name(f".{path.name}.erasing")
-    fresh = path.with_name(f".{path.name}.fresh")
-    for leftover in (tmp, fresh, fresh.with_name(fresh.name + ".wal")):
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
+    fresh = _fresh_name(path)
     shutil.copyfile(path, tmp)
     with duckdb.connect(str(tmp)) as connection:
         changed = rekey_database(connection, pseudonyms, token)
-    compact_into(tmp, fresh)
+        connection.execute("checkpoint")
+        (name,) = connection.execute("select current_database()").fetchone() or ("",)
+        _copy_database(connection, name, fresh)
     tmp.unlink()
-    fsync_path(fresh)
     replace_durably(fresh, path)
     return changed
 
 
-def compact_into(source: Path, target: Path) -> None:
-    """Copy a DuckDB database into a new file: live rows only, no free blocks."""
-    with duckdb.connect() as connection:
-        connection.execute(f"attach '{source}' as src (read_only)")
-        connection.execute(f"attach '{target}' as dst")
-        connection.execute("copy from database src to dst")
-        connection.execute("detach dst")
+def _fresh_name(path: Path) -> Path:
+    """A fresh file's name beside `path`, any leftover of a crashed attempt removed."""
+    fresh = path.with_name(f".{path.name}.fresh")
+    for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    return fresh
+
+
+def _copy_database(connection: duckdb.DuckDBPyConnection, name: str, target: Path) -> None:
+    """Copy the connection's database into a new file (live rows only), fsynced."""
+    connection.execute(f"attach '{target}' as erasure_fresh")
+    try:
+        connection.execute(f'copy from database "{name}" to erasure_fresh')
+    finally:
+        connection.execute("detach erasure_fresh")
+    fsync_path(target)

@@ -48,8 +48,8 @@ from marquee.privacy.stores import (
     connect_when_free,
     file_stamp,
     lake_run_files,
-    rekey_database,
     rewrite_database_copy,
+    rewrite_database_in_place,
     rewrite_lake,
     rewrite_segments,
 )
@@ -225,12 +225,7 @@ class ErasureWorker:
             yield
 
     def _step_warehouse(self, job: ErasureJob) -> None:
-        database = self.layout.dbt_db
-        if not database.exists():
-            return
-        with connect_when_free(database) as connection:
-            rows = rekey_database(connection, job.pseudonyms, job.token)
-            connection.execute("checkpoint")
+        rows = rewrite_database_in_place(self.layout.dbt_db, job.pseudonyms, job.token)
         self._count(job, "warehouse", rows)
 
     def _step_serving(self, job: ErasureJob) -> None:

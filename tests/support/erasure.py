@@ -79,7 +79,8 @@ def _lake_hits(lake_dir: Path, value: str) -> list[str]:
 
 
 def places_holding(data_dir: Path, value: str) -> list[str]:
-    """Where `value` is found: segment and quarantine files, lake files, both databases."""
+    """Where `value` is found: segment and quarantine files, lake files, both databases
+    (by SQL, and their bytes)."""
     layout = DataLayout(data_dir)
     hits = []
     for directory in (layout.log_dir, layout.quarantine_dir):
@@ -87,8 +88,10 @@ def places_holding(data_dir: Path, value: str) -> list[str]:
             if path.is_file() and value.encode() in path.read_bytes():
                 hits.append(f"{directory.name}/{path.name}")
     hits += _lake_hits(layout.lake_dir, value)
-    hits += _database_hits(layout.dbt_db, value)
-    hits += _database_hits(layout.serving_db, value)
+    for database in (layout.dbt_db, layout.serving_db):
+        hits += _database_hits(database, value)
+        if database.exists() and value.encode() in database.read_bytes():
+            hits.append(f"{database.name}:bytes")  # a row gone but its bytes left in the file
     return hits
 
 
@@ -134,3 +137,10 @@ def lake_snapshot(
             ).fetchall()
             tables[directory.name] = _rekeyed(rows, *rekey) if rekey[0] else sorted(rows, key=repr)
     return tables
+
+
+def rekeyed(
+    tables: dict[str, list[tuple[Any, ...]]], old: str, new: str
+) -> dict[str, list[tuple[Any, ...]]]:
+    """A snapshot as it should be after an erasure: `old` replaced by `new` everywhere."""
+    return {name: _rekeyed(rows, old, new) for name, rows in tables.items()}
