@@ -10,6 +10,8 @@ click-through rate 50 % each.
 from __future__ import annotations
 
 import io
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,10 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support.dashboards import metrics, open_page, warehouse_of_known_rows
+from marquee.layout import DataLayout
+from tests.support.ad_format_scenario import EXPECTED_RATES, ad_format_scenario
+from tests.support.dashboards import metrics, open_page, use_data_dir, warehouse_of_known_rows
+from tests.support.golden import build_golden_warehouse
 from tests.support.known_rows import write_serving_db
 
 pytestmark = pytest.mark.integration
@@ -84,6 +89,36 @@ def test_funnel_and_tables_per_ad_position_creator_and_format(
     assert per_position["name"].tolist() == ["pre"]
     assert per_creator["name"].tolist() == ["Creator g"], "creators are shown by name"
     assert per_format["name"].tolist() == ["linear"]
+
+
+@pytest.fixture(scope="module")
+def formats_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory whose serving warehouse is the ads-by-format scenario's real build."""
+    data_dir = tmp_path_factory.mktemp("page-ad-formats") / "data"
+    dbt_db = build_golden_warehouse(data_dir, ad_format_scenario())
+    shutil.copyfile(dbt_db, DataLayout(data_dir).serving_db)
+    return data_dir
+
+
+@pytest.fixture
+def formats_dir(monkeypatch: pytest.MonkeyPatch, formats_data_dir: Path) -> Iterator[Path]:
+    yield from use_data_dir(monkeypatch, formats_data_dir)
+
+
+def test_the_format_table_breaks_every_ad_metric_down_by_format(formats_dir: Path) -> None:
+    at = open_page("ads")
+    assert [tab.label for tab in at.tabs][-1] == "Per format"
+    per_ad, per_position, _, per_format = _tables(at)
+    assert per_format["name"].tolist() == ["linear", "overlay", "squeezeback"]
+    assert per_format["ad_impressions"].tolist() == [2, 2, 2]
+    for row in per_format.to_dict("records"):
+        expected = EXPECTED_RATES[row["name"]]
+        assert {name: row[name] for name in expected} == pytest.approx(expected), row["name"]
+    assert per_ad.set_index("name")["ad_formats"].to_dict()["ad_L2"] == "linear"
+    assert per_position.set_index("name")["ad_formats"].to_dict() == {
+        "pre": "linear",
+        "mid": "overlay, squeezeback",
+    }
 
 
 def test_a_type_without_ads_says_so(golden_dir: Path) -> None:
