@@ -46,6 +46,7 @@ from marquee.eventlog.segments import sealed_segments
 from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES
 from marquee.layout import DataLayout
 from marquee.settings import PROJECT_ROOT, Settings
+from refresh.catalogue_watch import CatalogueWatch
 from refresh.dbt_worker import DbtWorker
 from refresh.loop import MODELS_ONLY, refresh_build_args, refresh_test_args
 from tools.history.build import BuildOptions, build_history
@@ -202,16 +203,22 @@ def run(
     layout = settings.layout
     rows = lake_rows(layout)
     scan_s = scan_lake_once(layout)
+    catalogue = CatalogueWatch(layout)
     with DbtWorker(layout) as worker:
         # The worker's first build also imports dbt and parses the project, as the refresh
         # loop's first build does.
+        catalogue_files = catalogue.fingerprint()
         full = timed_refresh_cycle(
             worker, "full", ["--full-refresh", *MODELS_ONLY], test_all_rows=True
         )
+        catalogue.record(catalogue_files, pass_succeeded=True)  # or it raised
         hour_events, hour_s = append_hour(settings, workers)
-        # The refresh loop's next cycle, after a clean one, in the same worker.
+        # The refresh loop's next cycle, after a clean one, in the same worker (the hour
+        # adds no catalogue record unless the history gives it new content).
+        incremental_args = refresh_build_args(layout)
+        incremental_args += catalogue.exclude_args(catalogue.fingerprint())
         incremental = timed_refresh_cycle(
-            worker, "incremental", refresh_build_args(layout), test_all_rows=False
+            worker, "incremental", incremental_args, test_all_rows=False
         )
     status = json.loads(layout.pipeline_status.read_text())
     return {

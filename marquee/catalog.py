@@ -290,12 +290,16 @@ class CatalogStore:
             os.close(fd)  # closing the descriptor releases the lock
 
     def upsert(self, kind: CatalogKind, records: list[dict[str, Any]]) -> int:
-        """Merge `records` into the kind's file by id; returns how many records it holds."""
+        """Merge `records` into the kind's file by id; returns how many records it holds.
+        A merge that changes nothing leaves the file as it is (readers such as the refresh
+        loop tell a changed catalogue by its file's stat)."""
         path = self.path(kind)
         with self._locked():
-            merged = merge_by_id(read_array(path), records, ID_FIELDS[kind])
-            write_json_array_atomic(path, merged)
-            fsync_path(self.directory)
+            current = read_array(path)
+            merged = merge_by_id(current, records, ID_FIELDS[kind])
+            if merged != current or not path.exists():
+                write_json_array_atomic(path, merged)
+                fsync_path(self.directory)
         return len(merged)
 
     def upsert_validated(self, kind: CatalogKind, validated: ValidatedRecords) -> int:

@@ -55,8 +55,10 @@ from marquee.lake import ensure_lake
 from marquee.layout import DataLayout
 from marquee.settings import get_settings
 from refresh.build_report import NodeProblem, PassResults, RefreshStatus, read_pass_results
+from refresh.catalogue_watch import CatalogueWatch
 from refresh.dbt_cli import DbtBuildResult, run_dbt_build
 from refresh.dbt_worker import DbtWorker
+from refresh.erasure import run_erasures
 
 DbtBuild = Callable[..., DbtBuildResult]
 """`dbt build [args]` for one data directory: a one-off `dbt` command
@@ -165,22 +167,29 @@ def refresh_once(
     stop: threading.Event | None = None,
     dbt_build: DbtBuild | None = None,
     test_all_rows: bool = True,
+    catalogue: CatalogueWatch | None = None,
 ) -> CycleResult:
     """One cycle: build the models, test them, check, publish; each step logs one line
     with its duration, and the cycle is recorded in `state/refresh_status.json`.
 
     `dbt_build` runs a `dbt build`; by default a one-off `dbt` command (`--once`).
-    `test_all_rows`: see refresh_test_args.
+    `test_all_rows`: see refresh_test_args. `catalogue`: the loop's watch of the catalogue
+    files, to skip rebuilding their tables while they are unchanged.
     """
     stop = stop or threading.Event()
     dbt_build = dbt_build or (lambda *args: run_dbt_build(layout, *args))
     layout.ensure()
     ensure_lake(layout)
+    run_erasures(layout)  # before the build: the warehouse is rewritten by its builder
     started_at_ms = int(time.time() * 1000)
     run_results = layout.dbt_artifacts / "target" / "run_results.json"
 
     run_results.unlink(missing_ok=True)
-    models_build = dbt_build(*refresh_build_args(layout))
+    catalogue_files = catalogue.fingerprint() if catalogue else ()
+    catalogue_args = catalogue.exclude_args(catalogue_files) if catalogue else []
+    models_build = dbt_build(*refresh_build_args(layout), *catalogue_args)
+    if catalogue:
+        catalogue.record(catalogue_files, models_build.success)
     models = read_pass_results(run_results)
     if models.ran:  # kept beside the test pass's, which replaces it
         shutil.copyfile(run_results, model_results_path(layout))
@@ -370,11 +379,12 @@ def run_forever(layout: DataLayout, interval_s: float, stop: threading.Event) ->
     the rows it wrote; the first, and the one after a failure, test every row.
     """
     last_cycle_clean = False
+    catalogue = CatalogueWatch(layout)
     with DbtWorker(layout) as worker:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                cycle = refresh_once(layout, stop, worker.build, test_all_rows=not last_cycle_clean)
+                cycle = refresh_once(layout, stop, worker.build, not last_cycle_clean, catalogue)
                 last_cycle_clean = cycle.models_ok and bool(cycle.tests_ok)
             except Exception:
                 # Keep the loop alive through a transient fault (disk full, dbt missing for
