@@ -86,7 +86,15 @@ routes: list[BaseRoute] = [
 
 _STATUS = {
     "type": "object",
-    "required": ["erasure_id", "status", "requested_at_ms", "steps", "steps_done", "rows"],
+    "required": [
+        "erasure_id",
+        "status",
+        "requested_at_ms",
+        "steps",
+        "steps_done",
+        "rows",
+        "seconds",
+    ],
     "properties": {
         "erasure_id": {"type": "string"},
         "status": {"type": "string", "enum": ["pending", "running", "completed"]},
@@ -95,6 +103,7 @@ _STATUS = {
         "steps": {"type": "array", "items": {"type": "string"}},
         "steps_done": {"type": "array", "items": {"type": "string"}},
         "rows": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "seconds": {"type": "object", "additionalProperties": {"type": "number"}},
     },
 }
 

@@ -54,6 +54,8 @@ class ErasureJob(msgspec.Struct, omit_defaults=True):
     """When the first scanning step listed its files; `settle` re-checks newer files."""
     rows: dict[str, int] = msgspec.field(default_factory=dict)
     """Rows (or records) re-keyed per store."""
+    seconds: dict[str, float] = msgspec.field(default_factory=dict)
+    """Time each step took (its last attempt)."""
     completed_at_ms: int | None = None
     tombstone_expired: bool = False
 
@@ -131,6 +133,7 @@ def public_view(job: ErasureJob) -> dict[str, object]:
         "steps_done": list(job.done),
         "steps": list(STEPS),
         "rows": dict(job.rows),
+        "seconds": dict(job.seconds),
     }
     if job.completed_at_ms is not None:
         view["completed_at_ms"] = job.completed_at_ms
@@ -138,7 +141,8 @@ def public_view(job: ErasureJob) -> dict[str, object]:
 
 
 def append_audit(layout: DataLayout, job: ErasureJob) -> None:
-    """One audit line for a finished erasure; a redo after a crash does not add a second."""
+    """One audit line for a finished erasure; a redo after a crash does not add a second,
+    and a line a crash tore is cut off first."""
     path = audit_log(layout)
     line = _encoder.encode(
         {
@@ -149,10 +153,14 @@ def append_audit(layout: DataLayout, job: ErasureJob) -> None:
             "rows": job.rows,
         }
     )
-    if path.exists() and job.erasure_id.encode() in path.read_bytes():
-        return
     path.parent.mkdir(parents=True, exist_ok=True)
+    existing = path.read_bytes() if path.exists() else b""
+    whole = existing[: existing.rfind(b"\n") + 1]
+    if b'"erasure_id":"%b"' % job.erasure_id.encode() in whole:
+        return
     with path.open("ab") as handle:
+        if len(whole) < len(existing):  # a line torn by a crash: cut it off
+            handle.truncate(len(whole))
         handle.write(line + b"\n")
         handle.flush()
         os.fsync(handle.fileno())

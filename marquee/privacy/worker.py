@@ -117,16 +117,12 @@ class ErasureWorker:
                 continue
             step_started = time.monotonic()
             getattr(self, f"_step_{step}")(job)
+            job.seconds[step] = round(time.monotonic() - step_started, 3)
             job.done.append(step)
             if step == "audit":
                 job.status = "completed"
             save_job(self.layout, job)
-            log.info(
-                "erasure %s: %s done in %.2f s",
-                job.erasure_id,
-                step,
-                time.monotonic() - step_started,
-            )
+            log.info("erasure %s: %s done in %.2f s", job.erasure_id, step, job.seconds[step])
             self._pause()
         log.info(
             "erasure %s completed in %.1f s: %s",
