@@ -30,6 +30,7 @@ from typing import Any
 from tools.simulator.ads import play_ad_break
 from tools.simulator.clock import MINUTE_MS, SECOND_MS
 from tools.simulator.emit import Emitter
+from tools.simulator.latency import JITTER, latency_ms, stream_progress, viewer_base_ms
 from tools.simulator.network import LADDER, NetworkProfile, rendition_for
 from tools.simulator.sampling import lognormal_ms
 
@@ -148,6 +149,10 @@ class _Playback:
                 raise ValueError(f"live {content.content_id} has no end")
             self.live_end = content.ends_at_ms
             self.media = max(0, t_start - content.published_at_ms - rng.randint(2_000, 8_000))
+            # Its own generator (seeded by the session), so live latency draws nothing from
+            # `rng` and leaves every other event of the traffic as it was.
+            self.latency_rng = random.Random(em.session_id)
+            self.latency_base = viewer_base_ms(self.latency_rng)
             self.end_at = min(t_start + intent.watch_ms, self.live_end)
             if intent.midrolls:
                 self.next_live_midroll = t_start + int(rng.expovariate(1 / LIVE_MIDROLL_MEAN_MS))
@@ -254,12 +259,18 @@ class _Playback:
 
     def heartbeat(self, state: str) -> None:
         dropped = self.rng.randint(1, 30) if state == "playing" and self.rng.random() < 0.1 else 0
+        latency = {}
+        if self.live:
+            progress = stream_progress(self.t, self.em.content.published_at_ms, self.live_end)
+            jitter = self.latency_rng.uniform(*JITTER)
+            latency["live_latency_ms"] = latency_ms(self.latency_base, progress, jitter)
         self.em.session(
             "heartbeat",
             self.t,
             **self._player_fields(state),
             dropped_frames=dropped,
             state=state,
+            **latency,
         )
 
     def end(self, reason: str, completed: bool = False, failed: bool = False) -> ViewResult:

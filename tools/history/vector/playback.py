@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tools.history.vector.latency import latency_ms, viewer_base_ms
 from tools.history.vector.pieces import Pieces, lognormal_ms, randint, segment_cumsum
 from tools.history.vector.population import LIVE, STORY, VOD, Viewers
 from tools.simulator.ads import (
@@ -519,17 +520,29 @@ def _play(
         playing & (rng.random(len(beats)) < 0.1), randint(rng, 1, 30, len(beats)), 0
     )
     hv = hb_view[beats]
-    pieces.add(
-        "heartbeat",
-        hb_time[beats],
-        viewer[hv],
-        title[hv],
-        session[hv],
-        order=2,
-        **{name: value[beats] for name, value in fields.items()},
-        dropped_frames=dropped_frames,
-        state=_STATE_OF[hb_state[beats]],
+    # Live heartbeats carry live_latency_ms (tools.simulator.latency), the others none: two
+    # pieces, as a column cannot leave an integer out of some rows.
+    on_live = live[hv]
+    latency = latency_ms(
+        rng,
+        viewer_base_ms(rng, m)[hv[on_live]],
+        hb_time[beats][on_live],
+        views.live_start_ms[s][hv[on_live]],
+        live_end[hv[on_live]],
     )
+    for part, extra in ((~on_live, {}), (on_live, {"live_latency_ms": latency})):
+        pieces.add(
+            "heartbeat",
+            hb_time[beats][part],
+            viewer[hv[part]],
+            title[hv[part]],
+            session[hv[part]],
+            order=2,
+            **{name: value[beats][part] for name, value in fields.items()},
+            dropped_frames=dropped_frames[part],
+            state=_STATE_OF[hb_state[beats]][part],
+            **extra,
+        )
     ends = np.flatnonzero(hb_state < 0)
     ev = hb_view[ends]
     reason = np.where(

@@ -1,0 +1,71 @@
+"""The simulator's live latency: on live heartbeats only, and worse when the stream is busy.
+
+Both engines make it: the scalar simulator (`tools.simulator.latency`) over two hours of
+two on-air live streams, and the vectorised history engine's arrays
+(`tools.history.vector.latency`), which must follow the same curve.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from marquee.events import MAX_LIVE_LATENCY_MS
+from tools.history.vector import latency as vector_latency
+from tools.simulator import INVALID_MARKER, Simulator
+from tools.simulator import latency as scalar_latency
+
+pytestmark = pytest.mark.unit
+
+HOUR_MS = 3_600_000
+
+
+def test_live_heartbeats_carry_a_latency_that_rises_with_the_audience() -> None:
+    start = int(time.time() * 1000) // HOUR_MS * HOUR_MS - 6 * HOUR_MS
+    sim = Simulator(seed=7, creators=30, rate=20.0, on_air_at_ms=start, on_air_lives=2)
+    events = [e for e in sim.events_between(start, start + 2 * HOUR_MS) if INVALID_MARKER not in e]
+    beats = [e for e in events if e["type"] == "heartbeat"]
+    live = [e for e in beats if e["content_type"] == "live"]
+    assert live and all(0 <= e["live_latency_ms"] <= MAX_LIVE_LATENCY_MS for e in live)
+    carrying = [e for e in events if "live_latency_ms" in e]
+    assert len(carrying) == len(live), "only live heartbeats carry it (invalid ones aside)"
+    # The on-air streams began at `start`; their audience (and load) builds over the first
+    # hour, so the second hour's latencies are higher than the first ten minutes'.
+    by_part: dict[str, list[int]] = defaultdict(list)
+    for event in live:
+        at = event["ts"] if isinstance(event["ts"], int) else None
+        if at is None:
+            continue
+        if at < start + 10 * 60_000:
+            by_part["early"].append(event["live_latency_ms"])
+        elif at >= start + HOUR_MS:
+            by_part["busy"].append(event["live_latency_ms"])
+    assert statistics.median(by_part["busy"]) > 1.15 * statistics.median(by_part["early"])
+
+
+def test_the_vector_engine_follows_the_same_curve() -> None:
+    rng = np.random.default_rng(3)
+    n = 20_000
+    start, end = np.zeros(n, dtype=np.int64), np.full(n, 4 * HOUR_MS, dtype=np.int64)
+    base = vector_latency.viewer_base_ms(rng, n)
+    for progress in (0.0, 0.25, 0.5, 0.9):
+        t = np.full(n, int(progress * 4 * HOUR_MS), dtype=np.int64)
+        arrays = vector_latency.latency_ms(rng, base, t, start, end)
+        scalar_rng = random.Random(5)
+        scalar = [
+            scalar_latency.latency_ms(
+                scalar_latency.viewer_base_ms(scalar_rng),
+                progress,
+                scalar_rng.uniform(*scalar_latency.JITTER),
+            )
+            for _ in range(n)
+        ]
+        assert np.median(arrays) == pytest.approx(statistics.median(scalar), rel=0.03)
+    quiet = vector_latency.latency_ms(rng, base, np.zeros(n, np.int64), start, end)
+    peak = vector_latency.latency_ms(rng, base, np.full(n, 2 * HOUR_MS), start, end)
+    assert np.median(peak) > 1.8 * np.median(quiet)
