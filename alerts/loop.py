@@ -65,7 +65,7 @@ class Evaluator:
         return cls(
             rules,
             LakeReader(layout, lookback * 60_000),
-            AlertStore.open(layout.alerts_dir),
+            AlertStore.open(layout.alerts_dir, settings.alert_history_max_entries),
             webhook_sender(settings.alert_webhook_url),
             layout,
             CatalogueNames(layout),

@@ -112,6 +112,9 @@ class AlertStore:
     firing: dict[str, dict[str, Any]] = field(default_factory=dict)
     outbox: list[dict[str, Any]] = field(default_factory=list)
     """Undelivered notifications, oldest first, each with `attempts` and `next_attempt_ms`."""
+    history_max_entries: int = 10_000
+    """The history keeps the newest this many (MARQUEE_ALERT_HISTORY_MAX_ENTRIES): once it
+    holds a tenth more, the oldest are dropped (an fsynced rewrite and rename)."""
 
     @property
     def state_file(self) -> Path:
@@ -122,9 +125,9 @@ class AlertStore:
         return self.directory / "history.jsonl"
 
     @classmethod
-    def open(cls, directory: Path) -> AlertStore:
+    def open(cls, directory: Path, history_max_entries: int = 10_000) -> AlertStore:
         directory.mkdir(parents=True, exist_ok=True)
-        store = cls(directory)
+        store = cls(directory, history_max_entries=history_max_entries)
         try:
             state = json.loads(store.state_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -153,6 +156,19 @@ class AlertStore:
                 handle.write(json.dumps(entry, sort_keys=True) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+            size = handle.tell()
+        # Only a file large enough to hold too many entries is read (entries are > 100 bytes).
+        if size > 100 * self.history_max_entries:
+            self._trim_history()
+
+    def _trim_history(self) -> None:
+        lines = self.history_file.read_text(encoding="utf-8").splitlines(keepends=True)
+        if len(lines) <= self.history_max_entries * 11 // 10:
+            return
+        tmp = self.history_file.with_name(".history.jsonl.tmp")
+        tmp.write_text("".join(lines[-self.history_max_entries :]), encoding="utf-8")
+        fsync_path(tmp)
+        replace_durably(tmp, self.history_file)
 
     def apply(
         self,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from marquee.eventlog.segments import sealed_segments
-from marquee.lake_runs import read_pipeline_status, runs_of
+from marquee.lake_runs import read_pipeline_status, visible_files
 from marquee.layout import DataLayout
 
 if TYPE_CHECKING:
@@ -82,12 +82,13 @@ class Sources:
         return self.query(sql or f"select * from {table}")
 
     def lake_files(self, table: str) -> list[str]:
-        """The committed run files of a lake table (runs up to the pipeline's last commit)."""
+        """The committed files of a lake table (runs up to the pipeline's last commit), each
+        run's rows once: its run file, or the compacted file that holds it
+        (`marquee.lake_runs.visible_files`)."""
         last = read_pipeline_status(self.layout).last_run_id
         if last is None:
             return []
-        runs = runs_of(self.layout.lake_table_dir(table))
-        return [path for run_id, path in sorted(runs.items()) if run_id <= last]
+        return visible_files(self.layout.lake_table_dir(table), up_to_run=last)
 
     def lake(self, table: str, sql: str) -> pd.DataFrame | None:
         """`sql` with `{files}` standing for the committed rows of a lake table."""

@@ -8,6 +8,11 @@ redo after a crash rewrites the same files) reads only the runs numbered up to
 
 Readers: the dashboards' Live now page (`dashboards.lake`) and the alert evaluator
 (`alerts.reader`), both of which read the minute-level data before it is published.
+
+Committed runs older than an hour are compacted (`pipelines.compaction`) into
+`compact-<first>-<last>.parquet` files holding every row of those runs; a reader of a whole
+table lists its files once and counts each run in the widest file holding it
+(`visible_files`), so the old and the new copy never count twice while both exist.
 """
 
 from __future__ import annotations
@@ -70,3 +75,86 @@ def runs_of(directory: Path) -> dict[int, str]:
             }
     except FileNotFoundError:
         return {}
+
+
+COMPACT_PREFIX = "compact-"
+
+
+def compact_file_name(first_run: int, last_run: int) -> str:
+    """`compact-<first>-<last>.parquet`: every row of runs first..last of one table, as the
+    run files held them (`pipelines.compaction`)."""
+    return f"{COMPACT_PREFIX}{first_run:012d}-{last_run:012d}{RUN_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class LakeFile:
+    """A lake data file and the runs it holds: a run file holds one run (dead letters may
+    have several files per run); a compacted file holds runs `first`..`last`."""
+
+    path: str
+    first: int
+    last: int
+    compacted: bool
+
+    @property
+    def span(self) -> int:
+        """0 for a run file; the number of runs for a compacted file. Of two files holding
+        the same run, the wider span is the copy that counts."""
+        return self.last - self.first + 1 if self.compacted else 0
+
+
+def lake_file_of(path: str) -> LakeFile | None:
+    """The runs a file holds, by its name alone; None for the schema file, temporary files
+    and anything else."""
+    name = os.path.basename(path)
+    if not name.endswith(RUN_SUFFIX):
+        return None
+    stem = name[: -len(RUN_SUFFIX)]
+    if stem.startswith(COMPACT_PREFIX):
+        first, sep, last = stem[len(COMPACT_PREFIX) :].partition("-")
+        if sep and first.isdigit() and last.isdigit() and int(first) <= int(last):
+            return LakeFile(path, int(first), int(last), compacted=True)
+        return None
+    if stem.startswith(RUN_PREFIX):
+        digits = stem[len(RUN_PREFIX) :].split("-", 1)[0]
+        if digits.isdigit():
+            return LakeFile(path, int(digits), int(digits), compacted=False)
+    return None
+
+
+def lake_files_of(directory: Path) -> list[LakeFile]:
+    """Every data file of a table directory (run and compacted files, visible or not), from
+    one listing, ordered by first run and span."""
+    try:
+        with os.scandir(directory) as entries:
+            files = [found for entry in entries if (found := lake_file_of(entry.path))]
+    except FileNotFoundError:
+        return []
+    return sorted(files, key=lambda file: (file.first, file.span, file.path))
+
+
+def split_visible(files: list[LakeFile]) -> tuple[list[LakeFile], list[LakeFile]]:
+    """(visible, shadowed): a file is shadowed when a file of wider span holds all its runs.
+
+    Compaction writes the wider file before it deletes the narrower ones, so from any one
+    listing each run's rows count exactly once: in the widest file holding them. Ranges of
+    compacted files nest or are disjoint, so the widest holder of a run is unique.
+    """
+    compacted = [file for file in files if file.compacted]
+    visible: list[LakeFile] = []
+    shadowed: list[LakeFile] = []
+    for file in files:
+        covered = any(
+            wider.first <= file.first and file.last <= wider.last and wider.span > file.span
+            for wider in compacted
+        )
+        (shadowed if covered else visible).append(file)
+    return visible, shadowed
+
+
+def visible_files(directory: Path, up_to_run: int | None = None) -> list[str]:
+    """The files a reader of a whole table reads: each run's rows once (`split_visible`),
+    only runs up to `up_to_run` (the last committed) when given. Compacted files hold only
+    committed runs, so a cut never splits one."""
+    visible, _ = split_visible(lake_files_of(directory))
+    return [file.path for file in visible if up_to_run is None or file.last <= up_to_run]

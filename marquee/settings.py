@@ -143,6 +143,59 @@ class Settings(BaseSettings):
         description="The alert rules YAML file; unset: the rules shipped in alerts/rules.yml.",
     )
 
+    log_retention_s: int = Field(
+        default=24 * 3600,
+        ge=0,
+        description="A sealed event-log segment is deleted once a committed pipeline run has "
+        "consumed it and it was sealed longer ago than the lateness horizon plus this "
+        "(docs/reliability.md).",
+    )
+    quarantine_retention_s: int = Field(
+        default=30 * 24 * 3600,
+        ge=0,
+        description="A sealed quarantine segment is deleted once it was sealed longer ago "
+        "than the lateness horizon plus this; until then `replay --quarantine` can count it.",
+    )
+    alert_history_max_entries: int = Field(
+        default=10_000,
+        gt=0,
+        description="Notifications alerts/history.jsonl keeps (the newest); older ones are "
+        "dropped when it grows a tenth past this.",
+    )
+    compaction_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often local mode's loop compacts the lake's run files and applies "
+        "retention (between runs); 0 = never (then `python -m pipelines compact`).",
+    )
+    compaction_min_age_s: int = Field(
+        default=3600,
+        ge=0,
+        description="Runs started this recently keep their own run files (the Live now page "
+        "and the alert evaluator read the newest runs' files).",
+    )
+    compaction_min_files: int = Field(
+        default=100,
+        ge=2,
+        description="Run files of an hour that is not over yet that are compacted together "
+        "(with the hour's compacted file so far); a finished hour is compacted whole.",
+    )
+    compaction_grace_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="Run files a compacted file replaces are deleted this long after it "
+        "appeared, so a reader that listed them just before can still open them.",
+    )
+    retry_initial_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="First wait of the pipeline and refresh loops after a transient fault "
+        "(disk full, a lock held); doubled on each further fault.",
+    )
+    retry_max_s: float = Field(
+        default=60.0, gt=0, description="Longest wait between the loops' retries."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":

@@ -7,7 +7,10 @@
   (`--runner`, `--project`, `--flink_master`, ...);
 - `replay --segments FROM..TO | --quarantine [--since T] [--until T]`: count what a range of
   sealed segments or the quarantine holds that was never counted (`pipelines.replay`);
-- `export-snowflake [--runs FROM..TO]`: copy the lake's runs to Snowflake.
+- `export-snowflake [--runs FROM..TO]`: copy the lake's runs to Snowflake;
+- `compact`: retention and lake compaction until nothing is left to compact
+  (`pipelines.maintenance`; local mode's loop also does it every
+  MARQUEE_COMPACTION_INTERVAL_S).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import sys
 from pathlib import Path
 
 from marquee.eventlog.factory import local_directory
-from marquee.settings import get_settings
+from marquee.settings import Settings, get_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--runs", metavar="FROM..TO", default="..", help="run ids, e.g. 5..9")
     _add_replay(commands)
+    commands.add_parser(
+        "compact",
+        help="delete expired segments and compact the lake's run files (docs/reliability.md)",
+    )
     return parser
 
 
@@ -136,6 +143,24 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(run_replay_command(parser, args, settings))
     elif args.command == "export-snowflake":
         _export_snowflake(parser, args.runs, settings.layout.lake_dir)
+    elif args.command == "compact":
+        _compact(settings)
+
+
+def _compact(settings: Settings) -> None:
+    from pipelines.compaction import lake_file_counts
+    from pipelines.ledger import Ledger
+    from pipelines.maintenance import Maintenance
+
+    layout = settings.layout.ensure()
+    log_dir = local_directory(settings.event_log_url, layout.log_dir) or layout.log_dir
+    before = sum(lake_file_counts(layout).values())
+    written = Maintenance.of(settings, layout, Ledger(layout.state_db), log_dir).until_done()
+    after = sum(lake_file_counts(layout).values())
+    logging.getLogger("pipelines").info(
+        "compact: %d files written; lake files %d -> %d (replaced files go after %.0f s)",
+        written, before, after, settings.compaction_grace_s,
+    )  # fmt: skip
 
 
 def _export_snowflake(parser: argparse.ArgumentParser, runs: str, lake_dir: Path) -> None:

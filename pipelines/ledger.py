@@ -186,6 +186,39 @@ class Ledger:
                 [window_ms],
             )
 
+    def newest_committed_started_before(self, before_ms: int) -> int | None:
+        """The newest committed run started before `before_ms` (runs commit in id order, so
+        every run up to it is committed); None when there is none."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "select max(run_id) from runs where state = 'committed' and started_at_ms < ?",
+                [before_ms],
+            ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def started_at_ms(self, run_ids: list[int]) -> dict[int, int]:
+        """When each of these runs was first planned (its lake files' hour for compaction)."""
+        if not run_ids:
+            return {}
+        with self._connect() as conn:
+            rows = conn.execute(
+                "select run_id, started_at_ms from runs where run_id in (select unnest(?))",
+                [run_ids],
+            ).fetchall()
+        return {int(run_id): int(started) for run_id, started in rows}
+
+    def consumed_segments(self, names: list[str]) -> set[str]:
+        """Which of these segments a committed run consumed (retention deletes only those)."""
+        if not names:
+            return set()
+        with self._connect() as conn:
+            rows = conn.execute(
+                "select c.segment from consumed_segments c join runs r using (run_id) "
+                "where r.state = 'committed' and c.segment in (select unnest(?::varchar[]))",
+                [names],
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
 
 def _totals(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     row = conn.execute(

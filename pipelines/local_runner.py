@@ -303,18 +303,54 @@ def run_local(
     max_segments_per_run: int = 500,
     log_dir: Path | None = None,
 ) -> None:
-    runner = LocalRunner(layout, max_segments_per_run=max_segments_per_run, log_dir=log_dir)
+    """`--once`: drain and return (a fault ends the command). Otherwise loop until SIGINT or
+    SIGTERM: runs as segments are sealed, and every MARQUEE_COMPACTION_INTERVAL_S a
+    maintenance step (retention, lake compaction: `pipelines.maintenance`). A fault in a run
+    or a step (disk full, the ledger locked by another process) is logged and retried with
+    exponential backoff (`marquee.backoff`); a run that failed part-way is pending in the
+    ledger and is redone whole."""
     if once:
+        runner = LocalRunner(layout, max_segments_per_run=max_segments_per_run, log_dir=log_dir)
         runs = runner.drain()
         log.info("done: %d runs committed", runs)
         return
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    log.info("local mode: watching %s every %.1f s", runner.log_dir, interval_s)
+    _loop(layout, interval_s, max_segments_per_run, log_dir, stop)
+
+
+def _loop(
+    layout: DataLayout,
+    interval_s: float,
+    max_segments_per_run: int,
+    log_dir: Path | None,
+    stop: threading.Event,
+) -> None:
+    from marquee.backoff import Backoff
+    from pipelines.maintenance import Maintenance
+
+    settings = get_settings()
+    backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
+    runner: LocalRunner | None = None
+    maintenance: Maintenance | None = None
+    next_maintenance = time.monotonic() + settings.compaction_interval_s
     while not stop.is_set():
         started = time.monotonic()
-        while not stop.is_set() and runner.run_once() is not None:
-            pass
+        try:
+            if runner is None:
+                runner = LocalRunner(layout, max_segments_per_run, log_dir)
+                maintenance = Maintenance.of(settings, runner.layout, runner.ledger, runner.log_dir)
+                log.info("local mode: watching %s every %.1f s", runner.log_dir, interval_s)
+            while not stop.is_set() and runner.run_once() is not None:
+                pass
+            if maintenance and settings.compaction_interval_s and started >= next_maintenance:
+                maintenance.step()
+                next_maintenance = time.monotonic() + settings.compaction_interval_s
+        except Exception as error:  # any fault of one cycle: the loop outlives it
+            stop.wait(backoff.report(log, "pipeline run", error))
+            continue
+        if backoff.succeeded():
+            log.info("pipeline recovered: runs commit again")
         stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
-    log.info("stopped after %d runs", runner.runs_done)
+    log.info("stopped after %d runs", runner.runs_done if runner else 0)

@@ -75,18 +75,19 @@
 {#
     The rows of `lake_table` in the runs this build merges, as a parenthesised query (see
     merged_minute_aggregates for why not a CTE). On a full build those are every committed
-    run.
+    run. Each run's rows once, while a compaction has left a run in two files
+    (lake_rows_once, macros/lake_files.sql).
 #}
 {% macro pending_lake_rows(lake_table) -%}
+    {%- if this is none or model.resource_type == 'unit_test' -%}
 (
-    select * from {{ source('pipeline', lake_table) }}
-    {%- if this is none or model.resource_type == 'unit_test' %}
     {#- A unit test gives the source rows and runs no hooks: all of them are new. #}
+    select * from {{ source('pipeline', lake_table) }}
     where {{ committed_runs_only() }}
-    {%- else %}
-    where run_id in (select run_id from {{ pending_runs_relation() }})
-    {%- endif %}
 )
+    {%- else -%}
+    {{ lake_rows_once(lake_table, 'run_id in (select run_id from ' ~ pending_runs_relation() ~ ')') }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from marquee.lake import LAKE_TABLES, MINUTE_AGGREGATES, write_table_atomically
+from marquee.lake_runs import lake_files_of, split_visible
 
 
 def run_file_name(run_id: int) -> str:
@@ -73,11 +74,13 @@ class LakeSink:
 
 
 def run_files(lake_dir: Path, table: str, run_id: int) -> list[Path]:
-    """The files of one run in one table: `run-<id>.parquet`, or several `run-<id>-*.parquet`
-    (a table landed in parts, e.g. dead letters per segment)."""
-    stem = run_file_name(run_id).removesuffix(".parquet")
-    directory = lake_dir / table
-    return sorted([*directory.glob(f"{stem}.parquet"), *directory.glob(f"{stem}-*.parquet")])
+    """The files holding one run's rows in one table: `run-<id>.parquet`, or several
+    `run-<id>-*.parquet` (a table landed in parts, e.g. dead letters per segment), or the
+    compacted file that holds the run (`pipelines.compaction`), whichever a reader counts
+    (`marquee.lake_runs.split_visible`): one copy of the rows."""
+    files = [file for file in lake_files_of(lake_dir / table) if file.first <= run_id <= file.last]
+    visible, _ = split_visible(files)
+    return sorted(Path(file.path) for file in visible)
 
 
 def read_run_table(lake_dir: Path, table: str, run_id: int) -> pl.DataFrame | None:

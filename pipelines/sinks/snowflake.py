@@ -33,6 +33,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from marquee.lake import ADDED_COLUMNS, LAKE_TABLES, MINUTE_AGGREGATES
+from marquee.lake_runs import lake_files_of
 from pipelines.sinks.lake import read_run_table
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -219,9 +220,10 @@ class SnowflakeSink:
 
 
 def lake_run_ids(lake_dir: Path) -> list[int]:
-    """Run ids with a file in the lake (every run writes `minute_aggregates`), in order."""
-    files = (lake_dir / MINUTE_AGGREGATES).glob("run-*.parquet")
-    return sorted(int(path.stem.removeprefix("run-")) for path in files)
+    """Run ids with rows in the lake (every local run writes `minute_aggregates`, so a
+    compacted file `compact-<first>-<last>` holds each run first..last), in order."""
+    files = lake_files_of(lake_dir / MINUTE_AGGREGATES)
+    return sorted({run for file in files for run in range(file.first, file.last + 1)})
 
 
 def export_lake_runs(lake_dir: Path, sink: SnowflakeSink, run_ids: list[int]) -> int:

@@ -2,9 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('pipeline', 'dead_letters') }}
-
-    where {{ committed_runs_only() }}
+    select * from {{ lake_rows_once('dead_letters', committed_runs_only()) }} as lake_rows
 
 ),
 

@@ -10,4 +10,4 @@
 
 with
 
-{{ merged_minute_aggregates('(select * from ' ~ source('pipeline', 'minute_aggregates') ~ ')') }}
+{{ merged_minute_aggregates(lake_rows_once('minute_aggregates')) }}
