@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from marquee.backoff import Backoff
 from marquee.durable import replace_durably
 from marquee.lake import ensure_lake
 from marquee.layout import DataLayout
@@ -379,6 +380,8 @@ def run_forever(layout: DataLayout, interval_s: float, stop: threading.Event) ->
     the rows it wrote; the first, and the one after a failure, test every row.
     """
     last_cycle_clean = False
+    settings = get_settings()
+    backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
     catalogue = CatalogueWatch(layout)
     with DbtWorker(layout) as worker:
         while not stop.is_set():
@@ -386,11 +389,15 @@ def run_forever(layout: DataLayout, interval_s: float, stop: threading.Event) ->
             try:
                 cycle = refresh_once(layout, stop, worker.build, not last_cycle_clean, catalogue)
                 last_cycle_clean = cycle.models_ok and bool(cycle.tests_ok)
-            except Exception:
-                # Keep the loop alive through a transient fault (disk full, dbt missing for
-                # a moment during an upgrade); the next cycle starts from scratch.
+            except Exception as error:
+                # Keep the loop alive through a transient fault (disk full, a file locked,
+                # dbt missing for a moment during an upgrade): retried with exponential
+                # backoff (marquee.backoff); the next cycle starts from scratch.
                 last_cycle_clean = False
-                log.exception("refresh cycle crashed; retrying at the next interval")
+                stop.wait(backoff.report(log, "refresh cycle", error))
+                continue
+            if backoff.succeeded():
+                log.info("refresh loop recovered: cycles run again")
             stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
     log.info("refresh loop stopped")
 

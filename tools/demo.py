@@ -10,8 +10,9 @@ printed), the refresh loop
 part's name, except the lines each pipeline run, refresh step and simulator progress report
 prints: those update the counters of a status line printed every 15 s instead of scrolling
 (warnings and errors are always printed). Beam's harmless import warnings about Google Cloud
-filesystems it cannot load are dropped. Ctrl-C stops every child cleanly (SIGTERM, then
-SIGKILL after 15 s).
+filesystems it cannot load are dropped. A part that exits is started again after a backoff
+(1 s doubling to 60 s) while the others keep running (`Supervisor`). Ctrl-C stops every
+child cleanly (SIGTERM, then SIGKILL after 15 s).
 
 Everything lives under MARQUEE_DATA_DIR (default ./data). A write key and an admin token
 are made for the session unless MARQUEE_WRITE_KEYS / MARQUEE_ADMIN_TOKEN are set.
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import httpx
 
+from marquee.backoff import Backoff
 from marquee.eventlog.segments import sealed_segments
 from marquee.layout import DataLayout
 from marquee.settings import PROJECT_ROOT, get_settings
@@ -60,6 +62,10 @@ class Part:
     argv: list[str]
     what: str
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    started_at: float = 0.0
+    restart_at: float | None = None
+    """When an exited part is started again (`Supervisor`); None while it runs."""
+    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0), repr=False)
 
 
 def demo_environment() -> tuple[dict[str, str], str]:
@@ -239,6 +245,58 @@ def first_pages(dashboard_port: int) -> list[str]:
     return [f"{base}/{path}   {what}" for path, what in FIRST_PAGES]
 
 
+RUNS_FINE_AFTER_S = 60.0
+"""A part that ran this long before it exited is restarted at once (its backoff starts over)."""
+
+
+@dataclass
+class Supervisor:
+    """Starts the parts and starts again any that exits, with exponential backoff (1 s, 2 s,
+    ... 60 s), so one part's fault (a full disk, a crash) never stops the others. The loops
+    themselves retry transient faults (`marquee.backoff`); this is for what they cannot."""
+
+    env: dict[str, str]
+    counters: Counters
+    running: list[Part] = field(default_factory=list)
+
+    def start(self, part: Part) -> None:
+        part.process = subprocess.Popen(
+            part.argv,
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        part.started_at = time.monotonic()
+        part.restart_at = None
+        if part not in self.running:
+            self.running.append(part)
+        threading.Thread(
+            target=_relay, args=(part.name, part.process.stdout, self.counters), daemon=True
+        ).start()
+
+    def watch(self) -> None:
+        """Schedule a restart of each part that exited; restart those that are due."""
+        now = time.monotonic()
+        for part in self.running:
+            if part.process is None or part.process.poll() is None:
+                continue
+            if part.restart_at is None:
+                if now - part.started_at >= RUNS_FINE_AFTER_S:
+                    part.backoff.succeeded()
+                wait = part.backoff.failed()
+                part.restart_at = now + wait
+                print(
+                    f"[demo     ] {part.name} exited ({part.process.returncode}); "
+                    f"restarting it in {wait:.0f} s, the other parts keep running",
+                    flush=True,
+                )
+            elif now >= part.restart_at:
+                self.start(part)
+                print(f"[demo     ] restarted {part.name}", flush=True)
+
+
 def stop_all(running: list[Part]) -> None:
     for part in running:
         if part.process and part.process.poll() is None:
@@ -281,21 +339,11 @@ def main() -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    running: list[Part] = []
+    supervisor = Supervisor(env, counters)
+    running = supervisor.running
     try:
         for part in parts(write_key, data_dir, options):
-            part.process = subprocess.Popen(
-                part.argv,
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            running.append(part)
-            threading.Thread(
-                target=_relay, args=(part.name, part.process.stdout, counters), daemon=True
-            ).start()
+            supervisor.start(part)
             print(f"[demo     ] started {part.name}: {part.what}", flush=True)
             if part.name == "api":
                 wait_until_ready(f"http://{HOST}:{options.api_port}/readyz", part)
@@ -307,12 +355,12 @@ def main() -> None:
             "the start; Ctrl-C stops everything",
             flush=True,
         )
-        while not stop.wait(15):
-            print(f"[demo     ] {status_line(data_dir, counters)}", flush=True)
-            for part in running:
-                if part.process and part.process.poll() is not None:
-                    print(f"[demo     ] {part.name} exited ({part.process.returncode})")
-                    stop.set()
+        next_status = time.monotonic() + 15
+        while not stop.wait(1):
+            supervisor.watch()
+            if time.monotonic() >= next_status:
+                next_status += 15
+                print(f"[demo     ] {status_line(data_dir, counters)}", flush=True)
     finally:
         print("[demo     ] stopping every part", flush=True)
         stop_all(running)
