@@ -31,7 +31,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingestion_api import catalog_routes, cmcd_routes, events_routes, ops_routes, privacy_routes
+from ingestion_api import (
+    catalog_routes,
+    cmcd_log_routes,
+    cmcd_routes,
+    events_routes,
+    ops_routes,
+    privacy_routes,
+)
 from ingestion_api.auth import UnknownWriteKey
 from ingestion_api.collector import Collector
 from ingestion_api.cors import CollectorCors, CollectorCORSMiddleware
@@ -43,7 +50,14 @@ from ingestion_api.responses import json_response, log_unavailable, unknown_writ
 from marquee.eventlog.base import LogUnavailable
 from marquee.settings import Settings, get_settings
 
-ROUTE_MODULES = (events_routes, cmcd_routes, catalog_routes, privacy_routes, ops_routes)
+ROUTE_MODULES = (
+    events_routes,
+    cmcd_routes,
+    cmcd_log_routes,
+    catalog_routes,
+    privacy_routes,
+    ops_routes,
+)
 
 
 class IngestionApp(Starlette):
@@ -112,6 +126,7 @@ def create_app(settings: Settings | None = None) -> IngestionApp:
         Route(EVENTS_PATH, events_endpoint, methods=["POST"]),
         *events_routes.routes,
         *cmcd_routes.routes,
+        *cmcd_log_routes.routes,
         *catalog_routes.routes,
         *privacy_routes.routes,
         *ops_routes.routes,
