@@ -3,9 +3,10 @@
 A data directory with the golden scenario in 36 sealed segments, quarantine records, the
 lake of 12 pipeline runs and a warehouse and published copy made from it; one erasure job.
 `python -m refresh.erasure` (slowed by `--pause-s` so kills land inside steps) is killed
-at random moments until the job is done, then run to the end. The result must be exactly
-the result of an uninterrupted erasure: no store holds the pseudonym, every table is what
-it was with the pseudonym replaced by the job's token, one audit line.
+at a random moment after each step it finishes, so every restart resumes further on and
+most kills land inside a step, until the job is done; then it runs to the end. The result
+must be exactly the result of an uninterrupted erasure: no store holds the pseudonym,
+every table is what it was with the pseudonym replaced by the job's token, one audit line.
 """
 
 from __future__ import annotations
@@ -18,49 +19,17 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from marquee.intake.enrich import Pseudonymiser
-from marquee.intake.quarantine import QuarantineRecord, encode_records
 from marquee.layout import DataLayout
 from marquee.privacy.jobs import STEPS, audit_log, new_job, read_job
-from pipelines.local_runner import LocalRunner
 from tests.support import REPO_ROOT
-from tests.support.erasure import lake_snapshot, places_holding, rekeyed, snapshot
-from tests.support.segments import golden_log_lines, write_segments
+from tests.support.erasure import build_stores, lake_snapshot, places_holding, rekeyed, snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 ERASED = "v_g_4"
-
-
-def build_stores(layout: DataLayout, pseudonym: str) -> None:
-    lines, _ = golden_log_lines()
-    write_segments(layout, [[line] for line in lines])
-    layout.quarantine_dir.mkdir(parents=True, exist_ok=True)
-    for index in range(4):
-        record = QuarantineRecord(
-            quarantined_at_ms=int(time.time() * 1000),
-            app_id="app",
-            reason="invalid_value",
-            detail="platform",
-            payload=f'{{"viewer_id":"{pseudonym if index % 2 else "other"}"}}',
-        )
-        (layout.quarantine_dir / f"{int(time.time() * 1000):013d}-q-{index:06d}.seg").write_bytes(
-            encode_records([record])
-        )
-    LocalRunner(layout, max_segments_per_run=3).drain()
-    with duckdb.connect(str(layout.dbt_db)) as connection:
-        for table in (
-            "view_summaries",
-            "story_viewer_facts",
-            "live_viewer_facts",
-            "minute_aggregates",
-        ):
-            glob = str(layout.lake_table_dir(table) / "*.parquet")
-            connection.execute(f"create table {table} as select * from read_parquet('{glob}')")
-    layout.serving_db.write_bytes(layout.dbt_db.read_bytes())
 
 
 def test_a_killed_erasure_resumes_and_completes(data_dir: Path) -> None:
@@ -77,11 +46,12 @@ def test_a_killed_erasure_resumes_and_completes(data_dir: Path) -> None:
     command = [sys.executable, "-m", "refresh.erasure", "--pause-s", "0.05"]
     rng = random.Random(22)
     progress: list[tuple[str, ...]] = []
-    for _ in range(12):
+    for _ in range(len(STEPS) + 4):
+        before = len(progress[-1]) if progress else 0
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 3.0))
-        if process.poll() is not None:
+        if not wait_for_progress(layout, job.erasure_id, before, process):
             break
+        time.sleep(rng.uniform(0.0, 0.6))  # into the next step, or within it
         process.send_signal(signal.SIGKILL)
         process.wait()
         state = read_job(layout, job.erasure_id)
@@ -106,3 +76,17 @@ def test_a_killed_erasure_resumes_and_completes(data_dir: Path) -> None:
     assert snapshot(layout.dbt_db) == rekeyed(warehouse_before, *rekey)
     assert snapshot(layout.serving_db) == rekeyed(warehouse_before, *rekey)
     assert len(audit_log(layout).read_text().splitlines()) == 1
+
+
+def wait_for_progress(
+    layout: DataLayout, erasure_id: str, done_before: int, process: subprocess.Popen[bytes]
+) -> bool:
+    """Until the worker has finished one more step (True), or exited (False). Started
+    processes take seconds to import on a busy machine, so kills wait for progress."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        state = read_job(layout, erasure_id)
+        if state is not None and len(state.done) > done_before:
+            return True
+        time.sleep(0.05)
+    return False

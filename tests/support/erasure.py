@@ -9,15 +9,19 @@ compare a store before and after an erasure with the pseudonym replaced by the t
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from marquee.intake.enrich import Pseudonymiser
+from marquee.intake.quarantine import QuarantineRecord, encode_records
 from marquee.layout import DataLayout
 from marquee.privacy.jobs import read_job
 from marquee.settings import Settings
+from pipelines.local_runner import LocalRunner
+from tests.support.segments import golden_log_lines, write_segments
 
 
 def pseudonym_of(data_dir: Path, app_id: str, viewer_id: str) -> str:
@@ -144,3 +148,34 @@ def rekeyed(
 ) -> dict[str, list[tuple[Any, ...]]]:
     """A snapshot as it should be after an erasure: `old` replaced by `new` everywhere."""
     return {name: _rekeyed(rows, old, new) for name, rows in tables.items()}
+
+
+def build_stores(layout: DataLayout, pseudonym: str) -> None:
+    """The golden scenario (key `k`, app `app`) as 36 sealed segments, four quarantine
+    records (two of `pseudonym`), the lake of 12 pipeline runs, and a warehouse and a
+    published copy holding four of the lake's tables."""
+    lines, _ = golden_log_lines()
+    write_segments(layout, [[line] for line in lines])
+    layout.quarantine_dir.mkdir(parents=True, exist_ok=True)
+    for index in range(4):
+        record = QuarantineRecord(
+            quarantined_at_ms=int(time.time() * 1000),
+            app_id="app",
+            reason="invalid_value",
+            detail="platform",
+            payload=f'{{"viewer_id":"{pseudonym if index % 2 else "other"}"}}',
+        )
+        (layout.quarantine_dir / f"{int(time.time() * 1000):013d}-q-{index:06d}.seg").write_bytes(
+            encode_records([record])
+        )
+    LocalRunner(layout, max_segments_per_run=3).drain()
+    with duckdb.connect(str(layout.dbt_db)) as connection:
+        for table in (
+            "view_summaries",
+            "story_viewer_facts",
+            "live_viewer_facts",
+            "minute_aggregates",
+        ):
+            glob = str(layout.lake_table_dir(table) / "*.parquet")
+            connection.execute(f"create table {table} as select * from read_parquet('{glob}')")
+    layout.serving_db.write_bytes(layout.dbt_db.read_bytes())
