@@ -20,15 +20,12 @@ import pytest
 from expectations import run_checkpoint
 from expectations.suites import live_minute_latency, live_sessions
 from marquee.layout import DataLayout
-from tests.support.golden import build_golden_warehouse
 from tests.support.live_latency import (
-    CATALOGUE,
-    CREATOR_ID,
     EXPECTED_MINUTES,
     EXPECTED_SESSION,
     LIVE_ID,
     LatencyScenario,
-    latency_scenario,
+    latency_warehouse,
 )
 
 pytestmark = pytest.mark.integration
@@ -36,16 +33,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[LatencyScenario, Path]:
-    scenario = latency_scenario()
-    golden = {
-        "catalogue": {
-            "creators": [{"creator_id": CREATOR_ID, "name": "Latency creator"}],
-            "content": CATALOGUE,
-        },
-        "events_in_delivery_order": [*scenario.events, *scenario.late],
-    }
-    data_dir = tmp_path_factory.mktemp("golden-latency") / "data"
-    return scenario, build_golden_warehouse(data_dir, golden)
+    scenario, data_dir = latency_warehouse(lambda: tmp_path_factory.mktemp("golden-latency"))
+    return scenario, DataLayout(data_dir).dbt_db
 
 
 def rows(db: Path, sql: str) -> list[dict[str, Any]]:

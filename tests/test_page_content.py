@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,12 @@ from streamlit.testing.v1 import AppTest
 from dashboards.filters import CONTENT_TYPE_LABELS
 from marquee.layout import DataLayout
 from tests.support.dashboards import metrics, open_page, table, texts, use_data_dir
+from tests.support.live_latency import (
+    EXPECTED_MINUTES,
+    EXPECTED_SESSION,
+    LIVE_ID,
+    latency_warehouse,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -204,3 +211,28 @@ def test_warehouse_without_rows_for_the_content_pages(
 
         assert picked(at) is None
         assert "No content matches the filters" in texts(at, "info")
+
+
+@pytest.fixture
+def latency_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The live latency scenario's real build (`tests.support.live_latency`)."""
+    _, data_dir = latency_warehouse(lambda: tmp_path_factory.mktemp("latency"))
+    yield from use_data_dir(monkeypatch, data_dir)
+
+
+def test_live_latency_of_the_session_and_per_minute(latency_dir: Path) -> None:
+    at = open_page("content", {"content": LIVE_ID})
+    assert "Live latency" in [s.value for s in at.subheader]
+    shown = metrics(at)
+    heartbeats, p50, p95 = EXPECTED_SESSION  # 10, 3000, 8200: all heartbeats, not minutes
+    assert shown["Live latency p50 (s)"] == f"{p50 / 1000:,.2f}"
+    assert shown["Live latency p95 (s)"] == f"{p95 / 1000:,.2f}"
+    assert shown["Heartbeats with a latency"] == str(heartbeats)
+    (latency,) = [f for f in chart_frames(at) if "latency_ms" in f.columns]
+    by_percentile = latency.pivot_table(
+        index="minute_start_at", columns="percentile", values="latency_ms"
+    ).sort_index()
+    expected = [(p50_ms, p95_ms) for _, p50_ms, p95_ms in EXPECTED_MINUTES.values()]
+    assert list(zip(by_percentile["p50"], by_percentile["p95"], strict=True)) == expected

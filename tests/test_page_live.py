@@ -64,11 +64,13 @@ def _player(kind: str, at_ms: int, viewer: str, session: str, **fields: Any) -> 
     )
 
 
-def _heartbeat(at_ms: int, viewer: str, session: str, played: int, stalled: int = 0) -> Any:
+def _heartbeat(
+    at_ms: int, viewer: str, session: str, played: int, stalled: int = 0, latency: int = 0
+) -> Any:
     return _player(
         "heartbeat", at_ms, viewer, session, played_ms=played, stalled_ms=stalled,
         stall_count=1 if stalled else 0, seek_ms=0, bitrate_kbps=2500, playhead_ms=0,
-        state="playing",
+        state="playing", **({"live_latency_ms": latency} if latency else {}),
     )  # fmt: skip
 
 
@@ -82,19 +84,21 @@ def fresh_events(m1: int, m2: int) -> list[dict[str, Any]]:
       m2+20 s with 45,000 ms played;
     - view C (viewer 3): requested m2+30 s, fatal error at m2+31 s;
     - chat: viewer 1 at m1+30 s and m1+50 s, viewer 2 at m2+15 s, viewer 3 at m2+45 s;
-    - tips to the creator: 300 USD minor units at m1+10 s, 500 EUR at m2+20 s.
+    - tips to the creator: 300 USD minor units at m1+10 s, 500 EUR at m2+20 s;
+    - live latency: 4000 ms on view A's m1 heartbeat; in m2 3000 and 5000 (A) and 9000 (B):
+      p50 5000, p95 at position 1.9 = 5000 + 0.9 * 4000 = 8600.
     """
     s = 1000
     chat = {"content_id": LIVE_ID, "content_type": "live", "live_id": LIVE_ID, "length": 12}
     return [
         _player("play_requested", m1 + 5 * s, "v_t_1", "s_t_A", autoplay=False),
         _player("playback_started", m1 + 6 * s, "v_t_1", "s_t_A", startup_ms=1000),
-        _heartbeat(m1 + 40 * s, "v_t_1", "s_t_A", played=30_000, stalled=2_000),
-        _heartbeat(m2 + 10 * s, "v_t_1", "s_t_A", played=30_000),
-        _heartbeat(m2 + 40 * s, "v_t_1", "s_t_A", played=30_000),
+        _heartbeat(m1 + 40 * s, "v_t_1", "s_t_A", played=30_000, stalled=2_000, latency=4000),
+        _heartbeat(m2 + 10 * s, "v_t_1", "s_t_A", played=30_000, latency=3000),
+        _heartbeat(m2 + 40 * s, "v_t_1", "s_t_A", played=30_000, latency=5000),
         _player("play_requested", m1 + 20 * s, "v_t_2", "s_t_B", autoplay=False),
         _player("playback_started", m1 + 21 * s, "v_t_2", "s_t_B", startup_ms=500),
-        _heartbeat(m2 + 20 * s, "v_t_2", "s_t_B", played=45_000),
+        _heartbeat(m2 + 20 * s, "v_t_2", "s_t_B", played=45_000, latency=9000),
         _player("play_requested", m2 + 30 * s, "v_t_3", "s_t_C", autoplay=False),
         _player("playback_error", m2 + 31 * s, "v_t_3", "s_t_C", code="E1", fatal=True),
         _event("chat_message", m1 + 30 * s, "v_t_1", **chat),
@@ -188,6 +192,8 @@ def test_fresh_stream_per_minute(fresh: int) -> None:
     assert list(streams["Creator"]) == ["Creator t"]
     assert streams["Peak concurrent viewers (hour)"].iloc[0] == pytest.approx(1.75)
     assert streams["Tips (hour)"].iloc[0] == 2
+    assert streams["Live latency p50 (ms)"].iloc[0] == pytest.approx(5000)
+    assert streams["Live latency p95 (ms)"].iloc[0] == pytest.approx(8600)
     rows = _stream_minutes(at)
     first, second = rows[_hhmm(m2 - 1)], rows[_hhmm(m2)]
     # m1: view A's 30,000 played + 2,000 stalled ms; requests A and B, no error; startups
@@ -203,6 +209,10 @@ def test_fresh_stream_per_minute(fresh: int) -> None:
     assert (second["Chat messages"], second["Chatters"], second["Tips"]) == (2, 2, 1)
     assert second["Playback failure %"] == pytest.approx(100.0)
     assert second["Rebuffer %"] == pytest.approx(0.0)
+    assert first["Live latency p50 (ms)"] == first["Live latency p95 (ms)"] == 4000
+    assert (second["Live latency p50 (ms)"], second["Live latency p95 (ms)"]) == pytest.approx(
+        (5000, 8600)
+    )
     captions = " ".join(_texts(at, "caption"))
     assert "1 in EUR (500 minor units)" in captions and "1 in USD (300 minor units)" in captions
     # Two minutes old at most when built: not red (the red line is for data 10 min old).

@@ -21,6 +21,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboards import components, definitions, filters, live_clips, navigation, url_state
+from dashboards.live_latency import show_live_latency
 from dashboards.queries import content as queries
 from dashboards.queries import stories as story_queries
 
@@ -599,6 +600,7 @@ if content_type == "live":
     show_live_session(content_id)
     live_clips.show_live_clips(content_id)
     show_live_retention(content_id)
+    show_live_latency(content_id)
 else:
     if content_type == "clip":
         live_clips.show_clip_source(content_id)

@@ -3,9 +3,10 @@
 Reads the minute-level tables the pipeline commits to the lake (through `dashboards.lake`,
 queries in `dashboards/queries/live_now.py`), not the published marts, which are rebuilt
 about once a minute: per on-air stream and UTC minute (event time) the concurrent viewers,
-chat messages and chatters, tips to its creator and QoE (playback failure %, mean startup,
-rebuffer %), over the last hour. The part below the title is an `st.fragment` rerun every
-REFRESH_S seconds, so the page stays current without reloading.
+chat messages and chatters, tips to its creator, QoE (playback failure %, mean startup,
+rebuffer %) and live latency (p50 and p95 of the minute's heartbeats), over the last
+hour. The part below the title is an `st.fragment` rerun every REFRESH_S seconds, so the
+page stays current without reloading.
 
 The freshness line gives the newest complete minute and its lag (now minus that minute's
 end), and how long ago the pipeline last committed; it turns amber after STALE_AFTER_S and
@@ -35,7 +36,15 @@ STALE_AFTER_S = 120
 VERY_STALE_AFTER_S = 600
 RECENT_SESSIONS = 5
 CHART_HEIGHT_PX = 260
-INTEGER_COLUMNS = ("chat_messages", "chatters", "tips", "attempts", "startup_mean_ms")
+INTEGER_COLUMNS = (
+    "chat_messages",
+    "chatters",
+    "tips",
+    "attempts",
+    "startup_mean_ms",
+    "live_latency_p50_ms",
+    "live_latency_p95_ms",
+)
 
 # Params: creator twice, how many. The newest live sessions of the published mart. (A comment,
 # not a docstring: Streamlit would print a bare string of a page.)
@@ -59,6 +68,8 @@ STREAM_LABELS = {
     "playback_failure_pct": "Playback failure %",
     "startup_mean_ms": "Mean startup (ms)",
     "rebuffer_pct": "Rebuffer %",
+    "live_latency_p50_ms": "Live latency p50 (ms)",
+    "live_latency_p95_ms": "Live latency p95 (ms)",
 }
 MINUTE_LABELS = {
     "minute": "Minute (UTC)",
@@ -70,6 +81,8 @@ MINUTE_LABELS = {
     "playback_failure_pct": "Playback failure %",
     "startup_mean_ms": "Mean startup (ms)",
     "rebuffer_pct": "Rebuffer %",
+    "live_latency_p50_ms": "Live latency p50 (ms)",
+    "live_latency_p95_ms": "Live latency p95 (ms)",
 }
 DEFINITIONS = {
     "concurrent_viewers": "avg_concurrent_viewers",
@@ -81,6 +94,8 @@ DEFINITIONS = {
     "playback_failure_pct": "playback_failure_pct",
     "startup_mean_ms": "startup_mean_ms",
     "rebuffer_pct": "rebuffer_pct",
+    "live_latency_p50_ms": "live_latency_p50_ms",
+    "live_latency_p95_ms": "live_latency_p95_ms",
 }
 
 
@@ -191,6 +206,8 @@ def stream_table(minutes: pd.DataFrame, complete_minute: int) -> pd.DataFrame:
         "playback_failure_pct",
         "startup_mean_ms",
         "rebuffer_pct",
+        "live_latency_p50_ms",
+        "live_latency_p95_ms",
     ):
         streams[column] = complete[column]
     for column in ("concurrent_viewers", "chat_messages", "chatters", "peak_concurrent_viewers"):
@@ -335,6 +352,17 @@ def live_panel(creator_id: str | None) -> None:
         definitions.definition("avg_concurrent_viewers")
         + " The charts show complete minutes; the minute in progress is in the table below."
     )
+    if minutes["live_latency_p95_ms"].notna().any():
+        st.altair_chart(
+            per_minute_chart(
+                minutes.dropna(subset=["live_latency_p95_ms"]),
+                "live_latency_p95_ms",
+                "Live latency p95 per minute (ms)",
+                "Live latency p95 (ms)",
+            ),
+            width="stretch",
+        )
+        st.caption(definitions.definition("live_latency_p95_ms"))
 
     st.subheader("One stream, minute by minute")
     labels = dict(

@@ -10,6 +10,9 @@ from `tip_minute_aggregates` the tips to the stream's creator. Formulas are METR
 - mean startup = startup_ms_sum / starts (`startup_mean_ms`);
 - rebuffer % = 100 * stalled_ms / (startup_ms_sum + played_ms + stalled_ms + seek_ms)
   (`rebuffer_pct`, over minutes);
+- live latency p50 and p95 of a minute = the exact percentiles (linear interpolation, as
+  every percentile) of `live_latency_ms` over the stream's heartbeats of that minute that
+  carry it, from `live_latency_minute_values` (`live_latency_p50_ms`, `live_latency_p95_ms`);
 - chatters of a minute = distinct viewers with a chat message in it. The lake keeps each
   viewer's first message per run (`marquee.lake.LIVE_VIEWER_FACTS`), so a viewer who chats on
   both sides of a minute boundary inside one run counts in the first minute only; at the
@@ -30,7 +33,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dashboards import lake
-from marquee.lake import LIVE_VIEWER_FACTS, MINUTE_AGGREGATES, TIP_MINUTE_AGGREGATES
+from marquee.lake import (
+    LIVE_LATENCY_MINUTE_VALUES,
+    LIVE_VIEWER_FACTS,
+    MINUTE_AGGREGATES,
+    TIP_MINUTE_AGGREGATES,
+)
 
 REFRESH_S = 3
 """How often the Live now page reruns its fragment (`st.fragment(run_every=...)`): a minute
@@ -70,6 +78,14 @@ EXTRACTS = {
         select distinct filename, live_id, viewer_key, at_ms // 60000 as epoch_minute
         from read_parquet(?, union_by_name = true, filename = true)
         where fact = 'chatted'
+        """,
+    ),
+    "latency_rows": lake.Extract(
+        LIVE_LATENCY_MINUTE_VALUES,
+        """
+        select filename, epoch_minute, content_id, live_latency_ms, sum(heartbeats) as heartbeats
+        from read_parquet(?, union_by_name = true, filename = true)
+        group by filename, epoch_minute, content_id, live_latency_ms
         """,
     ),
     "tip_rows": lake.Extract(
@@ -138,6 +154,21 @@ tips as (
     select creator_id, epoch_minute, sum(tips)::bigint as tips
     from tip_rows
     group by all
+),
+
+latency as (
+    select
+        content_id,
+        epoch_minute,
+        quantile_cont(live_latency_ms, 0.5) as live_latency_p50_ms,
+        quantile_cont(live_latency_ms, 0.95) as live_latency_p95_ms
+    from (
+        -- Each value once per heartbeat that carried it: exact percentiles.
+        select content_id, epoch_minute, live_latency_ms, unnest(range(heartbeats::bigint))
+        from latency_rows
+        where content_id in (select content_id from on_air)
+    )
+    group by all
 )
 
 select
@@ -155,10 +186,13 @@ select
     100.0 * l.fatal_errors / nullif(l.attempts, 0) as playback_failure_pct,
     l.startup_ms_sum / nullif(l.starts, 0) as startup_mean_ms,
     100.0 * l.stalled_ms
-        / nullif(l.startup_ms_sum + l.played_ms + l.stalled_ms + l.seek_ms, 0) as rebuffer_pct
+        / nullif(l.startup_ms_sum + l.played_ms + l.stalled_ms + l.seek_ms, 0) as rebuffer_pct,
+    lat.live_latency_p50_ms,
+    lat.live_latency_p95_ms
 from live_minutes as l
 cross join bounds as b
 left join chatters as c using (content_id, epoch_minute)
+left join latency as lat using (content_id, epoch_minute)
 left join tips as t on t.creator_id = l.creator_id and t.epoch_minute = l.epoch_minute
 where l.content_id in (select content_id from on_air)
 order by l.content_id, l.epoch_minute
@@ -181,7 +215,8 @@ add up within a currency)."""
 MINUTE_COLUMNS = [
     "content_id", "creator_id", "epoch_minute", "in_progress", "concurrent_viewers",
     "chat_messages", "chatters", "tips", "attempts", "starts", "fatal_errors",
-    "playback_failure_pct", "startup_mean_ms", "rebuffer_pct",
+    "playback_failure_pct", "startup_mean_ms", "rebuffer_pct", "live_latency_p50_ms",
+    "live_latency_p95_ms",
 ]  # fmt: skip
 
 

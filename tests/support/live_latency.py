@@ -18,9 +18,12 @@ average of the minute p95s would give 6800).
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 LIVE_ID = "live_lat_1"
@@ -119,3 +122,31 @@ def percentile(values: list[int], p: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+
+_BUILT: dict[str, tuple[LatencyScenario, Path]] = {}
+
+
+def latency_warehouse(base_dir: Callable[[], Path]) -> tuple[LatencyScenario, Path]:
+    """The scenario posted to the real API, the pipeline run and `dbt build` done
+    (`tests.support.golden.build_golden_warehouse`), once per test session; returns the
+    scenario and the data directory, whose serving.duckdb is a copy of the build.
+    `base_dir` makes a fresh directory and is called only for the first build."""
+    if "built" not in _BUILT:
+        from marquee.layout import DataLayout
+        from tests.support.golden import build_golden_warehouse
+
+        scenario = latency_scenario()
+        golden = {
+            "catalogue": {
+                "creators": [{"creator_id": CREATOR_ID, "name": "Latency creator"}],
+                "content": [{**record, "title": f"Title {record['content_id']}"}
+                            for record in CATALOGUE],
+            },
+            "events_in_delivery_order": [*scenario.events, *scenario.late],
+        }  # fmt: skip
+        dbt_db = build_golden_warehouse(base_dir() / "data", golden)
+        layout = DataLayout(dbt_db.parent.parent)
+        shutil.copyfile(dbt_db, layout.serving_db)
+        _BUILT["built"] = (scenario, layout.root)
+    return _BUILT["built"]
