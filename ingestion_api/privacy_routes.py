@@ -30,7 +30,8 @@ MAX_BODY_BYTES = 16 * 1024
 class ErasureRequest(msgspec.Struct, forbid_unknown_fields=True):
     viewer_id: str
     app_id: str | None = None
-    """Erase in this app only; absent: in every app of the write keys."""
+    """Erase in this app only (one whose write key was retired too); absent: in every app
+    of the write keys."""
 
 
 _decoder = msgspec.json.Decoder(ErasureRequest)
@@ -56,9 +57,7 @@ async def post_erasure(request: Request) -> Response:
         return error_response(400, "malformed_body", "viewer_id must be 1 to 128 characters")
     apps = sorted(set(collector.apps_by_key.values()))
     if erasure.app_id is not None:
-        if erasure.app_id not in apps:
-            return error_response(400, "unknown_app", "app_id is not an app of this API")
-        apps = [erasure.app_id]
+        apps = [erasure.app_id]  # one no longer in the write keys may still have data
     if not apps:
         return error_response(409, "no_apps", "no write keys are configured")
     pseudonymise = collector.enricher.pseudonymise
@@ -112,7 +111,8 @@ openapi_paths = {
         "post": {
             "operationId": "postPrivacyErasure",
             "summary": "Erase a viewer's viewer-level data everywhere (admin token)",
-            "description": "The viewer id is pseudonymised for every app (or `app_id` only) "
+            "description": "The viewer id is pseudonymised for every app of the write keys "
+            "(or for `app_id` only, which may be an app whose key was retired) "
             "and never stored. From the answer on, the viewer's events are dropped at "
             "ingest for the lateness horizon; the erasure worker re-keys the viewer's rows "
             "in the log, quarantine, lake, warehouse and published copy (docs/privacy.md).",
@@ -149,7 +149,7 @@ openapi_paths = {
                         }
                     },
                 },
-                "400": error_response_spec("malformed_body or unknown_app"),
+                "400": error_response_spec("malformed_body"),
                 "401": error_response_spec("invalid_admin_token"),
                 "409": error_response_spec("no_apps: no write keys are configured"),
                 "413": error_response_spec("body_too_large"),

@@ -45,7 +45,6 @@ def test_erasure_endpoints(launched: Callable[..., LaunchedApi], data_dir: Path)
         ("malformed_body", b'{"viewer_id": "x", "other": 1}', json_type),
         ("malformed_body", b"{", json_type),
         ("malformed_body", b'{"viewer_id": "' + b"x" * 129 + b'"}', json_type),
-        ("unknown_app", b'{"viewer_id": "x", "app_id": "nope"}', json_type),
         ("unsupported_media_type", b'{"viewer_id": "x"}', {"Content-Type": "text/csv"}),
     ]
     for code, body, headers in refused:
@@ -61,11 +60,13 @@ def test_erasure_endpoints(launched: Callable[..., LaunchedApi], data_dir: Path)
     assert everywhere.status_code == 202
     assert everywhere.json()["status"] == "pending"
     one_app = call(api, "POST", ERASURE, body={"viewer_id": "raw-viewer-2", "app_id": APP_ID})
+    retired = call(api, "POST", ERASURE, body={"viewer_id": "raw-viewer-3", "app_id": "old"})
     layout = DataLayout(data_dir)
-    jobs = [read_job(layout, r.json()["erasure_id"]) for r in (everywhere, one_app)]
-    assert jobs[0] is not None and jobs[1] is not None
+    jobs = [read_job(layout, r.json()["erasure_id"]) for r in (everywhere, one_app, retired)]
+    assert jobs[0] is not None and jobs[1] is not None and jobs[2] is not None
     assert len(jobs[0].pseudonyms) == 2 and len(jobs[1].pseudonyms) == 1
     assert jobs[1].pseudonyms == [pseudonym_of(data_dir, APP_ID, "raw-viewer-2")]
+    assert jobs[2].pseudonyms == [pseudonym_of(data_dir, "old", "raw-viewer-3")]
     for path in (data_dir / "state" / "erasures").glob("*.json"):
         assert b"raw-viewer" not in path.read_bytes()
 
