@@ -17,6 +17,7 @@ table lists its files once and counts each run in the widest file holding it
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 from dataclasses import dataclass
@@ -138,18 +139,37 @@ def split_visible(files: list[LakeFile]) -> tuple[list[LakeFile], list[LakeFile]
 
     Compaction writes the wider file before it deletes the narrower ones, so from any one
     listing each run's rows count exactly once: in the widest file holding them. Ranges of
-    compacted files nest or are disjoint, so the widest holder of a run is unique.
+    compacted files nest or are disjoint, so the widest holder of a run is unique: the
+    outermost compacted file around it (found by bisection, thousands of files a step).
     """
-    compacted = [file for file in files if file.compacted]
+    outermost = outermost_compacted(files)
+    firsts = [file.first for file in outermost]
     visible: list[LakeFile] = []
     shadowed: list[LakeFile] = []
     for file in files:
-        covered = any(
-            wider.first <= file.first and file.last <= wider.last and wider.span > file.span
-            for wider in compacted
-        )
-        (shadowed if covered else visible).append(file)
+        holder = widest_holder(file, outermost, firsts)
+        (visible if holder is None else shadowed).append(file)
     return visible, shadowed
+
+
+def outermost_compacted(files: list[LakeFile]) -> list[LakeFile]:
+    """The compacted files no other compacted file holds, ordered by first run (disjoint)."""
+    outermost: list[LakeFile] = []
+    for file in sorted((f for f in files if f.compacted), key=lambda f: (f.first, -f.last)):
+        if not outermost or file.first > outermost[-1].last:
+            outermost.append(file)
+    return outermost
+
+
+def widest_holder(file: LakeFile, outermost: list[LakeFile], firsts: list[int]) -> LakeFile | None:
+    """The outermost compacted file holding `file`'s runs when it is wider than `file`."""
+    index = bisect.bisect_right(firsts, file.first) - 1
+    if index < 0:
+        return None
+    holder = outermost[index]
+    if file.last <= holder.last and holder.span > file.span:
+        return holder
+    return None
 
 
 def visible_files(directory: Path, up_to_run: int | None = None) -> list[str]:

@@ -43,7 +43,9 @@ from marquee.lake_runs import (
     LakeFile,
     compact_file_name,
     lake_files_of,
+    outermost_compacted,
     split_visible,
+    widest_holder,
 )
 from marquee.layout import DataLayout
 from pipelines.ledger import Ledger
@@ -122,16 +124,16 @@ def write_compacted(files: Iterable[str], schema: pa.Schema, target: Path) -> in
     return rows
 
 
-def _groups(
+def _next_group(
     visible: list[LakeFile],
     started_ms: dict[int, int],
     eligible_up_to: int,
     cutoff_ms: int,
     policy: CompactionPolicy,
-) -> list[_Group]:
-    """The groups of visible files to compact in one table, oldest first: hours, then days."""
+) -> _Group | None:
+    """The oldest group of visible files of one table to compact: hours first, then days
+    (a day only once none of its hours is left to compact); None when there is none."""
     candidates = [file for file in visible if file.last <= eligible_up_to]
-    groups: list[_Group] = []
     for unit_ms in (HOUR_MS, DAY_MS):
         by_unit: dict[int, list[LakeFile]] = defaultdict(list)
         for file in candidates:
@@ -141,9 +143,8 @@ def _groups(
         for unit, files in sorted(by_unit.items()):
             complete = (unit + 1) * unit_ms <= cutoff_ms
             run_files = sum(1 for file in files if not file.compacted)
-            if len(files) < 2 or not (
-                complete or (unit_ms == HOUR_MS and run_files >= policy.min_files)
-            ):
+            early = unit_ms == HOUR_MS and run_files >= policy.min_files
+            if len(files) < 2 or not (complete or early):
                 continue
             group = _Group(files, complete)
             # Ranges must nest: no other visible file may hold a run inside the new range
@@ -155,14 +156,11 @@ def _groups(
             ):
                 log.warning(
                     "runs %d..%d interleave with another file; left as they are",
-                    group.first,
-                    group.last,
-                )
+                    group.first, group.last,
+                )  # fmt: skip
                 continue
-            groups.append(group)
-        if groups:
-            return groups  # days only once no hour is left to compact
-    return groups
+            return group
+    return None
 
 
 class Compactor:
@@ -195,15 +193,14 @@ class Compactor:
                 visible, _ = split_visible(lake_files_of(directory))
                 runs = {run for file in visible for run in (file.first, file.last)}
                 started = self.ledger.started_at_ms([run for run in runs if run <= eligible_up_to])
-                groups = _groups(
+                group = _next_group(
                     [file for file in visible if file.last in started and file.first in started],
                     started,
                     eligible_up_to,
                     cutoff_ms,
                     self.policy,
                 )
-                if groups:
-                    group = groups[0]
+                if group is not None:
                     name = compact_file_name(group.first, group.last)
                     files = sorted(group.files, key=lambda file: (file.first, file.path))
                     rows = write_compacted([file.path for file in files], schema, directory / name)
@@ -227,17 +224,13 @@ class Compactor:
             Path(path).unlink(missing_ok=True)
             deleted += 1
         files = lake_files_of(directory)
-        _, shadowed = split_visible(files)
+        outermost = outermost_compacted(files)
+        firsts = [file.first for file in outermost]
         grace_ms = self.policy.grace_s * 1000
-        for old in shadowed:
-            wider = max(
-                (
-                    f
-                    for f in files
-                    if f.first <= old.first and old.last <= f.last and f.span > old.span
-                ),
-                key=lambda f: f.span,
-            )
+        for old in files:
+            wider = widest_holder(old, outermost, firsts)
+            if wider is None:
+                continue
             try:
                 appeared_ms = os.stat(wider.path).st_mtime * 1000
             except FileNotFoundError:
