@@ -34,6 +34,7 @@ STEPS: tuple[str, ...] = (
     "settle",
     "warehouse",
     "serving",
+    "reports",
     "audit",
 )
 """What the worker does, in order (docs/privacy.md says what each one rewrites)."""

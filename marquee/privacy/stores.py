@@ -69,7 +69,8 @@ def rewrite_text_file(path: Path, pseudonyms: Iterable[str], token: str) -> int:
 def rewrite_segments(
     paths: Iterable[Path], pseudonyms: list[str], token: str, pause: Callable[[], None]
 ) -> int:
-    """`rewrite_text_file` over sealed segments; one a segment has lost since is skipped."""
+    """`rewrite_text_file` over text files (sealed segments, reports); one that is gone
+    since it was listed is skipped."""
     changed = 0
     for path in paths:
         try:

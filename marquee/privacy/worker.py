@@ -19,6 +19,8 @@ Steps (`marquee.privacy.jobs.STEPS`), each recorded in the job file when done:
 - `warehouse`: re-key every text column of `dbt.duckdb` in one transaction (waits for
   dbt's lock when run outside the refresh loop).
 - `serving`: rebuild the published copy re-keyed and rename it into place.
+- `reports`: rewrite any file of the expectations' results and Data Docs (`gx/`) and the
+  refresh status that quotes a pseudonym (a failing row's values).
 - `audit`: one line in `state/privacy_audit.jsonl`, then the job is `completed`.
 
 After the lateness horizon the job's pseudonyms are removed (the tombstone expires).
@@ -227,6 +229,17 @@ class ErasureWorker:
     def _step_serving(self, job: ErasureJob) -> None:
         rows = rewrite_database_copy(self.layout.serving_db, job.pseudonyms, job.token)
         self._count(job, "serving", rows)
+
+    def _step_reports(self, job: ErasureJob) -> None:
+        """Validation results and Data Docs (`gx/`) and the refresh status may quote a
+        failing row's values; any text file there holding a pseudonym is rewritten."""
+        gx = self.layout.gx_dir
+        files = [path for path in gx.rglob("*") if path.is_file()] if gx.exists() else []
+        files.append(self.layout.refresh_status)
+        existing = [path for path in files if path.exists() and not path.name.startswith(".")]
+        self._count(
+            job, "reports", rewrite_segments(existing, job.pseudonyms, job.token, _no_pause)
+        )
 
     def _step_audit(self, job: ErasureJob) -> None:
         job.completed_at_ms = job.completed_at_ms or int(time.time() * 1000)

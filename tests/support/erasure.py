@@ -83,14 +83,18 @@ def _lake_hits(lake_dir: Path, value: str) -> list[str]:
 
 
 def places_holding(data_dir: Path, value: str) -> list[str]:
-    """Where `value` is found: segment and quarantine files, lake files, both databases
-    (by SQL, and their bytes)."""
+    """Where `value` is found: segment and quarantine files, the expectations' reports and
+    the refresh status, lake files, both databases (by SQL, and their bytes)."""
     layout = DataLayout(data_dir)
     hits = []
     for directory in (layout.log_dir, layout.quarantine_dir):
         for path in sorted(directory.iterdir()) if directory.exists() else []:
             if path.is_file() and value.encode() in path.read_bytes():
                 hits.append(f"{directory.name}/{path.name}")
+    reports = list(layout.gx_dir.rglob("*")) if layout.gx_dir.exists() else []
+    for path in [*reports, layout.refresh_status]:
+        if path.is_file() and value.encode() in path.read_bytes():
+            hits.append(f"reports/{path.name}")
     hits += _lake_hits(layout.lake_dir, value)
     for database in (layout.dbt_db, layout.serving_db):
         hits += _database_hits(database, value)
