@@ -6,6 +6,7 @@ a replay of the quarantine.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -93,13 +94,14 @@ def _drop_erased(
     The accepted events were pseudonymised in place, and their records are the lines of
     `log_bytes` in the same order; a quarantined payload holds the pseudonym as text.
     """
-    refused = {rejection["index"] for rejection in result.rejected}
-    kept = [
-        event
-        for index, event in enumerate(events)
-        if index not in refused and isinstance(event, Event)
-    ]
-    if not erased.isdisjoint(event.viewer_id for event in kept):
+    if result.rejected:
+        refused = {rejection["index"] for rejection in result.rejected}
+        kept = [
+            typing.cast(Event, event) for index, event in enumerate(events) if index not in refused
+        ]
+    else:  # no rejection: every event is an Event (a union: isinstance on it is slow)
+        kept = typing.cast(list[Event], events)
+    if not erased.isdisjoint([event.viewer_id for event in kept]):
         lines = result.log_bytes.splitlines(keepends=True)
         if len(lines) == len(kept):
             keep = [
