@@ -28,6 +28,7 @@ from marquee.lake import (
     AD_PLAYS,
     CREATOR_MINUTE_AGGREGATES,
     CREATOR_VIEWER_DAYS,
+    IMPRESSION_MINUTE_AGGREGATES,
     LAKE_TABLES,
     LIVE_VIEWER_FACTS,
     MINUTE_AGGREGATES,
@@ -70,6 +71,7 @@ INCREMENTAL_MARTS = (
     "stories",
     "dimension_daily_qoe",
     "dimension_minute_qoe",
+    "content_daily_impressions",
 )
 # Staging over the lake merges only the runs it has not merged yet into the rows of the keys
 # they touch (dbt/macros/incremental_staging.sql); the second run adds to keys of the first.
@@ -83,6 +85,7 @@ INCREMENTAL_STAGING = (
     "stg_pipeline__story_viewer_facts",
     "stg_pipeline__live_viewer_facts",
     "stg_pipeline__creator_viewer_days",
+    "stg_pipeline__impression_minute_aggregates",
 )
 COMPARED = INCREMENTAL_MARTS + INCREMENTAL_STAGING
 DAY_START_MINUTE = 29_505_600  # 2026-02-06 00:00 UTC
@@ -126,6 +129,19 @@ def reaction_row(**values: Any) -> dict[str, Any]:
         "content_type": "story",
         "reaction": "fire",
         "reactions": 0,
+    }
+    row.update(values)
+    return row
+
+
+def impression_row(**values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "epoch_minute": MINUTE,
+        "content_id": "c1",
+        "creator_id": "u1",
+        "content_type": "vod",
+        "surface": "feed",
+        "impressions": 0,
     }
     row.update(values)
     return row
@@ -213,6 +229,7 @@ def first_run(layout: DataLayout) -> None:
                 ad_play("s8", "a1", start + 2_000, True, content_id="x1", creator_id=""),
             ],
             REACTION_MINUTE_AGGREGATES: [reaction_row(reactions=1)],
+            IMPRESSION_MINUTE_AGGREGATES: [impression_row(impressions=3)],
             STORY_VIEWER_FACTS: [
                 story_fact("viewed", MINUTE * MS),
                 # st2 announces live l2; v1 comes to l2 only in the second run.
@@ -235,6 +252,7 @@ def first_run(layout: DataLayout) -> None:
                     end_reason="completed",
                     max_playhead_ms=30_000,
                     event_count=5,
+                    surface="feed",
                     **IPHONE,
                 ),
                 view_partial(
@@ -379,6 +397,11 @@ def second_run(layout: DataLayout) -> None:
             REACTION_MINUTE_AGGREGATES: [
                 reaction_row(reactions=2),
                 reaction_row(epoch_minute=MINUTE + 3, reactions=1),
+            ],
+            # More feed impressions of a minute built before, and the next day's search.
+            IMPRESSION_MINUTE_AGGREGATES: [
+                impression_row(impressions=2),
+                impression_row(epoch_minute=NEXT_DAY_MINUTE, surface="search", impressions=1),
             ],
             STORY_VIEWER_FACTS: [
                 story_fact("viewed", MINUTE * MS),

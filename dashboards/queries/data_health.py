@@ -39,6 +39,7 @@ SPARSE_SOURCES: frozenset[str] = frozenset(
         "pipeline.creator_minute_aggregates",
         "pipeline.tip_minute_aggregates",
         "pipeline.reaction_minute_aggregates",
+        "pipeline.impression_minute_aggregates",
         "pipeline.ad_plays",
     }
 )

@@ -23,6 +23,8 @@ MODULES = (
     "vod_clip_retention",
     "creator_daily_performance",
     "creator_daily_tips",
+    "content_daily_impressions",
+    "creator_daily_impressions",
     "live_sessions",
     "live_minute_retention",
     "live_minute_latency",

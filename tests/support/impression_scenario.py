@@ -21,8 +21,11 @@ D tray 3 / 3, feed 0 / 1, total 3; cr_a on D+1 feed 2 / 0, total 2.
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 DAY_MS = 86_400_000
@@ -154,3 +157,31 @@ EXPECTED_IMPRESSIONS_LAKE = {
     (1, "vod_a1", "feed", "cr_a"): 2,
 }
 """What the pipeline lands: the creator as the events name it (dbt resolves the owner)."""
+
+
+def golden_scenario() -> dict[str, Any]:
+    """The scenario as `tests.support.golden.build_golden_warehouse` takes it: the late
+    `play_requested` delivered last."""
+    on_time, late = scenario()
+    return {
+        "catalogue": {"creators": CATALOGUE_CREATORS, "content": CATALOGUE_CONTENT},
+        "events_in_delivery_order": on_time + late,
+    }
+
+
+_BUILT: dict[str, Path] = {}
+
+
+def impression_data_dir(base_dir: Callable[[], Path]) -> Path:
+    """A data directory whose published warehouse is this scenario's real build (API,
+    pipeline, dbt), built once per test session and shared by the page tests; `base_dir`
+    makes a fresh directory and is called only for the first build."""
+    if "data" not in _BUILT:
+        from marquee.layout import DataLayout
+        from tests.support.golden import build_golden_warehouse
+
+        data_dir = base_dir() / "data"
+        dbt_db = build_golden_warehouse(data_dir, golden_scenario())
+        shutil.copyfile(dbt_db, DataLayout(data_dir).serving_db)
+        _BUILT["data"] = data_dir
+    return _BUILT["data"]

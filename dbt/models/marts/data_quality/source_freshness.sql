@@ -7,7 +7,7 @@
 {% set pipeline_tables = [
     'minute_aggregates', 'creator_minute_aggregates', 'tip_minute_aggregates',
     'reaction_minute_aggregates', 'view_summaries', 'ad_plays', 'story_viewer_facts',
-    'live_viewer_facts', 'creator_viewer_days',
+    'live_viewer_facts', 'creator_viewer_days', 'impression_minute_aggregates',
 ] %}
 
 with

@@ -109,6 +109,7 @@ final as (
         with_catalogue.app_version,
         with_catalogue.os,
         with_catalogue.device,
+        with_catalogue.surface,
         with_catalogue.view_state,
         with_catalogue.started as is_started,
         with_catalogue.startup_ms,

@@ -8,6 +8,9 @@
     greatest partial in a total order, and a built row carries exactly the picked partial's
     columns, so picking among it and the new partials picks what all partials would.
 
+    surface (the view's play_requested.surface) is the least given, as the pipeline's
+    merge takes it; NULL without one, and in run files landed before it existed.
+
     The QoE dimensions app_version, os and device (normalised by the pipeline) are NULL in
     run files landed before they existed: such a partial counts as 'unknown', as the
     pipeline writes a partial whose events gave none.
@@ -19,7 +22,7 @@
     'content_type', 'platform', 'country', 'viewer_key', 'app_version', 'os', 'device',
     'started', 'started_at_ms', 'startup_ms', 'played_ms', 'stalled_ms', 'stall_count',
     'seek_ms', 'failed', 'ended', 'ended_at_ms', 'end_reason', 'max_playhead_ms',
-    'bitrate_weighted', 'event_count',
+    'bitrate_weighted', 'event_count', 'surface',
 ] %}
 
 {{ incremental_staging_config('view_summaries', key_columns) }}
@@ -96,6 +99,7 @@ merged as (
         max(case when n_last_end = 1 then end_reason end) as end_reason,
         max(max_playhead_ms) as max_playhead_ms,
         {{ summed(['bitrate_weighted', 'event_count']) }},
+        min(surface) as surface,
         max(processed_at_ms) as last_processed_at_ms
 
     from ranked_partials
@@ -132,6 +136,7 @@ single_partials as (
         end_reason,
         max_playhead_ms,
         {{ summed(['bitrate_weighted', 'event_count'], single_row=true) }},
+        surface,
         processed_at_ms as last_processed_at_ms
 
     from source

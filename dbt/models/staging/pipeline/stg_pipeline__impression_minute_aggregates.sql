@@ -1,0 +1,41 @@
+{#
+    Incremental (macros/incremental_staging.sql): a plain build merges only the runs not
+    merged yet into the rows of the keys they touch.
+#}
+{% set key_columns = ['epoch_minute', 'content_id', 'surface'] %}
+
+{{ incremental_staging_config('impression_minute_aggregates', key_columns) }}
+
+with
+
+{% if staging_is_incremental() %}
+
+{{ remerged_content_minutes(
+    pending_lake_rows('impression_minute_aggregates'), key_columns, ['impressions']
+) }},
+
+{% else %}
+
+{{ summed_content_minutes(
+    pending_lake_rows('impression_minute_aggregates'), key_columns, ['impressions']
+) }},
+
+{% endif %}
+
+final as (
+
+    select
+        epoch_minute,
+        {{ epoch_minute_to_timestamp('epoch_minute') }} as minute_start_at,
+        content_id,
+        creator_id,
+        content_type,
+        surface,
+        impressions,
+        last_processed_at_ms
+
+    from combined
+
+)
+
+{{ select_build_stamped('final') }}
