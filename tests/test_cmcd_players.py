@@ -21,27 +21,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import httpx
 import pytest
 
-from tests.support import REPO_ROOT
 from tests.support.api import APP_ID, WRITE_KEY, start_api
 from tests.support.media import MediaServer, Throttle, make_stream
+from tests.support.players import PLAYERS_DIR, read_views, run_command, tools_missing
+from tests.support.players import play as run_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
-PLAYERS_DIR = REPO_ROOT / "players"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ADMIN_TOKEN = "adm_test_only_players"
 CONTENT_ID = "vod_players"
 DURATION_S = 24
@@ -86,15 +81,6 @@ class Played:
     view: list[dict[str, Any]]
 
 
-def _tools_missing() -> list[str]:
-    missing = [tool for tool in ("node", "ffmpeg") if shutil.which(tool) is None]
-    if not Path(CHROMIUM).exists():
-        missing.append(CHROMIUM)
-    if not (PLAYERS_DIR / "node_modules" / "playwright-core").is_dir():
-        missing.append("players/node_modules (npm ci)")
-    return missing
-
-
 def play(run: Run, root: Path, api_url: str, sid: str) -> dict[str, Any]:
     """One playback in a fresh headless chromium: the page's truth and the reports sent."""
     with MediaServer(root, THROTTLE if run.throttled else None) as server:
@@ -105,46 +91,12 @@ def play(run: Run, root: Path, api_url: str, sid: str) -> dict[str, Any]:
             sid=sid,
             cid=CONTENT_ID,
         )
-        url = f"{server.url}/players/{run.page}?{query}"
-        done = subprocess.run(
-            ["node", str(PLAYERS_DIR / "run.mjs"), url, str(PLAY_TIMEOUT_S)],
-            capture_output=True,
-            text=True,
-            timeout=PLAY_TIMEOUT_S + 60,
-            env=dict(os.environ, CHROMIUM=CHROMIUM),
-        )
-    assert done.returncode == 0, done.stderr[-3000:]
-    truth: dict[str, Any] = json.loads(done.stdout)
-    return truth
-
-
-def run_command(*argv: str, data_dir: Path) -> str | None:
-    """Run a Marquee command on the data directory; its output when it failed, else None."""
-    env = dict(os.environ, MARQUEE_DATA_DIR=str(data_dir))
-    done = subprocess.run(
-        [sys.executable, *argv], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-        timeout=600,
-    )  # fmt: skip
-    return None if done.returncode == 0 else done.stdout[-3000:] + done.stderr[-3000:]
-
-
-VIEW_COLUMNS = (
-    "session_id", "view_state", "is_started", "startup_ms", "played_ms", "stalled_ms",
-    "stall_count", "avg_bitrate_kbps", "is_completed", "is_failed", "platform",
-)  # fmt: skip
-
-
-def read_views(serving: Path) -> list[dict[str, Any]]:
-    """Every row of the per-view mart, `playback_sessions`."""
-    with duckdb.connect(str(serving), read_only=True) as conn:
-        columns = ", ".join(VIEW_COLUMNS)
-        rows = conn.execute(f"select {columns} from main.playback_sessions").fetchall()
-    return [dict(zip(VIEW_COLUMNS, row, strict=True)) for row in rows]
+        return run_page(f"{server.url}/players/{run.page}?{query}", PLAY_TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Played]]:
-    missing = _tools_missing()
+    missing = tools_missing()
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: run `make players`")
     base = tmp_path_factory.mktemp("players")
