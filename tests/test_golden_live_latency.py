@@ -11,6 +11,9 @@ not the average of the minutes'.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +23,18 @@ import pytest
 from expectations import run_checkpoint
 from expectations.suites import live_minute_latency, live_sessions
 from marquee.layout import DataLayout
+from refresh.dbt_cli import run_dbt_build
+from tests.support import REPO_ROOT
+from tests.support.api import APP_ID, WRITE_KEY, start_api
+from tests.support.golden import build_golden_warehouse
 from tests.support.live_latency import (
+    CATALOGUE,
+    CREATOR_ID,
     EXPECTED_MINUTES,
     EXPECTED_SESSION,
     LIVE_ID,
     LatencyScenario,
+    latency_scenario,
     latency_warehouse,
 )
 
@@ -78,3 +88,49 @@ def test_the_latency_marts_pass_their_expectation_suites(
     datasets = [*live_minute_latency.DATASETS, *live_sessions.DATASETS]
     report = run_checkpoint(layout, db, datasets=datasets, build_docs=False)
     assert not [f for f in report.failures if f.severity == "critical"], report.failures
+
+
+def test_a_late_heartbeat_reaches_the_built_marts_incrementally(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The scenario without its late heartbeat is built; then the heartbeat arrives, the
+    pipeline commits it in a later run and a plain (incremental) build merges only that
+    run into the staging rows: the marts then hold exactly the whole scenario's figures."""
+    scenario = latency_scenario()
+    golden = {
+        "catalogue": {
+            "creators": [{"creator_id": CREATOR_ID, "name": "Latency creator"}],
+            "content": CATALOGUE,
+        },
+        "events_in_delivery_order": scenario.events,
+    }
+    data_dir = tmp_path_factory.mktemp("latency-late") / "data"
+    db = build_golden_warehouse(data_dir, golden)
+    (before,) = rows(db, f"select * from main.live_sessions where live_id = '{LIVE_ID}'")
+    assert before["latency_heartbeats"] == EXPECTED_SESSION[0] - 1
+    api = start_api(data_dir, {"MARQUEE_WRITE_KEYS": f"{APP_ID}:{WRITE_KEY}"})
+    try:
+        response = api.post({"events": scenario.late})
+        assert response.status_code == 202 and response.json()["rejected"] == []
+    finally:
+        api.stop()
+    pipeline = subprocess.run(
+        [sys.executable, "-m", "pipelines", "local", "--once"],
+        cwd=REPO_ROOT, env=dict(os.environ, MARQUEE_DATA_DIR=str(data_dir)),
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert pipeline.returncode == 0, pipeline.stderr[-3000:]
+    build = run_dbt_build(DataLayout(data_dir))
+    assert build.success, build.output[-5000:]
+    minutes = {
+        row["epoch_minute"] - scenario.first_minute: (
+            row["latency_heartbeats"],
+            row["live_latency_p50_ms"],
+            row["live_latency_p95_ms"],
+        )
+        for row in rows(db, "select * from main.live_minute_latency")
+    }
+    assert minutes == EXPECTED_MINUTES
+    (after,) = rows(db, f"select * from main.live_sessions where live_id = '{LIVE_ID}'")
+    got = (after["latency_heartbeats"], after["live_latency_p50_ms"], after["live_latency_p95_ms"])
+    assert got == EXPECTED_SESSION
