@@ -307,6 +307,7 @@ class CatalogStore:
 
         For content, first rejects (in `validated`) clips whose source is not live content,
         judged under the lock against the file being merged into (`live_source_problems`).
+        As `upsert`, a merge that changes nothing leaves the file as it is.
         """
         path = self.path(kind)
         with self._locked():
@@ -316,8 +317,9 @@ class CatalogStore:
             if not validated.records:
                 return len(current)
             merged = merge_by_id(current, validated.records, ID_FIELDS[kind])
-            write_json_array_atomic(path, merged)
-            fsync_path(self.directory)
+            if merged != current or not path.exists():
+                write_json_array_atomic(path, merged)
+                fsync_path(self.directory)
         return len(merged)
 
     def read(self, kind: CatalogKind) -> list[Any]:

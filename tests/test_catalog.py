@@ -177,6 +177,16 @@ def test_a_clip_source_must_be_live_content_unless_unknown(api: ApiProcess) -> N
     assert put(api, "content", late).json()["rejected"][0]["index"] == 0
 
 
+def test_a_put_that_changes_nothing_leaves_the_file_alone(api: ApiProcess) -> None:
+    records = [{"content_id": "same_1", "creator_id": "cr_same", "content_type": "vod"}]
+    assert put(api, "content", records).json()["upserted"] == 1
+    path = api.data_dir / "catalog" / "content.json"
+    before = path.stat()
+    assert put(api, "content", records).json()["upserted"] == 1
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
 def test_bodies_that_are_not_arrays_are_refused(api: ApiProcess) -> None:
     response = httpx.put(
         f"{api.url}/v1/catalog/content", content=b'{"content_id": "x"}', headers=AUTH
