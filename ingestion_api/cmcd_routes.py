@@ -29,7 +29,7 @@ from marquee.catalog import CatalogIndex
 from marquee.catalog_files import CONTENT_FILE
 from marquee.intake.body import BodyError, media_type_of, read_body
 from marquee.intake.ingest import ingest_events
-from marquee.intake.quarantine import QuarantineRecord, encode_records
+from marquee.intake.quarantine import QuarantineRecord
 from marquee.settings import Settings
 
 log = logging.getLogger("ingestion_api")
@@ -116,7 +116,7 @@ async def _refuse_body(
         ),
         cdn_country=collector.cdn_country(request),
     )
-    await collector.quarantine_log.append(encode_records([record]))
+    await collector.quarantine(record)
     return error_response(error.status, error.code, error.detail)
 
 
@@ -186,7 +186,7 @@ async def _ingest_reports(
         accepted += 1
         ignored += mapped.ignored
     if quarantine:
-        await collector.quarantine_log.append(encode_records(quarantine))
+        await collector.quarantine(*quarantine)
     if log_bytes:
         await collector.events_log.append(bytes(log_bytes))
     return json_response(

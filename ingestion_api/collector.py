@@ -89,9 +89,6 @@ class Collector:
     ) -> None:
         """Keep a body refused as a whole, viewer ids pseudonymised, with the CDN country."""
         payload = scrub_viewer_ids(body, app_id, self.enricher.pseudonymise)
-        erased = self.enricher.erased() if self.enricher.erased is not None else frozenset()
-        if any(pseudonym.encode() in payload for pseudonym in erased):
-            return  # an erased viewer's body: kept nowhere (docs/privacy.md)
         record = QuarantineRecord(
             quarantined_at_ms=int(time.time() * 1000),
             app_id=app_id,
@@ -100,4 +97,18 @@ class Collector:
             payload=payload.decode("utf-8", "replace"),
             cdn_country=cdn_country,
         )
-        await self.quarantine_log.append(encode_records([record]))
+        await self.quarantine(record)
+
+    def not_erased(self, records: list[QuarantineRecord]) -> list[QuarantineRecord]:
+        """The records that hold no erased viewer's pseudonym (docs/privacy.md): those of
+        an erased viewer are kept nowhere."""
+        erased = self.enricher.erased() if self.enricher.erased is not None else frozenset()
+        if not erased:
+            return records
+        return [r for r in records if not any(pseudonym in r.payload for pseudonym in erased)]
+
+    async def quarantine(self, *records: QuarantineRecord) -> None:
+        """Append quarantine records, but an erased viewer's."""
+        kept = self.not_erased(list(records))
+        if kept:
+            await self.quarantine_log.append(encode_records(kept))

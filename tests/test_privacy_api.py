@@ -2,7 +2,8 @@
 
 The admin token guards both; the body is checked; the job file holds the viewer's
 pseudonyms (one per app, or the one app named), never the raw id; the viewer's events
-sent after the answer are acknowledged and not written; the OpenAPI document lists both.
+sent after the answer are acknowledged and not written, and a rejected CMCD report of an
+erased viewer is not quarantined; the OpenAPI document lists both.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ import pytest
 
 from marquee.layout import DataLayout
 from marquee.privacy.jobs import read_job
-from tests.support.api import APP_ID, LaunchedApi, event
+from tests.support.api import APP_ID, WRITE_KEY, LaunchedApi, event
+from tests.support.cmcd import now_ms, report
 from tests.support.erasure import pseudonym_of
-from tests.support.stores import log_records
+from tests.support.stores import log_records, quarantined
 
 pytestmark = pytest.mark.integration
 
 ADMIN = "privacy-admin"
 ERASURE = "/v1/privacy/erasure"
+CMCD_VIEWER = "viewer-raw-7"
+"""The viewer id `tests.support.cmcd.report` carries."""
 
 
 def call(
@@ -84,6 +88,16 @@ def test_erasure_endpoints(launched: Callable[..., LaunchedApi], data_dir: Path)
     while time.monotonic() < deadline and not log_records(data_dir):
         time.sleep(0.1)
     assert [r["event_id"] for r in log_records(data_dir)] == [sent[1]["event_id"]]
+
+    assert call(api, "POST", ERASURE, body={"viewer_id": CMCD_VIEWER}).status_code == 202
+    cmcd = httpx.post(
+        f"{api.url}/v1/cmcd",
+        content=report("c1", 0, now_ms(), "e=ps,sta=s", cid="not_in_catalogue") + "\n",
+        headers={"X-Write-Key": WRITE_KEY, "Content-Type": "application/cmcd"},
+    )
+    assert cmcd.json()["rejected"] == [{"index": 0, "reason": "unknown_content"}]
+    time.sleep(1.5)  # the quarantine's open segment would be sealed by now
+    assert not [q for q in quarantined(data_dir) if "not_in_catalogue" in q["payload"]]
 
     paths = httpx.get(f"{api.url}/openapi.json").json()["paths"]
     assert "post" in paths[ERASURE] and "get" in paths[ERASURE + "/{erasure_id}"]
