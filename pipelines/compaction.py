@@ -80,15 +80,12 @@ class StepReport:
 @dataclass(frozen=True)
 class _Group:
     files: list[LakeFile]
-    complete: bool
+    first: int
+    last: int
 
-    @property
-    def first(self) -> int:
-        return min(file.first for file in self.files)
-
-    @property
-    def last(self) -> int:
-        return max(file.last for file in self.files)
+    @classmethod
+    def of(cls, files: list[LakeFile]) -> _Group:
+        return cls(files, min(f.first for f in files), max(f.last for f in files))
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -146,7 +143,7 @@ def _next_group(
             early = unit_ms == HOUR_MS and run_files >= policy.min_files
             if len(files) < 2 or not (complete or early):
                 continue
-            group = _Group(files, complete)
+            group = _Group.of(files)
             # Ranges must nest: no other visible file may hold a run inside the new range
             # (only possible after the clock went backwards between runs).
             inside = {file.path for file in files}
