@@ -34,6 +34,7 @@ from tools.history.__main__ import main as history_main
 from tools.history.build import APP_ID, BuildOptions, HistoryResult, build_history, writer_config
 from tools.history.vector.writer import shard_batches, write_shard_vectorised
 from tools.simulator import INVALID_KINDS, INVALID_MARKER, Simulator
+from tools.simulator.discovery import SURFACE_CTR
 
 pytestmark = pytest.mark.unit
 
@@ -234,6 +235,7 @@ def test_event_mix_follows_the_simulators_model(built: Built) -> None:
         "story_completed",
         "story_navigated",
         "reaction_added",
+        "content_impression",
     ):
         assert 0.5 < ours[kind] / scalar[kind] < 2.0, (kind, ours[kind], scalar[kind])
     for kind in ("chat_message", "follow", "share", "playback_error", "ad_skipped", "tip"):
@@ -306,3 +308,14 @@ def test_command_line_prints_the_engine_and_rates(
     out = capsys.readouterr().out
     assert "vectorised engine" in out and "events/s" in out
     assert sealed_segments(DataLayout(data_dir).log_dir)
+
+
+def test_impressions_give_each_surface_its_ctr(built: Built) -> None:
+    """Views from a surface / its impressions near the simulator's CTR of the surface."""
+    valid = [event for event in built.events if INVALID_MARKER not in event]
+    impressions = Counter(e["surface"] for e in valid if e["type"] == "content_impression")
+    plays = Counter(e.get("surface") for e in valid if e["type"] == "play_requested")
+    assert set(impressions) == set(SURFACE_CTR)
+    for surface, expected in SURFACE_CTR.items():
+        assert plays[surface] / impressions[surface] == pytest.approx(expected, rel=0.3), surface
+    assert plays[None] > 0, "some plays name no surface"

@@ -30,6 +30,7 @@ from typing import Any
 
 from tools.simulator.audience import Arrival, Audience
 from tools.simulator.clock import DAY_MS, MINUTE_MS
+from tools.simulator.discovery import impressions_then_play, pick_surface
 from tools.simulator.emit import Emitter, Planned
 from tools.simulator.engagement import around_view
 from tools.simulator.faults import FaultRates, deliveries
@@ -95,6 +96,9 @@ class Simulator:
         self.audience = Audience(self.world, seed, viewers or max(2_000, 300 * creators))
         self.stats = SimStats()
         self._rng = random.Random(f"{seed}:traffic:{stream}" if stream else f"{seed}:traffic")
+        # Surfaces and impressions draw from their own stream, so adding them left every
+        # other draw of the traffic as it was.
+        self._discovery_rng = random.Random(f"{seed}:discovery:{stream}")
         self._queue: list[tuple[int, int, str, dict[str, Any]]] = []
         self._order = 0
         self._now: int | None = None
@@ -208,7 +212,15 @@ class Simulator:
             return
         rng = self._rng
         em = Emitter(rng, arrival.viewer, content, out)
+        surface = pick_surface(self._discovery_rng, content.content_type)
+        if surface is not None:
+            t = impressions_then_play(em, self._discovery_rng, surface, t)
+        first = len(out)
         view = play_view(em, rng, arrival.viewer.profile, t, _intent_for(rng, content))
+        requested = out[first][1]
+        if surface is not None and requested["type"] == "play_requested":
+            # The play's own play_requested (the first event it planned) names the surface.
+            requested["surface"] = surface
         around_view(em, rng, self.audience, view)
 
 

@@ -80,6 +80,15 @@ class Pieces:
         for piece in self._pieces[since:]:
             piece["t"] = piece["t"] + offset[piece["session"] - by_session]
 
+    def set_per_session(
+        self, since: int, type_: str, name: str, values: np.ndarray, session0: int
+    ) -> None:
+        """Give the `type_` pieces added since index `since` the field `name`:
+        `values[session - session0]` for each event (a play's surface, decided per view)."""
+        for piece in self._pieces[since:]:
+            if len(piece["type"]) and piece["type"][0] == type_:
+                piece[name] = values[piece["session"] - session0]
+
     def __len__(self) -> int:
         return len(self._pieces)
 
@@ -87,7 +96,7 @@ class Pieces:
         frames = [
             pl.DataFrame(
                 {
-                    name: pl.Series(name, value, dtype=pl.String)
+                    name: _text(name, value)
                     if value.dtype == object or value.dtype.kind == "U"
                     else value
                     for name, value in piece.items()
@@ -98,3 +107,12 @@ class Pieces:
         if not frames:
             return pl.DataFrame()
         return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _text(name: str, value: np.ndarray) -> pl.Series:
+    """A text column; an object array whose first value is None (a play without a surface)
+    is read by polars as objects, which it cannot cast, so it goes through a list."""
+    try:
+        return pl.Series(name, value, dtype=pl.String)
+    except pl.exceptions.ComputeError:
+        return pl.Series(name, value.tolist(), dtype=pl.String)

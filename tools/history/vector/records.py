@@ -20,10 +20,12 @@ import typing
 import msgspec
 import polars as pl
 
-from marquee.events import Event
+from marquee.events import Event, EventBase
 
-_ENVELOPE = frozenset(f.name for f in msgspec.structs.fields(typing.get_args(Event)[0]))
-"""Envelope fields (written from the viewer, title and session columns)."""
+_ENVELOPE = frozenset(f.name for f in msgspec.structs.fields(EventBase))
+"""Envelope fields (written from the viewer, title and session columns). Those of
+`EventBase`: the first event struct's own fields would count as envelope too (they left
+`play_requested`'s `autoplay` and `surface` out of every record)."""
 _COLUMN_OF = {"position": {"story_viewed": "story_position"}}
 """Fields whose generated column is named differently (types disagree on `position`)."""
 

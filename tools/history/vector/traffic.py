@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from tools.history.vector.discovery import plan_discovery
 from tools.history.vector.engagement import around_views, reactions
 from tools.history.vector.pieces import Pieces, lognormal_ms
 from tools.history.vector.playback import Views, play_views
@@ -258,6 +259,11 @@ class Traffic:
         """`Simulator._play` and `_intent_for`: what each viewer means to watch, then the view."""
         titles, n = self.titles, len(t0)
         kind = titles.content_type[title]
+        # Surfaces and impressions draw from their own stream, so adding them left every
+        # other draw of the chunk as it was.
+        discovery_rng = np.random.default_rng([*self.rng_seed, self._chunks, 1])
+        surface, t0 = plan_discovery(discovery_rng, pieces, t0, viewer, title, kind)
+        since = len(pieces)
         duration = titles.duration_ms[title]
         u = rng.random(n)
         full = rng.random(n)
@@ -293,6 +299,7 @@ class Traffic:
             live_end_ms=titles.ends_ms[title],
         )
         outcome = play_views(rng, pieces, views, self.audience, self._sessions)
+        pieces.set_per_session(since, "play_requested", "surface", surface, self._sessions)
         self._sessions += n
         around_views(rng, pieces, viewer, title, outcome, titles, self.audience)
 
