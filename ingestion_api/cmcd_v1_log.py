@@ -22,11 +22,17 @@ The session model (`V1Mapper`), from request timing and the v1 keys, per `sid`:
   media request;
 - played time: the media time requested (the sum of `d` over distinct media objects,
   a repeated `url` counted once), credited once started, and bounded by wall time: at a
-  request, what is credited never exceeds the time since the start plus the buffer the
-  player reports (`bl`) plus the object (`d`), so a burst of requests ahead of playback
-  waits for the wall clock; on non-live content never beyond the catalogue's duration;
-- stalls: one per media request marked `bs` (buffer starvation); their duration is not
-  told by v1 (left 0);
+  request, what is credited never exceeds the time since the session's first media
+  request plus the buffer the player reports (`bl`) plus the object (`d`), so a burst of
+  requests ahead of playback waits for the wall clock (a start recognised late, after
+  a stall marked `su` too, still gets the time played before it); on non-live content
+  never beyond the catalogue's duration;
+- stalls: one per media request marked `bs` (buffer starvation). Their duration is an
+  estimate from the buffer the player reports: at a media request, the wall time since
+  the start less the media played by then (requested before it, less `bl`) is the time
+  spent not playing; its growth from the request before the `bs` one on, up to the first
+  media request where it stops growing, is the stall's (needs `bl`; a pause during a
+  stall counts as stall);
 - bitrate: `br` of the media request, the rendition requested (ahead of the screen by the
   buffer); buffer from `bl`;
 - the end: `playback_ended` with reason `completed` once the played time reaches the
@@ -64,6 +70,9 @@ from marquee.events import MAX_BITRATE_KBPS, MAX_DELTA_MS
 CMCD_HEADERS = ("cmcd-object", "cmcd-request", "cmcd-session", "cmcd-status")
 """The four CMCD v1 header shards (CTA-5004 §2.2); their union is one dictionary."""
 MEDIA_TYPES = frozenset(("v", "av"))
+STALL_NOISE_MS = 250
+"""Growth of the time not played between two media requests that is rounding (`bl` to
+100 ms, a request in flight), not a stall going on."""
 COMPLETION_SLACK_MS = 1000
 """Segment durations are rounded (`d` in integer ms, or a player's own rounding): a view
 whose media time is within this of the duration has played it all."""
@@ -162,11 +171,17 @@ class V1Session:
     creator_id: str
     content_type: str
     duration_ms: int | None
+    first_media_ts: int | None = None
+    """Its first media request: nothing can have played before it."""
     started_ts: int | None = None
     requested_ms: int = 0
     """Media time requested (sum of `d` over distinct media objects)."""
     credited_ms: int = 0
     """Played time already sent in heartbeats."""
+    idle_ms: int | None = None
+    """At its last media request with `bl`: wall time since the start less media played."""
+    stall_base_ms: int | None = None
+    """`idle_ms` before a `bs` request, until the next media request measures the stall."""
     objects: set[str] = field(default_factory=set)
     ended: bool = False
 
@@ -247,6 +262,9 @@ class V1Mapper:
         if not media or session.ended:
             return MappedLine(events, app_id, sid, session)
         object_key = line.url or f"{line.ts}\x1f{duration}\x1f{bitrate}"
+        requested_before = session.requested_ms
+        if session.first_media_ts is None:
+            session.first_media_ts = line.ts
         if duration and object_key not in session.objects:
             session.objects.add(object_key)
             session.requested_ms += duration
@@ -258,6 +276,8 @@ class V1Mapper:
         if session.started_ts is None:
             return MappedLine(events, app_id, sid, session)
         played = self._credit(session, line.ts, buffer or 0, duration or 0)
+        starved = _flag(members, "bs")
+        stalled = self._stalled(session, line.ts, requested_before, buffer, starved)
         completes = (
             session.duration_ms is not None
             and session.content_type != "live"
@@ -265,8 +285,8 @@ class V1Mapper:
         )
         fields: dict[str, Any] = {
             "played_ms": played,
-            "stalled_ms": 0,
-            "stall_count": 1 if _flag(members, "bs") else 0,
+            "stalled_ms": stalled,
+            "stall_count": 1 if starved else 0,
             "seek_ms": 0,
         }
         if bitrate is not None:
@@ -282,7 +302,8 @@ class V1Mapper:
             events.append(ended | fields | {"reason": "completed"})
         else:
             heartbeat = event("heartbeat", str(heartbeat_id))
-            events.append(heartbeat | fields | {"state": "playing"})
+            state = "stalled" if starved else "playing"
+            events.append(heartbeat | fields | {"state": state})
         return MappedLine(events, app_id, sid, session)
 
     def remember(self, mapped: MappedLine) -> None:
@@ -303,11 +324,35 @@ class V1Mapper:
         return V1Session(ts, cid, info.creator_id, info.content_type, info.duration_ms)
 
     @staticmethod
+    def _stalled(
+        session: V1Session, ts: int, requested_before: int, buffer_ms: int | None, starved: bool
+    ) -> int:
+        """The stalled time this media request measures (see the module's docstring)."""
+        assert session.started_ts is not None
+        if buffer_ms is None:
+            session.stall_base_ms = None
+            return 0
+        idle = max(ts - session.started_ts, 0) - max(requested_before - buffer_ms, 0)
+        before, session.idle_ms = session.idle_ms, idle
+        if starved:
+            if session.stall_base_ms is None:
+                session.stall_base_ms = idle if before is None else before
+            return 0
+        if session.stall_base_ms is None:
+            return 0
+        growth = idle - session.stall_base_ms
+        # Still growing: the player asked for more before it played again; the stall stays
+        # open to the next media request.
+        session.stall_base_ms = idle if growth > STALL_NOISE_MS else None
+        return min(max(growth, 0), MAX_DELTA_MS)
+
+    @staticmethod
     def _credit(session: V1Session, ts: int, buffer_ms: int, duration_ms: int) -> int:
         """Played time this request credits: the media requested, bounded by wall time
-        since the start plus what the player holds (its buffer and this object)."""
-        assert session.started_ts is not None
-        wall = max(ts - session.started_ts, 0) + buffer_ms + duration_ms
+        since the first media request plus what the player holds (its buffer and this
+        object)."""
+        assert session.first_media_ts is not None
+        wall = max(ts - session.first_media_ts, 0) + buffer_ms + duration_ms
         total = min(session.requested_ms, wall)
         if session.duration_ms is not None and session.content_type != "live":
             total = min(total, session.duration_ms)

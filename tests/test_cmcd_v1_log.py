@@ -115,6 +115,22 @@ def test_played_time_is_bounded_by_wall_time(mapper: V1Mapper) -> None:
     assert later[-1]["type"] == "playback_ended"
 
 
+def test_a_start_recognised_late_keeps_the_time_played_before_it(mapper: V1Mapper) -> None:
+    """A player that marks `su` through a stall right after its first frame is started
+    only at its first unmarked request; what it played before still counts, bounded by
+    the wall time since its first media request."""
+    t = now_ms() - HOUR_MS
+    session = 'sid="late1",cid="vod_v1"'
+    lines = [
+        line(t + n * 2500, f"{session},ot=v,d=2000,bl=1000,su", f"/seg_{n}.m4s") for n in range(4)
+    ]
+    lines.append(line(t + 10_000, f"{session},ot=v,d=2000,bl=1000", "/seg_4.m4s"))
+    events = feed(mapper, lines)
+    assert [event["type"] for event in events][:2] == ["play_requested", "playback_started"]
+    assert events[1]["startup_ms"] == 10_000
+    assert sum(event.get("played_ms", 0) for event in events) == 10_000  # 5 segments
+
+
 def test_a_repeated_object_counts_once_and_stalls_come_from_bs(mapper: V1Mapper) -> None:
     t = now_ms() - HOUR_MS
     session = 'sid="b1",cid="live_v1"'
@@ -131,6 +147,44 @@ def test_a_repeated_object_counts_once_and_stalls_come_from_bs(mapper: V1Mapper)
     assert sum(event.get("played_ms", 0) for event in events) == 6000
     assert sum(event.get("stall_count", 0) for event in events) == 1  # audio is not counted
     assert "playback_ended" not in [event["type"] for event in events]  # live: no end
+
+
+def test_a_stall_lasts_while_the_time_not_played_grows(mapper: V1Mapper) -> None:
+    """2 s segments; the fourth arrives 5 s after it was asked for, so the 2 s buffer runs
+    dry 3 s: the request after it says `bs`, and the time since the start less the media
+    played by then (requested less `bl`) grows by those 3 s."""
+    t = now_ms() - HOUR_MS
+    session = 'sid="st1",cid="live_v1"'
+
+    def segment(at: int, n: int, buffer: int, flags: str = "") -> bytes:
+        return line(t + at, f"{session},ot=v,d=2000,br=900,bl={buffer}{flags}", f"/{n}.m4s")
+
+    events = feed(
+        mapper,
+        [
+            segment(0, 0, 0, ",su"),
+            segment(100, 1, 2000),  # the start
+            segment(2100, 2, 2000),
+            segment(4100, 3, 2000),  # slow: arrives at 9100, the buffer ran dry at 6100
+            segment(9100, 4, 2000, ",bs"),
+            segment(11_100, 5, 2000),
+            segment(13_100, 6, 2000),
+        ],
+    )
+    heartbeats = [event for event in events if event["type"] == "heartbeat"]
+    assert [event["stalled_ms"] for event in heartbeats] == [0, 0, 0, 0, 3000, 0]
+    assert [event["stall_count"] for event in heartbeats] == [0, 0, 0, 1, 0, 0]
+    assert heartbeats[3]["state"] == "stalled"
+    without_buffer = feed(
+        mapper,
+        [
+            line(t, 'sid="st2",cid="live_v1",ot=v,d=2000', "/0.m4s"),
+            line(t + 9000, 'sid="st2",ot=v,d=2000,bs', "/1.m4s"),
+            line(t + 11_000, 'sid="st2",ot=v,d=2000', "/2.m4s"),
+        ],
+    )
+    assert sum(event.get("stall_count", 0) for event in without_buffer) == 1
+    assert sum(event.get("stalled_ms", 0) for event in without_buffer) == 0  # not told
 
 
 def test_a_player_that_never_sends_su_starts_at_its_first_media_request(

@@ -18,16 +18,17 @@ from typing import Any, cast
 
 import httpx
 
-from tests.support.media import MediaServer
+from tests.support.media import MediaServer, Throttle
 
 CMCD_HEADERS = ("cmcd-object", "cmcd-request", "cmcd-session", "cmcd-status")
 
 
 class RecordingCdn(MediaServer):
-    """`MediaServer` (unthrottled) that keeps a log line per CMCD-carrying request."""
+    """`MediaServer` (throttled when given a `Throttle`) that keeps a log line per
+    CMCD-carrying request."""
 
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
+    def __init__(self, root: Path, throttle: Throttle | None = None) -> None:
+        super().__init__(root, throttle)
         self.lines: list[dict[str, Any]] = []
         lock = threading.Lock()
         lines = self.lines
