@@ -4,15 +4,25 @@
     (METRICS.md "Live latency"), exact over every value the lake kept
     (stg_pipeline__live_latency_minute_values: a count per distinct value), by the
     percentile method of every mart (macros/counted_percentiles.sql). A minute without
-    such a heartbeat has no row. Rebuilt whole on each build: its input is one row per
-    distinct value, far fewer than the events.
+    such a heartbeat has no row. Incremental: the minutes from the earliest one staging
+    rewrote since this table was built are recomputed (macros/incremental.sql); a minute's
+    values only ever grow, so no row is left behind.
 #}
 
+{{ incremental_mart_config(['live_id', 'epoch_minute']) }}
+
 with
+
+{{ changed_since_cte([{
+    'relation': ref('stg_pipeline__live_latency_minute_values'),
+    'time_ms': 'epoch_minute * 60000',
+}]) }}
 
 latency_values as (
 
     select * from {{ ref('stg_pipeline__live_latency_minute_values') }}
+
+    where {{ changed_minutes_filter('epoch_minute') }}
 
 ),
 
@@ -60,4 +70,4 @@ final as (
 
 )
 
-select * from final
+{{ select_build_stamped('final') }}
