@@ -426,6 +426,7 @@ def test_any_text_maps_or_is_rejected_with_a_reason(tmp_path_factory: Any, text:
             "missing_field",
             "invalid_field",
             "unknown_content",
+            "out_of_range",  # a measured br, msd or ltc over its bound
         }
         return
     mapper.remember(result)
