@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from dashboards.filters import CONTENT_TYPE_LABELS
 from marquee.layout import DataLayout
 from tests.support.dashboards import metrics, open_page, table, texts, use_data_dir
+from tests.support.impression_scenario import impression_data_dir
 from tests.support.live_latency import (
     EXPECTED_MINUTES,
     EXPECTED_SESSION,
@@ -211,6 +212,26 @@ def test_warehouse_without_rows_for_the_content_pages(
 
         assert picked(at) is None
         assert "No content matches the filters" in texts(at, "info")
+
+
+@pytest.fixture
+def impressions_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The impression scenario's real build (`tests.support.impression_scenario`)."""
+    data_dir = impression_data_dir(lambda: tmp_path_factory.mktemp("impressions"))
+    yield from use_data_dir(monkeypatch, data_dir)
+
+
+def test_content_impressions_and_ctr_per_surface(impressions_dir: Path) -> None:
+    at = open_page("content", {"content": "vod_b1"})
+    assert "Impressions and click-through" in [s.value for s in at.subheader]
+    assert metrics(at)["CTR on tray"] == "100.00 %"
+    surfaces = table(at, "Surface")
+    assert surfaces.astype(object).where(surfaces.notna(), None).to_dict("records") == [
+        {"Surface": "tray", "Impressions": 3, "Views from the surface": 3, "CTR %": 100.0},
+        {"Surface": "feed", "Impressions": 0, "Views from the surface": 1, "CTR %": None},
+    ]
 
 
 @pytest.fixture

@@ -7,13 +7,16 @@ the empty warehouse.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support.dashboards import metrics, open_page, table, texts, use_data_dir
+from tests.support.impression_scenario import impression_data_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -125,3 +128,27 @@ def test_empty_state_without_a_warehouse(tmp_path: Path, monkeypatch: pytest.Mon
         assert "No data yet" in texts(at, "info")
         assert not at.metric
         assert not at.dataframe
+
+
+@pytest.fixture
+def impressions_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The impression scenario's real build (`tests.support.impression_scenario`)."""
+    data_dir = impression_data_dir(lambda: tmp_path_factory.mktemp("impressions"))
+    yield from use_data_dir(monkeypatch, data_dir)
+
+
+def test_creator_impressions_and_ctr_per_surface(impressions_dir: Path) -> None:
+    at = open_page("creator", {"creator": "cr_a"})
+    assert "Impressions and click-through" in [s.value for s in at.subheader]
+    assert metrics(at)["CTR on feed"] == "25.00 %"
+    surfaces = table(at, "Surface").set_index("Surface")
+    assert surfaces.loc["feed", "Impressions"] == 4
+    assert surfaces.loc["search", "CTR %"] == 50.0
+    assert surfaces.loc["profile", "Views from the surface"] == 3
+    assert pd.isna(surfaces.loc["profile", "CTR %"]), "no profile impressions: no rate"
+    assert "tray" not in surfaces.index, "another creator's surface"
+    assert any(
+        "Click-through rate per day" in str(chart.proto.spec) for chart in at.get("vega_lite_chart")
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,12 @@ from marquee.layout import DataLayout
 from tests.support.dashboards import (
     metrics,
     open_page,
+    table,
     texts,
     use_data_dir,
     warehouse_copy,
 )
+from tests.support.impression_scenario import impression_data_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -271,3 +274,39 @@ def test_freshness_caption_states_the_age() -> None:
     assert caption.startswith("Newest data minute: 2025-03-10 14:37 UTC (2 h 3 min ago)")
     assert components.format_age(42) == "42 s"
     assert components.format_age(3 * 86_400 + 4 * 3_600) == "3 d 4 h"
+
+
+@pytest.fixture
+def impressions_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The impression scenario's real build (`tests.support.impression_scenario`)."""
+    data_dir = impression_data_dir(lambda: tmp_path_factory.mktemp("impressions"))
+    yield from use_data_dir(monkeypatch, data_dir)
+
+
+def test_impressions_and_ctr_per_surface_and_per_creator(impressions_dir: Path) -> None:
+    """The default period ends on the newest day with views (D): D+1's impressions are
+    out of it; D-1's feed view is in it but counts in no rate (its day had no impressions)."""
+    at = open_page("creators")
+    assert "Impressions and click-through" in [s.value for s in at.subheader]
+    shown = metrics(at)
+    assert shown["Impressions"] == "9"
+    assert shown["CTR on feed"] == "25.00 %", "1 feed view on a day with feed impressions / 4"
+    surfaces = table(at, "Surface")
+    assert surfaces.astype(object).where(surfaces.notna(), None).to_dict("records") == [
+        {"Surface": "feed", "Impressions": 4, "Views from the surface": 3, "CTR %": 25.0},
+        {"Surface": "tray", "Impressions": 3, "Views from the surface": 3, "CTR %": 100.0},
+        {"Surface": "search", "Impressions": 2, "Views from the surface": 1, "CTR %": 50.0},
+        {"Surface": "profile", "Impressions": 0, "Views from the surface": 3, "CTR %": None},
+    ]
+    top = table(at, "Creator")
+    assert list(top["Creator"]) == ["Creator A", "Creator B"]
+    assert list(top["Impressions"]) == [6, 3]
+    assert top["Search CTR %"].iloc[0] == 50.0 and top["Tray CTR %"].iloc[1] == 100.0
+    assert pd.isna(top["Profile CTR %"].iloc[0]), "profile views without impressions: no rate"
+
+
+def test_impressions_section_says_when_none_were_reported(golden_dir: Path) -> None:
+    at = open_page("creators")
+    assert "No impression was reported" in texts(at, "info")

@@ -6,7 +6,9 @@ in 5 % steps, for a live stream `live_minute_retention` by minute since it began
 minute or per hour from `content_minute_qoe`; ads per ad and break position from
 `ad_placement_daily_performance`; a live stream's `live_sessions` row and tips per currency,
 and the clips cut from it (`live_session_clips`, `dashboards.live_clips`; a clip links to its live);
-a story's funnel and reactions from the stories mart. SQL in `dashboards.queries.content`.
+a story's funnel and reactions from the stories mart; impressions and click-through per
+surface (`content_daily_impressions`, `dashboards.impressions`). SQL in
+`dashboards.queries.content`.
 
 Without a content picked, the page lists the content with the most views in the period. The
 creator and type filters narrow the content that can be picked; the per-content marts have
@@ -20,7 +22,15 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboards import components, definitions, filters, live_clips, navigation, url_state
+from dashboards import (
+    components,
+    definitions,
+    filters,
+    impressions,
+    live_clips,
+    navigation,
+    url_state,
+)
 from dashboards.live_latency import show_live_latency
 from dashboards.queries import content as queries
 from dashboards.queries import stories as story_queries
@@ -607,3 +617,4 @@ else:
     show_retention(content_id)
 show_qoe(content_id, current)
 show_ads(content_id, current)
+impressions.show_content_impressions(content_id, current.start, current.end)

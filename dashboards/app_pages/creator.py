@@ -7,9 +7,10 @@ content (`main.content_daily_qoe`) with links to the Content page; live sessions
 (`main.live_sessions`: minutes, views, average and peak concurrent viewers, chat); clips cut
 from them (`main.live_session_clips`, `dashboards.live_clips`); the stories
 funnel (`main.stories`: reach, completion, valid reactions, live conversion, per story and in
-total); ads (`main.creator_daily_ad_performance`); and QoE over the creator's views
-(`playback_sessions` mart). Without a chosen creator the page lists the period's top creators to
-pick from.
+total); ads (`main.creator_daily_ad_performance`); impressions and click-through per
+surface (`main.creator_daily_impressions`, `dashboards.impressions`); and QoE over the
+creator's views (`playback_sessions` mart). Without a chosen creator the page lists the
+period's top creators to pick from.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import components, data, filters, live_clips, navigation
+from dashboards import components, data, filters, impressions, live_clips, navigation
 from dashboards.definitions import definition
 from dashboards.queries import creator as creator_queries
 from dashboards.queries import creators as creators_queries
@@ -282,6 +283,8 @@ else:
         )
 
 live_clips.show_creator_clips(creator_id, name, current.start, current.end, current.content_type)
+
+impressions.show_creator_impressions(creator_id, name, current.start, current.end)
 
 st.subheader("Stories funnel")
 if current.content_type not in (None, "story"):

@@ -12,7 +12,8 @@ Unique viewers, rebuffer % and startup p50 are computed over the period's rows o
 content type, platform or country filter every view-based column comes from the `playback_sessions`
 mart, which has those columns; net followers, engagement rate and tips stay the creator's whole
 days. Each row links to the Creator page of that creator, with the same filters. The table draws
-the 100 creators with the most views; the CSV export has every creator.
+the 100 creators with the most views; the CSV export has every creator. Below it,
+impressions and click-through per surface (`dashboards.impressions`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from dashboards import components, data, filters
+from dashboards import components, data, filters, impressions
 from dashboards.definitions import definition
 from dashboards.queries import creators as creator_queries
 
@@ -253,3 +254,5 @@ st.dataframe(
     },
 )
 components.csv_download(table, LABELS, file_name=f"creators_{current.start}_{current.end}.csv")
+
+impressions.show_creators_impressions(current.start, current.end, current.creator_id)
