@@ -9,35 +9,31 @@ events take the path of `/v1/events` (`ingest.ingest_events`).
 
 from __future__ import annotations
 
-import logging
-
-import msgspec
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ingestion_api.auth import require_app
-from ingestion_api.cmcd import ReportRejected
-from ingestion_api.cmcd_routes import _ACCEPTED, _COMMON_ERRORS, now_ms, split_reports
+from ingestion_api.cmcd_routes import (
+    _ACCEPTED,
+    _COMMON_ERRORS,
+    ingest_lines,
+    now_ms,
+    split_reports,
+)
 from ingestion_api.cmcd_v1_log import V1Mapper, V1Memory
 from ingestion_api.collector import Collector
 from ingestion_api.openapi import error_response_spec
-from ingestion_api.ratelimit import limit_write_key
-from ingestion_api.responses import error_response, json_response
+from ingestion_api.responses import error_response
 from marquee.catalog import CatalogIndex
 from marquee.catalog_files import CONTENT_FILE
 from marquee.intake.body import BodyError, media_type_of, read_body
-from marquee.intake.ingest import ingest_events
-from marquee.intake.quarantine import QuarantineRecord, encode_records
+from marquee.intake.quarantine import QuarantineRecord
 from marquee.settings import Settings
-
-log = logging.getLogger("ingestion_api")
 
 LOG_TYPES = frozenset(("application/x-ndjson", "application/jsonl", "application/json"))
 CDN_LOG_PATH = "/v1/cmcd/cdn-log"
-_encoder = msgspec.json.Encoder()
 
 
 def v1_mapper_of(state: State, settings: Settings) -> V1Mapper:
@@ -76,58 +72,20 @@ async def post_cdn_log(request: Request) -> Response:
             payload=body.decode("utf-8", "replace"),
             cdn_country=collector.cdn_country(request),
         )
-        await collector.quarantine_log.append(encode_records([record]))
+        await collector.quarantine(record)
         return error_response(error.status, error.code, error.detail)
-    limited = await limit_write_key(request, len(lines))
-    if limited is not None:
-        return limited
     mapper = v1_mapper_of(request.app.state, settings)
-    if mapper.catalog.stale():
-        await run_in_threadpool(mapper.catalog.refresh)
-    cdn_country = collector.cdn_country(request)
-    log_bytes = bytearray()
-    quarantine: list[QuarantineRecord] = []
-    rejected: list[dict[str, object]] = []
-    accepted = events = 0
-    for index, line in enumerate(lines):
-        try:
-            mapped = mapper.map_line(line.encode(), app_id)
-            if mapped.events:
-                result = ingest_events(
-                    [_encoder.encode(event) for event in mapped.events],
-                    None,
-                    app_id,
-                    received_at_ms,
-                    cdn_country,
-                    collector.enricher,
-                )
-                if result.rejected:
-                    first = result.quarantine[0]
-                    raise ReportRejected(first.reason, first.detail)
-                log_bytes += result.log_bytes
-                events += result.accepted
-        except ReportRejected as rejection:
-            rejected.append({"index": index, "reason": rejection.reason})
-            quarantine.append(
-                QuarantineRecord(
-                    quarantined_at_ms=received_at_ms,
-                    app_id=app_id,
-                    reason=rejection.reason,
-                    detail=f"cmcd cdn-log: {rejection.detail}",
-                    index=index,
-                    payload=line,
-                    cdn_country=cdn_country,
-                )
-            )
-            continue
-        mapper.remember(mapped)
-        accepted += 1
-    if quarantine:
-        await collector.quarantine(*quarantine)  # an erased viewer's lines: kept nowhere
-    if log_bytes:
-        await collector.events_log.append(bytes(log_bytes))
-    return json_response(
-        202, {"accepted": accepted, "rejected": rejected, "events": events, "ignored": 0}
+    return await ingest_lines(
+        request,
+        collector,
+        app_id,
+        lines,
+        catalog=mapper.catalog,
+        map_line=lambda line: mapper.map_line(line.encode(), app_id),
+        remember=mapper.remember,
+        scrub=lambda line: line,
+        received_at_ms=received_at_ms,
+        label="cmcd cdn-log",
     )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -139,21 +141,67 @@ async def get_cmcd(request: Request) -> Response:
 async def _ingest_reports(
     request: Request, collector: Collector, app_id: str, lines: list[str], received_at_ms: int
 ) -> Response:
+    mapper = mapper_of(request.app.state, collector.settings)
+    user_agent = request.headers.get("user-agent")
+    return await ingest_lines(
+        request,
+        collector,
+        app_id,
+        lines,
+        catalog=mapper.catalog,
+        map_line=lambda line: mapper.map_line(line, app_id, received_at_ms, user_agent),
+        remember=mapper.remember,
+        scrub=lambda line: mapper.scrub(line, app_id, collector.enricher.pseudonymise),
+        received_at_ms=received_at_ms,
+        label="cmcd",
+    )
+
+
+class MappedLine(Protocol):
+    """What a CMCD mapper makes of one line: its events, and whether it was ignored."""
+
+    @property
+    def events(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def ignored(self) -> bool: ...
+
+
+M = TypeVar("M", bound=MappedLine)
+
+
+async def ingest_lines(
+    request: Request,
+    collector: Collector,
+    app_id: str,
+    lines: list[str],
+    *,
+    catalog: CatalogIndex,
+    map_line: Callable[[str], M],
+    remember: Callable[[M], None],
+    scrub: Callable[[str], str],
+    received_at_ms: int,
+    label: str,
+) -> Response:
+    """Map each line (a report, a log line) and ingest its events as `/v1/events` does.
+
+    A line is accepted or rejected as a whole: a rejected one (`ReportRejected`, or one of
+    its events refused) is quarantined as `scrub` leaves it, detail prefixed with `label`;
+    an accepted one is remembered by its mapper once its events are taken.
+    """
     limited = await limit_write_key(request, len(lines))
     if limited is not None:
         return limited
-    mapper = mapper_of(request.app.state, collector.settings)
-    if mapper.catalog.stale():
-        await run_in_threadpool(mapper.catalog.refresh)
+    if catalog.stale():
+        await run_in_threadpool(catalog.refresh)
     cdn_country = collector.cdn_country(request)
     log_bytes = bytearray()
     quarantine: list[QuarantineRecord] = []
     rejected: list[dict[str, object]] = []
     accepted = events = ignored = 0
-    user_agent = request.headers.get("user-agent")
     for index, line in enumerate(lines):
         try:
-            mapped = mapper.map_line(line, app_id, received_at_ms, user_agent)
+            mapped = map_line(line)
             if mapped.events:
                 result = ingest_events(
                     [_encoder.encode(event) for event in mapped.events],
@@ -175,18 +223,18 @@ async def _ingest_reports(
                     quarantined_at_ms=received_at_ms,
                     app_id=app_id,
                     reason=rejection.reason,
-                    detail=f"cmcd: {rejection.detail}",
+                    detail=f"{label}: {rejection.detail}",
                     index=index,
-                    payload=mapper.scrub(line, app_id, collector.enricher.pseudonymise),
+                    payload=scrub(line),
                     cdn_country=cdn_country,
                 )
             )
             continue
-        mapper.remember(mapped)
+        remember(mapped)
         accepted += 1
         ignored += mapped.ignored
     if quarantine:
-        await collector.quarantine(*quarantine)
+        await collector.quarantine(*quarantine)  # an erased viewer's lines: kept nowhere
     if log_bytes:
         await collector.events_log.append(bytes(log_bytes))
     return json_response(

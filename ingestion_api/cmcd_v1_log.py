@@ -213,6 +213,8 @@ class MappedLine:
     sid: str
     session: V1Session
     """The session once this line is accepted (a copy: nothing changes until then)."""
+    ignored: bool = False
+    """Always False: every line is mapped (one that counts nothing makes no events)."""
 
 
 class V1Mapper:
