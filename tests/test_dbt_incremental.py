@@ -30,6 +30,7 @@ from marquee.lake import (
     CREATOR_VIEWER_DAYS,
     IMPRESSION_MINUTE_AGGREGATES,
     LAKE_TABLES,
+    LIVE_LATENCY_MINUTE_VALUES,
     LIVE_VIEWER_FACTS,
     MINUTE_AGGREGATES,
     REACTION_MINUTE_AGGREGATES,
@@ -65,6 +66,7 @@ INCREMENTAL_MARTS = (
     *AD_MARTS,
     "creator_daily_tips",
     "int_live_minutes",
+    "live_minute_latency",
     "int_story_minutes",
     "int_story_viewers",
     "int_creator_engagement_daily",
@@ -85,6 +87,7 @@ INCREMENTAL_STAGING = (
     "stg_pipeline__story_viewer_facts",
     "stg_pipeline__live_viewer_facts",
     "stg_pipeline__creator_viewer_days",
+    "stg_pipeline__live_latency_minute_values",
     "stg_pipeline__impression_minute_aggregates",
 )
 COMPARED = INCREMENTAL_MARTS + INCREMENTAL_STAGING
@@ -142,6 +145,19 @@ def impression_row(**values: Any) -> dict[str, Any]:
         "content_type": "vod",
         "surface": "feed",
         "impressions": 0,
+    }
+    row.update(values)
+    return row
+
+
+def latency_row(latency_ms: int, heartbeats: int, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "epoch_minute": MINUTE,
+        "content_id": "l1",
+        "creator_id": "u1",
+        "content_type": "live",
+        "live_latency_ms": latency_ms,
+        "heartbeats": heartbeats,
     }
     row.update(values)
     return row
@@ -229,6 +245,7 @@ def first_run(layout: DataLayout) -> None:
                 ad_play("s8", "a1", start + 2_000, True, content_id="x1", creator_id=""),
             ],
             REACTION_MINUTE_AGGREGATES: [reaction_row(reactions=1)],
+            LIVE_LATENCY_MINUTE_VALUES: [latency_row(3000, 2), latency_row(9000, 1)],
             IMPRESSION_MINUTE_AGGREGATES: [impression_row(impressions=3)],
             STORY_VIEWER_FACTS: [
                 story_fact("viewed", MINUTE * MS),
@@ -394,6 +411,13 @@ def second_run(layout: DataLayout) -> None:
             # Late rows for keys the first run built (they add to them, or only refresh
             # last_processed_at_ms for a fact seen again), and new keys.
             CREATOR_MINUTE_AGGREGATES: [creator_minute_row(follows=2, unfollows=1)],
+            # A late heartbeat of a value the first run saw (its count adds), a new value in
+            # the same minute (its percentiles change) and a later minute.
+            LIVE_LATENCY_MINUTE_VALUES: [
+                latency_row(3000, 1),
+                latency_row(5000, 1),
+                latency_row(2000, 1, epoch_minute=MINUTE + 3),
+            ],
             REACTION_MINUTE_AGGREGATES: [
                 reaction_row(reactions=2),
                 reaction_row(epoch_minute=MINUTE + 3, reactions=1),
