@@ -40,11 +40,12 @@ SPARSE_SOURCES: frozenset[str] = frozenset(
         "pipeline.tip_minute_aggregates",
         "pipeline.reaction_minute_aggregates",
         "pipeline.impression_minute_aggregates",
+        "pipeline.live_latency_minute_values",
         "pipeline.ad_plays",
     }
 )
-"""Sources that can be quiet for hours (follows, tips, reactions, ads): the yml warns after
-24 h and never errors."""
+"""Sources that can be quiet for hours (follows, tips, reactions, ads, live latency while no
+live is watched): the yml warns after 24 h and never errors."""
 
 UNCHECKED_SOURCES: frozenset[str] = frozenset({"quarantine.rejections"})
 """No rejection for a long time is good news: the quarantine has no freshness threshold."""

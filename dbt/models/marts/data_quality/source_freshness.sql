@@ -8,6 +8,7 @@
     'minute_aggregates', 'creator_minute_aggregates', 'tip_minute_aggregates',
     'reaction_minute_aggregates', 'view_summaries', 'ad_plays', 'story_viewer_facts',
     'live_viewer_facts', 'creator_viewer_days', 'impression_minute_aggregates',
+    'live_latency_minute_values',
 ] %}
 
 with
