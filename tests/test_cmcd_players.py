@@ -30,10 +30,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.api import APP_ID, WRITE_KEY, start_api
-from tests.support.media import MediaServer, Throttle, make_stream
-from tests.support.players import PLAYERS_DIR, read_views, run_command, tools_missing
+from tests.support.api import WRITE_KEY
+from tests.support.media import MediaServer, Throttle
 from tests.support.players import play as run_page
+from tests.support.players import read_views, run_command, stage, start_players_api, tools_missing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
@@ -100,28 +100,10 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Playe
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: run `make players`")
     base = tmp_path_factory.mktemp("players")
-    root = base / "root"
-    root.mkdir()
-    (root / "players").symlink_to(PLAYERS_DIR)
-    (root / "media").symlink_to(make_stream(base / "stream", DURATION_S))
-
-    env = {"MARQUEE_ADMIN_TOKEN": ADMIN_TOKEN, "MARQUEE_WRITE_KEYS": f"{APP_ID}:{WRITE_KEY}"}
-    api = start_api(base / "data", env)
+    root = stage(base, DURATION_S)
+    api = start_players_api(base / "data", ADMIN_TOKEN, CONTENT_ID, DURATION_S)
     results: dict[str, Played] = {}
     try:
-        response = httpx.put(
-            f"{api.url}/v1/catalog/content",
-            json=[
-                {
-                    "content_id": CONTENT_ID,
-                    "creator_id": "cr_players",
-                    "content_type": "vod",
-                    "duration_ms": DURATION_S * 1000,
-                }
-            ],
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        )
-        assert response.status_code == 200, response.text
         for run in RUNS:
             sid = str(uuid.uuid4())
             results[run.name] = Played(run, sid, play(run, root, api.url, sid), [])

@@ -1,6 +1,8 @@
 """Real players in headless chromium, and the real pipeline after them (issue 20 tests).
 
-`play` opens one player page (players/*.html) in a fresh Debian chromium through
+`stage` makes the served root (the pages and a fresh ffmpeg stream under one origin),
+`start_players_api` the real API with that stream's content in its catalogue; `play`
+opens one player page (players/*.html) in a fresh Debian chromium through
 players/run.mjs and returns the page's ground truth; `run_command` runs a Marquee command
 (pipeline, refresh) on a data directory; `read_views` reads the per-view mart.
 """
@@ -16,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 
 from tests.support import REPO_ROOT
+from tests.support.api import APP_ID, WRITE_KEY, ApiProcess, start_api
+from tests.support.media import make_stream
 
 PLAYERS_DIR = REPO_ROOT / "players"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -67,3 +72,35 @@ def read_views(serving: Path) -> list[dict[str, Any]]:
         columns = ", ".join(VIEW_COLUMNS)
         rows = conn.execute(f"select {columns} from main.playback_sessions").fetchall()
     return [dict(zip(VIEW_COLUMNS, row, strict=True)) for row in rows]
+
+
+def stage(base: Path, duration_s: int) -> Path:
+    """The root a test serves: players/ and a stream of `duration_s` made into `base`."""
+    root = base / "root"
+    root.mkdir()
+    (root / "players").symlink_to(PLAYERS_DIR)
+    (root / "media").symlink_to(make_stream(base / "stream", duration_s))
+    return root
+
+
+def start_players_api(
+    data_dir: Path, admin_token: str, content_id: str, duration_s: int
+) -> ApiProcess:
+    """The real API, with the played content (VOD, `duration_s`) in its catalogue."""
+    env = {"MARQUEE_ADMIN_TOKEN": admin_token, "MARQUEE_WRITE_KEYS": f"{APP_ID}:{WRITE_KEY}"}
+    api = start_api(data_dir, env)
+    record = {
+        "content_id": content_id,
+        "creator_id": "cr_players",
+        "content_type": "vod",
+        "duration_ms": duration_s * 1000,
+    }
+    response = httpx.put(
+        f"{api.url}/v1/catalog/content",
+        json=[record],
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    if response.status_code != 200:
+        api.stop()
+        raise AssertionError(response.text)
+    return api
