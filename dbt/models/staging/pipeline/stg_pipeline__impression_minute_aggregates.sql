@@ -8,19 +8,7 @@
 
 with
 
-{% if staging_is_incremental() %}
-
-{{ remerged_content_minutes(
-    pending_lake_rows('impression_minute_aggregates'), key_columns, ['impressions']
-) }},
-
-{% else %}
-
-{{ summed_content_minutes(
-    pending_lake_rows('impression_minute_aggregates'), key_columns, ['impressions']
-) }},
-
-{% endif %}
+{{ merged_content_minutes('impression_minute_aggregates', key_columns, ['impressions']) }},
 
 final as (
 

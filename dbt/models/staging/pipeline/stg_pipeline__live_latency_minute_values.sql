@@ -8,19 +8,7 @@
 
 with
 
-{% if staging_is_incremental() %}
-
-{{ remerged_content_minutes(
-    pending_lake_rows('live_latency_minute_values'), key_columns, ['heartbeats']
-) }},
-
-{% else %}
-
-{{ summed_content_minutes(
-    pending_lake_rows('live_latency_minute_values'), key_columns, ['heartbeats']
-) }},
-
-{% endif %}
+{{ merged_content_minutes('live_latency_minute_values', key_columns, ['heartbeats']) }},
 
 final as (
 

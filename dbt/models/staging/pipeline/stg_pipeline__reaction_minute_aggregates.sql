@@ -8,19 +8,7 @@
 
 with
 
-{% if staging_is_incremental() %}
-
-{{ remerged_content_minutes(
-    pending_lake_rows('reaction_minute_aggregates'), key_columns, ['reactions']
-) }},
-
-{% else %}
-
-{{ summed_content_minutes(
-    pending_lake_rows('reaction_minute_aggregates'), key_columns, ['reactions']
-) }},
-
-{% endif %}
+{{ merged_content_minutes('reaction_minute_aggregates', key_columns, ['reactions']) }},
 
 final as (
 
