@@ -194,10 +194,13 @@ KNOWN_GAPS: dict[str, tuple[frozenset[str], str]] = {
         "during playback never reaches Marquee",
     ),
     "dash.js, throttled": (
-        frozenset({"bitrate", ENDED}),
-        "dash.js 5.2.1 sends br only on play-state reports and no bc event; and on some "
+        frozenset({"bitrate", ENDED, "startup"}),
+        "dash.js 5.2.1 sends br only on play-state reports and no bc event; on some "
         "throttles it never reaches `ended` once it switched down (its GapController jumps "
-        "the last tenth of a second every 2 s, or a decode error on the switch stops it)",
+        "the last tenth of a second every 2 s, or a decode error on the switch stops it); "
+        "and its first report (sta=s), where startup by timing begins, can leave the page's "
+        "play call over 100 ms behind when the throttle slows its start (627 against 522 "
+        "ms in one CI run)",
     ),
     "hls.js": (
         frozenset({"bitrate"}),
