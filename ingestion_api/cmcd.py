@@ -53,6 +53,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ingestion_api.cmcd_scrub import ViewerScrubber
 from marquee.catalog import CatalogIndex, ContentInfo
 from marquee.events import (
     MAX_BITRATE_KBPS,
@@ -617,9 +618,7 @@ class CmcdMapper:
         # Never above the contract's bound of a delta: no interval can make an event that
         # is rejected as out of range.
         self.max_interval_ms = min(max_interval_ms, MAX_DELTA_MS)
-        self._viewer_in_line = re.compile(
-            "(?<![a-z0-9_.*-])(" + re.escape(viewer_key) + r'=)("(?:[^"\\]|\\.)*"|[^,;\s]*)'
-        )
+        self._scrubber = ViewerScrubber(viewer_key)
 
     def map_line(
         self, line: str, app_id: str, received_at_ms: int, user_agent: str | None = None
@@ -684,14 +683,7 @@ class CmcdMapper:
 
     def scrub(self, line: str, app_id: str, pseudonymise: Pseudonymiser) -> str:
         """The report with the raw viewer id replaced by its pseudonym (for the quarantine)."""
-
-        def replace(match: re.Match[str]) -> str:
-            raw = match.group(2)
-            if raw.startswith('"'):
-                raw = raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-            return f'{match.group(1)}"{pseudonymise(app_id, raw)}"'
-
-        return self._viewer_in_line.sub(replace, line)
+        return self._scrubber.text(line, app_id, pseudonymise)
 
     def _content(self, report: Report, session: Session | None) -> Content:
         if report.cid is None:

@@ -3,8 +3,8 @@
 NDJSON, one request of a player per line (the format: `ingestion_api.cmcd_v1_log`,
 docs/cmcd-players.md). The write key, body limits and rate limit are those of
 `POST /v1/cmcd`; each line is accepted or rejected as a whole, a rejected one quarantined
-as it was with its reason and answered in `rejected` with its index. An accepted line's
-events take the path of `/v1/events` (`ingest.ingest_events`).
+with its reason (its viewer id pseudonymised: `cmcd_scrub`) and answered in `rejected` with
+its index. An accepted line's events take the path of `/v1/events` (`ingest.ingest_events`).
 """
 
 from __future__ import annotations
@@ -20,16 +20,15 @@ from ingestion_api.cmcd_routes import (
     _COMMON_ERRORS,
     ingest_lines,
     now_ms,
+    refuse_body,
     split_reports,
 )
 from ingestion_api.cmcd_v1_log import V1Mapper, V1Memory
 from ingestion_api.collector import Collector
 from ingestion_api.openapi import error_response_spec
-from ingestion_api.responses import error_response
 from marquee.catalog import CatalogIndex
 from marquee.catalog_files import CONTENT_FILE
 from marquee.intake.body import BodyError, media_type_of, read_body
-from marquee.intake.quarantine import QuarantineRecord
 from marquee.settings import Settings
 
 LOG_TYPES = frozenset(("application/x-ndjson", "application/jsonl", "application/json"))
@@ -62,18 +61,12 @@ async def post_cdn_log(request: Request) -> Response:
             raise BodyError(415, "unsupported_media_type", f"Content-Type {media_type!r}")
         lines = split_reports(body, settings)
     except BodyError as error:
-        # A log line names no viewer but by its session id, which is not pseudonymised
-        # anywhere: the body is quarantined as it came.
-        record = QuarantineRecord(
-            quarantined_at_ms=received_at_ms,
-            app_id=app_id,
-            reason=error.code,
-            detail=f"cmcd cdn-log: {error.detail}",
-            payload=body.decode("utf-8", "replace"),
-            cdn_country=collector.cdn_country(request),
+        mapper = v1_mapper_of(request.app.state, settings)
+        text = body.decode("utf-8", "replace")
+        payload = "\n".join(
+            mapper.scrub(line, app_id, collector.enricher.pseudonymise) for line in text.split("\n")
         )
-        await collector.quarantine(record)
-        return error_response(error.status, error.code, error.detail)
+        return await refuse_body(request, collector, app_id, error, payload, "cmcd cdn-log")
     mapper = v1_mapper_of(request.app.state, settings)
     return await ingest_lines(
         request,
@@ -83,7 +76,7 @@ async def post_cdn_log(request: Request) -> Response:
         catalog=mapper.catalog,
         map_line=lambda line: mapper.map_line(line.encode(), app_id),
         remember=mapper.remember,
-        scrub=lambda line: line,
+        scrub=lambda line: mapper.scrub(line, app_id, collector.enricher.pseudonymise),
         received_at_ms=received_at_ms,
         label="cmcd cdn-log",
     )

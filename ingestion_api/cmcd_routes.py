@@ -95,31 +95,43 @@ async def post_cmcd(request: Request) -> Response:
             raise BodyError(415, "unsupported_media_type", f"Content-Type {media_type!r}")
         lines = split_reports(body, settings)
     except BodyError as error:
-        return await _refuse_body(request, collector, app_id, error, body)
+        return await _refuse_report(request, collector, app_id, error, body)
     return await _ingest_reports(request, collector, app_id, lines, received_at_ms)
 
 
-async def _refuse_body(
-    request: Request, collector: Collector, app_id: str, error: BodyError, body: bytes
+async def refuse_body(
+    request: Request,
+    collector: Collector,
+    app_id: str,
+    error: BodyError,
+    payload: str,
+    label: str,
 ) -> Response:
-    """Quarantine a body refused as a whole, the CMCD viewer ids pseudonymised, and answer.
+    """Quarantine a body refused as a whole and answer with the error.
 
     `Collector.quarantine_body` only knows the JSON `viewer_id` field; a CMCD body carries
-    the viewer id in a custom key, which the mapper knows how to replace.
+    the viewer id in a custom key, so the caller gives the payload already scrubbed by its
+    mapper.
     """
-    mapper = mapper_of(request.app.state, collector.settings)
     record = QuarantineRecord(
         quarantined_at_ms=int(time.time() * 1000),
         app_id=app_id,
         reason=error.code,
-        detail=f"cmcd: {error.detail}",
-        payload=mapper.scrub(
-            body.decode("utf-8", "replace"), app_id, collector.enricher.pseudonymise
-        ),
+        detail=f"{label}: {error.detail}",
+        payload=payload,
         cdn_country=collector.cdn_country(request),
     )
     await collector.quarantine(record)
     return error_response(error.status, error.code, error.detail)
+
+
+async def _refuse_report(
+    request: Request, collector: Collector, app_id: str, error: BodyError, body: bytes
+) -> Response:
+    mapper = mapper_of(request.app.state, collector.settings)
+    text = body.decode("utf-8", "replace")
+    payload = mapper.scrub(text, app_id, collector.enricher.pseudonymise)
+    return await refuse_body(request, collector, app_id, error, payload, "cmcd")
 
 
 async def get_cmcd(request: Request) -> Response:
@@ -134,7 +146,7 @@ async def get_cmcd(request: Request) -> Response:
         error = BodyError(
             413, "event_too_large", f"report is over {settings.max_event_bytes} bytes"
         )
-        return await _refuse_body(request, collector, app_id, error, report.encode())
+        return await _refuse_report(request, collector, app_id, error, report.encode())
     return await _ingest_reports(request, collector, app_id, [report], received_at_ms)
 
 

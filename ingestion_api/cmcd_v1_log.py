@@ -64,8 +64,10 @@ from ingestion_api.cmcd import (
     platform_of,
     session_event_id,
 )
+from ingestion_api.cmcd_scrub import ViewerScrubber
 from marquee.catalog import CatalogIndex
 from marquee.events import MAX_BITRATE_KBPS, MAX_DELTA_MS
+from marquee.intake.enrich import Pseudonymiser
 
 CMCD_HEADERS = ("cmcd-object", "cmcd-request", "cmcd-session", "cmcd-status")
 """The four CMCD v1 header shards (CTA-5004 §2.2); their union is one dictionary."""
@@ -224,6 +226,11 @@ class V1Mapper:
         self.catalog = catalog
         self.memory = memory
         self.viewer_key = viewer_key
+        self._scrubber = ViewerScrubber(viewer_key)
+
+    def scrub(self, line: str, app_id: str, pseudonymise: Pseudonymiser) -> str:
+        """The log line with the raw viewer id replaced by its pseudonym (for the quarantine)."""
+        return self._scrubber.log_line(line, app_id, pseudonymise)
 
     def map_line(self, raw: bytes, app_id: str) -> MappedLine:
         line, members = read_line(raw)

@@ -94,3 +94,27 @@ def test_the_body_is_checked_as_the_other_routes_check_it(api: ApiProcess) -> No
                       ).status_code == 401  # fmt: skip
     spec = httpx.get(f"{api.url}/openapi.json").json()
     assert "post" in spec["paths"]["/v1/cmcd/cdn-log"]
+
+
+def test_refused_lines_and_bodies_keep_no_raw_viewer_id(api: ApiProcess) -> None:
+    raw = "raw-viewer-cdn-log-7"
+    key = "com.marquee-vid"
+    t = now_ms() - HOUR_MS
+    unknown = log_line(t, f'sid="c3",cid="not_in_catalogue",{key}="{raw}"', "/seg_0.m4s")
+    escaped = json.dumps({"ts": t, "headers": {"CMCD-Session": f'{key}="{raw}"'}, "bad": 1})
+    lines = [unknown, escaped.replace("-vid", "\\u002dvid"), f"not json {key}={raw}"]
+    url = f"{api.url}/v1/cmcd/cdn-log"
+    response = httpx.post(url, content="\n".join(lines), headers=NDJSON)
+    assert response.status_code == 202
+    assert len(response.json()["rejected"]) == 3
+    body_refused = httpx.post(
+        url, content="\n".join(lines), headers={**NDJSON, "Content-Type": "text/x-unlisted"}
+    )
+    assert body_refused.status_code == 415
+    kept = [q for q in quarantined(api.data_dir) if f"{key}" in urllib.parse.unquote(q["payload"])]
+    assert len(kept) == 4  # three lines, one body
+    for record in kept:
+        assert raw not in urllib.parse.unquote(record["payload"]), record
+    assert not any(
+        raw.encode() in path.read_bytes() for path in api.data_dir.rglob("*") if path.is_file()
+    )
