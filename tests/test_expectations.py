@@ -41,7 +41,10 @@ from tests.support.gx_data import (
 
 pytestmark = pytest.mark.unit
 
-TODAY = dt.datetime.now(dt.UTC).date()
+NOW_MS = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+TODAY = dt.datetime.fromtimestamp(NOW_MS / 1000, dt.UTC).date()
+"""The day the daily rows are dated from; the volume checks judge days as of `NOW_MS` (the
+module is imported at collection, and a run that crosses midnight must not move "today")."""
 
 
 @pytest.fixture
@@ -49,11 +52,14 @@ def layout(tmp_path: Path) -> DataLayout:
     return DataLayout(tmp_path / "data").ensure()
 
 
-def check(layout: DataLayout, *datasets: Dataset | tuple[Dataset, ...]) -> CheckpointReport:
+def check(
+    layout: DataLayout, *datasets: Dataset | tuple[Dataset, ...], now_ms: int | None = None
+) -> CheckpointReport:
+    """The checkpoint over `datasets`, as of `now_ms` (default: the clock)."""
     chosen: list[Dataset] = []
     for item in datasets:
         chosen.extend(item if isinstance(item, tuple) else (item,))
-    return run_checkpoint(layout, layout.dbt_db, datasets=chosen, build_docs=False)
+    return run_checkpoint(layout, layout.dbt_db, datasets=chosen, now_ms=now_ms, build_docs=False)
 
 
 def messages(report: CheckpointReport, severity: str = "critical") -> list[str]:
@@ -125,7 +131,7 @@ def test_a_platform_whose_traffic_vanishes_fails_the_platform_volume(
     days.append([daily_minutes(0, "web", 5)])
     land_runs(layout, days)
 
-    report = check(layout, lake_platform_volume.DATASET)
+    report = check(layout, lake_platform_volume.DATASET, now_ms=NOW_MS)
 
     message = one_failure(report, "lake_platform_volume", report.failures[0].expectation)
     assert report.verdict == "critical"
@@ -144,7 +150,7 @@ def test_a_mart_whose_rows_halve_fails_its_volume(layout: DataLayout) -> None:
     rows += [content_daily_row(TODAY - dt.timedelta(days=1), f"c{index}") for index in range(40)]
     write_table(layout.dbt_db, "main.content_daily_performance", rows)
 
-    report = check(layout, content_daily.DATASETS)
+    report = check(layout, content_daily.DATASETS, now_ms=NOW_MS)
 
     message = one_failure(
         report, "content_daily_performance_volume", report.failures[0].expectation
@@ -218,7 +224,7 @@ def test_a_renamed_mart_column_fails_the_column_set(layout: DataLayout) -> None:
     row["views"] = row.pop("play_requests")
     write_table(layout.dbt_db, "main.content_daily_performance", [row])
 
-    report = check(layout, content_daily.DATASETS[0])
+    report = check(layout, content_daily.DATASETS[0], now_ms=NOW_MS)
 
     critical = messages(report)
     assert any(
@@ -309,7 +315,7 @@ def test_a_mart_is_held_to_the_columns_its_yml_documents(layout: DataLayout) -> 
         "tip_mood": "happy",
     }
     write_table(layout.dbt_db, "main.creator_daily_tips", [row])
-    report = check(layout, creator_daily_tips.DATASETS)
+    report = check(layout, creator_daily_tips.DATASETS, now_ms=NOW_MS)
     assert report.verdict == "warning", report.failures
     assert messages(report, "warning") == [
         "creator_daily_tips: no column beyond those creator_daily_tips.yml documents failed: "
@@ -318,7 +324,7 @@ def test_a_mart_is_held_to_the_columns_its_yml_documents(layout: DataLayout) -> 
 
     del row["tips_amount_minor"]
     write_table(layout.dbt_db, "main.creator_daily_tips", [row])
-    report = check(layout, creator_daily_tips.DATASETS)
+    report = check(layout, creator_daily_tips.DATASETS, now_ms=NOW_MS)
     critical = messages(report)
     assert any(
         message.startswith("creator_daily_tips: columns present: creator_id, day")
