@@ -67,6 +67,7 @@ INCREMENTAL_MARTS = (
     "creator_daily_tips",
     "int_live_minutes",
     "live_minute_latency",
+    "int_live_session_latency",
     "int_story_minutes",
     "int_story_viewers",
     "int_creator_engagement_daily",

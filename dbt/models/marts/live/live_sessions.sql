@@ -13,8 +13,8 @@
     per-minute averages. Follows, unfollows and tips are about the creator, not the
     stream: those inside the session's minutes (first to last, inclusive) are credited to
     it (tips per currency: live_session_tips). Live latency p50 and p95 are over all the
-    stream's heartbeats that carried live_latency_ms (METRICS.md), exact
-    (macros/counted_percentiles.sql); per minute: live_minute_latency.
+    stream's heartbeats that carried live_latency_ms (METRICS.md), exact, from
+    int_live_session_latency; per minute: live_minute_latency.
 #}
 
 with
@@ -51,9 +51,9 @@ tip_minutes as (
 
 ),
 
-latency_values as (
+session_latency as (
 
-    select * from {{ ref('stg_pipeline__live_latency_minute_values') }}
+    select * from {{ ref('int_live_session_latency') }}
 
 ),
 
@@ -207,16 +207,6 @@ tips_during_stream as (
 
 ),
 
-{# Over every heartbeat of the stream that carried a latency, not an average of minutes. #}
-session_latency as (
-
-    {{ counted_percentiles(
-        'latency_values', ['content_id'], 'live_latency_ms', 'heartbeats',
-        [('live_latency_p50_ms', 0.5), ('live_latency_p95_ms', 0.95)]
-    ) }}
-
-),
-
 joined as (
 
     select
@@ -252,7 +242,7 @@ joined as (
         - coalesce(followers_during_stream.unfollows, 0) as net_followers,
         coalesce(tips_during_stream.tips, 0) as tips,
         coalesce(tips_during_stream.tip_currencies, 0) as tip_currencies,
-        cast(coalesce(session_latency.total, 0) as {{ dbt.type_bigint() }}) as latency_heartbeats,
+        coalesce(session_latency.latency_heartbeats, 0) as latency_heartbeats,
         session_latency.live_latency_p50_ms,
         session_latency.live_latency_p95_ms,
         minute_totals.last_processed_at_ms
@@ -281,7 +271,7 @@ joined as (
         on sessions.live_id = tips_during_stream.live_id
 
     left join session_latency
-        on sessions.live_id = session_latency.content_id
+        on sessions.live_id = session_latency.live_id
 
 ),
 
