@@ -15,6 +15,7 @@ help:
 	@echo "make test-fast - the unit tier only: in-process tests, a few minutes (docs/testing.md)"
 	@echo "make test-integration / make test-e2e - one of the slower tiers"
 	@echo "make bench  - run the benchmarks (figures as ratios to a same-run baseline; BENCH_ARGS= skips dbt)"
+	@echo "make soak   - the platform under load for SOAK_MINUTES (30), then its figures and an exactly-once check"
 	@echo "make history DAYS=7 CREATORS=100 - simulated history into the local log, then the pipeline"
 	@echo "make lint   - ruff, mypy and the import rule (make lint-sql: sqlfluff over the dbt models)"
 	@echo "make docs   - generate and serve the dbt docs"
@@ -65,6 +66,15 @@ test-integration: setup
 
 test-e2e: setup browser players
 	$(UV) run pytest -m e2e
+
+# The platform's long-running parts under the demo's rate for SOAK_MINUTES (30), then its figures
+# and an exactly-once check (docs/reliability.md); not part of `make test`. Kills too:
+# make soak SOAK_ARGS="--kill-every 30"
+SOAK_MINUTES ?= 30
+SOAK_ARGS ?=
+.PHONY: soak
+soak: setup
+	$(UV) run python -m tools.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 # The dbt build times need a 30-day, 1,000-creator history (~57M events), built into
 # .bench-cache/ on the first run (about 40 minutes here) and reused after; BENCH_ARGS= skips them.

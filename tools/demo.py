@@ -41,6 +41,8 @@ from marquee.settings import PROJECT_ROOT, get_settings
 from tools.simulator.faults import FaultRates
 
 HOST = "127.0.0.1"
+DEMO_RATE = 200
+"""The simulator's events per second in `make demo` (its default `--rate`)."""
 LIVES_ON_AIR = 3
 """Live streams on air when the demo starts (fewer with fewer creators)."""
 
@@ -315,7 +317,7 @@ def stop_all(running: list[Part]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__)
-    parser.add_argument("--rate", type=int, default=200, help="simulated events per second")
+    parser.add_argument("--rate", type=int, default=DEMO_RATE, help="simulated events per second")
     parser.add_argument("--creators", type=int, default=50)
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--dashboard-port", type=int, default=8501)
