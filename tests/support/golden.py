@@ -1,8 +1,8 @@
 """Load shared/golden scenarios, rebased in time as their notes ask.
 
 Every `ts` and catalogue time moves by the same whole number of minutes so that t0 lies
-a few hours before now; offsets between events, and which minute each event falls in, stay
-exactly as given.
+a few hours before now and every event on one UTC day (the marts and the dashboards count per
+UTC day); offsets between events, and which minute each event falls in, stay exactly as given.
 """
 
 from __future__ import annotations
@@ -42,11 +42,26 @@ def _shift(record: dict[str, Any], delta: timedelta) -> dict[str, Any]:
 
 
 def load_scenario(name: str = "scenario_basic", hours_before_now: int = 6) -> dict[str, Any]:
-    """The scenario with events and catalogue shifted so that t0 is hours_before_now ago."""
+    """The scenario with events and catalogue shifted so that t0 is hours_before_now ago, or
+    as many minutes earlier as it takes for the last event to fall on t0's UTC day: a
+    scenario straddling midnight (a run between about 04:00 and 06:00 UTC) would split every
+    daily mart in two."""
     scenario = json.loads((GOLDEN_DIR / f"{name}.json").read_text())
     t0 = _parse(scenario["t0"])
+    offsets = [
+        _parse(event["ts"]) - t0
+        for event in scenario["events_in_delivery_order"]
+        if isinstance(event.get("ts"), str)
+    ]
     target = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=hours_before_now)
     target = target.replace(second=t0.second, microsecond=t0.microsecond)
+    next_midnight = datetime.combine(
+        (target + min(offsets)).date() + timedelta(days=1), datetime.min.time(), UTC
+    )
+    overshoot = target + max(offsets) - next_midnight
+    if overshoot >= timedelta(0):
+        target -= timedelta(minutes=overshoot // timedelta(minutes=1) + 1)
+    assert (target + min(offsets)).date() == (target + max(offsets)).date(), name
     delta = target - t0
     rebased = copy.deepcopy(scenario)
     rebased["t0"] = _format(target)
