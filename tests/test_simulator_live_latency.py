@@ -11,6 +11,7 @@ import random
 import statistics
 import time
 from collections import defaultdict
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -19,10 +20,20 @@ from marquee.events import MAX_LIVE_LATENCY_MS
 from tools.history.vector import latency as vector_latency
 from tools.simulator import INVALID_MARKER, Simulator
 from tools.simulator import latency as scalar_latency
+from tools.simulator.latency import stream_progress
+from tools.simulator.model import live_ramp
 
 pytestmark = pytest.mark.unit
 
 HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
+
+
+def _epoch_ms(ts: int | str) -> int:
+    """An event's `ts` (epoch ms or RFC 3339, as the simulator sends both) in epoch ms."""
+    if isinstance(ts, int):
+        return ts
+    return int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def test_live_heartbeats_carry_a_latency_that_rises_with_the_audience() -> None:
@@ -34,18 +45,30 @@ def test_live_heartbeats_carry_a_latency_that_rises_with_the_audience() -> None:
     assert live and all(0 <= e["live_latency_ms"] <= MAX_LIVE_LATENCY_MS for e in live)
     carrying = [e for e in events if "live_latency_ms" in e]
     assert len(carrying) == len(live), "only live heartbeats carry it (invalid ones aside)"
-    # The on-air streams began at `start`; their audience (and load) builds over the first
-    # hour, so the second hour's latencies are higher than the first ten minutes'.
-    by_part: dict[str, list[int]] = defaultdict(list)
+    # A stream's load follows its audience curve (`live_ramp` of its progress), so heartbeats
+    # sent near its peak lag more than those sent while it is quiet (its start or its end).
+    # Which part of which stream (on-air or scheduled) the two hours catch depends on the
+    # hour the test runs at, so heartbeats are split by their stream's load, not by clock time.
+    streams = {
+        stream.content_id: stream
+        for minute in range(start, start + 2 * HOUR_MS, MINUTE_MS)
+        for stream in sim.world.lives_on_air(minute)[0]
+    }
+    by_load: dict[str, list[int]] = defaultdict(list)
     for event in live:
-        at = event["ts"] if isinstance(event["ts"], int) else None
-        if at is None:
-            continue
-        if at < start + 10 * 60_000:
-            by_part["early"].append(event["live_latency_ms"])
-        elif at >= start + HOUR_MS:
-            by_part["busy"].append(event["live_latency_ms"])
-    assert statistics.median(by_part["busy"]) > 1.15 * statistics.median(by_part["early"])
+        stream = streams.get(event["content_id"])
+        if stream is None or stream.ends_at_ms is None:
+            continue  # a client clock running behind: a stream that ended before `start`
+        progress = stream_progress(
+            _epoch_ms(event["ts"]), stream.published_at_ms, stream.ends_at_ms
+        )
+        load = live_ramp(progress)
+        if load < 0.5:
+            by_load["quiet"].append(event["live_latency_ms"])
+        elif load > 0.9:
+            by_load["busy"].append(event["live_latency_ms"])
+    assert len(by_load["quiet"]) > 500 and len(by_load["busy"]) > 500, by_load.keys()
+    assert statistics.median(by_load["busy"]) > 1.15 * statistics.median(by_load["quiet"])
 
 
 def test_the_vector_engine_follows_the_same_curve() -> None:
