@@ -42,8 +42,13 @@ CATALOGUE_CREATORS = [
 OWNER = {row["content_id"]: (row["creator_id"], row["content_type"]) for row in CATALOGUE_CONTENT}
 
 
+_DAY_D = datetime.now(UTC).date() - timedelta(days=2)
+
+
 def day_d() -> date:
-    return datetime.now(UTC).date() - timedelta(days=2)
+    """Day d: two UTC days before the day the test session started. Taken once, so that a
+    scenario built just before midnight is read back with the same days just after it."""
+    return _DAY_D
 
 
 def at(day: date, hour: int, minute: int, second: int = 0) -> int:
