@@ -10,6 +10,7 @@ import urllib.parse
 import pytest
 
 from ingestion_api.cmcd_scrub import ViewerScrubber
+from marquee.intake.enrich import Pseudonymiser
 
 pytestmark = pytest.mark.unit
 
@@ -17,10 +18,7 @@ KEY = "com.marquee-vid"
 RAW = "viewer-7@example.org"
 
 
-def pseudonymise(app_id: str, raw: str) -> str:
-    return f"p_{app_id}_{len(raw)}_{sum(map(ord, raw))}"
-
-
+pseudonymise = Pseudonymiser(b"test-only-pseudonym-key")
 PSEUDONYM = pseudonymise("app", RAW)
 scrubber = ViewerScrubber(KEY)
 
