@@ -28,28 +28,20 @@ changed_lives as (
 ),
 {%- endif %}
 
-{# A distinct value's heartbeats summed over the minutes: the same sorted values, fewer rows. #}
-session_values as (
+latency_values as (
 
-    select
-        content_id,
-        live_latency_ms,
-        sum(heartbeats) as heartbeats
-
-    from {{ ref('stg_pipeline__live_latency_minute_values') }}
+    select * from {{ ref('stg_pipeline__live_latency_minute_values') }}
 
     {% if is_incremental() -%}
     where content_id in (select changed_lives.content_id from changed_lives)
     {%- endif %}
-
-    group by 1, 2
 
 ),
 
 session_latency as (
 
     {{ counted_percentiles(
-        'session_values', ['content_id'], 'live_latency_ms', 'heartbeats',
+        'latency_values', ['content_id'], 'live_latency_ms', 'heartbeats',
         [('live_latency_p50_ms', 0.5), ('live_latency_p95_ms', 0.95)]
     ) }}
 
