@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -41,6 +42,8 @@ def main() -> int:
         refresh_interval_s=args.refresh_interval_s,
         seed=args.seed,
     )
+    # SIGTERM as Ctrl-C: run_soak's cleanup stops every part it started either way.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     report = run_soak(options, data_dir)
     print_report(report)
     return 0 if report.exactly_once and report.published_after_kills else 1
