@@ -10,8 +10,8 @@ a file whose runs a wider file also holds is shadowed (`marquee.lake_runs.split_
 dbt keeps, per run, the rows of the widest file: macros/lake_files.sql). A step writes the
 new file under a temporary name, fsyncs it and renames it into place: before the rename
 the old files count, after it the new one does, never both and never neither. The old
-files are deleted only `grace_s` after the new file appeared (a reader that listed them a
-moment before can still open them), by a later step; a kill at any point leaves at worst
+files are deleted only `grace_s` after the first file holding their runs appeared (a
+reader that listed them a moment before can still open them), by a later step; a kill at any point leaves at worst
 shadowed files and a temporary file, which the next step deletes.
 
 What is compacted: runs started at least `min_age_s` ago (the Live now page and the alert
@@ -25,6 +25,7 @@ that keeps runs, compaction and any other lake rewriter apart) for a bounded tim
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -43,9 +44,7 @@ from marquee.lake_runs import (
     LakeFile,
     compact_file_name,
     lake_files_of,
-    outermost_compacted,
     split_visible,
-    widest_holder,
 )
 from marquee.layout import DataLayout
 from pipelines.ledger import Ledger
@@ -221,23 +220,41 @@ class Compactor:
             Path(path).unlink(missing_ok=True)
             deleted += 1
         files = lake_files_of(directory)
-        outermost = outermost_compacted(files)
-        firsts = [file.first for file in outermost]
+        appeared_ms: dict[str, float] = {}
+        for file in files:
+            if file.compacted:
+                with contextlib.suppress(FileNotFoundError):
+                    appeared_ms[file.path] = os.stat(file.path).st_mtime * 1000
         grace_ms = self.policy.grace_s * 1000
         for old in files:
-            wider = widest_holder(old, outermost, firsts)
-            if wider is None:
-                continue
-            try:
-                appeared_ms = os.stat(wider.path).st_mtime * 1000
-            except FileNotFoundError:
-                continue
-            if now_ms - appeared_ms >= grace_ms:
+            held_since = _held_since(old, files, appeared_ms)
+            if held_since is not None and now_ms - held_since >= grace_ms:
                 Path(old.path).unlink(missing_ok=True)
                 deleted += 1
         if deleted:
             fsync_path(directory)
         return deleted
+
+
+def _held_since(
+    old: LakeFile, files: list[LakeFile], appeared_ms: dict[str, float]
+) -> float | None:
+    """When the first file still present that also holds `old`'s runs, wider, appeared.
+
+    A reader that listed the directory after that moment reads the wider copy, so `old` is
+    safe to delete a grace after it. Not the widest holder's time: an open hour's compacted
+    file is rewritten every few minutes, and its newest version never ages past the grace.
+    """
+    times = [
+        appeared_ms[file.path]
+        for file in files
+        if file.compacted
+        and file.path in appeared_ms
+        and file.first <= old.first
+        and old.last <= file.last
+        and file.span > old.span
+    ]
+    return min(times, default=None)
 
 
 def lake_file_counts(layout: DataLayout) -> dict[str, int]:

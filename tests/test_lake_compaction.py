@@ -180,3 +180,35 @@ def test_dead_letters_of_several_segments_per_run_are_compacted_whole(
     compactor.step()
     assert fingerprints(layout) == before
     assert all(f.compacted for f in lake_files_of(directory) if f.first <= 2)
+
+
+def test_a_file_goes_a_grace_after_its_first_wider_copy_even_while_the_hour_grows(
+    tmp_path: Path,
+) -> None:
+    # An open hour's compacted file is rewritten every few minutes with the newer runs; the
+    # runs its first version already held must not wait for the newest version to age.
+    layout = DataLayout(tmp_path / "data")
+    directory = layout.lake_table_dir(MINUTE_AGGREGATES)
+    directory.mkdir(parents=True)
+    now_s = time.time()
+    ages_s = {
+        "run-000000000001.parquet": 900,
+        "run-000000000002.parquet": 800,
+        "run-000000000003.parquet": 300,
+        "run-000000000004.parquet": 200,
+        "compact-000000000001-000000000002.parquet": 700,
+        "compact-000000000001-000000000004.parquet": 10,
+    }
+    for name, age_s in ages_s.items():
+        (directory / name).touch()
+        os.utime(directory / name, (now_s - age_s, now_s - age_s))
+    compactor = Compactor(
+        layout, Ledger(layout.state_db), CompactionPolicy(min_age_s=3600, grace_s=600), _now
+    )
+    assert compactor.step().deleted == 2
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "compact-000000000001-000000000002.parquet",
+        "compact-000000000001-000000000004.parquet",
+        "run-000000000003.parquet",
+        "run-000000000004.parquet",
+    ]
