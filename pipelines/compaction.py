@@ -11,8 +11,9 @@ dbt keeps, per run, the rows of the widest file: macros/lake_files.sql). A step 
 new file under a temporary name, fsyncs it and renames it into place: before the rename
 the old files count, after it the new one does, never both and never neither. The old
 files are deleted only `grace_s` after the first file holding their runs appeared (a
-reader that listed them a moment before can still open them), by a later step; a kill at any point leaves at worst
-shadowed files and a temporary file, which the next step deletes.
+reader that listed them a moment before can still open them), by a later step; a kill at
+any point leaves at worst shadowed files and a temporary file, which the next step
+deletes.
 
 What is compacted: runs started at least `min_age_s` ago (the Live now page and the alert
 evaluator read the newest run files by name). Per table, the files of one UTC hour (by
