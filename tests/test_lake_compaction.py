@@ -97,13 +97,14 @@ def test_compaction_keeps_every_table_identical_and_bounds_the_files(
     compactor.step()  # deletes what the last step replaced
     after = lake_file_counts(layout)
     assert fingerprints(layout) == before
-    # 24 runs 2 hours apart over 46 hours: each finished UTC day becomes one file, today's
-    # hours keep one file each: never more files than finished days + runs of today (the
-    # split between the two depends on the hour the test runs at).
+    # 24 runs 2 hours apart over 46 hours: each UTC day over before the cutoff (now less
+    # the minimum age) becomes one file, the later days' hours keep one file each: never
+    # more files than such days + the later runs (the split depends on the hour of the run).
     started = ledger.started_at_ms(list(range(1, RUNS + 1)))
-    today = _now() // DAY_MS
-    finished_days = {ms // DAY_MS for ms in started.values() if ms // DAY_MS < today}
-    runs_today = sum(1 for ms in started.values() if ms // DAY_MS == today)
+    cutoff_ms = _now() - 3600 * 1000
+    days = {ms // DAY_MS for ms in started.values()}
+    finished_days = {day for day in days if (day + 1) * DAY_MS <= cutoff_ms}
+    runs_today = sum(1 for ms in started.values() if ms // DAY_MS not in finished_days)
     minute_files = lake_files_of(layout.lake_table_dir(MINUTE_AGGREGATES))
     assert all(f.compacted or f.first == f.last for f in minute_files)
     assert len(minute_files) <= len(finished_days) + runs_today, minute_files
