@@ -221,14 +221,16 @@ class Compactor:
             Path(path).unlink(missing_ok=True)
             deleted += 1
         files = lake_files_of(directory)
-        appeared_ms: dict[str, float] = {}
+        appeared_ms: list[tuple[LakeFile, float]] = []
         for file in files:
             if file.compacted:
                 with contextlib.suppress(FileNotFoundError):
-                    appeared_ms[file.path] = os.stat(file.path).st_mtime * 1000
+                    appeared_ms.append((file, os.stat(file.path).st_mtime * 1000))
+        if not appeared_ms:
+            return deleted
         grace_ms = self.policy.grace_s * 1000
         for old in files:
-            held_since = _held_since(old, files, appeared_ms)
+            held_since = _held_since(old, appeared_ms)
             if held_since is not None and now_ms - held_since >= grace_ms:
                 Path(old.path).unlink(missing_ok=True)
                 deleted += 1
@@ -237,23 +239,18 @@ class Compactor:
         return deleted
 
 
-def _held_since(
-    old: LakeFile, files: list[LakeFile], appeared_ms: dict[str, float]
-) -> float | None:
-    """When the first file still present that also holds `old`'s runs, wider, appeared.
+def _held_since(old: LakeFile, compacted: list[tuple[LakeFile, float]]) -> float | None:
+    """When the first compacted file still present that also holds `old`'s runs, wider,
+    appeared (`compacted`: each compacted file with its mtime, a handful per table).
 
     A reader that listed the directory after that moment reads the wider copy, so `old` is
     safe to delete a grace after it. Not the widest holder's time: an open hour's compacted
     file is rewritten every few minutes, and its newest version never ages past the grace.
     """
     times = [
-        appeared_ms[file.path]
-        for file in files
-        if file.compacted
-        and file.path in appeared_ms
-        and file.first <= old.first
-        and old.last <= file.last
-        and file.span > old.span
+        appeared
+        for file, appeared in compacted
+        if file.first <= old.first and old.last <= file.last and file.span > old.span
     ]
     return min(times, default=None)
 
