@@ -31,7 +31,9 @@ Run it with `python -m refresh` (every 60 s until Ctrl-C or SIGTERM) or
 failed, 2 when a data test or the checkpoint failed (the snapshot was published, unless a
 critical expectation failed), and 3 when nothing was built. The loop runs every build in one
 long-lived dbt worker process (`refresh.dbt_worker`: dbt imported and the project parsed
-once, not every cycle); `--once` runs the `dbt` command.
+once, not every cycle); `--once` runs the `dbt` command. The loop runs the checkpoint in a
+child process too (`refresh.checkpoint_worker`: replaced every few runs, so that neither
+process's memory grows cycle after cycle); `--once` runs it in its own process.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from expectations import CheckpointReport
 from marquee.backoff import Backoff
 from marquee.durable import replace_durably
 from marquee.lake import ensure_lake
@@ -57,6 +60,7 @@ from marquee.layout import DataLayout
 from marquee.settings import get_settings
 from refresh.build_report import NodeProblem, PassResults, RefreshStatus, read_pass_results
 from refresh.catalogue_watch import CatalogueWatch
+from refresh.checkpoint_worker import LOG_FORMAT, CheckpointWorker
 from refresh.dbt_cli import DbtBuildResult, run_dbt_build
 from refresh.dbt_worker import DbtWorker
 from refresh.erasure import run_erasures
@@ -64,6 +68,10 @@ from refresh.erasure import run_erasures
 DbtBuild = Callable[..., DbtBuildResult]
 """`dbt build [args]` for one data directory: a one-off `dbt` command
 (`run_dbt_build`) or the loop's long-lived worker (`DbtWorker.build`)."""
+
+Checkpoint = Callable[[Path], CheckpointReport]
+"""The expectations checkpoint on a warehouse: in this process (`--once`) or in the loop's
+checkpoint worker (`CheckpointWorker.run`)."""
 
 
 log = logging.getLogger("refresh.loop")
@@ -169,13 +177,15 @@ def refresh_once(
     dbt_build: DbtBuild | None = None,
     test_all_rows: bool = True,
     catalogue: CatalogueWatch | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> CycleResult:
     """One cycle: build the models, test them, check, publish; each step logs one line
     with its duration, and the cycle is recorded in `state/refresh_status.json`.
 
     `dbt_build` runs a `dbt build`; by default a one-off `dbt` command (`--once`).
     `test_all_rows`: see refresh_test_args. `catalogue`: the loop's watch of the catalogue
-    files, to skip rebuilding their tables while they are unchanged.
+    files, to skip rebuilding their tables while they are unchanged. `checkpoint` runs the
+    expectations checkpoint; by default in this process.
     """
     stop = stop or threading.Event()
     dbt_build = dbt_build or (lambda *args: run_dbt_build(layout, *args))
@@ -219,7 +229,7 @@ def refresh_once(
     if stop.is_set():
         return CycleResult(models_build.success, None, None, published=False)
 
-    checks = run_checks(layout)
+    checks = run_checks(layout, checkpoint)
     checks_ok = checks.ok
     if stop.is_set():
         return CycleResult(models_build.success, tests_ok, checks_ok, published=False)
@@ -332,15 +342,19 @@ class ChecksOutcome:
         return [failure for failure in self.failures if failure["severity"] == "critical"]
 
 
-def run_checks(layout: DataLayout) -> ChecksOutcome:
+def run_checks(layout: DataLayout, checkpoint: Checkpoint | None = None) -> ChecksOutcome:
     """Run the expectations checkpoint on this cycle's build (`dbt.duckdb`) and log its
-    verdict with one line per failure. A crash of the checker is logged and publishes
-    anyway: it says nothing about the data, and the dashboards should still refresh."""
+    verdict with one line per failure. A crash of the checker (or of the process it runs
+    in) is logged and publishes anyway: it says nothing about the data, and the dashboards
+    should still refresh."""
     started = time.monotonic()
     try:
-        from expectations import run_checkpoint
+        if checkpoint is None:
+            from expectations import run_checkpoint
 
-        report = run_checkpoint(layout, warehouse=layout.dbt_db)
+            report = run_checkpoint(layout, warehouse=layout.dbt_db)
+        else:
+            report = checkpoint(layout.dbt_db)
     except Exception:
         log.exception(
             "!!! expectations checkpoint CRASHED after %.1fs; publishing anyway",
@@ -376,18 +390,21 @@ def run_forever(layout: DataLayout, interval_s: float, stop: threading.Event) ->
     """Start a cycle every `interval_s` seconds (or right after a longer one) until `stop`.
 
     Every build runs in one long-lived dbt worker (`refresh.dbt_worker`), so only the first
-    pays for importing dbt and parsing the project. A cycle after a clean one tests only
-    the rows it wrote; the first, and the one after a failure, test every row.
+    pays for importing dbt and parsing the project; every checkpoint in a checkpoint worker
+    (`refresh.checkpoint_worker`). A cycle after a clean one tests only the rows it wrote;
+    the first, and the one after a failure, test every row.
     """
     last_cycle_clean = False
     settings = get_settings()
     backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
     catalogue = CatalogueWatch(layout)
-    with DbtWorker(layout) as worker:
+    with DbtWorker(layout) as worker, CheckpointWorker(layout) as checker:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                cycle = refresh_once(layout, stop, worker.build, not last_cycle_clean, catalogue)
+                cycle = refresh_once(
+                    layout, stop, worker.build, not last_cycle_clean, catalogue, checker.run
+                )
                 last_cycle_clean = cycle.models_ok and bool(cycle.tests_ok)
             except Exception as error:
                 # Keep the loop alive through a transient fault (disk full, a file locked,
@@ -424,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stdout,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
     )
     # Great Expectations logs every registered API function at INFO.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)

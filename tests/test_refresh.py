@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,9 @@ class Finished:
     layout: DataLayout
     returncode: int
     output: str
+    pid: int | None = None
+    killed: tuple[int, ...] = ()
+    """Child processes of the loop that the test killed."""
 
 
 def start_refresh(layout: DataLayout, *args: str) -> subprocess.Popen[str]:
@@ -86,9 +90,14 @@ def start_refresh(layout: DataLayout, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def stop_after(process: subprocess.Popen[str], marker: str, times: int = 1) -> tuple[int, str]:
-    """Read the loop's output; once `marker` has appeared `times` times, send SIGTERM and
-    collect the rest."""
+def stop_after(
+    process: subprocess.Popen[str],
+    marker: str,
+    times: int = 1,
+    on_line: Callable[[str], None] | None = None,
+) -> tuple[int, str]:
+    """Read the loop's output (each line passed to `on_line` as it comes); once `marker`
+    has appeared `times` times, send SIGTERM and collect the rest."""
     assert process.stdout is not None
     lines: list[str] = []
     timer = threading.Timer(TIMEOUT_S, process.kill)
@@ -96,6 +105,8 @@ def stop_after(process: subprocess.Popen[str], marker: str, times: int = 1) -> t
     try:
         for line in process.stdout:
             lines.append(line)
+            if on_line is not None:
+                on_line(line)
             if marker in line:
                 times -= 1
                 if times == 0:
@@ -105,6 +116,22 @@ def stop_after(process: subprocess.Popen[str], marker: str, times: int = 1) -> t
         timer.cancel()
 
 
+CHECKPOINT_WORKER_STARTED = re.compile(r"checkpoint worker started \(pid (\d+)\)")
+
+
+def kill_first_checkpoint_worker(killed: list[int]) -> Callable[[str], None]:
+    """An `on_line` that kills -9 the first checkpoint worker the loop starts (while it is
+    still importing Great Expectations) and notes its pid in `killed`."""
+
+    def on_line(line: str) -> None:
+        started = CHECKPOINT_WORKER_STARTED.search(line)
+        if started and not killed:
+            killed.append(int(started.group(1)))
+            os.kill(killed[0], signal.SIGKILL)
+
+    return on_line
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Finished]]:
     good = land(tmp_path_factory.mktemp("good"), [minute_row("c1"), minute_row("c2")])
@@ -112,13 +139,20 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Finishe
     loop = land(tmp_path_factory.mktemp("loop"), [minute_row("c1", content_type="podcast")])
     warm = land(tmp_path_factory.mktemp("warm"), [minute_row("c1")])
     failing = land(tmp_path_factory.mktemp("failing"), [minute_row("c1", stalled_ms=-1)])
+    checker_killed = land(tmp_path_factory.mktemp("checker_killed"), [minute_row("c1")])
 
     once_good = start_refresh(good, "--once")
     once_bad = start_refresh(bad, "--once")
     forever = start_refresh(loop, "--interval-s", "3600")
     forever_warm = start_refresh(warm, "--interval-s", "0")
     forever_failing = start_refresh(failing, "--interval-s", "0")
+    forever_killed = start_refresh(checker_killed, "--interval-s", "0")
+    killed: list[int] = []
     try:
+        # Read first, while the others run: the kill must land during the checkpoint.
+        killed_code, killed_output = stop_after(
+            forever_killed, "published", times=2, on_line=kill_first_checkpoint_worker(killed)
+        )
         loop_code, loop_output = stop_after(forever, "dbt tests FAILED")
         warm_code, warm_output = stop_after(forever_warm, "published", times=2)
         failing_code, failing_output = stop_after(forever_failing, "dbt tests FAILED", times=2)
@@ -126,13 +160,23 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Finishe
             "loop": Finished(loop, loop_code, loop_output),
             "warm": Finished(warm, warm_code, warm_output),
             "failing": Finished(failing, failing_code, failing_output),
+            "checker_killed": Finished(
+                checker_killed, killed_code, killed_output, forever_killed.pid, tuple(killed)
+            ),
         }
         for name, layout, process in (("good", good, once_good), ("bad", bad, once_bad)):
             output, _ = process.communicate(timeout=TIMEOUT_S)
             finished[name] = Finished(layout, process.returncode, output)
         yield finished
     finally:
-        for process in (once_good, once_bad, forever, forever_warm, forever_failing):
+        for process in (
+            once_good,
+            once_bad,
+            forever,
+            forever_warm,
+            forever_failing,
+            forever_killed,
+        ):
             if process.poll() is None:
                 process.kill()
                 process.wait()
@@ -248,3 +292,27 @@ def test_the_loop_tests_every_row_after_a_failed_build(runs: dict[str, Finished]
     status = read_refresh_status(run.layout.refresh_status)
     assert status is not None and status["test_failures"], status
     assert status["tested_all_rows"] is True, status
+
+
+def test_the_loop_checks_in_a_child_process_whose_crash_publishes_anyway(
+    runs: dict[str, Finished],
+) -> None:
+    """The checkpoint runs outside the loop's process (so the memory it keeps is not the
+    loop's): a checkpoint worker killed mid-run is a crashed checkpoint, the cycle still
+    publishes, and the next cycle checks in a new worker."""
+    run = runs["checker_killed"]
+    assert run.returncode == 0, run.output
+    workers = [int(pid) for pid in CHECKPOINT_WORKER_STARTED.findall(run.output)]
+    assert len(workers) >= 2 and run.killed == (workers[0],), run.output
+    assert run.pid not in workers and workers[1] != workers[0], run.output
+    lines = run.output.splitlines()
+    crashed = next(i for i, line in enumerate(lines) if "checkpoint CRASHED" in line)
+    assert "publishing anyway" in lines[crashed]
+    assert "the checkpoint worker process died" in run.output
+    published = [i for i, line in enumerate(lines) if "published" in line and "serving" in line]
+    checked = [i for i, line in enumerate(lines) if "expectations checkpoint ok in" in line]
+    assert published[0] > crashed and checked and checked[0] > crashed, run.output
+    assert published[1] > checked[0], run.output
+    status = read_refresh_status(run.layout.refresh_status)
+    assert status is not None and status["published"] is True
+    assert status["checks_verdict"] == "passed", status

@@ -1,0 +1,179 @@
+"""The refresh loop's expectations checkpoint in a child process, replaced every few runs.
+
+A process that runs the checkpoint (Great Expectations over pandas frames read through
+DuckDB) again and again keeps more resident memory after each run, although its Python
+objects do not grow: the native heaps of pandas, Arrow and DuckDB are not given back.
+`CheckpointWorker` runs `expectations.run_checkpoint` in a child process instead, so the
+loop's own memory stays flat, and replaces the child after `CHECKPOINTS_PER_WORKER` runs,
+so the child's memory is bounded too; only every `CHECKPOINTS_PER_WORKER`th run pays for
+importing Great Expectations again (seconds).
+
+Like `refresh.dbt_worker`, the child is a fresh interpreter (`python -m
+refresh.checkpoint_worker`, talking over a socket pair) that writes its log lines to the
+loop's stdout in the loop's format. It opens the warehouse read-only for the length of one
+run (the dbt worker has released it by then) and closes it before answering. It ignores
+Ctrl-C, which the loop turns into "stop after the current step", and dies with the loop
+(a loop killed with SIGKILL leaves no checkpoint holding the warehouse). A child that dies
+or raises is reported as `CheckpointCrashed`, which the loop logs as a crashed checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from expectations import CheckpointReport
+from marquee.layout import DataLayout
+from marquee.settings import PROJECT_ROOT
+
+CHECKPOINTS_PER_WORKER = 10
+"""Checkpoints one child runs before it is replaced."""
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+"""The refresh loop's log format, which the child's lines share."""
+PR_SET_PDEATHSIG = 1
+
+log = logging.getLogger("refresh.checkpoint_worker")
+
+
+class CheckpointCrashed(RuntimeError):
+    """The checkpoint raised in the child, or the child died during the run."""
+
+
+class CheckpointWorker:
+    """Runs the checkpoint in a reused child process; see the module docstring."""
+
+    def __init__(
+        self, layout: DataLayout, checkpoints_per_worker: int = CHECKPOINTS_PER_WORKER
+    ) -> None:
+        self.layout = layout
+        self.checkpoints_per_worker = checkpoints_per_worker
+        self._process: subprocess.Popen[bytes] | None = None
+        self._connection: Connection | None = None
+        self._runs = 0
+
+    def run(self, warehouse: Path) -> CheckpointReport:
+        """`run_checkpoint(layout, warehouse=warehouse)` in the child."""
+        connection = self._ensure_started()
+        try:
+            connection.send(str(warehouse))
+            succeeded, answer = connection.recv()
+        except (EOFError, OSError) as exc:
+            exitcode = self._reap()
+            raise CheckpointCrashed(
+                f"the checkpoint worker process died during the run ({exc!r}, exit code {exitcode})"
+            ) from None
+        self._runs += 1
+        if self._runs >= self.checkpoints_per_worker:
+            self.close()
+        if not succeeded:
+            raise CheckpointCrashed(f"in the checkpoint worker process:\n{answer}")
+        assert isinstance(answer, CheckpointReport)
+        return answer
+
+    @property
+    def child_pid(self) -> int | None:
+        """The child's process id; None before the first run and after close()."""
+        return self._process.pid if self._process is not None else None
+
+    def close(self) -> None:
+        """Ask the child to exit, then reap it (killed if it does not exit in time)."""
+        if self._connection is not None:
+            with contextlib.suppress(OSError):
+                self._connection.send(None)
+        self._reap()
+
+    def _ensure_started(self) -> Connection:
+        if self._process is not None and self._process.poll() is None:
+            assert self._connection is not None
+            return self._connection
+        self._reap()
+        parent_end, child_end = socket.socketpair()
+        command = [
+            sys.executable,
+            "-m",
+            "refresh.checkpoint_worker",
+            str(child_end.fileno()),
+            str(self.layout.root),
+            str(os.getpid()),
+        ]
+        try:
+            process = subprocess.Popen(command, pass_fds=[child_end.fileno()], cwd=PROJECT_ROOT)
+        except BaseException:
+            parent_end.close()
+            raise
+        finally:
+            child_end.close()
+        log.info("checkpoint worker started (pid %d)", process.pid)
+        self._process = process
+        self._connection = Connection(parent_end.detach())
+        self._runs = 0
+        return self._connection
+
+    def _reap(self, timeout_s: float = 30.0) -> int | None:
+        process, self._process = self._process, None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        if process is None:
+            return None
+        try:
+            return process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def __enter__(self) -> CheckpointWorker:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _serve(connection: Connection, data_dir: str) -> None:
+    """The child: run a checkpoint per warehouse path received, until None or EOF."""
+    from expectations import run_checkpoint
+
+    layout = DataLayout(Path(data_dir))
+    while True:
+        try:
+            warehouse = connection.recv()
+        except EOFError:  # the loop is gone
+            return
+        if warehouse is None:
+            return
+        try:
+            answer: tuple[bool, object] = (
+                True,
+                run_checkpoint(layout, warehouse=Path(warehouse)),
+            )
+        except Exception:
+            answer = (False, traceback.format_exc())
+        connection.send(answer)
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGKILL this process when the loop exits (Linux); exit now if it already has."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+if __name__ == "__main__":
+    # CheckpointWorker's child: the socket's descriptor, the data directory, the loop's pid.
+    _die_with_parent(int(sys.argv[3]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format=LOG_FORMAT)
+    # Great Expectations logs every registered API function at INFO.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    _serve(Connection(int(sys.argv[1])), sys.argv[2])
