@@ -29,9 +29,9 @@ def figures(pid: int) -> ProcessFigures | None:
     return ProcessFigures(rss_kb / 1024, open_files)
 
 
-def children(pid: int) -> list[int]:
+def children(pid: int, module: str | None = None) -> list[int]:
     """The live children of `pid` (a scan of /proc/*/stat: the kernel's `children` file is
-    not always built in)."""
+    not always built in); with `module`, only those running `python -m <module>`."""
     found = []
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
@@ -42,9 +42,19 @@ def children(pid: int) -> list[int]:
             continue
         # Fields after the command name, which is in parentheses and may hold spaces.
         fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
+        if int(fields[1]) == pid and fields[0] != "Z" and _runs(entry, module):
             found.append(int(entry.name))
     return sorted(found)
+
+
+def _runs(process: Path, module: str | None) -> bool:
+    if module is None:
+        return True
+    try:
+        arguments = (process / "cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    return module.encode() in arguments
 
 
 def slope_mb_per_10_min(samples: list[tuple[float, float]]) -> float | None:

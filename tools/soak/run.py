@@ -119,10 +119,11 @@ class Platform:
         self._note_groups()
 
     def pid(self, kind: str) -> int | None:
-        """The live process of a kind; the dbt worker is the refresh loop's child."""
+        """The live process of a kind; the dbt worker is one of the refresh loop's children
+        (the checkpoint worker is another)."""
         if kind == DBT_WORKER:
             loop = self.pid("refresh")
-            return next(iter(children(loop)), None) if loop else None
+            return next(iter(children(loop, "refresh.dbt_worker")), None) if loop else None
         process = self.parts[kind].process
         return process.pid if process is not None and process.poll() is None else None
 
