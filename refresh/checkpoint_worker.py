@@ -2,11 +2,11 @@
 
 A process that runs the checkpoint (Great Expectations over pandas frames read through
 DuckDB) again and again keeps more resident memory after each run, although its Python
-objects do not grow: the native heaps of pandas, Arrow and DuckDB are not given back.
-`CheckpointWorker` runs `expectations.run_checkpoint` in a child process instead, so the
-loop's own memory stays flat, and replaces the child after `CHECKPOINTS_PER_WORKER` runs,
-so the child's memory is bounded too; only every `CHECKPOINTS_PER_WORKER`th run pays for
-importing Great Expectations again (seconds).
+objects do not grow: the native memory behind them (pandas, Arrow, DuckDB) is not all
+given back. `CheckpointWorker` runs `expectations.run_checkpoint` in a child process
+instead, so the loop's own memory stays flat, and replaces the child after
+`CHECKPOINTS_PER_WORKER` runs, so the child's memory is bounded too; only every
+`CHECKPOINTS_PER_WORKER`th run pays for importing Great Expectations again (seconds).
 
 Like `refresh.dbt_worker`, the child is a fresh interpreter (`python -m
 refresh.checkpoint_worker`, talking over a socket pair) that writes its log lines to the
