@@ -7,8 +7,10 @@ while the soak's own client (`tools.soak.client`) posts batches of valid and inv
 with fixed ids, retrying each until acknowledged. With `--kill-every S`, one of the API, the
 pipeline, the refresh loop or its dbt worker (the loop's child) is killed about every S
 seconds. At the end: events/s acknowledged, p99 request latency, resident memory and open
-files of each process at start and end with the memory slope, the data directory's size,
-lake files per table, quarantined events by reason, the kills; then, once every batch is
+files of each process at start and end with the memory slope (for the refresh loop's
+checkpoint worker, replaced every 10 checkpoints by design, no slope but the highest memory
+of each worker and how many were seen), their total, the data directory's size, lake files
+per table, quarantined events by reason, the kills; then, once every batch is
 acknowledged and the pipeline has consumed every log segment, every content-minute of
 the lake's `minute_aggregates` must hold exactly the acknowledged attempts and played ms,
 and a refresh cycle started after the last kill (without kills: after the load began)

@@ -1,5 +1,6 @@
-"""What the soak reads about its processes, from /proc (Linux): the refresh loop's dbt worker
-child, each process's resident memory and open files, and the memory slope over a run."""
+"""What the soak reads about its processes, from /proc (Linux): the refresh loop's worker
+children (dbt, checkpoint), each process's resident memory and open files, and the memory
+slope over a run."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ PROC = Path("/proc")
 
 @dataclass(frozen=True)
 class ProcessFigures:
+    pid: int
     rss_mb: float
     open_files: int
 
@@ -26,7 +28,7 @@ def figures(pid: int) -> ProcessFigures | None:
     rss_kb = next(
         (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
     )
-    return ProcessFigures(rss_kb / 1024, open_files)
+    return ProcessFigures(pid, rss_kb / 1024, open_files)
 
 
 def children(pid: int, module: str | None = None) -> list[int]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from marquee.layout import DataLayout
 from refresh.build_report import read_refresh_status
+from refresh.checkpoint_worker import CHECKPOINTS_PER_WORKER
 from tools.demo import (
     HOST,
     Counters,
@@ -41,7 +42,15 @@ SOAK_PARTS = ("api", "pipeline", "alerts", "refresh")
 """The demo's parts a soak runs: not the simulator (the soak's own client posts) nor the
 dashboard (it only reads)."""
 DBT_WORKER = "dbt worker"
+CHECKPOINT_WORKER = "checkpoint worker"
+WORKER_MODULES = {DBT_WORKER: "refresh.dbt_worker", CHECKPOINT_WORKER: "refresh.checkpoint_worker"}
+"""The refresh loop's children, each found by the module it runs."""
 KILLABLE = ("api", "pipeline", "refresh", DBT_WORKER)
+WATCHED = (*KILLABLE, CHECKPOINT_WORKER)
+"""The processes whose figures the soak samples. The checkpoint worker is not killed (a
+killed one is a crashed checkpoint, tested in tests/test_refresh.py); the loop replaces it
+every CHECKPOINTS_PER_WORKER checkpoints, so it is absent at some samples and its memory is
+a sawtooth: its report is the highest RSS of each worker rather than a slope."""
 SAMPLE_EVERY_S = 10.0
 
 
@@ -71,6 +80,8 @@ class SoakReport:
     never was (too short)."""
     end: dict[str, ProcessFigures | None] = field(default_factory=dict)
     slopes: dict[str, float | None] = field(default_factory=dict)
+    checkpoint_worker_peaks: dict[int, float] = field(default_factory=dict)
+    """The highest RSS (MB) sampled of each checkpoint worker, by pid in the order seen."""
     data_dir_mb: float = 0.0
     lake_files: dict[str, int] = field(default_factory=dict)
     rejected: Counter[str] = field(default_factory=Counter)
@@ -119,11 +130,11 @@ class Platform:
         self._note_groups()
 
     def pid(self, kind: str) -> int | None:
-        """The live process of a kind; the dbt worker is one of the refresh loop's children
-        (the checkpoint worker is another)."""
-        if kind == DBT_WORKER:
+        """The live process of a kind; the dbt and checkpoint workers are the refresh loop's
+        children (`WORKER_MODULES`), None while the loop has none."""
+        if kind in WORKER_MODULES:
             loop = self.pid("refresh")
-            return next(iter(children(loop, "refresh.dbt_worker")), None) if loop else None
+            return next(iter(children(loop, WORKER_MODULES[kind])), None) if loop else None
         process = self.parts[kind].process
         return process.pid if process is not None and process.poll() is None else None
 
@@ -204,10 +215,11 @@ def run_soak(options: SoakOptions, data_dir: Path) -> SoakReport:
                 next_sample += SAMPLE_EVERY_S
                 now = _snapshot(platform)
                 first = first or now
+                _note_checkpoint_worker(report, now)
                 if not report.start and _warm(layout, now):
                     report.start = now
-                for kind, figure in now.items():
-                    if report.start and figure is not None:
+                for kind in KILLABLE:
+                    if report.start and (figure := now[kind]) is not None:
                         samples[kind].append((elapsed, figure.rss_mb))
                 if time.monotonic() >= next_progress:
                     next_progress += options.progress_every_s
@@ -217,6 +229,7 @@ def run_soak(options: SoakOptions, data_dir: Path) -> SoakReport:
         client.stop_producing()
         report.seconds = time.monotonic() - started
         report.end = _snapshot(platform)
+        _note_checkpoint_worker(report, report.end)
         report.start = report.start or first
         if killer:
             report.kills = killer.kills
@@ -283,9 +296,21 @@ def _wait(platform: Platform, done: Callable[[], bool], timeout_s: float) -> boo
 
 
 def _warm(layout: DataLayout, now: dict[str, ProcessFigures | None]) -> bool:
-    """Every process up and the refresh loop through its first cycle (so the pipeline has
-    committed runs and dbt has built): the start of the memory figures, not the imports."""
-    return all(now.values()) and read_refresh_status(layout.refresh_status) is not None
+    """Every killable process up and the refresh loop through its first cycle (so the
+    pipeline has committed runs and dbt has built): the start of the memory figures, not the
+    imports. Not the checkpoint worker, which is down after each replacement until the next
+    checkpoint."""
+    return (
+        all(now[kind] for kind in KILLABLE)
+        and read_refresh_status(layout.refresh_status) is not None
+    )
+
+
+def _note_checkpoint_worker(report: SoakReport, now: dict[str, ProcessFigures | None]) -> None:
+    worker = now.get(CHECKPOINT_WORKER)
+    if worker is not None:
+        peaks = report.checkpoint_worker_peaks
+        peaks[worker.pid] = max(peaks.get(worker.pid, 0.0), worker.rss_mb)
 
 
 def _published_since(layout: DataLayout, since_ms: int) -> bool:
@@ -295,7 +320,7 @@ def _published_since(layout: DataLayout, since_ms: int) -> bool:
 
 def _snapshot(platform: Platform) -> dict[str, ProcessFigures | None]:
     return {
-        kind: figures(pid) if (pid := platform.pid(kind)) is not None else None for kind in KILLABLE
+        kind: figures(pid) if (pid := platform.pid(kind)) is not None else None for kind in WATCHED
     }
 
 
@@ -340,9 +365,14 @@ def report_lines(report: SoakReport) -> list[str]:
         start, end, slope = report.start.get(kind), report.end.get(kind), report.slopes.get(kind)
         trend = f"{slope:+.1f} MB per 10 min" if slope is not None else "n/a"
         lines.append(
-            f"{kind:10}: RSS {_mb(start)} -> {_mb(end)}, open files {_files(start)} -> "
+            f"{kind:17}: RSS {_mb(start)} -> {_mb(end)}, open files {_files(start)} -> "
             f"{_files(end)}, memory slope {trend}"
         )
+    lines.append(_checkpoint_worker_line(report))
+    lines.append(
+        f"{'total':17}: RSS {_total_mb(report.start)} -> {_total_mb(report.end)} (the processes "
+        "above that were running)"
+    )
     tables = ", ".join(f"{table} {count}" for table, count in report.lake_files.items())
     lines.append(f"data directory {report.data_dir_mb:.1f} MB; lake files per table: {tables}")
     reasons = ", ".join(f"{reason} {n:,}" for reason, n in report.rejected.most_common())
@@ -362,6 +392,31 @@ def report_lines(report: SoakReport) -> list[str]:
         outcome = "published" if report.published_after_kills else "NOT published in time"
         lines.append(f"a refresh cycle started after the last kill: {outcome}")
     return lines
+
+
+def _checkpoint_worker_line(report: SoakReport) -> str:
+    """Start and end as for the others, then what tells a bounded sawtooth: the highest RSS
+    seen and each worker's highest (a growing series would not be bounded)."""
+    start, end = report.start.get(CHECKPOINT_WORKER), report.end.get(CHECKPOINT_WORKER)
+    peaks = list(report.checkpoint_worker_peaks.values())
+    line = (
+        f"{CHECKPOINT_WORKER:17}: RSS {_mb(start)} -> {_mb(end)}, open files {_files(start)} "
+        f"-> {_files(end)}"
+    )
+    if not peaks:
+        return f"{line}; never seen running"
+    shown = [f"{mb:.0f}" for mb in peaks]
+    if len(shown) > 8:
+        shown = [*shown[:4], "...", *shown[-3:]]
+    return (
+        f"{line}, highest {max(peaks):.0f} MB; {len(peaks)} worker(s) seen (replaced every "
+        f"{CHECKPOINTS_PER_WORKER} checkpoints), each one's highest: {', '.join(shown)} MB"
+    )
+
+
+def _total_mb(snapshot: dict[str, ProcessFigures | None]) -> str:
+    running = [figure.rss_mb for figure in snapshot.values() if figure is not None]
+    return f"{sum(running):.0f} MB" if running else "-"
 
 
 def _mb(figure: ProcessFigures | None) -> str:
