@@ -19,13 +19,10 @@ or raises is reported as `CheckpointCrashed`, which the loop logs as a crashed c
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import logging
 import os
 import signal
-import socket
-import subprocess
 import sys
 import traceback
 from multiprocessing.connection import Connection
@@ -33,7 +30,7 @@ from pathlib import Path
 
 from expectations import CheckpointReport
 from marquee.layout import DataLayout
-from marquee.settings import PROJECT_ROOT
+from refresh.child_process import ChildProcess
 
 CHECKPOINTS_PER_WORKER = 10
 """Checkpoints one child runs before it is replaced."""
@@ -56,18 +53,24 @@ class CheckpointWorker:
     ) -> None:
         self.layout = layout
         self.checkpoints_per_worker = checkpoints_per_worker
-        self._process: subprocess.Popen[bytes] | None = None
-        self._connection: Connection | None = None
+        self._child = ChildProcess(
+            "checkpoint worker",
+            log,
+            "refresh.checkpoint_worker",
+            [str(layout.root), str(os.getpid())],
+        )
         self._runs = 0
 
     def run(self, warehouse: Path) -> CheckpointReport:
         """`run_checkpoint(layout, warehouse=warehouse)` in the child."""
-        connection = self._ensure_started()
+        connection, started = self._child.ensure_started()
+        if started:
+            self._runs = 0
         try:
             connection.send(str(warehouse))
             succeeded, answer = connection.recv()
         except (EOFError, OSError) as exc:
-            exitcode = self._reap()
+            exitcode = self._child.reap()
             raise CheckpointCrashed(
                 f"the checkpoint worker process died during the run ({exc!r}, exit code {exitcode})"
             ) from None
@@ -82,54 +85,11 @@ class CheckpointWorker:
     @property
     def child_pid(self) -> int | None:
         """The child's process id; None before the first run and after close()."""
-        return self._process.pid if self._process is not None else None
+        return self._child.pid
 
     def close(self) -> None:
         """Ask the child to exit, then reap it (killed if it does not exit in time)."""
-        if self._connection is not None:
-            with contextlib.suppress(OSError):
-                self._connection.send(None)
-        self._reap()
-
-    def _ensure_started(self) -> Connection:
-        if self._process is not None and self._process.poll() is None:
-            assert self._connection is not None
-            return self._connection
-        self._reap()
-        parent_end, child_end = socket.socketpair()
-        command = [
-            sys.executable,
-            "-m",
-            "refresh.checkpoint_worker",
-            str(child_end.fileno()),
-            str(self.layout.root),
-            str(os.getpid()),
-        ]
-        try:
-            process = subprocess.Popen(command, pass_fds=[child_end.fileno()], cwd=PROJECT_ROOT)
-        except BaseException:
-            parent_end.close()
-            raise
-        finally:
-            child_end.close()
-        log.info("checkpoint worker started (pid %d)", process.pid)
-        self._process = process
-        self._connection = Connection(parent_end.detach())
-        self._runs = 0
-        return self._connection
-
-    def _reap(self, timeout_s: float = 30.0) -> int | None:
-        process, self._process = self._process, None
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-        if process is None:
-            return None
-        try:
-            return process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+        self._child.close()
 
     def __enter__(self) -> CheckpointWorker:
         return self

@@ -11,10 +11,8 @@ not support two invocations at once in one process; a crash or leak in dbt stays
 child, which the loop replaces on its next build; and Ctrl-C reaches the child's build as
 it reached the `dbt` command before (same process group).
 
-The child is a fresh interpreter (`python -m refresh.dbt_worker`, talking over a socket
-pair), not a multiprocessing child: "spawn" imports the parent's main module again in the
-child, which delays every worker's first build by that module's import time. Its
-environment is the `dbt` command's (dbt_environment), bytecode cache included.
+The child is a fresh interpreter (`python -m refresh.dbt_worker`, refresh.child_process)
+whose environment is the `dbt` command's (dbt_environment), bytecode cache included.
 
 After each build the child closes dbt-duckdb's DuckDB instance, which otherwise stays
 open between invocations and holds the warehouse's file lock: the expectations checkpoint
@@ -33,8 +31,6 @@ import io
 import logging
 import os
 import resource
-import socket
-import subprocess
 import sys
 import time
 from multiprocessing.connection import Connection
@@ -42,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from marquee.layout import DataLayout
-from marquee.settings import PROJECT_ROOT
+from refresh.child_process import ChildProcess
 from refresh.dbt_cli import (
     DBT_PROJECT_DIR,
     DbtBuildResult,
@@ -71,17 +67,22 @@ class DbtWorker:
     def __init__(self, layout: DataLayout, project_dir: Path = DBT_PROJECT_DIR) -> None:
         self.layout = layout
         self.project_dir = project_dir
-        self._process: subprocess.Popen[bytes] | None = None
-        self._connection: Connection | None = None
+        self._child = ChildProcess(
+            "dbt worker",
+            log,
+            "refresh.dbt_worker",
+            [str(layout.root), str(project_dir)],
+            env=dbt_environment(layout),
+        )
 
     def build(self, *args: str) -> DbtBuildResult:
         started = time.monotonic()
-        connection = self._ensure_started()
+        connection, _ = self._child.ensure_started()
         try:
             connection.send(list(args))
             success, output, cpu_s = connection.recv()
         except (EOFError, OSError) as exc:
-            exitcode = self._reap()
+            exitcode = self._child.reap()
             return DbtBuildResult(
                 success=False,
                 returncode=exitcode if exitcode is not None else -1,
@@ -100,58 +101,11 @@ class DbtWorker:
     @property
     def child_pid(self) -> int | None:
         """The worker process's id, None before the first build and after close()."""
-        return self._process.pid if self._process is not None else None
+        return self._child.pid
 
     def close(self) -> None:
         """Ask the child to exit, then reap it (killed if it does not exit in time)."""
-        if self._connection is not None:
-            with contextlib.suppress(OSError):
-                self._connection.send(None)
-        self._reap()
-
-    def _ensure_started(self) -> Connection:
-        if self._process is not None and self._process.poll() is None:
-            assert self._connection is not None
-            return self._connection
-        self._reap()
-        parent_end, child_end = socket.socketpair()
-        command = [
-            sys.executable,
-            "-m",
-            "refresh.dbt_worker",
-            str(child_end.fileno()),
-            str(self.layout.root),
-            str(self.project_dir),
-        ]
-        try:
-            process = subprocess.Popen(
-                command,
-                pass_fds=[child_end.fileno()],
-                cwd=PROJECT_ROOT,
-                env=dbt_environment(self.layout),
-            )
-        except BaseException:
-            parent_end.close()
-            raise
-        finally:
-            child_end.close()
-        log.info("dbt worker started (pid %d)", process.pid)
-        self._process = process
-        self._connection = Connection(parent_end.detach())
-        return self._connection
-
-    def _reap(self, timeout_s: float = 30.0) -> int | None:
-        process, self._process = self._process, None
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-        if process is None:
-            return None
-        try:
-            return process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+        self._child.close()
 
     def __enter__(self) -> DbtWorker:
         return self
