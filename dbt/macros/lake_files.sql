@@ -86,7 +86,14 @@
         {{ return([]) }}
     {%- endif -%}
     {%- set location = source('pipeline', lake_table) | string -%}
-    {%- set directory = modules.re.search("read_parquet\('(.*)/[^/']*'", location).group(1) -%}
+    {%- set match = modules.re.search("read_parquet\('(.*)/[^/']*'", location) -%}
+    {%- if match is none -%}
+        {{ exceptions.raise_compiler_error(
+            "lake_visible_compacted: no read_parquet('<directory>/...') in the location of "
+            ~ "source pipeline." ~ lake_table ~ ": " ~ location
+        ) }}
+    {%- endif -%}
+    {%- set directory = match.group(1) -%}
     {%- set listing -%}
         with compacted as (
             select
