@@ -46,14 +46,19 @@ from refresh.dbt_cli import (
 )
 from tests.support import REPO_ROOT
 from tests.support.build_stamps import is_build_stamp
+from tests.support.impression_scenario import at, day_d
 from tests.support.lake_rows import ad_play, view_partial
 
 pytestmark = pytest.mark.integration
 
-LAST_MINUTE_OF_DAY = 29_507_039  # 2026-02-06 23:59 UTC
-FIRST_MINUTE_OF_NEXT_DAY = LAST_MINUTE_OF_DAY + 1  # 2026-02-07 00:00 UTC
-DAY = dt.date(2026, 2, 6)
-NEXT_DAY = dt.date(2026, 2, 7)
+# The scenario's day is two UTC days before the session's (taken once): every time in it is
+# past, and its views lie before the two-day window of dimension_minute_qoe on any date.
+DAY = day_d()
+NEXT_DAY = DAY + dt.timedelta(days=1)
+LAST_MINUTE_OF_DAY = at(DAY, 23, 59) // 60_000
+FIRST_MINUTE_OF_NEXT_DAY = LAST_MINUTE_OF_DAY + 1  # NEXT_DAY 00:00 UTC
+LAST_MINUTE_START_AT = dt.datetime.combine(DAY, dt.time(23, 59))
+NEXT_DAY_START_AT = dt.datetime.combine(NEXT_DAY, dt.time())
 
 MEASURES = tuple(MINUTE_MEASURES)
 
@@ -184,7 +189,7 @@ def land_good_runs(layout: DataLayout) -> None:
     )
 
 
-DAY_START_MS = (LAST_MINUTE_OF_DAY - 1439) * 60_000
+DAY_START_MS = at(DAY, 0, 0)
 
 
 def land_views_catalogue_and_rejections(layout: DataLayout) -> None:
@@ -227,9 +232,10 @@ def land_views_catalogue_and_rejections(layout: DataLayout) -> None:
         ],
         [
             {"content_id": "c1", "creator_id": "creator-of-c1", "content_type": "vod",
-             "duration_ms": 30_000, "published_at": "2026-02-01T10:00:00.000Z"},
+             "duration_ms": 30_000,
+             "published_at": f"{DAY - dt.timedelta(days=5)}T10:00:00.000Z"},
             {"content_id": "c2", "creator_id": "creator-of-c2", "content_type": "live",
-             "published_at": "2026-02-06T12:00:00.000+01:00"},
+             "published_at": f"{DAY}T12:00:00.000+01:00"},
         ],
     )  # fmt: skip
     rejection = {"quarantined_at_ms": start, "app_id": "app", "reason": "unknown_type",
@@ -441,12 +447,12 @@ def test_staging_sums_the_same_grain_key_across_run_files(built: DataLayout) -> 
     assert len(rows) == 2
     first = rows[0]
     assert first["epoch_minute"] == LAST_MINUTE_OF_DAY
-    assert first["minute_start_at"] == dt.datetime(2026, 2, 6, 23, 59)
+    assert first["minute_start_at"] == LAST_MINUTE_START_AT
     assert first["minute_date"] == DAY
     assert (first["attempts"], first["starts"], first["played_ms"]) == (3, 3, 50_000)
     assert first["startup_ms_sum"] == 1_500
     assert first["last_processed_at_ms"] == 2_000
-    assert rows[1]["minute_start_at"] == dt.datetime(2026, 2, 7, 0, 0)
+    assert rows[1]["minute_start_at"] == NEXT_DAY_START_AT
     assert rows[1]["minute_date"] == NEXT_DAY
 
 
@@ -535,7 +541,7 @@ def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLa
             "startup_ms_sum": 1_500,
             "watched_ms": 1_500 + 50_000 + 500 + 200,
             "peak_concurrent_viewers": (50_000 + 500) / 60_000,
-            "last_minute_start_at": dt.datetime(2026, 2, 6, 23, 59),
+            "last_minute_start_at": LAST_MINUTE_START_AT,
         },
         {
             "day": DAY,
@@ -552,7 +558,7 @@ def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLa
             "startup_ms_sum": 1_500,
             "watched_ms": 1_500,
             "peak_concurrent_viewers": 0.0,
-            "last_minute_start_at": dt.datetime(2026, 2, 6, 23, 59),
+            "last_minute_start_at": LAST_MINUTE_START_AT,
         },
         {
             "day": NEXT_DAY,
@@ -569,7 +575,7 @@ def test_content_daily_sums_runs_platforms_and_minutes_per_utc_day(built: DataLa
             "startup_ms_sum": 0,
             "watched_ms": 61_000,
             "peak_concurrent_viewers": (60_000 + 1_000) / 60_000,
-            "last_minute_start_at": dt.datetime(2026, 2, 7, 0, 0),
+            "last_minute_start_at": NEXT_DAY_START_AT,
         },
     ]
 

@@ -44,6 +44,7 @@ from marquee.layout import DataLayout
 from pipelines.aggregates import MINUTE_MEASURES
 from refresh.dbt_cli import DBT_PROJECT_DIR, dbt_command, dbt_environment
 from tests.support.build_stamps import is_build_stamp
+from tests.support.impression_scenario import at, day_d
 from tests.support.lake_rows import ad_play, view_partial
 
 pytestmark = pytest.mark.integration
@@ -92,10 +93,13 @@ INCREMENTAL_STAGING = (
     "stg_pipeline__impression_minute_aggregates",
 )
 COMPARED = INCREMENTAL_MARTS + INCREMENTAL_STAGING
-DAY_START_MINUTE = 29_505_600  # 2026-02-06 00:00 UTC
-MINUTE = DAY_START_MINUTE + 600  # 10:00
-NEXT_DAY_MINUTE = DAY_START_MINUTE + 1440 + 60  # 2026-02-07 01:00
+# Two UTC days before the session's (taken once); "now" is pinned per build, after it.
+DAY = day_d()
+NEXT_DAY = DAY + datetime.timedelta(days=1)
 MS = 60_000
+DAY_START_MINUTE = at(DAY, 0, 0) // MS
+MINUTE = DAY_START_MINUTE + 600  # 10:00
+NEXT_DAY_MINUTE = DAY_START_MINUTE + 1440 + 60  # NEXT_DAY 01:00
 
 
 def minute_row(epoch_minute: int, content_id: str, **values: Any) -> dict[str, Any]:
@@ -176,7 +180,7 @@ def viewer_day(activity: str) -> dict[str, Any]:
     return {
         "creator_id": "u1",
         "viewer_key": "v1",
-        "day": datetime.date(2026, 2, 6),
+        "day": DAY,
         "activity": activity,
     }
 
@@ -642,7 +646,7 @@ def test_an_ad_play_moves_to_its_impressions_day_and_leaves_no_row_behind(
     quartile and skip, counts on the impression's day, and the next day, which held only
     that play, has no row left in any ad mart after the incremental build."""
     layout, after_first, incremental, _, _ = incremental_then_full
-    day, next_day = datetime.date(2026, 2, 6), datetime.date(2026, 2, 7)
+    day, next_day = DAY, NEXT_DAY
     for mart in AD_MARTS:
         assert any(next_day in row for row in after_first[mart]), mart
         assert not any(next_day in row for row in incremental[mart]), mart
@@ -674,7 +678,7 @@ def test_a_backfill_older_than_the_ingestion_horizon_reaches_every_incremental_m
     dbt_build(layout, SECOND_NOW_MS)
     week_before_minute = MINUTE - 7 * 1440
     week_before_ms = week_before_minute * MS
-    week_before_day = datetime.date(2026, 1, 30)
+    week_before_day = DAY - datetime.timedelta(days=7)
     land(
         layout,
         3,
@@ -941,7 +945,7 @@ def test_a_view_that_moves_to_an_earlier_day_leaves_no_row_behind(
     later_ms = NEXT_DAY_MINUTE * MS + 60_000
     land(layout, 3, {VIEW_SUMMARIES: [view_partial("s30", later_ms, later_ms, content_id="c3")]})
     dbt_build(layout, SECOND_NOW_MS)
-    next_day = datetime.date(2026, 2, 7)
+    next_day = NEXT_DAY
     c3_days = "select view_date, views from content_daily_qoe where content_id = 'c3' order by 1"
     assert query_rows(layout, c3_days)[-1] == (next_day, 1)
 
