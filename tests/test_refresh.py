@@ -28,10 +28,12 @@ from marquee.settings import PROJECT_ROOT
 from refresh.build_report import read_refresh_status
 from refresh.catalogue_watch import CATALOGUE_MODELS
 from refresh.loop import model_results_path
+from tests.support.impression_scenario import at, day_d
 
 pytestmark = pytest.mark.integration
 
-EPOCH_MINUTE = 29_507_039  # 2026-02-06 23:59 UTC
+EPOCH_MINUTE = at(day_d(), 23, 59) // 60_000
+"""The last minute of the UTC day two days before the session's: past, and on one day."""
 TIMEOUT_S = 300
 
 
