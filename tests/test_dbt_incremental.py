@@ -841,6 +841,30 @@ def test_a_bad_row_an_earlier_build_wrote_fails_every_build_that_tests_all_rows(
     assert "FAIL 1 row_rules_stg_pipeline__minute_aggregates" in every_row.stdout
 
 
+def test_a_staging_table_whose_columns_differ_from_its_sql_stops_the_build(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Staging fails on a schema change (on_schema_change 'fail', checked in one statement
+    on DuckDB: dbt/macros/schema_changes.sql) rather than merge new runs into a table
+    whose columns are not its SQL's; the marts append a column their SQL gained (the
+    fixture above drops their watermarks)."""
+    layout = new_layout(tmp_path_factory.mktemp("schema_change") / "data")
+    first_run(layout)
+    only = ("stg_pipeline__minute_aggregates",)
+    dbt_build(layout, FIRST_NOW_MS, marts=only)
+    with duckdb.connect(str(layout.dbt_db)) as connection:
+        connection.execute(
+            "alter table main.stg_pipeline__minute_aggregates add column retired bigint"
+        )
+    land(layout, 3, {MINUTE_AGGREGATES: [minute_row(NEXT_DAY_MINUTE, "c1")]})
+
+    completed = run_dbt_build(layout, SECOND_NOW_MS, marts=only)
+
+    assert completed.returncode != 0
+    assert "out of sync" in completed.stdout
+    assert "Target columns not in source: [DuckDBColumn(column='retired'" in completed.stdout
+
+
 def test_a_catalogue_change_alone_reaches_the_stories_mart(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
