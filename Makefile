@@ -41,10 +41,12 @@ browser:
 # The CMCD player test (tests/test_cmcd_players.py): ffmpeg makes its stream, node drives
 # chromium, and the players come from npm at the versions of players/package-lock.json.
 players: browser
-	@if ! command -v ffmpeg >/dev/null || ! command -v npm >/dev/null; then \
-		echo "installing ffmpeg, nodejs and npm for the CMCD player test"; \
+	@# Only what is missing: Debian's npm conflicts with a Node.js that ships its own.
+	@missing="$$(command -v ffmpeg >/dev/null || echo ffmpeg) $$(command -v npm >/dev/null || echo nodejs npm)"; \
+	if [ -n "$$(echo $$missing)" ]; then \
+		echo "installing $$missing for the CMCD player test"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg nodejs npm >/dev/null; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@if ! cmp -s players/package-lock.json players/node_modules/.installed-lock.json; then \
 		npm ci --prefix players --no-audit --no-fund && \
