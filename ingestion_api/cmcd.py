@@ -53,6 +53,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ingestion_api.cmcd_bitrate import ScreenBitrate
 from ingestion_api.cmcd_scrub import ViewerScrubber
 from marquee.catalog import CatalogIndex, ContentInfo
 from marquee.events import (
@@ -267,6 +268,8 @@ class Report:
     bitrate_kbps: int | None
     """`pb` (the playhead bitrate: the rendition on screen) when sent, else `br` (the
     rendition being requested, which runs ahead of the screen by the buffer)."""
+    bitrate_on_screen: bool
+    """`bitrate_kbps` is `pb`."""
     buffer_ms: int | None
     playhead_ms: int | None
     startup_ms: int | None
@@ -352,6 +355,7 @@ def read_report(
     if state is not None and state not in STATES:
         raise _invalid("sta", "one of " + ",".join(sorted(STATES)))
     ts_ms = _number(members, "ts")
+    playhead_kbps = _per_object_type(members, "pb")
     return Report(
         sid=sid,
         cid=_text(members, "cid") or None,
@@ -359,7 +363,8 @@ def read_report(
         state=state,
         ts_ms=received_at_ms if ts_ms is None else ts_ms,
         sn=_number(members, "sn"),
-        bitrate_kbps=_per_object_type(members, "pb") or _per_object_type(members, "br"),
+        bitrate_kbps=playhead_kbps or _per_object_type(members, "br"),
+        bitrate_on_screen=bool(playhead_kbps),
         buffer_ms=_per_object_type(members, "bl"),
         playhead_ms=_number(members, "pt"),
         startup_ms=_number(members, "msd"),
@@ -437,8 +442,9 @@ class Progress:
     sends_state: bool = False
     """It sent `sta` at least once; a session that never does counts time as played from
     its first frame on."""
-    bitrate_kbps: int | None = None
-    """The last bitrate it reported: carried to the reports that send none."""
+    screen: ScreenBitrate = field(default_factory=ScreenBitrate)
+    """The bitrate on screen and the switches it requested that are not shown yet (a
+    `br` reaches the screen its `bl` later): carried to the reports that send none."""
     fatal_pending: bool = False
     """Its last state was `f`: the next report says whether the playback failed."""
     ended: bool = False
@@ -592,8 +598,9 @@ class CmcdMapper:
     - a session that never sends `sta` (Shaka Player's compiled build) counts the time
       between its reports as played from its first frame (request + `msd`) on, up to the
       content's duration in the catalogue (non-live), which completes the view;
-    - the bitrate: `pb` or `br` when sent, else the session's last one; the time of an
-      interval is credited at the bitrate in effect during it (the previous one);
+    - the bitrate: `pb` (on screen) at once, a `br` (requested) once its `bl` has played
+      out (ingestion_api/cmcd_bitrate.py), else the session's last one; played time is
+      credited at the bitrate on screen meanwhile;
     - `sta=f`: a playback error at once; the playback failed (a fatal `playback_error`
       and `playback_ended` with reason `error`) only if the session's next report is still
       `f`. A player that plays on after it (dash.js recovers from a decode error) has no
@@ -723,7 +730,9 @@ class CmcdMapper:
             first_frame_ts=first_frame,
             started=started,
             sends_state=before.sends_state or report.state is not None,
-            bitrate_kbps=report.bitrate_kbps or before.bitrate_kbps,
+            screen=before.screen.reported(
+                report.ts_ms, report.bitrate_kbps, report.bitrate_on_screen, report.buffer_ms
+            ),
             fatal_pending=report.state == "f",
         )
 
@@ -832,15 +841,18 @@ class CmcdMapper:
             }
 
         quality: dict[str, int] = {}
-        own_bitrate = report.bitrate_kbps or before.bitrate_kbps
-        interval_bitrate = before.bitrate_kbps or report.bitrate_kbps
+        own_bitrate = after.screen.kbps
         if report.buffer_ms is not None:
             quality["buffer_ms"] = report.buffer_ms
         if report.playhead_ms is not None and report.playhead_ms <= MAX_PLAYHEAD_MS:
             quality["playhead_ms"] = report.playhead_ms
 
         def with_quality(fields: dict[str, Any], counted: Deltas) -> dict[str, Any]:
-            bitrate = interval_bitrate if counted.played_ms else own_bitrate
+            bitrate = own_bitrate
+            if counted.played_ms:
+                # Played up to this report: credited at what was on screen meanwhile.
+                played_from = report.ts_ms - counted.played_ms
+                bitrate = before.screen.average(played_from, report.ts_ms) or own_bitrate
             extra = {"bitrate_kbps": bitrate} if bitrate is not None else {}
             return fields | counted.fields() | quality | extra
 

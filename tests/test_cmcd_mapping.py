@@ -277,6 +277,21 @@ def test_the_bitrate_is_carried_forward_and_credited_to_the_interval_it_was_on(
     assert (beat["played_ms"], beat["bitrate_kbps"]) == (2_000, 300)
 
 
+def test_a_requested_rendition_is_credited_once_the_buffer_ahead_of_it_has_played(
+    mapper: CmcdMapper,
+) -> None:
+    """hls.js sends as `br` the level it loads, `bl` ahead of the screen."""
+    t = now_ms() - HOUR_MS
+    mapped(mapper, bare("h1", 0, t, "e=ps,sta=s"))
+    mapped(mapper, bare("h1", 1, t + 500, "e=ps,sta=p,br=(300;v),bl=(2000;v)"))
+    (beat,) = mapped(mapper, bare("h1", 2, t + 10_500, "e=t,sta=p,br=(2500;v),bl=(8000;v)"))
+    assert (beat["played_ms"], beat["bitrate_kbps"]) == (10_000, 300)
+    (beat,) = mapped(mapper, bare("h1", 3, t + 20_500, "e=t,sta=p,br=(2500;v),bl=(9000;v)"))
+    assert (beat["played_ms"], beat["bitrate_kbps"]) == (10_000, (8 * 300 + 2 * 2_500) // 10)
+    (ended,) = mapped(mapper, bare("h1", 4, t + 25_500, "e=t,sta=e"))
+    assert (ended["played_ms"], ended["bitrate_kbps"]) == (5_000, 2_500)
+
+
 def test_no_stall_before_the_first_frame(mapper: CmcdMapper) -> None:
     t = now_ms() - HOUR_MS
     mapped(mapper, bare("r1", 0, t, "e=ps,sta=s"))
