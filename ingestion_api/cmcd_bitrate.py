@@ -49,9 +49,9 @@ class ScreenBitrate:
             return now
         shown_at = max(ts_ms + (buffer_ms or 0), last_at)
         pending = (*now.pending, (shown_at, kbps))
-        while len(pending) > MAX_PENDING_SWITCHES:
-            now = ScreenBitrate(pending[0][1], pending[1:])
-            pending = now.pending
+        dropped = len(pending) - MAX_PENDING_SWITCHES
+        if dropped > 0:
+            return ScreenBitrate(pending[dropped - 1][1], pending[dropped:])
         return ScreenBitrate(now.kbps, pending)
 
     def average(self, start_ms: int, end_ms: int) -> int | None:
