@@ -28,7 +28,7 @@ import pytest
 from marquee.intake.enrich import Enricher, Pseudonymiser
 from marquee.intake.ingest import ingest_events
 from tests.support import REPO_ROOT
-from tools.simulator.engine import Simulator
+from tools.simulator.stream import TrafficStream
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -44,7 +44,7 @@ def write_simulated_segments(log_dir: Path, target_events: int, batch: int = 0) 
     """About target_events simulated events, enriched by the real ingestion code; each
     batch has its own events (seed) and segment names."""
     now_ms = int(time.time() * 1000)
-    simulator = Simulator(seed=11 + batch, creators=30, rate=1_000.0)
+    simulator = TrafficStream(seed=11 + batch, creators=30, rate=1_000.0)
     start_ms = now_ms - 3_600_000
     events = simulator.events_between(start_ms, start_ms + int(target_events * 1.3))
     enricher = Enricher(Pseudonymiser(b"crash"), future_horizon_s=300, lateness_horizon_s=86400)

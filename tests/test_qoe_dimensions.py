@@ -51,8 +51,9 @@ from refresh.dbt_cli import run_dbt_build
 from tests.support import REPO_ROOT
 from tests.support.api import APP_ID, WRITE_KEY, start_api
 from tests.support.lake_rows import view_partial
-from tools.history.vector import population
-from tools.simulator import INVALID_MARKER, Simulator
+from tools.simulator import INVALID_MARKER
+from tools.simulator.stream import TrafficStream
+from tools.simulator.vector import population
 
 pytestmark = pytest.mark.integration
 
@@ -166,7 +167,7 @@ def test_simulated_players_send_their_platforms_app_version_os_and_device() -> N
     """Every player event of the simulator names an app version, OS and device, of its
     platform's families; together more devices than the marts' default top 20, so the
     demo shows the fold."""
-    simulator = Simulator(seed=5, creators=20, rate=40, warmup_s=60)
+    simulator = TrafficStream(seed=5, creators=20, rate=40, warmup_s=60)
     start = scenario_start_ms()
     events = [
         event

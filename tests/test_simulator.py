@@ -1,6 +1,8 @@
 """The traffic simulator in process: contract, session shape, realism, faults, determinism.
 
-Most tests share one generated stream (fifteen simulated minutes, views run to their end via
+Every test of the model runs on both engines: the vectorised stream the command line, the
+demo and the history run, and the event-by-event reference model it is held to. Most tests
+share one generated stream (fifteen simulated minutes, views run to their end via
 `drain`), so the suite stays fast. The sender and the command line, which need an HTTP
 server, are in test_simulator_sender.py.
 """
@@ -11,6 +13,7 @@ import random
 import statistics
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +25,7 @@ from marquee.events import EventRejected, decode_event
 from tools.simulator import INVALID_KINDS, INVALID_MARKER, FaultRates, Simulator
 from tools.simulator.clock import MINUTE_MS
 from tools.simulator.discovery import SURFACE_CTR
+from tools.simulator.stream import TrafficStream
 
 pytestmark = pytest.mark.unit
 
@@ -41,13 +45,22 @@ def ts_ms(value: str | int) -> int:
     return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+Engine = Callable[..., Simulator | TrafficStream]
+ENGINES: dict[str, Engine] = {"stream": TrafficStream, "reference": Simulator}
+
+
+@pytest.fixture(scope="module", params=list(ENGINES))
+def engine(request: pytest.FixtureRequest) -> Engine:
+    return ENGINES[request.param]
+
+
 def encode(event: dict[str, Any]) -> bytes:
     return msgspec.json.encode(event)
 
 
 @dataclass
 class Traffic:
-    sim: Simulator
+    sim: Simulator | TrafficStream
     events: list[dict[str, Any]]
     valid: list[dict[str, Any]]
     """Deliberately invalid events left out, duplicates (same event_id) counted once."""
@@ -55,8 +68,8 @@ class Traffic:
 
 
 @pytest.fixture(scope="module")
-def traffic() -> Traffic:
-    sim = Simulator(
+def traffic(engine: Engine) -> Traffic:
+    sim = engine(
         seed=7,
         creators=30,
         rate=60,
@@ -101,11 +114,11 @@ def test_every_event_but_the_deliberate_invalid_ones_passes_the_contract(
     assert 0.007 < share < 0.013
 
 
-def test_every_event_type_of_the_contract_is_produced(traffic: Traffic) -> None:
+def test_every_event_type_of_the_contract_is_produced(traffic: Traffic, engine: Engine) -> None:
     produced = {event["type"] for event in traffic.valid}
     # Chat needs a live stream on air; scheduled lives fall on some days' afternoons and
     # evenings only, so T0 (yesterday 14:13 UTC) may have none: add two on air at T0.
-    lives = Simulator(seed=7, creators=30, rate=60, warmup_s=0, on_air_at_ms=T0, on_air_lives=2)
+    lives = engine(seed=7, creators=30, rate=60, warmup_s=0, on_air_at_ms=T0, on_air_lives=2)
     produced |= {
         event["type"]
         for event in lives.events_between(T0, T0 + 5 * MINUTE_MS)
@@ -208,10 +221,10 @@ def test_catalogue_names_every_title_the_events_name(traffic: Traffic) -> None:
     assert all(set(c) == {"creator_id", "name", "created_at"} for c in creators)
 
 
-def test_some_story_reactions_are_repeated_or_after_expiry() -> None:
+def test_some_story_reactions_are_repeated_or_after_expiry(engine: Engine) -> None:
     """Over an hour: a stale reaction is a rare arrival (a few an hour at this rate), which
     the fixture's 15 minutes may not hold."""
-    sim = Simulator(seed=7, creators=30, rate=60, warmup_s=0)
+    sim = engine(seed=7, creators=30, rate=60, warmup_s=0)
     events = sim.events_between(T0, T0 + 4 * WINDOW_MS) + sim.drain()
     _, catalogue = sim.catalogue(T0, T0 + 4 * WINDOW_MS)
     content = {c["content_id"]: c for c in catalogue}
@@ -264,11 +277,11 @@ def test_ads_come_in_every_format_mostly_linear(traffic: Traffic) -> None:
     assert 0.03 < impressions["overlay"] / total < 0.2
 
 
-def test_clips_are_cut_from_popular_creators_lives_and_viewed() -> None:
+def test_clips_are_cut_from_popular_creators_lives_and_viewed(engine: Engine) -> None:
     """Clips with source_live_id name a live of their creator, are published from 5 min into
     it to an hour after it, come mostly from the most popular creators, and get views."""
     start = T0 - 2 * DAY_MS
-    sim = Simulator(seed=11, creators=40, rate=80, warmup_s=0)
+    sim = engine(seed=11, creators=40, rate=80, warmup_s=0)
     _, content = sim.catalogue(start, T0)
     by_id = {record["content_id"]: record for record in content}
     cut = [r for r in content if r["source_live_id"] is not None]
@@ -290,8 +303,8 @@ def test_clips_are_cut_from_popular_creators_lives_and_viewed() -> None:
     assert viewed & {r["content_id"] for r in cut}
 
 
-def test_duplicate_rate_is_close_to_the_configured_rate() -> None:
-    sim = Simulator(seed=11, creators=20, rate=30, warmup_s=0, faults=FaultRates(0.05, 0.0, 0.0))
+def test_duplicate_rate_is_close_to_the_configured_rate(engine: Engine) -> None:
+    sim = engine(seed=11, creators=20, rate=30, warmup_s=0, faults=FaultRates(0.05, 0.0, 0.0))
     events = sim.events_between(T0, T0 + 8 * MINUTE_MS) + sim.drain()
     by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
@@ -303,8 +316,8 @@ def test_duplicate_rate_is_close_to_the_configured_rate() -> None:
         assert all(copy == copies[0] for copy in copies)
 
 
-def test_late_events_arrive_minutes_after_their_time() -> None:
-    sim = Simulator(seed=12, creators=20, rate=20, warmup_s=0, faults=FaultRates(0.0, 0.05, 0.0))
+def test_late_events_arrive_minutes_after_their_time(engine: Engine) -> None:
+    sim = engine(seed=12, creators=20, rate=20, warmup_s=0, faults=FaultRates(0.0, 0.05, 0.0))
     counted_until = T0 + 10 * MINUTE_MS
     total = late = 0
     for minute in range(21):  # ten minutes of events, and long enough for them all to arrive
@@ -321,9 +334,9 @@ def test_late_events_arrive_minutes_after_their_time() -> None:
     assert 0.04 < late / total < 0.06
 
 
-def test_same_seed_gives_the_same_events_however_time_is_windowed() -> None:
+def test_same_seed_gives_the_same_events_however_time_is_windowed(engine: Engine) -> None:
     def run(seed: int, step_ms: int) -> list[dict[str, Any]]:
-        sim = Simulator(seed=seed, creators=10, rate=25, warmup_s=60)
+        sim = engine(seed=seed, creators=10, rate=25, warmup_s=60)
         events: list[dict[str, Any]] = []
         for start in range(T0, T0 + 3 * MINUTE_MS, step_ms):
             events += sim.events_between(start, start + step_ms)
@@ -335,21 +348,21 @@ def test_same_seed_gives_the_same_events_however_time_is_windowed() -> None:
     assert run(4, 3 * MINUTE_MS) != whole
 
 
-def test_windows_must_follow_each_other() -> None:
-    sim = Simulator(seed=1, creators=5, rate=10, warmup_s=0)
+def test_windows_must_follow_each_other(engine: Engine) -> None:
+    sim = engine(seed=1, creators=5, rate=10, warmup_s=0)
     sim.events_between(T0, T0 + 1_000)
     with pytest.raises(ValueError, match="contiguous"):
         sim.events_between(T0 + 5_000, T0 + 6_000)
 
 
-def test_delivered_rate_is_close_to_the_target() -> None:
+def test_delivered_rate_is_close_to_the_target(engine: Engine) -> None:
     # The rate is a mean over the day: one short window varies from one simulated day to
     # the next as lives and bursts fall, so six windows spread over the day are summed.
     day = T0 // DAY_MS * DAY_MS
     delivered = 0
     for hour in range(1, 24, 4):
         start = day + hour * 3_600_000
-        sim = Simulator(seed=5, creators=20, rate=20)
+        sim = engine(seed=5, creators=20, rate=20)
         sim.events_between(start, start)  # the warm-up
         delivered += len(sim.events_between(start, start + 5 * MINUTE_MS))
     assert 0.85 * 20 * 300 * 6 < delivered < 1.15 * 20 * 300 * 6
@@ -377,11 +390,13 @@ def test_live_audience_is_largest_mid_stream() -> None:
 
 
 @pytest.mark.parametrize("hour", range(24))
-def test_lives_asked_for_are_on_air_in_the_first_minute_whatever_the_utc_hour(hour: int) -> None:
+def test_lives_asked_for_are_on_air_in_the_first_minute_whatever_the_utc_hour(
+    hour: int, engine: Engine
+) -> None:
     # Scheduled lives start mostly in the UTC afternoon and evening; a demo started at any
     # hour asks for some already on air (`--lives-on-air`).
     start = (T0 // (1440 * MINUTE_MS)) * 1440 * MINUTE_MS + hour * 60 * MINUTE_MS + 24 * MINUTE_MS
-    sim = Simulator(seed=3, creators=10, rate=50, warmup_s=120, on_air_at_ms=start, on_air_lives=3)
+    sim = engine(seed=3, creators=10, rate=50, warmup_s=120, on_air_at_ms=start, on_air_lives=3)
     on_air = {
         c.content_id for c in sim.world.lives_on_air(start)[0] if c.content_id.endswith("_onair")
     }
@@ -397,11 +412,11 @@ def test_lives_asked_for_are_on_air_in_the_first_minute_whatever_the_utc_hour(ho
     assert on_air <= {record["content_id"] for record in content}
 
 
-def test_plays_name_a_surface_and_impressions_give_each_surface_its_ctr() -> None:
+def test_plays_name_a_surface_and_impressions_give_each_surface_its_ctr(engine: Engine) -> None:
     """Views from a surface / its impressions comes out near the surface's CTR (a feed
     thumbnail is clicked far less often than a search result or a live tray avatar), and
     a few plays name no surface."""
-    sim = Simulator(seed=5, creators=30, rate=400, warmup_s=0)
+    sim = engine(seed=5, creators=30, rate=400, warmup_s=0)
     events = sim.events_between(T0, T0 + 20 * MINUTE_MS) + sim.drain()
     valid = [e for e in events if INVALID_MARKER not in e]
     impressions = Counter(e["surface"] for e in valid if e["type"] == "content_impression")

@@ -2,7 +2,7 @@
 
 Both engines make it: the scalar simulator (`tools.simulator.latency`) over two hours of
 two on-air live streams, and the vectorised history engine's arrays
-(`tools.history.vector.latency`), which must follow the same curve.
+(`tools.simulator.vector.latency`), which must follow the same curve.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from marquee.events import MAX_LIVE_LATENCY_MS
-from tools.history.vector import latency as vector_latency
 from tools.simulator import INVALID_MARKER, Simulator
 from tools.simulator import latency as scalar_latency
 from tools.simulator.latency import stream_progress
 from tools.simulator.model import live_ramp
+from tools.simulator.vector import latency as vector_latency
 
 pytestmark = pytest.mark.unit
 

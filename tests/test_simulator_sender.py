@@ -21,9 +21,10 @@ import pytest
 
 from marquee.events import EventRejected, decode_event
 from tests.support import REPO_ROOT
-from tools.simulator import INVALID_MARKER, FaultRates, Simulator
+from tools.simulator import INVALID_MARKER, FaultRates
 from tools.simulator.clock import MINUTE_MS
 from tools.simulator.sender import Sender
+from tools.simulator.stream import TrafficStream
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,7 @@ def collector() -> Iterator[Collector]:
 
 
 def test_sender_retries_a_503_with_the_same_event_ids(collector: Collector) -> None:
-    sim = Simulator(seed=9, creators=10, rate=50, warmup_s=0, faults=FaultRates(0, 0, 0.05))
+    sim = TrafficStream(seed=9, creators=10, rate=50, warmup_s=0, faults=FaultRates(0, 0, 0.05))
     events = sim.events_between(T0, T0 + MINUTE_MS)
     batches = [events[i : i + 100] for i in range(0, 300, 100)]
     collector.script = [503]
@@ -132,7 +133,7 @@ def test_sender_retries_a_503_with_the_same_event_ids(collector: Collector) -> N
 
 def test_sender_gives_up_at_once_on_a_refused_write_key(collector: Collector) -> None:
     sender = Sender(collector.url, "wk_wrong", backoff_s=0.01, compress=True)
-    sim = Simulator(seed=9, creators=5, rate=20, warmup_s=0)
+    sim = TrafficStream(seed=9, creators=5, rate=20, warmup_s=0)
     try:
         result = sender.send(sim.events_between(T0, T0 + 10_000))
     finally:

@@ -23,7 +23,7 @@ from marquee.layout import DataLayout
 from pipelines.ledger import connect_with_retry
 from pipelines.local_runner import LocalRunner
 from tests.support.segments import golden_log_lines, write_segments
-from tools.simulator.engine import Simulator
+from tools.simulator.stream import TrafficStream
 
 HOUR_MS = 3_600_000
 
@@ -31,7 +31,7 @@ HOUR_MS = 3_600_000
 def simulated_log_lines(events: int) -> list[bytes]:
     """About `events` simulated events as the API would log them (the real intake)."""
     now_ms = int(time.time() * 1000)
-    simulator = Simulator(seed=22, creators=20, rate=1_000.0)
+    simulator = TrafficStream(seed=22, creators=20, rate=1_000.0)
     start_ms = now_ms - 3_600_000
     raw = [
         msgspec.json.encode(event)

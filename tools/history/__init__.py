@@ -9,9 +9,9 @@ Modules, in the order the work flows:
 
 - `plan`: the range, the rate and the shards (one UTC day each) generated independently;
 - `manifest`: which shards a data directory already holds (resume, append, refuse mixing);
-- `writer`: one shard, scalar engine: simulator -> `ingest_events` -> sealed segments;
-- `vector`: one shard, vectorised engine (the default): the simulator's model as numpy and
-  polars columns, validated by the API's decoder in bulk -> sealed segments;
+- `shard`: one shard: the simulator's vectorised traffic (`tools.simulator.vector`),
+  validated by the API's decoder in bulk -> sealed segments;
+- `worker`: what a shard's worker process is given and gives back;
 - `generate`: shards across processes, with progress;
 - `pipeline`: `LocalRunner` over the result, with progress;
 - `__main__`: the command.
@@ -21,7 +21,7 @@ from tools.history.generate import GenerationSummary, write_history
 from tools.history.manifest import HistoryMismatch, Manifest
 from tools.history.pipeline import PipelineSummary, run_pipeline
 from tools.history.plan import HistoryPlan, Shard, default_rate
-from tools.history.writer import ShardResult, WriterConfig, shard_windows, write_shard
+from tools.history.worker import ShardResult, WriterConfig
 
 __all__ = [
     "GenerationSummary",
@@ -34,7 +34,5 @@ __all__ = [
     "WriterConfig",
     "default_rate",
     "run_pipeline",
-    "shard_windows",
     "write_history",
-    "write_shard",
 ]

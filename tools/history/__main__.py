@@ -2,14 +2,12 @@
 
     python -m tools.history --days 30 --creators 1000 [--seed 1] [--data-dir D]
         [--rate EVENTS_PER_S] [--end YYYY-MM-DD] [--workers 2] [--no-run-pipeline]
-        [--engine vectorised|scalar]
 
 Writes the N whole UTC days before --end (default: today) into the event log of the data
 directory (default $MARQUEE_DATA_DIR), the catalogue into its catalog/ drop, and runs the
 local pipeline over it. Progress every few seconds, a summary at the end. Rerunning skips
-the days already written (see `tools.history.manifest`). The default engine is the
-vectorised one (`tools.history.vector`); `--engine scalar` runs the simulator itself,
-event by event, about ten times slower.
+the days already written (see `tools.history.manifest`). The traffic is the simulator's
+vectorised engine (`tools.simulator.vector`).
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ from tools.history.build import BuildOptions, HistoryResult, build_history
 from tools.history.manifest import HistoryMismatch
 from tools.history.plan import EVENTS_PER_CREATOR_PER_S, HistoryPlan
 from tools.history.progress import format_duration
-from tools.history.writer import ENGINES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,12 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="run the local pipeline over the log afterwards",
     )
-    parser.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default=None,
-        help="generator (default: the data directory's history's own, else vectorised)",
-    )
     parser.add_argument("--segments-per-run", type=positive_int, default=16)
     parser.add_argument("--progress-s", type=positive_float, default=5.0)
     return parser
@@ -74,8 +65,7 @@ def print_summary(result: HistoryResult) -> None:
     print("\nhistory summary")
     print(
         f"  range              {_day(plan.start_ms)} .. {_day(plan.end_ms)} (exclusive), "
-        f"{plan.creators:,} creators, {plan.rate:g} events/s, seed {plan.seed}, "
-        f"{result.engine} engine"
+        f"{plan.creators:,} creators, {plan.rate:g} events/s, seed {plan.seed}"
     )
     print(f"  shards             {result.shards_written} written, {result.shards_skipped} skipped")
     print(f"  catalogue          {result.creators:,} creators, {result.content:,} titles")
@@ -115,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
                 run_pipeline=args.run_pipeline,
                 segments_per_run=args.segments_per_run,
                 progress_every_s=args.progress_s,
-                engine=args.engine,
             ),
         )
     except (ValueError, HistoryMismatch) as error:

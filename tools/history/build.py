@@ -9,9 +9,10 @@ from marquee.settings import Settings
 from tools.history.generate import GenerationSummary, write_history
 from tools.history.manifest import Manifest
 from tools.history.pipeline import PipelineSummary, run_pipeline
-from tools.history.plan import HistoryPlan
-from tools.history.writer import WriterConfig
-from tools.simulator.engine import Simulator
+from tools.history.plan import WARMUP_S, HistoryPlan
+from tools.history.worker import WriterConfig
+from tools.simulator.clock import DAY_MS
+from tools.simulator.model import BACKFILL_DAYS, World
 
 APP_ID = "history"
 """The app the history's events are recorded for, so they are never mistaken for live
@@ -26,14 +27,11 @@ class BuildOptions:
     """Small enough that a pipeline run of `segments_per_run` segments fits in memory."""
     segments_per_run: int = 16
     progress_every_s: float = 5.0
-    engine: str | None = None
-    """`vectorised` or `scalar`; None: the history's own engine, vectorised for a new one."""
 
 
 @dataclass(frozen=True)
 class HistoryResult:
     plan: HistoryPlan
-    engine: str
     shards_written: int
     shards_skipped: int
     creators: int
@@ -42,9 +40,7 @@ class HistoryResult:
     pipeline: PipelineSummary | None
 
 
-def writer_config(
-    settings: Settings, options: BuildOptions, engine: str = "vectorised"
-) -> WriterConfig:
+def writer_config(settings: Settings, options: BuildOptions) -> WriterConfig:
     """Validation exactly as the API's (`ingestion_api.collector`): same key, same horizons."""
     return WriterConfig(
         data_dir=settings.data_dir,
@@ -53,15 +49,14 @@ def writer_config(
         future_horizon_s=settings.future_horizon_s,
         lateness_horizon_s=settings.lateness_horizon_s,
         segment_max_bytes=options.segment_max_bytes,
-        engine=engine,
     )
 
 
 def write_catalogue(plan: HistoryPlan, settings: Settings) -> tuple[int, int]:
     """Upsert every creator and title the history's events can name (merged by id with
     what the catalogue already holds); returns how many records each file now has."""
-    sim = Simulator(seed=plan.seed, creators=plan.creators, rate=plan.rate)
-    creators, content = sim.catalogue(plan.start_ms, plan.end_ms)
+    since = plan.start_ms - int(WARMUP_S * 1000) - (BACKFILL_DAYS + 1) * DAY_MS
+    creators, content = World(plan.seed, plan.creators).catalogue(since, plan.end_ms + DAY_MS)
     store = CatalogStore(settings.layout.catalog_dir)
     return store.upsert("creators", creators), store.upsert("content", content)
 
@@ -70,14 +65,13 @@ def build_history(plan: HistoryPlan, settings: Settings, options: BuildOptions) 
     layout = settings.layout.ensure()
     manifest = Manifest.load(settings.data_dir)
     todo = manifest.todo(plan)
-    engine = manifest.engine_for(options.engine)
     if todo:
-        manifest.begin(plan, engine)
+        manifest.begin(plan)
     creators, content = write_catalogue(plan, settings)
     generation = write_history(
         plan,
         todo,
-        writer_config(settings, options, engine),
+        writer_config(settings, options),
         options.workers,
         options.progress_every_s,
         on_shard_done=lambda shard: manifest.mark_done(plan, shard),
@@ -89,7 +83,6 @@ def build_history(plan: HistoryPlan, settings: Settings, options: BuildOptions) 
         )
     return HistoryResult(
         plan=plan,
-        engine=engine,
         shards_written=len(todo),
         shards_skipped=len(plan.shards()) - len(todo),
         creators=creators,

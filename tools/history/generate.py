@@ -1,7 +1,7 @@
 """Generate the shards of a history on every core, with progress and a summary.
 
-The simulator is pure Python and sequential within a shard, so throughput comes from
-running shards in separate processes (`spawn`, so no worker inherits the parent's threads).
+A shard is planned hour after hour on one core, so throughput comes from running shards
+in separate processes (`spawn`, so no worker inherits the parent's threads).
 Workers send "n more events" messages on a queue for the progress line; results, not
 progress messages, make the summary.
 """
@@ -20,7 +20,7 @@ from multiprocessing.queues import Queue
 
 from tools.history.plan import HistoryPlan, Shard
 from tools.history.progress import Progress
-from tools.history.writer import ShardResult, WriterConfig, write_shard
+from tools.history.worker import ShardResult, WriterConfig
 
 
 @dataclass(frozen=True)
@@ -72,22 +72,20 @@ def _report_to_parent(events: int) -> None:
         _progress_queue.put(events)
 
 
-def write_any_shard(
+def _write_shard(
     plan: HistoryPlan,
     shard: Shard,
     config: WriterConfig,
-    report: Callable[[int], None] | None = None,
+    report: Callable[[int], None] | None,
 ) -> ShardResult:
-    """One shard with the configured engine (the vectorised one imports polars: only here)."""
-    if config.engine == "scalar":
-        return write_shard(plan, shard, config, report)
-    from tools.history.vector.writer import write_shard_vectorised
+    """One shard (imported here: polars must start after a worker has set its threads)."""
+    from tools.history.shard import write_shard
 
-    return write_shard_vectorised(plan, shard, config, report)
+    return write_shard(plan, shard, config, report)
 
 
 def _write_shard_in_worker(plan: HistoryPlan, shard: Shard, config: WriterConfig) -> ShardResult:
-    return write_any_shard(plan, shard, config, _report_to_parent)
+    return _write_shard(plan, shard, config, _report_to_parent)
 
 
 def write_history(
@@ -105,7 +103,7 @@ def write_history(
     results: list[ShardResult] = []
     if workers <= 1 or len(shards) <= 1:
         for shard in shards:
-            results.append(write_any_shard(plan, shard, config, progress.advance))
+            results.append(_write_shard(plan, shard, config, progress.advance))
             if on_shard_done is not None:
                 on_shard_done(shard)
     else:

@@ -4,7 +4,9 @@
 every shard written in full. A rerun skips those shards, so an interrupted history resumes
 instead of writing the same events twice, and a history can be extended (the benchmark
 appends an hour). A history of a different world is refused: two worlds in one log would
-give every creator two catalogues. A shard interrupted half-way is written again in full;
+give every creator two catalogues, and so is one written by another engine (the scalar
+simulator wrote histories before 2026-12): its shards' events differ, so appending or
+resuming would count events twice. A shard interrupted half-way is written again in full;
 the copies of its first events carry the same event ids, which the pipeline deduplicates.
 """
 
@@ -17,9 +19,12 @@ from pathlib import Path
 from marquee.durable import fsync_path, replace_durably
 from tools.history.plan import HistoryPlan, Shard
 
+ENGINE = "vectorised"
+"""The generator of every history written now (`tools.simulator.vector`)."""
+
 
 class HistoryMismatch(ValueError):
-    """The data directory holds a history of another world."""
+    """The data directory holds a history of another world or another engine."""
 
 
 @dataclass
@@ -29,9 +34,7 @@ class Manifest:
     done: list[tuple[int, int]] = field(default_factory=list)
     """[start_ms, end_ms) of every shard written in full."""
     engine: str | None = None
-    """The generator the history was written with; appends and resumed shards use the
-    same one, since the two engines give a shard different events (a half-written shard
-    rewritten by the other engine would count its first events twice)."""
+    """The generator the history was written with."""
 
     @classmethod
     def load(cls, data_dir: Path) -> Manifest:
@@ -49,6 +52,11 @@ class Manifest:
         return {"seed": plan.seed, "creators": plan.creators, "rate": plan.rate}
 
     def check(self, plan: HistoryPlan) -> None:
+        if self.engine not in (None, ENGINE):
+            raise HistoryMismatch(
+                f"{self.path} holds a history written with the {self.engine} engine, which "
+                "is gone; write the history again into another data directory"
+            )
         if self.world and self.world != self.world_of(plan):
             raise HistoryMismatch(
                 f"{self.path} holds a history of {self.world}, not {self.world_of(plan)}; "
@@ -75,21 +83,12 @@ class Manifest:
     def end_ms(self) -> int | None:
         return max((end for _, end in self.done), default=None)
 
-    def engine_for(self, requested: str | None) -> str:
-        """The engine to write with: the history's own, else `requested`, else vectorised."""
-        if self.engine is not None and requested is not None and requested != self.engine:
-            raise HistoryMismatch(
-                f"{self.path} holds a history written with the {self.engine} engine; "
-                f"continue it with --engine {self.engine} or use another data directory"
-            )
-        return self.engine or requested or "vectorised"
-
-    def begin(self, plan: HistoryPlan, engine: str) -> None:
+    def begin(self, plan: HistoryPlan) -> None:
         """Record the world and engine before the first shard is written (a crash can
-        leave it half written, and its rerun must use the same engine)."""
-        if self.engine == engine and self.world:
+        leave it half written, and its rerun must be of the same world and engine)."""
+        if self.engine == ENGINE and self.world:
             return
-        self.world, self.engine = self.world_of(plan), engine
+        self.world, self.engine = self.world_of(plan), ENGINE
         self._save()
 
     def mark_done(self, plan: HistoryPlan, shard: Shard) -> None:

@@ -6,26 +6,32 @@ long-tailed creator popularity, VOD, clips, 24-hour stories and live streams wit
 that ramp up and down, playback sessions with ads and QoE that differs by platform and
 country, engagement, and the faults real clients bring (duplicates, late and invalid events).
 
-Modules, in the order data flows through them:
+One model, one engine. The model (`model`: the world, creators with Zipf popularity and
+their catalogue planned per day; `network`, `faults`, `clock`) is shared; the engine that
+the command line, `make demo` and `tools.history` run is the vectorised one (`vector`:
+whole minutes or hours of arrivals as numpy and polars columns), fed to the API in real
+time by `stream`, `live` and `sender`. The event-by-event `Simulator` (`engine`,
+`audience`, `playback`, `ads`, `stories`, `engagement`, `emit`) is the reference the
+vectorised engine is tested against, and no command runs it.
 
-- `model`: the world - creators (Zipf popularity) and their catalogue, planned per day;
-- `network`: playback conditions per platform and country;
-- `audience`: the viewers, and what each arrival chooses to watch;
-- `emit`: building well-formed events (envelope, seq, ids);
-- `playback`, `ads`, `stories`, `engagement`: behaviour that produces events;
-- `faults`: duplicates, late and deliberately invalid events;
-- `engine`: `Simulator`, arrivals over time and delivery in time order (pure, no I/O);
-- `catalog_files`, `sender`, `live`, `__main__`: files, HTTP and the CLI.
+Without HTTP (`from tools.simulator.stream import TrafficStream`; polars and numpy are
+imported only by `stream` and `vector`)::
 
-Without HTTP::
-
-    sim = Simulator(seed=1, creators=50, rate=200)
-    events = sim.events_between(start_ms, start_ms + 60_000)   # list of event dicts
-    creators, content = sim.catalogue(start_ms, start_ms + 60_000)
+    stream = TrafficStream(seed=1, creators=50, rate=200)
+    events = stream.events_between(start_ms, start_ms + 60_000)   # list of event dicts
+    creators, content = stream.catalogue(start_ms, start_ms + 60_000)
 """
 
-from tools.simulator.engine import SimStats, Simulator
+from tools.simulator.engine import Simulator
 from tools.simulator.faults import INVALID_KINDS, INVALID_MARKER, FaultRates
 from tools.simulator.model import World
+from tools.simulator.stats import SimStats
 
-__all__ = ["INVALID_KINDS", "INVALID_MARKER", "FaultRates", "SimStats", "Simulator", "World"]
+__all__ = [
+    "INVALID_KINDS",
+    "INVALID_MARKER",
+    "FaultRates",
+    "SimStats",
+    "Simulator",
+    "World",
+]

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from marquee.argtypes import positive_float, positive_int
 from tools.simulator.clock import now_ms
-from tools.simulator.engine import Simulator
 from tools.simulator.faults import FaultRates
 from tools.simulator.live import LiveRun
 from tools.simulator.sender import Sender
+from tools.simulator.stream import TrafficStream
 
 _DEFAULT_FAULTS = FaultRates()
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size > 500:
         print("--batch-size is at most 500 (the API's limit per request)", file=sys.stderr)
         return 2
-    sim = Simulator(
+    sim = TrafficStream(
         seed=args.seed,
         creators=args.creators,
         rate=args.rate,

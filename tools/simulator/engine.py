@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from tools.simulator.audience import Arrival, Audience
@@ -37,26 +35,11 @@ from tools.simulator.faults import FaultRates, deliveries
 from tools.simulator.model import BACKFILL_DAYS, Content, World
 from tools.simulator.playback import Intent, play_view
 from tools.simulator.sampling import lognormal_ms
+from tools.simulator.stats import SimStats
 from tools.simulator.stories import stale_reaction, watch_tray
 
 _PRIOR_EVENTS_PER_ARRIVAL = 20.0
 _PRIOR_WEIGHT = 20
-
-
-@dataclass
-class SimStats:
-    """What the simulator has handed out so far (counted at delivery, not at planning)."""
-
-    events: int = 0
-    duplicates: int = 0
-    late: int = 0
-    invalid: Counter[str] = field(default_factory=Counter)
-    by_type: Counter[str] = field(default_factory=Counter)
-    arrivals: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def invalid_total(self) -> int:
-        return sum(self.invalid.values())
 
 
 class Simulator:

@@ -5,7 +5,7 @@ lognormal around `LATENCY_MEDIAN_MS`, a low-latency HLS figure). On top of it th
 load: the audience curve that draws viewers to the stream (`model.live_ramp`, the relative
 number of concurrent viewers) stretches it by up to `LOAD_GAIN` at the peak, as origin and
 edge queues grow; each heartbeat then varies by a few percent. The vectorised history
-engine does the same on arrays (`tools.history.vector.latency`), so the demo's live latency
+engine does the same on arrays (`tools.simulator.vector.latency`), so the demo's live latency
 rises mid-stream and falls as the viewers leave, whichever engine made the traffic.
 """
 

@@ -1,9 +1,10 @@
 """Live mode: the simulator against the wall clock, feeding the ingestion API for ever.
 
-Every tick the runner asks the simulator for the events of [last tick, now), cuts them into
-batches and queues them for a few sender threads (HTTP latency must not hold back simulated
-time). A progress line goes out every few seconds; Ctrl-C or SIGTERM stops generating, lets
-the queued batches go out for a few seconds, and prints a summary. A 401/403 stops the run at
+Every tick the runner asks the traffic stream (`stream.TrafficStream`) for the events of
+[last tick, now), cuts them into batches and queues them for a few sender threads (HTTP
+latency must not hold back simulated time). A progress line goes out every few seconds;
+Ctrl-C or SIGTERM stops generating, lets the queued batches go out for a few seconds, and
+prints a summary. A 401/403 stops the run at
 once: with a wrong write key nothing would ever be accepted.
 """
 
@@ -19,8 +20,8 @@ from typing import Any, TextIO
 
 from marquee.catalog_files import write_catalogue
 from tools.simulator.clock import DAY_MS, now_ms, utc_day
-from tools.simulator.engine import Simulator
 from tools.simulator.sender import Sender, chunked
+from tools.simulator.stream import TrafficStream
 
 _FATAL_STATUSES = (401, 403, 404)
 
@@ -30,7 +31,7 @@ class LiveRun:
 
     def __init__(
         self,
-        sim: Simulator,
+        sim: TrafficStream,
         sender: Sender,
         *,
         batch_size: int = 100,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.history.vector.pieces import Pieces, randint, segment_cumsum
-from tools.history.vector.population import CLIP, LIVE, VOD
 from tools.simulator.discovery import MAX_IMPRESSIONS, NO_SURFACE, SURFACE_CTR, SURFACE_WEIGHTS
+from tools.simulator.vector.pieces import Pieces, randint, segment_cumsum
+from tools.simulator.vector.population import CLIP, LIVE, VOD
 
 _KINDS = ((VOD, "vod"), (CLIP, "clip"), (LIVE, "live"))
 

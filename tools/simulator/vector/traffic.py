@@ -14,17 +14,12 @@ twice (same event id), some with an extra deliberately broken copy (see `records
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from tools.history.vector.discovery import plan_discovery
-from tools.history.vector.engagement import around_views, reactions
-from tools.history.vector.pieces import Pieces, lognormal_ms
-from tools.history.vector.playback import Views, play_views
-from tools.history.vector.population import CLIP, LIVE, STORY, VOD, Titles, Viewers
-from tools.history.vector.stories import watch_trays
 from tools.simulator.audience import (
     _CLIP_PULL,
     _LIVE_PULL,
@@ -36,6 +31,12 @@ from tools.simulator.clock import DAY_MS, HOUR_MS, MINUTE_MS
 from tools.simulator.engine import _PRIOR_EVENTS_PER_ARRIVAL, _PRIOR_WEIGHT
 from tools.simulator.faults import FaultRates
 from tools.simulator.model import BACKFILL_DAYS, STORY_TTL_MS
+from tools.simulator.vector.discovery import plan_discovery
+from tools.simulator.vector.engagement import around_views, reactions
+from tools.simulator.vector.pieces import Pieces, lognormal_ms
+from tools.simulator.vector.playback import Views, play_views
+from tools.simulator.vector.population import CLIP, LIVE, STORY, VOD, Titles, Viewers
+from tools.simulator.vector.stories import watch_trays
 
 _KEY = np.int64(1) << np.int64(44)
 _STALE_WITHIN_MS = 3 * HOUR_MS
@@ -123,8 +124,16 @@ class Traffic:
         self.faults = faults
         self.model = RateModel()
         self.stories, self.story_keys = _stories_index(titles)
+        self.arrivals: Counter[str] = Counter()
+        """Arrivals planned so far by what they came for: play, stories, stale_reaction."""
         self._sessions = 0
         self._chunks = 0
+
+    def use_titles(self, titles: Titles) -> None:
+        """Plan the next chunks over `titles` (an endless stream's catalogue grows daily).
+        Title indices of chunks already handed out refer to the titles they were planned on."""
+        self.titles = titles
+        self.stories, self.story_keys = _stories_index(titles)
 
     def chunk(self, start: int, end: int) -> pl.DataFrame:
         """Every event of the arrivals in [start, end), with delivery times (any order)."""
@@ -246,6 +255,7 @@ class Traffic:
         )  # fmt: skip
         stale = np.flatnonzero(stale_title >= 0)
         reactions(rng, pieces, at[stale], viewer[stale], stale_title[stale], titles)
+        self.arrivals.update(play=len(plays), stories=len(trays), stale_reaction=len(stale))
         return n
 
     def _play(
@@ -304,7 +314,8 @@ class Traffic:
         around_views(rng, pieces, viewer, title, outcome, titles, self.audience)
 
     def _deliver(self, rng: np.random.Generator, frame: pl.DataFrame) -> pl.DataFrame:
-        """Delivery times, duplicates and the rows to break (`faults.deliveries`)."""
+        """Delivery times, duplicates (a second row, `duplicate` true) and the rows whose
+        broken copy is delivered too (`invalid`), as `faults.deliveries` decides them."""
         rates = self.faults
         n = frame.height
         roll = rng.random(n)
@@ -317,10 +328,13 @@ class Traffic:
             pl.Series("delivered", np.where(late, t + delay, t)),
             pl.Series("event_id", uuid4_strings(rng, n)),
             pl.Series("invalid", invalid),
+            pl.lit(False).alias("duplicate"),
         )
         again = rng.integers(200, rates.duplicate_max_delay_ms + 1, int(duplicate.sum()))
         copies = frame.filter(pl.Series(duplicate)).with_columns(
-            (pl.col("t") + pl.Series(again)).alias("delivered"), pl.lit(False).alias("invalid")
+            (pl.col("t") + pl.Series(again)).alias("delivered"),
+            pl.lit(False).alias("invalid"),
+            pl.lit(True).alias("duplicate"),
         )
         return pl.concat([frame, copies], how="vertical_relaxed")
 

@@ -25,9 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from tools.history.vector.latency import latency_ms, viewer_base_ms
-from tools.history.vector.pieces import Pieces, lognormal_ms, randint, segment_cumsum
-from tools.history.vector.population import LIVE, STORY, VOD, Viewers
 from tools.simulator.ads import (
     ABANDON_PROB,
     AD_DURATIONS_MS,
@@ -45,6 +42,9 @@ from tools.simulator.playback import (
     LIVE_MIDROLL_MEAN_MS,
     MIDROLL_EVERY_MS,
 )
+from tools.simulator.vector.latency import latency_ms, viewer_base_ms
+from tools.simulator.vector.pieces import Pieces, lognormal_ms, randint, segment_cumsum
+from tools.simulator.vector.population import LIVE, STORY, VOD, Viewers
 
 STALL, PAUSE, SEEK, AD, PLAYING = range(5)
 _STATE_OF = np.array(["stalled", "paused", "seeking", "", "playing"], dtype=object)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.history.vector.pieces import Pieces, randint
-from tools.history.vector.playback import Outcome
-from tools.history.vector.population import CLIP, CONTENT_TYPES, LIVE, Titles, Viewers
 from tools.simulator.clock import MINUTE_MS
 from tools.simulator.engagement import REACTIONS, SHARE_CHANNELS
+from tools.simulator.vector.pieces import Pieces, randint
+from tools.simulator.vector.playback import Outcome
+from tools.simulator.vector.population import CLIP, CONTENT_TYPES, LIVE, Titles, Viewers
 
 _REACTIONS = np.array(REACTIONS, dtype=object)
 _CHANNELS = np.array(SHARE_CHANNELS, dtype=object)

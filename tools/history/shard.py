@@ -1,4 +1,10 @@
-"""Write one shard of vectorised history into the event log, through the API's validation.
+"""Write one shard of history into the event log, through the API's validation.
+
+The history is stamped with simulated receipt times, not the wall clock: each event is
+received at the end of its 10-second delivery window, so the API's horizons are checked as
+they would have been when the traffic happened (month-old history is accepted without
+widening the API's lateness horizon) and everything downstream that reads receipt time
+(lag, deduplication's first-received copy, data quality by hour) sees realistic values.
 
 Traffic is planned an hour of arrivals at a time (`traffic.Traffic`); an event is final
 once every arrival before its delivery time is planned, so each hour's delivered events
@@ -7,10 +13,9 @@ are written when that hour's arrivals are. For every batch:
 - the client JSON of the valid events is decoded in one call by the API's own decoder
   (`marquee.events.decode_event_array`: the contract's types, ranges, patterns and the
   cross-field rules); a batch with any rejection, or events outside the API's time
-  horizons, goes through `ingest_events` window by window instead, exactly as the scalar
-  writer does;
+  horizons, goes through `ingest_events` window by window instead;
 - the log records are built in bulk (`records`) with `received_at_ms` the end of the
-  event's 10-second delivery window, as in the scalar writer, and each viewer pseudonymised
+  event's delivery window, and each viewer pseudonymised
   once per shard with the API's `Pseudonymiser` and the data directory's key; the first
   window of every batch is also run through `ingest_events` and must give the same bytes,
   so a drift between this module and the API stops the history instead of writing
@@ -37,15 +42,16 @@ from marquee.intake.ingest import ingest_events
 from marquee.intake.quarantine import encode_records
 from marquee.layout import DataLayout
 from tools.history.plan import WARMUP_S, HistoryPlan, Shard
-from tools.history.vector.pieces import CREATOR_ONLY_TYPES
-from tools.history.vector.population import Titles, Viewers, titles, viewers
-from tools.history.vector.records import with_json
-from tools.history.vector.traffic import Traffic
-from tools.history.writer import WINDOW_MS, ShardResult, WriterConfig
+from tools.history.worker import ShardResult, WriterConfig
 from tools.simulator.clock import HOUR_MS
 from tools.simulator.faults import INVALID_KINDS, FaultRates, break_event
 from tools.simulator.model import World
+from tools.simulator.vector.population import titles, viewers
+from tools.simulator.vector.records import Names, with_json
+from tools.simulator.vector.traffic import Traffic
 
+WINDOW_MS = 10_000
+"""Delivered traffic received at a time (one 'request' per window)."""
 CHUNK_MS = HOUR_MS
 """Arrivals planned at a time: an hour of traffic is a few MB of columns per creator-100."""
 WRITE_ROWS = 50_000
@@ -91,7 +97,7 @@ def shard_batches(
         [plan.seed, 0x4157, shard.start_ms // 1000], plan.rate, catalogue, audience, FaultRates()
     )
     keys = _Keys(pseudonymise, app_id, audience.viewer_id)
-    lookups = _Lookups.of(audience, catalogue)
+    names = Names(audience, catalogue)
     pending: pl.DataFrame | None = None
     t = shard.start_ms - warmup_ms
     while t < shard.end_ms:
@@ -108,46 +114,16 @@ def shard_batches(
         ready = pending.filter(due & (pl.col("delivered") >= shard.start_ms))
         pending = pending.filter(~due)
         if ready.height:
-            yield _finish(ready, shard, lookups, keys, app_id)
-
-
-class _Lookups:
-    def __init__(self, **series: pl.Series) -> None:
-        self.series = series
-
-    @classmethod
-    def of(cls, audience: Viewers, catalogue: Titles) -> _Lookups:
-        def text(values: np.ndarray) -> pl.Series:
-            return pl.Series(values.tolist(), dtype=pl.String)  # numpy str arrays convert slowly
-
-        return cls(
-            viewer_id=text(audience.viewer_id),
-            envelope=text(audience.envelope),
-            epoch_ts=pl.Series(audience.epoch_ts),
-            fragment=text(catalogue.fragment),
-            creator_fragment=text(catalogue.creator_fragment[catalogue.creator]),
-        )
+            yield _finish(ready, shard, names, keys, app_id)
 
 
 def _finish(
-    frame: pl.DataFrame, shard: Shard, lookups: _Lookups, keys: _Keys, app_id: str
+    frame: pl.DataFrame, shard: Shard, names: Names, keys: _Keys, app_id: str
 ) -> pl.DataFrame:
     frame = frame.sort(["delivered", "t", "session", "order"], maintain_order=True)
-    viewer, title = frame["viewer"], frame["title"]
-    series = lookups.series
-    creator_only = frame["type"].is_in(list(CREATOR_ONLY_TYPES))
-    about = pl.select(
-        pl.when(creator_only)
-        .then(series["creator_fragment"].gather(title))
-        .otherwise(series["fragment"].gather(title))
-    ).to_series()
     window = (frame["delivered"] - shard.start_ms) // WINDOW_MS + 1
-    frame = frame.with_columns(
-        viewer_id=series["viewer_id"].gather(viewer),
-        envelope=series["envelope"].gather(viewer),
-        epoch_ts=series["epoch_ts"].gather(viewer),
-        viewer_key=keys.gather(viewer),
-        about=about,
+    frame = names.name(frame).with_columns(
+        viewer_key=keys.gather(frame["viewer"]),
         received_at_ms=(shard.start_ms + window * WINDOW_MS).clip(upper_bound=shard.end_ms),
     )
     return with_json(frame, app_id)
@@ -171,7 +147,7 @@ class _Output:
     def through_api(
         self, raw: list[bytes], received_at: list[int], app_id: str, enricher: Enricher
     ) -> bytes:
-        """`ingest_events` one delivery window at a time, as the scalar writer does."""
+        """`ingest_events` one delivery window at a time, as the API receives them."""
         out = bytearray()
         start = 0
         while start < len(raw):
@@ -195,7 +171,7 @@ class _Output:
         self.quarantine.close()
 
 
-def write_shard_vectorised(
+def write_shard(
     plan: HistoryPlan,
     shard: Shard,
     config: WriterConfig,

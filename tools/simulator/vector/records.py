@@ -18,9 +18,12 @@ import graphlib
 import typing
 
 import msgspec
+import numpy as np
 import polars as pl
 
 from marquee.events import Event, EventBase
+from tools.simulator.vector.pieces import CREATOR_ONLY_TYPES
+from tools.simulator.vector.population import Titles, Viewers
 
 _ENVELOPE = frozenset(f.name for f in msgspec.structs.fields(EventBase))
 """Envelope fields (written from the viewer, title and session columns). Those of
@@ -100,14 +103,39 @@ def field_order() -> tuple[tuple[str, str, object], ...]:
     return tuple(spec[column] for column in graphlib.TopologicalSorter(graph).static_order())
 
 
-def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
-    """Adds `raw` (the client's JSON) and `record` (the log record) to every row.
+class Names:
+    """The text columns events are written with: viewer ids and envelopes by viewer index,
+    creator and title JSON by title index (built once per audience and catalogue)."""
 
-    Needs the columns `type`, `t`, `event_id`, `viewer_id`, `viewer_key`, `envelope`,
-    `epoch_ts`, `about` (creator and title JSON), `session_id`, `seq`, `received_at_ms`
-    and the type fields.
-    """
-    suffix = f',"app_id":{msgspec.json.encode(app_id).decode()}}}'
+    def __init__(self, audience: Viewers, catalogue: Titles) -> None:
+        def text(values: np.ndarray) -> pl.Series:
+            return pl.Series(values.tolist(), dtype=pl.String)  # numpy str arrays convert slowly
+
+        self.viewer_id = text(audience.viewer_id)
+        self.envelope = text(audience.envelope)
+        self.epoch_ts = pl.Series(audience.epoch_ts)
+        self.fragment = text(catalogue.fragment)
+        self.creator_fragment = text(catalogue.creator_fragment[catalogue.creator])
+
+    def name(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Adds `viewer_id`, `envelope`, `epoch_ts` and `about` (creator and title JSON; the
+        creator alone for the creator-only types) to planned events."""
+        viewer, title = frame["viewer"], frame["title"]
+        about = pl.select(
+            pl.when(frame["type"].is_in(list(CREATOR_ONLY_TYPES)))
+            .then(self.creator_fragment.gather(title))
+            .otherwise(self.fragment.gather(title))
+        ).to_series()
+        return frame.with_columns(
+            viewer_id=self.viewer_id.gather(viewer),
+            envelope=self.envelope.gather(viewer),
+            epoch_ts=self.epoch_ts.gather(viewer),
+            about=about,
+        )
+
+
+def _with_parts(frame: pl.DataFrame) -> pl.DataFrame:
+    """`_head` (type and event id) and `_body` (envelope, names, session, type fields)."""
     fields = [
         _field(name, column, default, frame.schema[column])
         for name, column, default in field_order()
@@ -124,18 +152,38 @@ def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
     head = pl.concat_str(
         [pl.lit('{"type":"'), pl.col("type"), pl.lit('","event_id":"'), pl.col("event_id")]
     )
-    t = pl.col("t").cast(pl.String)
-    frame = frame.with_columns(
+    return frame.with_columns(
         pl.concat_str(
             [pl.col("envelope"), pl.col("about"), *session, *fields], ignore_nulls=True
         ).alias("_body"),
         head.alias("_head"),
     )
+
+
+def _client(frame: pl.DataFrame) -> pl.Expr:
+    return pl.concat_str(
+        [pl.col("_head"), pl.lit('","ts":'), _ts(True), pl.lit(',"viewer_id":"'),
+         pl.col("viewer_id"), pl.lit('"'), pl.col("_body"), pl.lit("}")]
+    ).alias("raw")  # fmt: skip
+
+
+def client_json(frame: pl.DataFrame) -> pl.DataFrame:
+    """Adds `raw`, the JSON a client sends, to every row of named events (`Names.name`)
+    with their `event_id`, `session_id`, `seq` and type fields."""
+    frame = _with_parts(frame)
+    return frame.with_columns(_client(frame)).drop("_body", "_head")
+
+
+def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
+    """Adds `raw` (the client's JSON) and `record` (the log record) to every row.
+
+    Needs what `client_json` needs, and `viewer_key` and `received_at_ms`.
+    """
+    suffix = f',"app_id":{msgspec.json.encode(app_id).decode()}}}'
+    t = pl.col("t").cast(pl.String)
+    frame = _with_parts(frame)
     return frame.with_columns(
-        pl.concat_str(
-            [pl.col("_head"), pl.lit('","ts":'), _ts(True), pl.lit(',"viewer_id":"'),
-             pl.col("viewer_id"), pl.lit('"'), pl.col("_body"), pl.lit("}")]
-        ).alias("raw"),
+        _client(frame),
         pl.concat_str(
             [pl.col("_head"), pl.lit('","ts":'), _ts(False), pl.lit(',"viewer_key":"'),
              pl.col("viewer_key"), pl.lit('"'), pl.col("_body"), pl.lit(',"event_time_ms":'),

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.history.vector.engagement import reactions
-from tools.history.vector.pieces import Pieces, randint, segment_cumsum
-from tools.history.vector.playback import Views, play_views
-from tools.history.vector.population import STORY, Titles, Viewers
 from tools.simulator.stories import (
     _MAX_STORIES_PER_TRAY,
     REACT_PROB,
     REPEAT_REACTION_PROB,
 )
+from tools.simulator.vector.engagement import reactions
+from tools.simulator.vector.pieces import Pieces, randint, segment_cumsum
+from tools.simulator.vector.playback import Views, play_views
+from tools.simulator.vector.population import STORY, Titles, Viewers
 
 _ACTIONS = np.array(["", "tap_forward", "tap_exit", "swipe_forward", "tap_back"], dtype=object)
 _CUTS = np.array([0.62, 0.85, 0.93, 0.97])
