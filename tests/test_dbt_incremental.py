@@ -578,11 +578,14 @@ def incremental_then_full(
     # Nothing new: every run is merged already and must not count again.
     dbt_build(layout, SECOND_NOW_MS)
     rebuilt = snapshot(layout)
-    # A staging table without its ledger (built before staging was incremental) is rebuilt
-    # from every run on its next build, not merged with them again; a mart without its
-    # watermark column (built before it had one) rewrites every row it can, once.
+    # A staging table without its manifest rows (built before staging was incremental) is
+    # rebuilt from every run on its next build, not merged with them again; a mart without
+    # its watermark column (built before it had one) rewrites every row it can, once.
     with duckdb.connect(str(layout.dbt_db)) as connection:
-        connection.execute("drop table main.stg_pipeline__minute_aggregates__merged_runs")
+        connection.execute(
+            "delete from main.incremental_manifest"
+            " where model_name = 'stg_pipeline__minute_aggregates'"
+        )
         for mart in ("playback_sessions", "content_minute_qoe", "int_story_viewers"):
             connection.execute(f"alter table main.{mart} drop column staged_built_at_ms")
         for mart in ("content_daily_qoe", "vod_clip_performance", "vod_clip_retention"):
@@ -591,7 +594,7 @@ def incremental_then_full(
             connection.execute(f"alter table main.stories drop column {column}")
     dbt_build(layout, SECOND_NOW_MS)
     rebuilt.update(
-        (f"{table} without its ledger", rows) for table, rows in snapshot(layout).items()
+        (f"{table} without its manifest rows", rows) for table, rows in snapshot(layout).items()
     )
     dbt_build(layout, SECOND_NOW_MS, "--full-refresh")
     return layout, after_first, incremental, rebuilt, snapshot(layout)
@@ -634,7 +637,7 @@ def test_incremental_marts_equal_a_full_refresh(
     for table in COMPARED:
         assert incremental[table] == full[table], table
         assert rebuilt[table] == full[table], f"{table} after a build with no new run"
-        assert rebuilt[f"{table} without its ledger"] == full[table], table
+        assert rebuilt[f"{table} without its manifest rows"] == full[table], table
         assert incremental[table] != after_first[table], f"{table} took in the new data"
 
 
@@ -803,6 +806,52 @@ def test_a_run_processed_before_runs_already_built_still_reaches_the_marts(
     for mart in marts:
         assert incremental[mart] == full[mart], mart
     assert any("s9" in row for row in full["playback_sessions"])
+
+
+def test_a_warehouse_with_per_model_ledgers_moves_them_into_the_manifest(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Warehouses built before the manifest kept each staging model's merged runs in
+    `<model>__merged_runs` (and `__pending_runs`). The next build moves them into
+    `incremental_manifest` and drops them, and stays incremental: a build with no new run
+    writes no staging row (without the move, every staging table would be rebuilt from
+    every run, re-stamping its rows)."""
+    layout = new_layout(tmp_path_factory.mktemp("ledgers") / "data")
+    first_run(layout)
+    marts = ("playback_sessions",)
+    dbt_build(layout, FIRST_NOW_MS, marts=marts)
+    stamps = "select max(built_at_ms) from main.{}"
+    with duckdb.connect(str(layout.dbt_db)) as connection:
+        manifest = connection.execute(
+            "select model_name, run_id from main.incremental_manifest order by all"
+        ).fetchall()
+        staging = sorted({model for model, _ in manifest})
+        built = {model: connection.execute(stamps.format(model)).fetchall() for model in staging}
+        for model in staging:
+            connection.execute(
+                f"create table main.{model}__merged_runs as select run_id"
+                " from main.incremental_manifest where model_name = ?",
+                [model],
+            )
+            connection.execute(f"create table main.{model}__pending_runs (run_id bigint)")
+            connection.execute(
+                "delete from main.incremental_manifest where model_name = ?", [model]
+            )
+    assert "stg_pipeline__view_summaries" in staging
+
+    dbt_build(layout, FIRST_NOW_MS, marts=marts)
+
+    with duckdb.connect(str(layout.dbt_db), read_only=True) as connection:
+        tables = {name for (name,) in connection.execute("show tables").fetchall()}
+        assert not {name for name in tables if name.endswith(("__merged_runs", "__pending_runs"))}
+        assert (
+            connection.execute(
+                "select model_name, run_id from main.incremental_manifest order by all"
+            ).fetchall()
+            == manifest
+        )
+        for model in staging:
+            assert connection.execute(stamps.format(model)).fetchall() == built[model], model
 
 
 def test_an_incremental_build_still_tests_the_rows_it_writes(

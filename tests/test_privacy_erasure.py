@@ -158,4 +158,4 @@ def test_erasure_removes_a_viewer_everywhere_and_keeps_every_aggregate(
 
 def is_bookkeeping(table: str) -> bool:
     """Tables of the pipeline's progress, which the second pipeline run moves on."""
-    return table.endswith("__pending_runs") or table == "main.source_freshness"
+    return table in ("main.incremental_runs_this_run", "main.source_freshness")

@@ -9,33 +9,76 @@
     reads the new run files and the existing rows of the keys they touch, and upserts those
     keys (delete+insert on DuckDB, MERGE on Snowflake: upsert_strategy).
 
-    Which runs are merged is a set, not a high-water mark: local run ids are ordered, but
-    streaming batch ids are hashes (pipelines/streaming.py batch_id_of), so "run_id > the
-    newest merged" would skip a batch with a smaller hash. Each staging model keeps the ids
-    it merged in <model>__merged_runs. The pre-hook writes the ids this build merges to
-    <model>__pending_runs (committed runs, stg_pipeline__committed_runs, not merged yet):
-    one snapshot, so a file landing during the build is neither merged nor recorded. The
-    model reads only those runs; the post-hook adds them to <model>__merged_runs inside the
-    model's transaction, so a crash merges and records a run together or not at all (a run
-    counted twice would double its sums). --full-refresh rebuilds both from every committed
-    run.
+    The project's incremental state is two tables, created before every invocation
+    (create_incremental_state, on-run-start):
 
-    A staging table without its ledger (built before staging was incremental) is rebuilt
-    from every committed run on its next build (staging_is_incremental).
+    - `incremental_manifest` (model_name, run_id): the runs each staging model has merged.
+      A set, not a high-water mark: local run ids are ordered, but streaming batch ids are
+      hashes (pipelines/streaming.py batch_id_of), so "run_id > the newest merged" would
+      skip a batch with a smaller hash.
+    - `incremental_runs_this_run` (model_name, run_id): the runs a staging model merges in
+      this build. Its pre-hook writes them (committed runs, stg_pipeline__committed_runs,
+      not in the manifest): one snapshot, so a file landing during the build is neither
+      merged nor recorded. The model reads only those runs; its post-hook adds them to the
+      manifest inside the model's transaction, so a crash merges and records a run
+      together or not at all (a run counted twice would double its sums).
+
+    --full-refresh rebuilds a model and its manifest rows from every committed run. A
+    staging table with no manifest rows (built before the manifest) is rebuilt from every
+    committed run on its next build (staging_is_incremental).
 #}
 
-{% macro merged_runs_relation() -%}
-    {{ return(this.incorporate(path={'identifier': this.identifier ~ '__merged_runs'})) }}
+{% macro incremental_manifest() -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=target.schema, identifier='incremental_manifest'
+    )) }}
 {%- endmacro %}
 
-{% macro pending_runs_relation() -%}
-    {{ return(this.incorporate(path={'identifier': this.identifier ~ '__pending_runs'})) }}
+{% macro incremental_runs_this_run() -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=target.schema, identifier='incremental_runs_this_run'
+    )) }}
+{%- endmacro %}
+
+{# on-run-start: the state tables, once, before any model runs (one statement each). #}
+{% macro create_incremental_state(relation) -%}
+    create table if not exists {{ relation }} (
+        model_name {{ dbt.type_string() }},
+        run_id {{ dbt.type_bigint() }}
+    )
 {%- endmacro %}
 
 {#
-    is_incremental(), and the ledger exists. A staging table built before staging was
-    incremental has none: its next build merges every committed run (the upsert then
-    rewrites every key) and starts the ledger, as a full build would.
+    on-run-start: a warehouse built with one ledger per model (`<model>__merged_runs`,
+    `<model>__pending_runs`) moves its merged runs into the manifest and drops them, so the
+    next build stays incremental.
+#}
+{% macro migrate_per_model_ledgers() -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and node.config.materialized == 'incremental' -%}
+            {%- set ledger = adapter.get_relation(
+                database=node.database, schema=node.schema, identifier=node.alias ~ '__merged_runs'
+            ) -%}
+            {%- if ledger is not none -%}
+                {%- do run_query(
+                    'insert into ' ~ incremental_manifest() ~ ' (model_name, run_id) select '
+                    ~ dbt.string_literal(node.alias) ~ ', run_id from ' ~ ledger
+                ) -%}
+                {%- do adapter.drop_relation(ledger) -%}
+                {%- do adapter.drop_relation(ledger.incorporate(
+                    path={'identifier': node.alias ~ '__pending_runs'}
+                )) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    select 1
+{%- endmacro %}
+
+{#
+    is_incremental(), and the manifest holds runs of this model. A staging table built
+    before the manifest has none: its next build merges every committed run (the upsert
+    then rewrites every key) and starts its manifest rows, as a full build would.
 #}
 {% macro staging_is_incremental() -%}
     {%- if this is none or model.resource_type == 'unit_test' or not is_incremental() -%}
@@ -45,31 +88,57 @@
     {%- if not execute -%}
         {{ return(true) }}
     {%- endif -%}
-    {{ return(adapter.get_relation(
-        database=this.database, schema=this.schema, identifier=this.identifier ~ '__merged_runs'
-    ) is not none) }}
+    {%- set merged = run_query(
+        'select count(*) from ' ~ incremental_manifest()
+        ~ ' where model_name = ' ~ dbt.string_literal(this.identifier)
+    ) -%}
+    {{ return(merged.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
-{# Pre-hook: the committed runs of `lake_table` this build merges. #}
-{% macro record_pending_runs(lake_table) -%}
-    create or replace table {{ pending_runs_relation() }} as
-    select distinct run_id
+{#
+    Pre-hooks: the committed runs of `lake_table` this build merges, replacing those of
+    the model's last build.
+#}
+{% macro forget_runs_this_run() -%}
+    delete from {{ incremental_runs_this_run() }}
+    where model_name = {{ dbt.string_literal(this.identifier) }}
+{%- endmacro %}
+
+{% macro record_runs_this_run(lake_table) -%}
+    insert into {{ incremental_runs_this_run() }} (model_name, run_id)
+    select distinct {{ dbt.string_literal(this.identifier) }}, run_id
     from {{ source('pipeline', lake_table) }}
     where {{ committed_runs_only() }}
     {%- if staging_is_incremental() %}
-        and run_id not in (select run_id from {{ merged_runs_relation() }})
+        and run_id not in (
+            select merged.run_id from {{ incremental_manifest() }} as merged
+            where merged.model_name = {{ dbt.string_literal(this.identifier) }}
+        )
     {%- endif %}
 {%- endmacro %}
 
-{# Post-hook: the runs just merged join the ledger (a new ledger on full builds). #}
+{# The run ids this build merges into this model, as a query. #}
+{% macro run_ids_this_run() -%}
+    select this_run.run_id from {{ incremental_runs_this_run() }} as this_run
+    where this_run.model_name = {{ dbt.string_literal(this.identifier) }}
+{%- endmacro %}
+
+{#
+    Post-hooks: a full build first forgets the model's merged runs; then the runs just
+    merged join the manifest.
+#}
+{% macro forget_merged_runs_on_full_build() -%}
+    delete from {{ incremental_manifest() }}
+    where
+        model_name = {{ dbt.string_literal(this.identifier) }}
+        and {{ 'false' if staging_is_incremental() else 'true' }}
+{%- endmacro %}
+
 {% macro record_merged_runs() -%}
-    {%- if staging_is_incremental() -%}
-        insert into {{ merged_runs_relation() }} (run_id)
-        select run_id from {{ pending_runs_relation() }}
-    {%- else -%}
-        create or replace table {{ merged_runs_relation() }} as
-        select run_id from {{ pending_runs_relation() }}
-    {%- endif -%}
+    insert into {{ incremental_manifest() }} (model_name, run_id)
+    select this_run.model_name, this_run.run_id
+    from {{ incremental_runs_this_run() }} as this_run
+    where this_run.model_name = {{ dbt.string_literal(this.identifier) }}
 {%- endmacro %}
 
 {#
@@ -78,7 +147,7 @@
     run. Each run's rows once, while a compaction has left a run in two files
     (lake_rows_once, macros/lake_files.sql).
 #}
-{% macro pending_lake_rows(lake_table) -%}
+{% macro lake_rows_this_run(lake_table) -%}
     {%- if this is none or model.resource_type == 'unit_test' -%}
 (
     {#- A unit test gives the source rows and runs no hooks: all of them are new. #}
@@ -86,7 +155,7 @@
     where {{ committed_runs_only() }}
 )
     {%- else -%}
-    {{ lake_rows_once(lake_table, 'run_id in (select run_id from ' ~ pending_runs_relation() ~ ')') }}
+    {{ lake_rows_once(lake_table, 'run_id in (' ~ run_ids_this_run() ~ ')') }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -100,8 +169,14 @@
         incremental_strategy=upsert_strategy(),
         unique_key=unique_key,
         on_schema_change='fail',
-        pre_hook="{{ record_pending_runs('" ~ lake_table ~ "') }}",
-        post_hook="{{ record_merged_runs() }}",
+        pre_hook=[
+            "{{ forget_runs_this_run() }}",
+            "{{ record_runs_this_run('" ~ lake_table ~ "') }}",
+        ],
+        post_hook=[
+            "{{ forget_merged_runs_on_full_build() }}",
+            "{{ record_merged_runs() }}",
+        ],
     ) }}
 {%- endmacro %}
 
@@ -112,9 +187,9 @@
 #}
 {% macro partials_to_merge(lake_table, key_columns, columns) -%}
     {%- if staging_is_incremental() -%}
-    {{ new_partials_with_touched_rows(pending_lake_rows(lake_table), key_columns, columns) }}
+    {{ new_partials_with_touched_rows(lake_rows_this_run(lake_table), key_columns, columns) }}
     {%- else -%}
-    select * from {{ pending_lake_rows(lake_table) }} as lake_rows
+    select * from {{ lake_rows_this_run(lake_table) }} as lake_rows
     {%- endif -%}
 {%- endmacro %}
 

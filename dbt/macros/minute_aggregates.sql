@@ -232,14 +232,14 @@ combined as (
 
 {#
     The CTEs up to `combined` for the staging model of a per-content minute lake table
-    (`lake_table`): the pending runs summed at `key_columns` on a full build
+    (`lake_table`): the runs of this build summed at `key_columns` on a full build
     (summed_content_minutes), re-merged into the built rows of the keys they touch on a
     plain one (remerged_content_minutes).
 #}
 {% macro merged_content_minutes(lake_table, key_columns, measure_columns) -%}
     {%- if staging_is_incremental() -%}
-    {{ remerged_content_minutes(pending_lake_rows(lake_table), key_columns, measure_columns) }}
+    {{ remerged_content_minutes(lake_rows_this_run(lake_table), key_columns, measure_columns) }}
     {%- else -%}
-    {{ summed_content_minutes(pending_lake_rows(lake_table), key_columns, measure_columns) }}
+    {{ summed_content_minutes(lake_rows_this_run(lake_table), key_columns, measure_columns) }}
     {%- endif -%}
 {%- endmacro %}

@@ -14,12 +14,12 @@ with
 
 {% if staging_is_incremental() %}
 
-{{ remerged_content_minutes(pending_lake_rows('minute_aggregates'), key_columns, minute_measure_columns()) }},
+{{ remerged_content_minutes(lake_rows_this_run('minute_aggregates'), key_columns, minute_measure_columns()) }},
 
 {{ minute_aggregates_final(stamped=true) }}
 
 {% else %}
 
-{{ merged_minute_aggregates(pending_lake_rows('minute_aggregates'), stamped=true) }}
+{{ merged_minute_aggregates(lake_rows_this_run('minute_aggregates'), stamped=true) }}
 
 {% endif %}
