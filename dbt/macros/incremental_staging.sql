@@ -109,7 +109,8 @@
     select distinct {{ dbt.string_literal(this.identifier) }}, run_id
     from {{ source('pipeline', lake_table) }}
     where {{ committed_runs_only() }}
-    {%- if staging_is_incremental() %}
+    {#- Without manifest rows for the model this excludes nothing: every committed run. #}
+    {%- if is_incremental() %}
         and run_id not in (
             select merged.run_id from {{ incremental_manifest() }} as merged
             where merged.model_name = {{ dbt.string_literal(this.identifier) }}
@@ -125,20 +126,27 @@
 
 {#
     Post-hooks: a full build first forgets the model's merged runs; then the runs just
-    merged join the manifest.
+    merged join the manifest. (After a first build is_incremental() is already true here,
+    the table existing; the model then has no manifest rows to forget.)
 #}
 {% macro forget_merged_runs_on_full_build() -%}
     delete from {{ incremental_manifest() }}
     where
         model_name = {{ dbt.string_literal(this.identifier) }}
-        and {{ 'false' if staging_is_incremental() else 'true' }}
+        and {{ 'false' if is_incremental() else 'true' }}
 {%- endmacro %}
 
+{#- Each run once per model, also when a dropped table was rebuilt over its manifest rows. #}
 {% macro record_merged_runs() -%}
     insert into {{ incremental_manifest() }} (model_name, run_id)
     select this_run.model_name, this_run.run_id
     from {{ incremental_runs_this_run() }} as this_run
-    where this_run.model_name = {{ dbt.string_literal(this.identifier) }}
+    where
+        this_run.model_name = {{ dbt.string_literal(this.identifier) }}
+        and not exists (
+            select 1 from {{ incremental_manifest() }} as merged
+            where merged.model_name = this_run.model_name and merged.run_id = this_run.run_id
+        )
 {%- endmacro %}
 
 {#
