@@ -31,11 +31,10 @@ from pathlib import Path
 from expectations import CheckpointReport
 from marquee.layout import DataLayout
 from refresh.child_process import ChildProcess
+from refresh.logs import configure_logging
 
 CHECKPOINTS_PER_WORKER = 10
 """Checkpoints one child runs before it is replaced."""
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-"""The refresh loop's log format, which the child's lines share."""
 PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger("refresh.checkpoint_worker")
@@ -133,7 +132,7 @@ if __name__ == "__main__":
     # CheckpointWorker's child: the socket's descriptor, the data directory, the loop's pid.
     _die_with_parent(int(sys.argv[3]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format=LOG_FORMAT)
+    configure_logging()
     # Great Expectations logs every registered API function at INFO.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     _serve(Connection(int(sys.argv[1])), sys.argv[2])

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from marquee.layout import DataLayout
 from marquee.privacy.worker import ErasureWorker
 from marquee.settings import get_settings
+from refresh.logs import configure_logging
 
 log = logging.getLogger("refresh.erasure")
 
@@ -47,11 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="sleep between files and steps (a throttle; the crash test uses it)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stdout,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging()
     layout = get_settings().layout
     worker = ErasureWorker(layout, get_settings().lateness_horizon_s, pause_s=args.pause_s)
     if not args.watch:

@@ -60,10 +60,11 @@ from marquee.layout import DataLayout
 from marquee.settings import get_settings
 from refresh.build_report import NodeProblem, PassResults, RefreshStatus, read_pass_results
 from refresh.catalogue_watch import CatalogueWatch
-from refresh.checkpoint_worker import LOG_FORMAT, CheckpointWorker
+from refresh.checkpoint_worker import CheckpointWorker
 from refresh.dbt_cli import DbtBuildResult, run_dbt_build
 from refresh.dbt_worker import DbtWorker
 from refresh.erasure import run_erasures
+from refresh.logs import configure_logging
 
 DbtBuild = Callable[..., DbtBuildResult]
 """`dbt build [args]` for one data directory: a one-off `dbt` command
@@ -438,11 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--interval-s", type=float, default=60.0, help="seconds between cycle starts"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stdout,
-        format=LOG_FORMAT,
-    )
+    configure_logging()
     # Great Expectations logs every registered API function at INFO.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     layout = get_settings().layout
