@@ -20,15 +20,13 @@ from ingestion_api.cmcd_routes import (
     _COMMON_ERRORS,
     ingest_lines,
     now_ms,
-    refuse_body,
-    split_reports,
+    read_lines,
 )
 from ingestion_api.cmcd_v1_log import V1Mapper, V1Memory
 from ingestion_api.collector import Collector
 from ingestion_api.openapi import error_response_spec
 from marquee.catalog import CatalogIndex
 from marquee.catalog_files import CONTENT_FILE
-from marquee.intake.body import BodyError, media_type_of, read_body
 from marquee.settings import Settings
 
 LOG_TYPES = frozenset(("application/x-ndjson", "application/jsonl", "application/json"))
@@ -51,23 +49,16 @@ def v1_mapper_of(state: State, settings: Settings) -> V1Mapper:
 async def post_cdn_log(request: Request) -> Response:
     received_at_ms = now_ms()
     collector: Collector = request.app.state.collector
-    settings = collector.settings
     app_id = require_app(request, collector.apps_by_key)
-    body = b""
-    try:
-        body = await read_body(request, settings.max_body_bytes, settings.max_decompressed_bytes)
-        media_type = media_type_of(request.headers.get("content-type", ""))
-        if media_type not in LOG_TYPES:
-            raise BodyError(415, "unsupported_media_type", f"Content-Type {media_type!r}")
-        lines = split_reports(body, settings)
-    except BodyError as error:
-        mapper = v1_mapper_of(request.app.state, settings)
-        text = body.decode("utf-8", "replace")
-        payload = "\n".join(
-            mapper.scrub(line, app_id, collector.enricher.pseudonymise) for line in text.split("\n")
-        )
-        return await refuse_body(request, collector, app_id, error, payload, "cmcd cdn-log")
-    mapper = v1_mapper_of(request.app.state, settings)
+    mapper = v1_mapper_of(request.app.state, collector.settings)
+
+    def scrub_log(text: str) -> str:
+        pseudonymise = collector.enricher.pseudonymise
+        return "\n".join(mapper.scrub(line, app_id, pseudonymise) for line in text.split("\n"))
+
+    lines = await read_lines(request, collector, app_id, LOG_TYPES, scrub_log, "cmcd cdn-log")
+    if isinstance(lines, Response):
+        return lines
     return await ingest_lines(
         request,
         collector,

@@ -85,18 +85,42 @@ def split_reports(body: bytes, settings: Settings) -> list[str]:
 async def post_cmcd(request: Request) -> Response:
     received_at_ms = now_ms()
     collector: Collector = request.app.state.collector
-    settings = collector.settings
     app_id = require_app(request, collector.apps_by_key)
+    mapper = mapper_of(request.app.state, collector.settings)
+    lines = await read_lines(
+        request,
+        collector,
+        app_id,
+        CMCD_TYPES,
+        scrub=lambda text: mapper.scrub(text, app_id, collector.enricher.pseudonymise),
+        label="cmcd",
+    )
+    if isinstance(lines, Response):
+        return lines
+    return await _ingest_reports(request, collector, app_id, lines, received_at_ms)
+
+
+async def read_lines(
+    request: Request,
+    collector: Collector,
+    app_id: str,
+    media_types: frozenset[str],
+    scrub: Callable[[str], str],
+    label: str,
+) -> list[str] | Response:
+    """The body's report lines, or the answer to a body refused as a whole (too large,
+    not UTF-8, another content type), quarantined as `scrub` leaves its text."""
+    settings = collector.settings
     body = b""
     try:
         body = await read_body(request, settings.max_body_bytes, settings.max_decompressed_bytes)
         media_type = media_type_of(request.headers.get("content-type", ""))
-        if media_type not in CMCD_TYPES:
+        if media_type not in media_types:
             raise BodyError(415, "unsupported_media_type", f"Content-Type {media_type!r}")
-        lines = split_reports(body, settings)
+        return split_reports(body, settings)
     except BodyError as error:
-        return await _refuse_report(request, collector, app_id, error, body)
-    return await _ingest_reports(request, collector, app_id, lines, received_at_ms)
+        payload = scrub(body.decode("utf-8", "replace"))
+        return await refuse_body(request, collector, app_id, error, payload, label)
 
 
 async def refuse_body(
