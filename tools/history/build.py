@@ -11,8 +11,7 @@ from tools.history.manifest import Manifest
 from tools.history.pipeline import PipelineSummary, run_pipeline
 from tools.history.plan import WARMUP_S, HistoryPlan
 from tools.history.worker import WriterConfig
-from tools.simulator.clock import DAY_MS
-from tools.simulator.model import BACKFILL_DAYS, World
+from tools.simulator.model import World
 
 APP_ID = "history"
 """The app the history's events are recorded for, so they are never mistaken for live
@@ -55,8 +54,10 @@ def writer_config(settings: Settings, options: BuildOptions) -> WriterConfig:
 def write_catalogue(plan: HistoryPlan, settings: Settings) -> tuple[int, int]:
     """Upsert every creator and title the history's events can name (merged by id with
     what the catalogue already holds); returns how many records each file now has."""
-    since = plan.start_ms - int(WARMUP_S * 1000) - (BACKFILL_DAYS + 1) * DAY_MS
-    creators, content = World(plan.seed, plan.creators).catalogue(since, plan.end_ms + DAY_MS)
+    world = World(plan.seed, plan.creators)
+    creators, content = world.catalogue_for_traffic(
+        plan.start_ms, plan.end_ms, int(WARMUP_S * 1000)
+    )
     store = CatalogStore(settings.layout.catalog_dir)
     return store.upsert("creators", creators), store.upsert("content", content)
 

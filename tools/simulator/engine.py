@@ -27,12 +27,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from tools.simulator.audience import Arrival, Audience
-from tools.simulator.clock import DAY_MS, MINUTE_MS
+from tools.simulator.clock import MINUTE_MS
 from tools.simulator.discovery import impressions_then_play, pick_surface
 from tools.simulator.emit import Emitter, Planned
 from tools.simulator.engagement import around_view
 from tools.simulator.faults import FaultRates, deliveries
-from tools.simulator.model import BACKFILL_DAYS, Content, World
+from tools.simulator.model import Content, World
 from tools.simulator.playback import Intent, play_view
 from tools.simulator.sampling import lognormal_ms
 from tools.simulator.stats import SimStats
@@ -97,13 +97,8 @@ class Simulator:
     def catalogue(
         self, start_ms: int, end_ms: int
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Catalogue records covering every title that events in [start, end) can name.
-
-        Goes back over the watchable back catalogue and the warm-up, and one day past `end`
-        so that announced live streams are already known.
-        """
-        since = start_ms - self.warmup_ms - (BACKFILL_DAYS + 1) * DAY_MS
-        return self.world.catalogue(since, end_ms + DAY_MS)
+        """Catalogue records covering every title that events in [start, end) can name."""
+        return self.world.catalogue_for_traffic(start_ms, end_ms, self.warmup_ms)
 
     def events_between(self, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
         """Every event delivered in [start_ms, end_ms), in delivery order."""

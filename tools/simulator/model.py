@@ -442,8 +442,17 @@ class World:
         """Catalogue records (creators, content) for everything published in [from, to).
 
         Call with `from_ms` at least BACKFILL_DAYS before the first simulated event, as
-        `Simulator.catalogue` does, so every title an event names is in it.
+        `catalogue_for_traffic` does, so every title an event names is in it.
         """
         creators = [creator.record() for creator in self.creators]
         content = [item.record() for item in self.content_published_between(from_ms, to_ms)]
         return creators, content
+
+    def catalogue_for_traffic(
+        self, start_ms: int, end_ms: int, warmup_ms: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Catalogue records covering every title that traffic in [start, end) can name:
+        back over the watchable back catalogue and the warm-up, and one day past `end` so
+        that announced live streams are already known."""
+        since = start_ms - warmup_ms - (BACKFILL_DAYS + 1) * DAY_MS
+        return self.catalogue(since, end_ms + DAY_MS)

@@ -24,7 +24,7 @@ import polars as pl
 
 from tools.simulator.clock import DAY_MS, MINUTE_MS
 from tools.simulator.faults import INVALID_KINDS, FaultRates, break_event
-from tools.simulator.model import BACKFILL_DAYS, World
+from tools.simulator.model import World
 from tools.simulator.stats import SimStats
 from tools.simulator.vector import population
 from tools.simulator.vector.records import Names, client_json
@@ -70,10 +70,8 @@ class TrafficStream:
     def catalogue(
         self, start_ms: int, end_ms: int
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Catalogue records covering every title that events in [start, end) can name: the
-        watchable back catalogue and the warm-up before, a day after (announced lives)."""
-        since = start_ms - self.warmup_ms - (BACKFILL_DAYS + 1) * DAY_MS
-        return self.world.catalogue(since, end_ms + DAY_MS)
+        """Catalogue records covering every title that events in [start, end) can name."""
+        return self.world.catalogue_for_traffic(start_ms, end_ms, self.warmup_ms)
 
     def events_between(self, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
         """Every event delivered in [start_ms, end_ms), in delivery order."""
