@@ -15,11 +15,11 @@ are written when that hour's arrivals are. For every batch:
   cross-field rules); a batch with any rejection, or events outside the API's time
   horizons, goes through `ingest_events` window by window instead;
 - the log records are built in bulk (`records`) with `received_at_ms` the end of the
-  event's delivery window, and each viewer pseudonymised
-  once per shard with the API's `Pseudonymiser` and the data directory's key; the first
-  window of every batch is also run through `ingest_events` and must give the same bytes,
-  so a drift between this module and the API stops the history instead of writing
-  records the API would not have written;
+  event's delivery window, and each viewer pseudonymised once per shard with the API's
+  `Pseudonymiser` and the data directory's key; the first window of every batch is also
+  run through `ingest_events` and must give the same bytes, so a drift between this
+  module and the API stops the history instead of writing records the API would not
+  have written;
 - the deliberately broken copies (`faults.break_event`, same kinds and marker as the
   simulator) go through `ingest_events`, so they are quarantined with the API's reasons.
 """
