@@ -33,7 +33,7 @@ from tools.simulator.vector.traffic import Traffic
 CHUNK_MS = MINUTE_MS
 _KINDS = tuple(INVALID_KINDS)
 _DELIVERY_ORDER = ["delivered", "t", "session", "order"]
-_KEPT = ["delivered", "t", "session", "order", "type", "raw", "invalid", "duplicate"]
+_KEPT = ["delivered", "t", "session", "order", "raw", "invalid", "duplicate"]
 
 
 class TrafficStream:
