@@ -12,7 +12,9 @@ the command line, `make demo` and `tools.history` run is the vectorised one (`ve
 whole minutes or hours of arrivals as numpy and polars columns), fed to the API in real
 time by `stream`, `live` and `sender`. The event-by-event `Simulator` (`engine`,
 `audience`, `playback`, `ads`, `stories`, `engagement`, `emit`) is the reference the
-vectorised engine is tested against, and no command runs it.
+vectorised engine is tested against, and no command runs it; its modules also hold the
+model's parameters (what arrivals come for, ad, error and reaction rates, cadences), which
+the vectorised engine reads from them, so the two cannot drift apart.
 
 Without HTTP (`from tools.simulator.stream import TrafficStream`; polars and numpy are
 imported only by `stream` and `vector`)::

@@ -28,7 +28,7 @@ from tools.simulator.network import (
 )
 from tools.simulator.sampling import cumulative, zipf_weights
 
-_OS_DEVICES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+OS_DEVICES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "web": (
         ("Windows 10", "Windows 11", "Mac OS X 10.15.7", "macOS 14.6", "ChromeOS 128", "Linux"),
         ("Chrome 131", "Safari 18", "Firefox 133", "Edge 131"),
@@ -57,7 +57,7 @@ _OS_DEVICES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 """Per platform: the OS names and device models its players report, raw (the pipeline
 normalises them: "android 14" and "Android 14" are one OS). Android's long tail of models
 is longer than the marts' top 20 devices a day, so the demo shows the `other` fold."""
-_APP_VERSIONS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
+APP_VERSIONS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "web": (("2026.10.3", "2026.11.1", "2026.11.2"), (1, 3, 6)),
     "ios": (("5.2.1", "5.3.0", "5.4.0", "5.4.1 (5567)"), (1, 1, 2, 4)),
     "android": (("5.2.0", "5.3.1", "5.4.0", "5.4.1", "5.5.0-beta"), (1, 2, 3, 4, 1)),
@@ -66,13 +66,13 @@ _APP_VERSIONS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
 """Per platform: its app's versions as the app reports them, and how many viewers run each
 (newer ones more); each platform's app has its own version line."""
 _APP_VERSION_CUM = {
-    platform: cumulative(weights) for platform, (_, weights) in _APP_VERSIONS.items()
+    platform: cumulative(weights) for platform, (_, weights) in APP_VERSIONS.items()
 }
 
 # Relative pull of each kind of arrival. Live pull multiplies the summed popularity x ramp
 # of the streams on air, so a top creator mid-stream draws a large share of all arrivals.
-_STORY_PULL, _CLIP_PULL, _VOD_PULL, _STALE_PULL = 0.30, 0.30, 0.25, 0.003
-_LIVE_PULL = 5.0
+STORY_PULL, CLIP_PULL, VOD_PULL, STALE_PULL = 0.30, 0.30, 0.25, 0.003
+LIVE_PULL = 5.0
 _REMINDED_JOIN = 0.4
 """Chance that a live arrival is a viewer who saw the stream's announcing story."""
 
@@ -116,11 +116,11 @@ class Audience:
         for index in range(n_viewers):
             platform = rng.choices(PLATFORMS, cum_weights=platform_cum)[0]
             country = rng.choices(COUNTRIES, cum_weights=country_cum)[0].code
-            os_names, devices = _OS_DEVICES[platform]
+            os_names, devices = OS_DEVICES[platform]
             envelope: dict[str, Any] = {
                 "platform": platform,
                 "app_version": rng.choices(
-                    _APP_VERSIONS[platform][0], cum_weights=_APP_VERSION_CUM[platform]
+                    APP_VERSIONS[platform][0], cum_weights=_APP_VERSION_CUM[platform]
                 )[0],
                 "os": rng.choice(os_names),
                 "device": rng.choice(devices),
@@ -164,8 +164,8 @@ class Audience:
         world = self.world
         viewer = self.pick_viewer(rng)
         lives, live_cum, live_total = world.lives_on_air(t_ms)
-        live_pull = _LIVE_PULL * live_total
-        pick = rng.random() * (_STORY_PULL + _CLIP_PULL + _VOD_PULL + _STALE_PULL + live_pull)
+        live_pull = LIVE_PULL * live_total
+        pick = rng.random() * (STORY_PULL + CLIP_PULL + VOD_PULL + STALE_PULL + live_pull)
         if pick < live_pull:
             live = rng.choices(lives, cum_weights=live_cum)[0]
             reminded = self._reminded.get(live.content_id)
@@ -175,15 +175,15 @@ class Audience:
                 self._forget_ended(t_ms)
             return Arrival("play", viewer, world.creators[live.creator_index], live)
         pick -= live_pull
-        if pick < _STALE_PULL:
+        if pick < STALE_PULL:
             creator = world.pick_creator(rng)
             expired = world.expired_stories(creator.index, t_ms, 3 * HOUR_MS)
             if expired:
                 return Arrival("stale_reaction", viewer, creator, rng.choice(expired))
             kind = "story"
-        elif pick < _STALE_PULL + _STORY_PULL:
+        elif pick < STALE_PULL + STORY_PULL:
             kind = "story"
-        elif pick < _STALE_PULL + _STORY_PULL + _CLIP_PULL:
+        elif pick < STALE_PULL + STORY_PULL + CLIP_PULL:
             kind = "clip"
         else:
             kind = "vod"

@@ -19,7 +19,7 @@ from tools.simulator.playback import ViewResult
 
 REACTIONS = ("heart", "fire", "laugh", "clap", "wow", "sad")
 SHARE_CHANNELS = ("copy_link", "whatsapp", "instagram", "messages", "x", "telegram")
-_TIP_US_CENTS = (100, 200, 500, 500, 1_000, 2_000, 5_000)
+TIP_US_CENTS = (100, 200, 500, 500, 1_000, 2_000, 5_000)
 
 
 def react(em: Emitter, rng: random.Random, at_ms: int, reaction: str | None = None) -> str:
@@ -38,11 +38,11 @@ def react(em: Emitter, rng: random.Random, at_ms: int, reaction: str | None = No
 def tip(em: Emitter, rng: random.Random, at_ms: int) -> None:
     """A tip in the viewer's local currency (amount in minor units, rounded like a price)."""
     country = COUNTRY_BY_CODE[em.viewer.country]
-    amount = _round_price(rng.choice(_TIP_US_CENTS) * country.minor_per_usd_cent)
+    amount = round_price(rng.choice(TIP_US_CENTS) * country.minor_per_usd_cent)
     em.engagement("tip", at_ms, amount_minor=amount, currency=country.currency)
 
 
-def _round_price(value: float) -> int:
+def round_price(value: float) -> int:
     """Two significant digits: 8300.0 -> 8300, 158000000 -> 160000000, 0.79 -> 1."""
     if value < 1:
         return 1

@@ -38,8 +38,8 @@ from tools.simulator.sampling import lognormal_ms
 from tools.simulator.stats import SimStats
 from tools.simulator.stories import stale_reaction, watch_tray
 
-_PRIOR_EVENTS_PER_ARRIVAL = 20.0
-_PRIOR_WEIGHT = 20
+PRIOR_EVENTS_PER_ARRIVAL = 20.0
+PRIOR_WEIGHT = 20
 
 
 class Simulator:
@@ -158,8 +158,8 @@ class Simulator:
             stats.late += 1
 
     def _arrival_gap_ms(self) -> float:
-        per_arrival = (self._planned_events + _PRIOR_EVENTS_PER_ARRIVAL * _PRIOR_WEIGHT) / (
-            self._planned_arrivals + _PRIOR_WEIGHT
+        per_arrival = (self._planned_events + PRIOR_EVENTS_PER_ARRIVAL * PRIOR_WEIGHT) / (
+            self._planned_arrivals + PRIOR_WEIGHT
         )
         arrivals_per_ms = self.rate / per_arrival / 1000.0
         return self._rng.expovariate(arrivals_per_ms)

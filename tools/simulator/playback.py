@@ -39,13 +39,13 @@ MIDROLL_EVERY_MS = 6 * MINUTE_MS
 """VOD mid-roll cue points: every six minutes of media, for titles of eight minutes or more."""
 LIVE_MIDROLL_MEAN_MS = 15 * MINUTE_MS
 
-_FATAL_ERRORS = (
+FATAL_ERRORS = (
     ("MEDIA_ERR_SRC_NOT_SUPPORTED", "no playable source"),
     ("MANIFEST_LOAD_ERROR", "manifest request failed"),
     ("DRM_LICENSE_ERROR", "license request denied"),
     ("NETWORK_ERROR", "segment download failed after retries"),
 )
-_RECOVERABLE_ERRORS = (
+RECOVERABLE_ERRORS = (
     ("SEGMENT_TIMEOUT", "segment request timed out, retried"),
     ("BUFFER_APPEND_ERROR", "buffer append failed, flushed and retried"),
     ("AUDIO_DECODE_WARNING", "audio frame skipped"),
@@ -87,7 +87,7 @@ def play_view(
     em.session("play_requested", t0, autoplay=intent.autoplay)
     if rng.random() < profile.fatal_failure_prob:
         failed_at = t0 + lognormal_ms(rng, 1_500, 0.6)
-        code, message = rng.choice(_FATAL_ERRORS)
+        code, message = rng.choice(FATAL_ERRORS)
         em.session("playback_error", failed_at, code=code, fatal=True, message=message)
         ended = rng.random() < 0.85
         if ended:
@@ -323,11 +323,11 @@ class _Playback:
         self._quality_changed()
 
     def _on_recoverable_error(self) -> None:
-        code, message = self.rng.choice(_RECOVERABLE_ERRORS)
+        code, message = self.rng.choice(RECOVERABLE_ERRORS)
         self.em.session("playback_error", self.t, code=code, fatal=False, message=message)
 
     def _on_fatal_error(self) -> ViewResult:
-        code, message = self.rng.choice(_FATAL_ERRORS)
+        code, message = self.rng.choice(FATAL_ERRORS)
         self.em.session("playback_error", self.t, code=code, fatal=True, message=message)
         self.t += self.rng.randint(20, 400)
         return self.end("error", failed=True)

@@ -23,7 +23,7 @@ from tools.simulator.playback import Intent, play_view
 REACT_PROB = 0.05
 REPEAT_REACTION_PROB = 0.15
 """Share of story reactors who send a second reaction to the same story."""
-_MAX_STORIES_PER_TRAY = 30
+MAX_STORIES_PER_TRAY = 30
 
 
 def watch_tray(
@@ -32,7 +32,7 @@ def watch_tray(
     """Plan a viewer going through `arrival.tray` starting at `t0`."""
     viewer, tray = arrival.viewer, arrival.tray
     t, position, backs = t0, 0, 0
-    for _ in range(_MAX_STORIES_PER_TRAY):
+    for _ in range(MAX_STORIES_PER_TRAY):
         if position >= len(tray):
             return
         story = tray[position]

@@ -36,11 +36,11 @@ from tools.simulator.ads import (
 from tools.simulator.clock import MINUTE_MS, SECOND_MS
 from tools.simulator.network import LADDER
 from tools.simulator.playback import (
-    _FATAL_ERRORS,
-    _RECOVERABLE_ERRORS,
+    FATAL_ERRORS,
     HEARTBEAT_MS,
     LIVE_MIDROLL_MEAN_MS,
     MIDROLL_EVERY_MS,
+    RECOVERABLE_ERRORS,
 )
 from tools.simulator.vector.latency import latency_ms, viewer_base_ms
 from tools.simulator.vector.pieces import Pieces, lognormal_ms, randint, segment_cumsum
@@ -52,10 +52,10 @@ _KEY = np.int64(1) << np.int64(40)
 """Packs (view, milliseconds since its start) into one sortable int64."""
 _KBPS = np.array([kbps for kbps, _ in LADDER])
 _HEIGHT = np.array([height for _, height in LADDER])
-_FATAL_CODES = np.array([code for code, _ in _FATAL_ERRORS], dtype=object)
-_FATAL_MESSAGES = np.array([message for _, message in _FATAL_ERRORS], dtype=object)
-_RECOVERABLE_CODES = np.array([code for code, _ in _RECOVERABLE_ERRORS], dtype=object)
-_RECOVERABLE_MESSAGES = np.array([message for _, message in _RECOVERABLE_ERRORS], dtype=object)
+_FATAL_CODES = np.array([code for code, _ in FATAL_ERRORS], dtype=object)
+_FATAL_MESSAGES = np.array([message for _, message in FATAL_ERRORS], dtype=object)
+_RECOVERABLE_CODES = np.array([code for code, _ in RECOVERABLE_ERRORS], dtype=object)
+_RECOVERABLE_MESSAGES = np.array([message for _, message in RECOVERABLE_ERRORS], dtype=object)
 
 
 @dataclass

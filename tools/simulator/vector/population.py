@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.simulator.audience import _APP_VERSIONS, _OS_DEVICES
+from tools.simulator.audience import APP_VERSIONS, OS_DEVICES
 from tools.simulator.clock import DAY_MS
-from tools.simulator.engagement import _TIP_US_CENTS, _round_price
+from tools.simulator.engagement import TIP_US_CENTS, round_price
 from tools.simulator.model import BACKFILL_DAYS, World
 from tools.simulator.network import COUNTRIES, PLATFORM_SHARE, PLATFORMS, profile_for
 from tools.simulator.sampling import zipf_weights
@@ -85,9 +85,9 @@ def viewers(seed: int, n_viewers: int) -> Viewers:
     device_index = np.empty(n_viewers, dtype=np.int64)
     for code, name in enumerate(PLATFORMS):
         mine = platform == code
-        weights = np.cumsum(_APP_VERSIONS[name][1], dtype=float)
+        weights = np.cumsum(APP_VERSIONS[name][1], dtype=float)
         app_version[mine] = np.searchsorted(weights / weights[-1], version_pick[mine], "right")
-        os_names, devices = _OS_DEVICES[name]
+        os_names, devices = OS_DEVICES[name]
         os_index[mine] = (os_pick[mine] * len(os_names)).astype(np.int64)
         device_index[mine] = (device_pick[mine] * len(devices)).astype(np.int64)
     combos = np.stack(
@@ -97,9 +97,9 @@ def viewers(seed: int, n_viewers: int) -> Viewers:
     texts = []
     for p_code, version, os_at, device_at, country_at, sends in distinct.tolist():
         name = PLATFORMS[p_code]
-        os_names, devices = _OS_DEVICES[name]
+        os_names, devices = OS_DEVICES[name]
         text = (
-            f',"platform":"{name}","app_version":{_json_str(_APP_VERSIONS[name][0][version])}'
+            f',"platform":"{name}","app_version":{_json_str(APP_VERSIONS[name][0][version])}'
             f',"os":{_json_str(os_names[os_at])},"device":{_json_str(devices[device_at])}'
         )
         if sends:
@@ -118,7 +118,7 @@ def viewers(seed: int, n_viewers: int) -> Viewers:
     activity = np.array(zipf_weights(n_viewers, 0.7))
     rng.shuffle(activity)
     tips = np.array(
-        [[_round_price(cents * c.minor_per_usd_cent) for cents in _TIP_US_CENTS] for c in COUNTRIES]
+        [[round_price(cents * c.minor_per_usd_cent) for cents in TIP_US_CENTS] for c in COUNTRIES]
     )
     return Viewers(
         viewer_id=np.char.add("v_", np.char.zfill(np.arange(n_viewers).astype(str), 6)),

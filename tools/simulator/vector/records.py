@@ -7,8 +7,8 @@ record is byte for byte what `Enricher.encode_batch` writes: the event as valida
 defaults left out, `viewer_id` replaced by `viewer_key` (the data directory's keyed
 pseudonym), `ts` re-encoded as msgspec encodes the datetime it decoded (or the epoch
 milliseconds an Android app sent), and `event_time_ms`, `client_ts_ms`, `received_at_ms`
-and `app_id` appended. `writer` checks that claim on a sample of every batch against the
-API's own `ingest_events`.
+and `app_id` appended. `tools.history.shard` checks that claim on a sample of every
+batch against the API's own `ingest_events`.
 """
 
 from __future__ import annotations
@@ -160,7 +160,8 @@ def _with_parts(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _client(frame: pl.DataFrame) -> pl.Expr:
+def _client() -> pl.Expr:
+    """`raw` from the parts: the event as the client sends it."""
     return pl.concat_str(
         [pl.col("_head"), pl.lit('","ts":'), _ts(True), pl.lit(',"viewer_id":"'),
          pl.col("viewer_id"), pl.lit('"'), pl.col("_body"), pl.lit("}")]
@@ -171,7 +172,7 @@ def client_json(frame: pl.DataFrame) -> pl.DataFrame:
     """Adds `raw`, the JSON a client sends, to every row of named events (`Names.name`)
     with their `event_id`, `session_id`, `seq` and type fields."""
     frame = _with_parts(frame)
-    return frame.with_columns(_client(frame)).drop("_body", "_head")
+    return frame.with_columns(_client()).drop("_body", "_head")
 
 
 def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
@@ -183,7 +184,7 @@ def with_json(frame: pl.DataFrame, app_id: str) -> pl.DataFrame:
     t = pl.col("t").cast(pl.String)
     frame = _with_parts(frame)
     return frame.with_columns(
-        _client(frame),
+        _client(),
         pl.concat_str(
             [pl.col("_head"), pl.lit('","ts":'), _ts(False), pl.lit(',"viewer_key":"'),
              pl.col("viewer_key"), pl.lit('"'), pl.col("_body"), pl.lit(',"event_time_ms":'),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from tools.simulator.stories import (
-    _MAX_STORIES_PER_TRAY,
+    MAX_STORIES_PER_TRAY,
     REACT_PROB,
     REPEAT_REACTION_PROB,
 )
@@ -42,7 +42,7 @@ def watch_trays(
 ) -> int:
     """Plan the trays: tray j shows `story_titles[first_story[j] + i]` for i < `stories[j]`
     (a creator's stories, oldest first); returns the number of sessions used."""
-    length = np.minimum(stories, _MAX_STORIES_PER_TRAY)
+    length = np.minimum(stories, MAX_STORIES_PER_TRAY)
     tray = np.repeat(np.arange(len(t0)), length)
     position = np.arange(len(tray)) - np.repeat(np.cumsum(length) - length, length)
     title = story_titles[first_story[tray] + position]

@@ -21,14 +21,14 @@ import numpy as np
 import polars as pl
 
 from tools.simulator.audience import (
-    _CLIP_PULL,
-    _LIVE_PULL,
-    _STALE_PULL,
-    _STORY_PULL,
-    _VOD_PULL,
+    CLIP_PULL,
+    LIVE_PULL,
+    STALE_PULL,
+    STORY_PULL,
+    VOD_PULL,
 )
 from tools.simulator.clock import DAY_MS, HOUR_MS, MINUTE_MS
-from tools.simulator.engine import _PRIOR_EVENTS_PER_ARRIVAL, _PRIOR_WEIGHT
+from tools.simulator.engine import PRIOR_EVENTS_PER_ARRIVAL, PRIOR_WEIGHT
 from tools.simulator.faults import FaultRates
 from tools.simulator.model import BACKFILL_DAYS, STORY_TTL_MS
 from tools.simulator.vector.discovery import plan_discovery
@@ -50,8 +50,8 @@ class RateModel:
     arrivals: int = 0
 
     def arrivals_per_ms(self, rate_per_s: float) -> float:
-        per_arrival = (self.events + _PRIOR_EVENTS_PER_ARRIVAL * _PRIOR_WEIGHT) / (
-            self.arrivals + _PRIOR_WEIGHT
+        per_arrival = (self.events + PRIOR_EVENTS_PER_ARRIVAL * PRIOR_WEIGHT) / (
+            self.arrivals + PRIOR_WEIGHT
         )
         return rate_per_s / per_arrival / 1000.0
 
@@ -177,8 +177,8 @@ class Traffic:
         viewer = np.searchsorted(audience.activity_cum, rng.random(n), side="right")
         viewer = np.minimum(viewer, audience.count - 1)
         lives, weight, live_total = _lives_pull(titles, at)
-        live_pull = _LIVE_PULL * live_total
-        pick = rng.random(n) * (_STORY_PULL + _CLIP_PULL + _VOD_PULL + _STALE_PULL + live_pull)
+        live_pull = LIVE_PULL * live_total
+        pick = rng.random(n) * (STORY_PULL + CLIP_PULL + VOD_PULL + STALE_PULL + live_pull)
         is_live = pick < live_pull
         play_title = np.full(n, -1)
         if weight is not None and is_live.any():
@@ -188,12 +188,12 @@ class Traffic:
             play_title[rows] = lives[np.minimum((cum <= u[:, None]).sum(axis=1), len(lives) - 1)]
         pick = pick - live_pull
         kind = np.where(
-            pick < _STALE_PULL,
+            pick < STALE_PULL,
             -1,
             np.where(
-                pick < _STALE_PULL + _STORY_PULL,
+                pick < STALE_PULL + STORY_PULL,
                 STORY,
-                np.where(pick < _STALE_PULL + _STORY_PULL + _CLIP_PULL, CLIP, VOD),
+                np.where(pick < STALE_PULL + STORY_PULL + CLIP_PULL, CLIP, VOD),
             ),
         )
         kind = np.where(is_live, LIVE, kind)
