@@ -58,7 +58,10 @@ def read_pass_results(run_results: Path) -> PassResults:
         parts = str(node.get("unique_id", "")).split(".")
         name = parts[2] if len(parts) > 2 else ".".join(parts)
         if status in ("success", "pass"):
-            results.succeeded += 1
+            # The project's on-run-start hooks (`operation.<project>.<hook>`) are not nodes
+            # the cycle built; one that fails is still reported below.
+            if parts[0] != "operation":
+                results.succeeded += 1
         elif status == "skipped":
             results.skipped.append(name)
         else:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,10 +219,16 @@ def test_first_build_of_a_warehouse_is_a_full_refresh_without_unit_tests(
     assert run.returncode == 0, run.output
     models = json.loads(model_results_path(run.layout).read_text())
     assert models["args"]["full_refresh"] is True
-    assert {result["unique_id"].split(".")[0] for result in models["results"]} == {"model"}
+    kinds = Counter(result["unique_id"].split(".")[0] for result in models["results"])
+    assert set(kinds) == {"model", "operation"}  # operation: the on-run-start hooks
+    status = read_refresh_status(run.layout.refresh_status)
+    assert status is not None and status["models_built"] == kinds["model"], "hooks not counted"
     run_results = run.layout.dbt_artifacts / "target" / "run_results.json"
     tests = json.loads(run_results.read_text())
-    assert {result["unique_id"].split(".")[0] for result in tests["results"]} == {"test"}
+    assert {result["unique_id"].split(".")[0] for result in tests["results"]} == {
+        "test",
+        "operation",
+    }
     assert tests["args"]["vars"].get("marquee_test_all_rows") is True
 
 
