@@ -107,7 +107,6 @@ class TrafficStream:
         assert self._names is not None
         chunk = traffic.chunk(start, end)
         self._planned_until = end
-        self.stats.arrivals = traffic.arrivals
         if chunk.is_empty():
             return
         planned = client_json(self._names.name(chunk)).select(_KEPT)
@@ -124,6 +123,7 @@ class TrafficStream:
             self._traffic = Traffic(
                 [self.seed, 0x5157], self.rate, catalogue, self.audience, self.faults
             )
+            self.stats.arrivals = self._traffic.arrivals  # counted as planned
         else:
             self._traffic.use_titles(catalogue)
         return self._traffic
