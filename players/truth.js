@@ -3,7 +3,9 @@
 // with it (tests/test_cmcd_players.py, docs/cmcd-players.md).
 //
 // - startup: the play call to the first frame presented in playback
-//   (requestVideoFrameCallback, asked for at the first 'playing');
+//   (requestVideoFrameCallback, asked for at the first 'playing'); and `play_event_ms`,
+//   the play call to the element's first 'play' event, where dash.js and hls.js enter
+//   CMCD's starting state (sta=s);
 // - played: time in the playing state ('playing' until 'waiting', 'pause' or 'ended');
 // - stalls: 'waiting' -> 'playing' after the first frame (before it is startup, not a stall),
 //   of at least one frame;
@@ -22,6 +24,7 @@ const Truth = {
       player: options.player,
       version: options.version,
       startup_ms: null,
+      play_event_ms: null,
       played_ms: 0,
       stalled_ms: 0,
       stall_count: 0,
@@ -61,6 +64,9 @@ const Truth = {
       const now = performance.now();
       closePlaying(now);
       if (firstFrameAt !== null && stalledSince === null && !video.ended) stalledSince = now;
+    });
+    video.addEventListener('play', () => {
+      if (record.play_event_ms === null) record.play_event_ms = performance.now() - playCalledAt;
     });
     video.addEventListener('pause', () => closePlaying(performance.now()));
     video.addEventListener('error', () => record.errors.push(String(video.error && video.error.message)));
