@@ -187,7 +187,7 @@ def _load(
 ) -> pd.DataFrame:
     """The cache key is the window (lake, newest committed run, runs read), not the file
     lists (`_files` is left out of the key): committed runs never change, so the window names
-    its files, and hashing thousands of paths at each refresh took 0.2 s."""
+    its files, and hashing thousands of paths at each refresh would cost more than that."""
     wanted = {name: Extract(table, extract_sql) for name, table, extract_sql in extracts}
     with duckdb.connect(":memory:") as con:
         con.execute("set enable_progress_bar = false")  # it would print to the app's stdout

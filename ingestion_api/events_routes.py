@@ -1,8 +1,8 @@
 """`POST /v1/events` as a bare ASGI app, and the published event schema.
 
 Why bare: on a 100-event request, Starlette's request object, router and middleware stack
-cost about 0.4 ms of the 1.2 ms the API spent per request, a third of the throughput of
-one worker. `app.IngestionApp` hands `POST /v1/events` to `EventsEndpoint` before its
+cost about a third of one worker's throughput (docs/decisions/0004, "Measurements behind
+the code"). `app.IngestionApp` hands `POST /v1/events` to `EventsEndpoint` before its
 router and middleware, so the endpoint does itself what they do for the other routes,
 with the same shared parts: CORS headers (`cors.CollectorCors`), the per-client rate limit
 (`ratelimit.client_limited`), request metrics (`observability.count_request`), the 401 and

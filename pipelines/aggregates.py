@@ -259,11 +259,8 @@ def _live_latency_event_rows(events: pl.LazyFrame) -> pl.LazyFrame:
 def collect(query: pl.LazyFrame) -> pl.DataFrame:
     """Run a query on Polars' in-memory engine, the one place every output's query runs.
 
-    Measured on one core with Polars 2.1, each output's partial of a run (every row its own
-    query): the in-memory engine spent 0.58 s on the uniform million's minute table where
-    the streaming engine spent 0.75 s, and 1.11 s against 1.30 s on all outputs (1.35
-    against 1.43 s on the simulator's day). With two threads the two cost the same CPU.
-    An earlier Polars' streaming group-by was the cheaper one; measure again on upgrades.
+    On one core it costs less than the streaming engine for a run's partials (Polars 2.1;
+    docs/decisions/0004, "Measurements behind the code"): measure again on upgrades.
     """
     return query.collect()
 

@@ -122,11 +122,9 @@ def _reader() -> duckdb.DuckDBPyConnection:
     """This thread's in-memory DuckDB connection (a connection is not shared by threads).
 
     One DuckDB thread: a run parses its segments one after another, and a second thread
-    spent the same CPU (measured) while taking a core the rest of the machine may need.
+    spends the same CPU while taking a core the rest of the machine may need.
     Strings leave DuckDB as Arrow string views (Arrow format 1.5 is the first with them),
-    the layout Polars keeps them in, so the hand-over copies no string: 10-15 % of the
-    parse (1.3-1.8 -> 1.1-1.3 s for the benchmark's uniform million, 2.2-2.4 -> 1.9-2.1 s
-    for the simulator's, on one core).
+    the layout Polars keeps them in, so the hand-over copies no string.
     """
     connection: duckdb.DuckDBPyConnection | None = getattr(_readers, "connection", None)
     if connection is None:
@@ -160,9 +158,8 @@ def read_segments_at_once(paths: Sequence[Path]) -> pl.DataFrame | None:
     """The records of all these segment files in one DuckDB query, or None when a file
     holds a line DuckDB cannot parse (or a path it would read as a pattern).
 
-    A query per segment cost 0.4-0.5 s more per million records than one query over the
-    run's 50 segments (2.75 against 2.25 s, the benchmark's records on one core): the
-    reader's setup is paid per query. On None the caller reads segment by segment, so
+    One query, because the reader's setup is paid per query (about a fifth of the parse
+    with a query per segment). On None the caller reads segment by segment, so
     that only the bad lines become dead letters.
     """
     if not paths or any(GLOB_CHARACTERS.intersection(str(path)) for path in paths):

@@ -49,10 +49,8 @@ from refresh.dbt_cli import (
 
 FILE_LOG_LEVEL = ("--log-level-file", "warn")
 """The worker's parses and builds write warnings and errors (failed tests and models
-among them) to dbt.log, not dbt's debug events: formatting one for every statement was
-about a tenth of a build's fixed cost (a build over a lake of two rows, four runs each:
-9.8 s against 11.0 s; 8.7 s with no file log at all). `--once` and the tests keep dbt's
-debug log."""
+among them) to dbt.log, not dbt's debug events: formatting one for every statement is
+about a tenth of a build's fixed cost. `--once` and the tests keep dbt's debug log."""
 NO_WRITE_JSON = ("--no-write-json",)
 """A build in the worker leaves dbt's JSON artifacts unwritten; `_build` writes the run
 results itself (docs/benchmarks.md, issue 17: serialising manifest.json was most of the

@@ -10,9 +10,8 @@
     time: minute and day rows never move, and a view's start or a viewer's first view only
     moves earlier (a late event).
 
-    A fixed lookback (the ingestion horizon, 7 days) rebuilt a week of rows on every
-    build; this rebuilds an hour's minutes and one day after an hour of new data, and it
-    also takes in a backfill or a quarantine replay of any age.
+    So a build after an hour of new data rebuilds that hour's minutes and one day, and a
+    backfill or a quarantine replay of any age reaches every row it changes.
 
     `changed_since_cte(inputs)` opens the model's CTEs on incremental runs with
     `changed_since` (one row: changed_ms, that time in epoch ms, NULL when no input
@@ -95,9 +94,8 @@ changed_since as (
 {#
     How an incremental build writes its rows over the built table: an upsert on the
     model's unique key. Snowflake: MERGE. DuckDB: delete the keys, then insert the rows
-    (dbt's delete+insert), the same upsert: in dbt-duckdb the MERGE of the `playback_sessions` mart
-    over a month of history (81,000 views in the lookback) ran over 10 minutes without
-    finishing, twice, while the same upsert as delete+insert takes under a second.
+    (dbt's delete+insert), the same upsert: dbt-duckdb's MERGE is orders of magnitude
+    slower on a mart's keys (docs/decisions/0004, "Measurements behind the code").
 #}
 {% macro upsert_strategy() -%}
     {{ return(adapter.dispatch('upsert_strategy', 'marquee')()) }}
@@ -133,8 +131,8 @@ changed_since as (
 
 {#
     DuckDB: the query itself supplies the column when the table lacks it (a union by name
-    with one NULL row), so compiling asks nothing of the warehouse: a DESCRIBE through
-    dbt costs about 9 ms, and every incremental model made one per watermark.
+    with one NULL row), so compiling asks nothing of the warehouse (a DESCRIBE through
+    dbt per watermark would add up over every incremental model).
 #}
 {% macro duckdb__built_max(column) -%}
     (
@@ -260,13 +258,11 @@ changed_since as (
 {#
     The hashes of the keys of `rows` (a relation or parenthesised query of partials) that
     more than one partial carries, as `key_hash`. Almost every key of a merge has one
-    partial, which is its own merge: merging only these keys, and passing the rest through,
-    halved the full merges of the minute and view staging models.
+    partial, which is its own merge: only these keys are merged, the rest pass through.
 
-    Grouping by one 64-bit hash instead of the key columns took the full merge of the
-    minute staging from 25 to 21 CPU-s (8.9 million keys). Two keys with the same hash only
-    send a key with one partial through the merge, which gives it the same row: routing by
-    hash is exact whatever the collisions. has_several_partials() tests a row.
+    Grouping by one 64-bit hash is cheaper than by the key columns. Two keys with the same
+    hash only send a key with one partial through the merge, which gives it the same row:
+    routing by hash is exact whatever the collisions. has_several_partials() tests a row.
 #}
 {% macro keys_of_several_partials(rows, key_columns) -%}
     select {{ key_hash('partial_rows', key_columns) }} as key_hash

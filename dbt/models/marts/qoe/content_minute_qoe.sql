@@ -6,8 +6,7 @@
 
     An incremental build rewrites only the minutes that changed, out of those from the
     earliest minute of an aggregate or a view start that changed since this table was
-    built (macros/incremental.sql; rewriting a week of rows, about 1.5 million over a
-    month of history, took 8.7 s):
+    built (macros/incremental.sql):
     - minutes whose aggregates staging rewrote since the last build (stamped by a staging
       build newer than any this table has read, staged_built_at_ms);
     - minutes of content whose owner (creator, type) staging resolved anew: it rewrites

@@ -1,10 +1,10 @@
 {#
     Each started view counts once, at the highest point it reached; a point's
     views_reaching is then the count of views whose highest point is at or past it. This
-    reads each view once instead of once per point (21 times): over a month of history
-    the cross join of views and points was the slowest model of an incremental build
-    (9.3 s of 47 s). The comparisons are the definition's own (percent_reached >=
-    point / 100.0), so boundary views land exactly where the definition puts them.
+    reads each view once instead of once per point (21 times), where a cross join of
+    views and points would be the slowest model of a build. The comparisons are the
+    definition's own (percent_reached >= point / 100.0), so boundary views land exactly
+    where the definition puts them.
 
     Incremental builds recompute only the content whose views changed
     (changed_content_filter), from all of its views, as vod_clip_performance does.
