@@ -582,6 +582,10 @@ STALL_STATES = frozenset("rw")
 """`r` rebuffering, and `w` waiting: dash.js sends `w` for the media element's `waiting`
 event when its own rebuffering bookkeeping has not seen playback yet. Either counts as a
 stall only after the first frame; before it, the wait is startup time."""
+MIN_STALL_MS = 34
+"""A stall ends no sooner than a frame at 30 fps: a `w` or `r` answered by playing within
+it skipped no frame a viewer could see (Chromium fires such `waiting`/`playing` pairs at
+some segment boundaries, and hls.js reports each), so its time counts as played."""
 PRE_FRAME_STATES = frozenset("sdrw")
 """States in which no frame can have been shown yet, at the start of a session: an `msd`
 sent with one of them cannot measure the first frame (dash.js sends `msd=1` so)."""
@@ -595,6 +599,7 @@ class CmcdMapper:
     - startup: `msd` when it is plausible (sent in a state where a frame can be shown);
       otherwise the time from the first `sta=s` report to the first `sta=p` report;
     - the first frame: no stall, and no played time, before it (that is startup);
+    - a stall answered by playing within a frame (`MIN_STALL_MS`) is played time;
     - a session that never sends `sta` (Shaka Player's compiled build) counts the time
       between its reports as played from its first frame (request + `msd`) on, up to the
       content's duration in the catalogue (non-live), which completes the view;
@@ -807,6 +812,8 @@ class CmcdMapper:
             played = min(max(report.ts_ms - max(previous.ts_ms, after.first_frame_ts), 0), interval)
         framed = before.first_frame_ts is not None and before.first_frame_ts <= previous.ts_ms
         stalled = state in STALL_STATES and framed
+        if stalled and self._within_a_frame(report, session, interval):
+            played, stalled = interval, False
         deltas = Deltas(
             played_ms=played,
             stalled_ms=interval if stalled else 0,
@@ -814,6 +821,13 @@ class CmcdMapper:
             seek_ms=interval if state == "k" else 0,
         )
         return deltas, previous.content, True
+
+    @staticmethod
+    def _within_a_frame(report: Report, session: Session, interval: int) -> bool:
+        """Whether this report ends, within `MIN_STALL_MS`, a stall its predecessor began."""
+        if report.state in STALL_STATES or interval >= MIN_STALL_MS:
+            return False
+        return len(session.history) < 2 or session.history[-2].state not in STALL_STATES
 
     def _events(
         self,

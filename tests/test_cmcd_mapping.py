@@ -304,6 +304,23 @@ def test_no_stall_before_the_first_frame(mapper: CmcdMapper) -> None:
     assert (beat["stalled_ms"], beat["stall_count"]) == (1_500, 1), "after it, w is a stall"
 
 
+def test_a_stall_answered_within_a_frame_is_played_time(mapper: CmcdMapper) -> None:
+    """hls.js reports the `waiting`/`playing` pairs Chromium fires at segment boundaries."""
+    t = now_ms() - HOUR_MS
+    mapped(mapper, bare("f1", 0, t, "e=ps,sta=s"))
+    mapped(mapper, bare("f1", 1, t + 300, "e=ps,sta=p"))
+    mapped(mapper, bare("f1", 2, t + 5_300, "e=ps,sta=r"))
+    (beat,) = mapped(mapper, bare("f1", 3, t + 5_323, "e=ps,sta=p"))
+    assert (beat["played_ms"], beat["stalled_ms"], beat["stall_count"]) == (23, 0, 0)
+    mapped(mapper, bare("f1", 4, t + 9_000, "e=ps,sta=r"))
+    (beat,) = mapped(mapper, bare("f1", 5, t + 9_034, "e=ps,sta=p"))
+    assert (beat["played_ms"], beat["stalled_ms"], beat["stall_count"]) == (0, 34, 1)
+    mapped(mapper, bare("f1", 6, t + 12_000, "e=ps,sta=w"))
+    mapped(mapper, bare("f1", 7, t + 12_020, "e=t,sta=w"))
+    (beat,) = mapped(mapper, bare("f1", 8, t + 12_030, "e=ps,sta=p"))
+    assert (beat["stalled_ms"], beat["stall_count"]) == (10, 1), "a stall over several reports"
+
+
 def test_a_session_without_states_plays_from_its_first_frame(mapper: CmcdMapper) -> None:
     t = now_ms() - HOUR_MS
     mapped(mapper, bare("n1", 0, t, "e=t"))

@@ -206,11 +206,9 @@ KNOWN_GAPS: dict[str, tuple[frozenset[str], str]] = {
         "2,319 on screen) but not yet reliably",
     ),
     "hls.js, throttled": (
-        frozenset({"bitrate", "stall count"}),
+        frozenset({"bitrate"}),
         "hls.js 1.7.4 sends as br the level being loaded: throttled, its switches still "
-        "reach Marquee's screen timeline late (926 credited for 665 on screen in one run); "
-        "and one of its short stalls is sometimes reported by CMCD but not by the page's "
-        "waiting event (6 against 5, stalled time within 1 %)",
+        "reach Marquee's screen timeline late (926 credited for 665 on screen in one run)",
     ),
     "Shaka, throttled": (
         frozenset({"stalled", "stall count", "bitrate"}),
