@@ -18,6 +18,7 @@ help:
 	@echo "make soak   - the platform under load for SOAK_MINUTES (30), then its figures and an exactly-once check"
 	@echo "make history DAYS=7 CREATORS=100 - simulated history into the local log, then the pipeline"
 	@echo "make lint   - ruff, mypy and the import rule (make lint-sql: sqlfluff over the dbt models)"
+	@echo "make format - ruff format the Python code"
 	@echo "make docs   - generate and serve the dbt docs"
 	@echo "make screenshots - one PNG per dashboard page into ./screenshots (MARQUEE_SCREENSHOTS_DIR)"
 	@echo "make clean  - remove local data (MARQUEE_DATA_DIR, default ./data)"
